@@ -1,0 +1,15 @@
+// Package privatenumber holds what pnstream knows of the Huawei Cloud Private
+// Number platform in AXE mode: the call-event and fee-record (CDR) pushes as
+// typed models, their tolerant decoding and validation, the identity of every
+// record, and the AKSK and legacy X-WSSE authentication schemes.
+//
+// Everything here is a plain function of its input: no I/O, no logging. The
+// transports (HTTP, NATS, ClickHouse) live in other packages and call in.
+//
+// Decoding follows the platform reference, which is incomplete in places, so
+// it is tolerant where the reference is unsure: unknown keys are ignored,
+// integer fields may arrive as JSON numbers or numeric strings, the extension
+// may be named extendNum or extendNumber, and subscriptionId and recordDomain
+// may be empty. It is strict where pnstream depends on a field: the identity
+// fields and times must be present and well formed.
+package privatenumber
