@@ -1,0 +1,118 @@
+// Package ingest is the HTTP receiver of platform pushes. It verifies each
+// push, splits it into one message per record and answers 200 only after
+// JetStream stored every message; refused bodies are kept in PN_REJECTED.
+//
+// The decisions (authentication, decoding, validation, identity) are in
+// package privatenumber; this package is the HTTP edge and the publishing.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/pnstream/pnstream/internal/privatenumber"
+)
+
+// ReadyFunc reports whether the server can take pushes (JetStream reachable).
+type ReadyFunc func(ctx context.Context) error
+
+// Server is the ingest HTTP server.
+type Server struct {
+	cfg      Config
+	log      *zap.Logger
+	ready    ReadyFunc
+	handler  http.Handler
+	stopping atomic.Bool
+}
+
+// Deps are what a Server needs besides its Config.
+type Deps struct {
+	Publisher Publisher
+	Ready     ReadyFunc
+	Logger    *zap.Logger
+	// Registry for metrics; it is also what /metrics serves.
+	Registry *prometheus.Registry
+}
+
+// New returns a Server. cfg must be valid.
+func New(cfg Config, deps Deps) *Server {
+	s := &Server{cfg: cfg, log: deps.Logger, ready: deps.Ready}
+	m := newMetrics(deps.Registry)
+	var verifier *privatenumber.Verifier
+	if cfg.Auth == AuthRequired {
+		verifier = privatenumber.NewVerifier(cfg.AppKey, cfg.AppSecret, cfg.ReplayWindow, cfg.MaxNonces, nil)
+	}
+	push := func(path string, kind privatenumber.Kind) http.Handler {
+		return &pushHandler{kind: kind, path: path, cfg: &s.cfg, pub: deps.Publisher, verifier: verifier, metrics: m, log: deps.Logger}
+	}
+	mux := http.NewServeMux()
+	mux.Handle(PathNotifications, push(PathNotifications, privatenumber.AnyPush))
+	mux.Handle(PathEvents, push(PathEvents, privatenumber.EventPush))
+	mux.Handle(PathFees, push(PathFees, privatenumber.FeePush))
+	mux.HandleFunc("GET "+PathHealthz, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET "+PathReadyz, s.serveReady)
+	mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(deps.Registry, promhttp.HandlerOpts{Registry: deps.Registry}))
+	s.handler = mux
+	return s
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
+	if s.stopping.Load() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// Run serves on ln until ctx is done, then stops taking requests, lets the
+// in-flight ones finish within ShutdownTimeout and returns.
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.cfg.ReadTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(s.log.Named("http")),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	s.stopping.Store(true)
+	s.log.Info("shutting down: draining in-flight requests", zap.Duration("timeout", s.cfg.ShutdownTimeout))
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(shutCtx)
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,152 @@
+// Package recorder is the worker that moves records from JetStream into
+// ClickHouse: durable pull consumers on PN_FEES and PN_EVENTS, batches
+// bounded by size and time, one insert per batch, acks only after the
+// insert, retries while ClickHouse is unavailable, and dead letters for
+// messages that can never be stored.
+package recorder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/streams"
+)
+
+// Store is where the records end up.
+type Store interface {
+	InsertFees(ctx context.Context, rows []privatenumber.FeeRecord) error
+	InsertEvents(ctx context.Context, rows []privatenumber.CallEvent) error
+}
+
+// Deps are what a Recorder needs besides its Config.
+type Deps struct {
+	JetStream jetstream.JetStream
+	Store     Store
+	// Permanent tells an error that retrying cannot cure (bad data) from
+	// one that it can (store unavailable).
+	Permanent func(error) bool
+	Logger    *zap.Logger
+	Registry  prometheus.Registerer
+}
+
+// Recorder runs the consumers.
+type Recorder struct {
+	cfg       Config
+	js        jetstream.JetStream
+	store     Store
+	permanent func(error) bool
+	log       *zap.Logger
+	metrics   *metrics
+}
+
+// New returns a Recorder. cfg must be valid.
+func New(cfg Config, deps Deps) *Recorder {
+	return &Recorder{
+		cfg:       cfg,
+		js:        deps.JetStream,
+		store:     deps.Store,
+		permanent: deps.Permanent,
+		log:       deps.Logger,
+		metrics:   newMetrics(deps.Registry),
+	}
+}
+
+// Run creates or updates the durable consumers and consumes until ctx is
+// done; then it flushes the open batches and returns.
+func (r *Recorder) Run(ctx context.Context) error {
+	fees := table[privatenumber.FeeRecord]{
+		name: "fees", stream: streams.Fees, durable: r.cfg.ConsumerPrefix + "-fees",
+		decode: privatenumber.DecodeFeeRecord, insert: r.store.InsertFees,
+	}
+	events := table[privatenumber.CallEvent]{
+		name: "events", stream: streams.Events, durable: r.cfg.ConsumerPrefix + "-events",
+		decode: privatenumber.DecodeCallEvent, insert: r.store.InsertEvents,
+	}
+	feePipe, err := newPipeline(ctx, r, fees)
+	if err != nil {
+		return err
+	}
+	eventPipe, err := newPipeline(ctx, r, events)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return feePipe.run(gctx) })
+	g.Go(func() error { return eventPipe.run(gctx) })
+	return g.Wait()
+}
+
+func newPipeline[R any](ctx context.Context, r *Recorder, t table[R]) (*pipeline[R], error) {
+	cons, err := r.js.CreateOrUpdateConsumer(ctx, t.stream, jetstream.ConsumerConfig{
+		Durable:       t.durable,
+		Description:   "pnstream recorder: " + t.name + " into ClickHouse",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       r.cfg.AckWait,
+		MaxDeliver:    -1, // the recorder decides when to give up: see MaxDeliveries
+		MaxAckPending: 4 * r.cfg.BatchSize,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s on %s: %w", t.durable, t.stream, err)
+	}
+	return &pipeline[R]{t: t, rec: r, cons: cons, log: r.log.With(zap.String("table", t.name))}, nil
+}
+
+func (r *Recorder) backoff() backoff.BackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = r.cfg.RetryInitial
+	b.MaxInterval = r.cfg.RetryMax
+	return b
+}
+
+// deadLetter keeps msg in PN_DEAD with the reason, then terminates it. If
+// the dead letter cannot be stored the message is nak'ed instead, so it is
+// tried again later rather than lost.
+func (r *Recorder) deadLetter(ctx context.Context, name string, msg jetstream.Msg, cause error) {
+	md, _ := msg.Metadata()
+	log := r.log.With(zap.String("subject", msg.Subject()), zap.String("stream_seq", seqString(msg)), zap.Error(cause))
+	dead := nats.NewMsg(streams.DeadPrefix + name)
+	dead.Data = msg.Data()
+	for k, v := range msg.Headers() {
+		if k != nats.MsgIdHdr {
+			dead.Header[k] = v
+		}
+	}
+	dead.Header.Set(streams.HeaderReason, truncate(cause.Error(), 4096))
+	dead.Header.Set(streams.HeaderSubject, msg.Subject())
+	if md != nil {
+		dead.Header.Set(streams.HeaderStream, md.Stream)
+		dead.Header.Set(streams.HeaderStreamSeq, seqString(msg))
+		dead.Header.Set(streams.HeaderDelivered, fmt.Sprint(md.NumDelivered))
+	}
+	pubCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	id := "dead:" + name + ":" + seqString(msg)
+	if _, err := r.js.PublishMsg(pubCtx, dead, jetstream.WithMsgID(id)); err != nil {
+		log.Warn("dead letter not stored; message will be retried", zap.NamedError("publish_error", err))
+		_ = msg.NakWithDelay(r.cfg.RetryMax) // best effort: AckWait brings it back otherwise
+		return
+	}
+	if err := msg.TermWithReason(truncate(cause.Error(), 256)); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		log.Warn("term after dead letter failed; a redelivery will dead-letter it again", zap.NamedError("term_error", err))
+	}
+	r.metrics.deadLetters.WithLabelValues(name).Inc()
+	log.Error("message dead-lettered")
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
