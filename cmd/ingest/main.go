@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -92,8 +93,8 @@ func run(ctx context.Context, args []string) error {
 	if err := srv.Run(ctx, ln); err != nil {
 		return err
 	}
-	if err := nc.Drain(); err != nil {
-		return fmt.Errorf("drain nats: %w", err)
+	if err := streams.Drain(nc, 5*time.Second); err != nil {
+		return err
 	}
 	log.Info("stopped")
 	return nil

@@ -85,3 +85,24 @@ func Connect(cfg ConnConfig, name string, log *zap.Logger) (*nats.Conn, jetstrea
 	}
 	return nc, js, nil
 }
+
+// Drain drains nc, so pending publishes and acks are flushed, and waits
+// until it is closed or timeout passes.
+func Drain(nc *nats.Conn, timeout time.Duration) error {
+	if nc.IsClosed() {
+		return nil
+	}
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		return fmt.Errorf("drain nats: %w", err)
+	}
+	deadline := time.Now().Add(timeout)
+	for !nc.IsClosed() {
+		if time.Now().After(deadline) {
+			nc.Close()
+			return fmt.Errorf("drain nats: not done after %s", timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}

@@ -1,0 +1,145 @@
+// Command recorder consumes the fee records and call events that ingest
+// stored in NATS JetStream and writes them to ClickHouse in batches,
+// acknowledging each message only after its row is stored. It applies the
+// ClickHouse migrations at start-up. See the README for its settings; every
+// flag is also read from its PN_* environment variable.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pnstream/pnstream/internal/daemon"
+	"github.com/pnstream/pnstream/internal/recorder"
+	"github.com/pnstream/pnstream/internal/streams"
+	"github.com/pnstream/pnstream/internal/warehouse"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	daemon.Exit("recorder", err)
+}
+
+type config struct {
+	log       daemon.LogConfig
+	adminAddr string
+	recorder  recorder.Config
+	nats      streams.ConnConfig
+	streams   streams.Config
+	warehouse warehouse.Config
+}
+
+func run(ctx context.Context, args []string) error {
+	cfg := config{
+		adminAddr: ":8081",
+		recorder:  recorder.DefaultConfig(),
+		nats:      streams.DefaultConnConfig(),
+		streams:   streams.DefaultConfig(),
+		warehouse: warehouse.DefaultConfig(),
+	}
+	fs := flag.NewFlagSet("recorder", flag.ContinueOnError)
+	cfg.log.RegisterFlags(fs)
+	fs.StringVar(&cfg.adminAddr, "recorder-admin-addr", cfg.adminAddr, "address of /healthz, /readyz and /metrics")
+	cfg.recorder.RegisterFlags(fs)
+	cfg.nats.RegisterFlags(fs)
+	cfg.streams.RegisterFlags(fs)
+	cfg.warehouse.RegisterFlags(fs)
+	if err := daemon.Parse(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if err := errors.Join(cfg.recorder.Validate(), cfg.nats.Validate(), cfg.streams.Validate(), cfg.warehouse.Validate()); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	log, err := daemon.NewLogger(cfg.log, "recorder")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	log.Info("starting", zap.Any("recorder", cfg.recorder), zap.String("nats_url", cfg.nats.URL),
+		zap.Stringer("clickhouse", cfg.warehouse), zap.Any("streams", cfg.streams))
+
+	wh, err := warehouse.Open(ctx, cfg.warehouse)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = wh.Close() }() // nothing is left to flush by then
+	nc, js, err := streams.Connect(cfg.nats, "pnstream-recorder", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+
+	// ClickHouse and NATS may come up after the recorder (a fresh cluster):
+	// keep trying rather than crash-looping.
+	setup := func() (struct{}, error) {
+		if err := wh.Migrate(ctx); err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, streams.Provision(ctx, js, cfg.streams)
+	}
+	if _, err := backoff.Retry(ctx, setup, backoff.WithMaxElapsedTime(0), backoff.WithNotify(func(err error, next time.Duration) {
+		log.Warn("start-up: waiting for ClickHouse and NATS", zap.Duration("retry_in", next), zap.Error(err))
+	})); err != nil {
+		return fmt.Errorf("start-up: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	rec := recorder.New(cfg.recorder, recorder.Deps{
+		JetStream: js,
+		Store:     wh,
+		Permanent: warehouse.IsPermanent,
+		Logger:    log,
+		Registry:  reg,
+	})
+
+	admin := &http.Server{Handler: adminHandler(reg, func(ctx context.Context) error {
+		if !nc.IsConnected() {
+			return fmt.Errorf("nats %s", nc.Status())
+		}
+		return wh.Ping(ctx)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	ln, err := net.Listen("tcp", cfg.adminAddr)
+	if err != nil {
+		return fmt.Errorf("listen admin: %w", err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := admin.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("admin server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		defer func() { _ = admin.Shutdown(context.WithoutCancel(gctx)) }()
+		return rec.Run(gctx)
+	})
+	log.Info("consuming", zap.String("admin_addr", ln.Addr().String()))
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := streams.Drain(nc, 5*time.Second); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
