@@ -108,6 +108,7 @@ func run(ctx context.Context, args []string) error {
 		JetStream: js,
 		Store:     wh,
 		Permanent: warehouse.IsPermanent,
+		BadRows:   warehouse.BadRows,
 		Logger:    log,
 		Registry:  reg,
 	})

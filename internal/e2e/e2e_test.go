@@ -125,7 +125,7 @@ func start(t *testing.T, mutate func(*recorder.Config)) *pipeline {
 		t.Fatal(err)
 	}
 	rec := recorder.New(rcfg, recorder.Deps{
-		JetStream: js, Store: wh, Permanent: warehouse.IsPermanent,
+		JetStream: js, Store: wh, Permanent: warehouse.IsPermanent, BadRows: warehouse.BadRows,
 		Logger: zaptest.NewLogger(t), Registry: prometheus.NewRegistry(),
 	})
 	runCtx, cancel := context.WithCancel(ctx)

@@ -178,13 +178,7 @@ func (p *pipeline[R]) insert(ctx context.Context, rows []pending[R]) {
 			}
 		}
 	case p.rec.permanent(err):
-		if len(rows) == 1 {
-			p.rec.deadLetter(ctx, p.t.name, rows[0].msg, fmt.Errorf("insert: %w", err))
-			return
-		}
-		half := len(rows) / 2
-		p.insert(ctx, rows[:half])
-		p.insert(ctx, rows[half:])
+		p.isolate(ctx, rows, err)
 	default:
 		// Stopping while the store is unavailable: give the work back.
 		p.log.Warn("batch not stored before shutdown; handing it back", zap.Int("rows", len(rows)), zap.Error(err))
@@ -192,6 +186,40 @@ func (p *pipeline[R]) insert(ctx context.Context, rows []pending[R]) {
 			_ = r.msg.Nak() // best effort: without it the message returns after AckWait
 		}
 	}
+}
+
+// isolate handles a batch that failed permanently: it dead-letters the
+// rows at fault and inserts the others. When the store names the bad rows
+// they go at once; otherwise the batch is split in halves until they are
+// found, which costs O(bad × log n) inserts.
+func (p *pipeline[R]) isolate(ctx context.Context, rows []pending[R], err error) {
+	if len(rows) == 1 {
+		p.rec.deadLetter(ctx, p.t.name, rows[0].msg, fmt.Errorf("insert: %w", err))
+		return
+	}
+	if bad := p.rec.badRows(err); len(bad) > 0 {
+		isBad := make(map[int]bool, len(bad))
+		for _, i := range bad {
+			if i >= 0 && i < len(rows) {
+				isBad[i] = true
+			}
+		}
+		if len(isBad) > 0 {
+			rest := make([]pending[R], 0, len(rows)-len(isBad))
+			for i, r := range rows {
+				if isBad[i] {
+					p.rec.deadLetter(ctx, p.t.name, r.msg, fmt.Errorf("insert: %w", err))
+				} else {
+					rest = append(rest, r)
+				}
+			}
+			p.insert(ctx, rest)
+			return
+		}
+	}
+	half := len(rows) / 2
+	p.insert(ctx, rows[:half])
+	p.insert(ctx, rows[half:])
 }
 
 func seqString(msg jetstream.Msg) string {

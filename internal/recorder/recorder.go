@@ -35,8 +35,11 @@ type Deps struct {
 	// Permanent tells an error that retrying cannot cure (bad data) from
 	// one that it can (store unavailable).
 	Permanent func(error) bool
-	Logger    *zap.Logger
-	Registry  prometheus.Registerer
+	// BadRows, if set, names the rows of a batch at fault in a permanent
+	// error, so they are dead-lettered without splitting the batch.
+	BadRows  func(error) []int
+	Logger   *zap.Logger
+	Registry prometheus.Registerer
 }
 
 // Recorder runs the consumers.
@@ -45,17 +48,22 @@ type Recorder struct {
 	js        jetstream.JetStream
 	store     Store
 	permanent func(error) bool
+	badRows   func(error) []int
 	log       *zap.Logger
 	metrics   *metrics
 }
 
 // New returns a Recorder. cfg must be valid.
 func New(cfg Config, deps Deps) *Recorder {
+	if deps.BadRows == nil {
+		deps.BadRows = func(error) []int { return nil }
+	}
 	return &Recorder{
 		cfg:       cfg,
 		js:        deps.JetStream,
 		store:     deps.Store,
 		permanent: deps.Permanent,
+		badRows:   deps.BadRows,
 		log:       deps.Logger,
 		metrics:   newMetrics(deps.Registry),
 	}
