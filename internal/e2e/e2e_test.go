@@ -62,7 +62,6 @@ type pipeline struct {
 	nats   *testenv.NATSServer
 	js     jetstream.JetStream
 	wh     *warehouse.Warehouse
-	db     driver.Conn
 	dbName string
 	ingest *httptest.Server
 	stop   context.CancelFunc

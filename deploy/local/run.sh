@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Runs the whole pnstream pipeline on this machine, in the foreground:
+# ClickHouse (bin/pnlocal) and NATS JetStream (bin/nats-server) in the
+# background, then bin/recorder and bin/ingest, then pushes the seed fee and
+# call event through ingest with bin/pnctl and prints the queries that show
+# the rows. Ctrl-C (or SIGTERM) stops everything it started, in reverse
+# order; so does any of them dying on its own.
+#
+# Everything it writes is under .local/ (data in .local/nats and
+# .local/clickhouse, logs in .local/*.log), so runs keep their data until
+# `make clean`. Use `make run`, which builds the binaries first.
+set -euo pipefail
+
+if ((BASH_VERSINFO[0] < 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] < 1))); then
+	echo "run.sh: needs bash >= 5.1 (wait -n -p), this is $BASH_VERSION" >&2
+	exit 1
+fi
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+nats_port="${NATS_PORT:-14222}"
+nats_monitor_port="${NATS_MONITOR_PORT:-18222}"
+ch_tcp_port="${CLICKHOUSE_TCP_PORT:-19000}"
+ch_http_port="${CLICKHOUSE_HTTP_PORT:-18123}"
+ingest_addr="${INGEST_ADDR:-127.0.0.1:8080}"
+app_key=demo-app-key
+app_secret=demo-app-secret # a demo credential for the local simulator flow, not a secret
+local_dir=.local
+startup_timeout=60 # seconds, per component
+
+pids=()  # background children, in start order
+names=() # their names, parallel to pids
+
+log() { printf 'run.sh: %s\n' "$*" >&2; }
+
+die() {
+	log "$*"
+	exit 1
+}
+
+# show_log NAME prints the end of what NAME logged in this run (logs are
+# appended across runs; start writes a marker line first).
+show_log() {
+	log "last lines of $local_dir/$1.log:"
+	tac "$local_dir/$1.log" | sed '/^===== .* started /q' | tac | tail -n 30 >&2 || true
+}
+
+# start NAME CMD... runs CMD in the background, output appended to .local/NAME.log.
+# setsid gives it a session of its own, so Ctrl-C in the terminal reaches only
+# this script (Go programs re-enable the SIGINT that bash ignores for background
+# jobs) and the children stop one by one, in order, from stop_all. A background
+# job is not a process group leader, so setsid execs in place and $! stays the
+# command's pid.
+start() {
+	local name=$1
+	shift
+	printf '\n===== %s started %s =====\n' "$name" "$(date -u +%FT%TZ)" >>"$local_dir/$name.log"
+	setsid "$@" >>"$local_dir/$name.log" 2>&1 &
+	pids+=("$!")
+	names+=("$name")
+	log "started $name (pid $!), log $local_dir/$name.log"
+}
+
+stopping=0
+# stop_all stops the children in reverse start order: SIGTERM, then SIGKILL
+# for one that is still running 30 s later. Safe to call more than once.
+# shellcheck disable=SC2317 # only called from traps, which shellcheck does not follow
+stop_all() {
+	((stopping)) && return
+	stopping=1
+	# A second Ctrl-C while stopping means "now".
+	trap 'log "killing what is left"; kill -KILL "${pids[@]}" 2>/dev/null || true' INT TERM
+	local i pid name
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+		pid=${pids[i]}
+		name=${names[i]}
+		kill -0 "$pid" 2>/dev/null || continue
+		log "stopping $name (pid $pid)"
+		kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 1 300); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			log "$name still running after 30 s, killing it"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+		# Its exit status is of no interest once we asked it to stop.
+		wait "$pid" 2>/dev/null || true
+	done
+}
+
+trap 'stop_all' EXIT
+trap 'log "interrupted"; exit 130' INT
+trap 'log "terminated"; exit 143' TERM
+
+# check_alive fails the run when a child has exited.
+check_alive() {
+	local i
+	for i in "${!pids[@]}"; do
+		if ! kill -0 "${pids[i]}" 2>/dev/null; then
+			show_log "${names[i]}"
+			die "${names[i]} (pid ${pids[i]}) exited during start-up"
+		fi
+	done
+}
+
+# wait_ready NAME URL [BODY] waits until URL answers 200 (with BODY, when
+# given) while every child keeps running.
+wait_ready() {
+	local name=$1 url=$2 want=${3:-} deadline=$((SECONDS + startup_timeout)) body
+	until body=$(curl -fsS --max-time 2 "$url" 2>/dev/null) && [[ -z $want || $body == "$want" ]]; do
+		check_alive
+		if ((SECONDS >= deadline)); then
+			show_log "$name"
+			die "$name not ready after ${startup_timeout} s ($url)"
+		fi
+		sleep 0.2
+	done
+	check_alive
+	log "$name is ready"
+}
+
+# in_use HOST PORT: true when something accepts connections there. Checked
+# up front: a readiness probe must not mistake another server for ours.
+in_use() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+for bin in bin/pnlocal bin/nats-server bin/recorder bin/ingest bin/pnctl; do
+	[[ -x $bin ]] || die "missing $bin: run 'make run' (or 'make build bin/nats-server')"
+done
+command -v curl >/dev/null || die "curl is needed: run 'make deps'"
+for addr in "127.0.0.1:$ch_tcp_port" "127.0.0.1:$ch_http_port" "127.0.0.1:$nats_port" \
+	"127.0.0.1:$nats_monitor_port" "$ingest_addr"; do
+	! in_use "${addr%:*}" "${addr##*:}" || die "$addr is already in use (another 'make run'?); set the *_PORT/INGEST_ADDR variables to move"
+done
+mkdir -p "$local_dir/nats" "$local_dir/clickhouse"
+
+start clickhouse bin/pnlocal clickhouse --dir "$local_dir/clickhouse" \
+	--tcp-port "$ch_tcp_port" --http-port "$ch_http_port"
+wait_ready clickhouse "http://127.0.0.1:$ch_http_port/ping" "Ok."
+
+start nats bin/nats-server --name pn-local --addr 127.0.0.1 --port "$nats_port" \
+	--http_port "$nats_monitor_port" --jetstream --store_dir "$local_dir/nats"
+wait_ready nats "http://127.0.0.1:$nats_monitor_port/healthz?js-enabled-only=true"
+
+export PN_NATS_URL="nats://127.0.0.1:$nats_port"
+export PN_CLICKHOUSE_ADDR="127.0.0.1:$ch_tcp_port"
+export PN_CLICKHOUSE_DATABASE=pn
+export PN_INGEST_ADDR="$ingest_addr"
+export PN_RECORDER_ADMIN_ADDR="127.0.0.1:8081"
+export PN_APP_KEY="$app_key"
+export PN_APP_SECRET="$app_secret"
+
+start recorder bin/recorder
+start ingest bin/ingest
+wait_ready ingest "http://$ingest_addr/readyz"
+
+log "pushing the seed fee record and call event"
+if ! bin/pnctl push --url "http://$ingest_addr/v1/notifications" \
+	--app-key "$app_key" --app-secret "$app_secret" \
+	internal/privatenumber/testdata/seed-fee.json \
+	internal/privatenumber/testdata/seed-event.json; then
+	show_log ingest
+	die "seed push failed"
+fi
+
+cat <<EOF
+
+pnstream is running (Ctrl-C stops it). Logs: $local_dir/*.log
+  ingest      http://$ingest_addr/v1/notifications  (metrics: http://$ingest_addr/metrics)
+  NATS        $PN_NATS_URL  (monitoring: http://127.0.0.1:$nats_monitor_port)
+  ClickHouse  $PN_CLICKHOUSE_ADDR  (http: http://127.0.0.1:$ch_http_port)
+
+The seed rows, once the recorder has flushed its batch:
+  clickhouse-client --port $ch_tcp_port --query "SELECT icid, call_in_time, ingested_at FROM pn.fee_records FINAL ORDER BY call_in_time"
+  clickhouse-client --port $ch_tcp_port --query "SELECT session_id, event_type, event_time, caller, called, state_code FROM pn.call_events FINAL ORDER BY event_time"
+
+EOF
+
+# Block until a child exits (or a signal runs a trap): all of them should run
+# until we stop them, so any exit is a failure.
+died=
+status=0
+wait -n -p died "${pids[@]}" || status=$?
+for i in "${!pids[@]}"; do
+	if [[ ${pids[i]} == "$died" ]]; then
+		log "${names[i]} (pid $died) exited unexpectedly with status $status; stopping the rest"
+		show_log "${names[i]}"
+		break
+	fi
+done
+exit 1

@@ -1,0 +1,163 @@
+package localserver
+
+import (
+	"bytes"
+	"embed"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/template"
+)
+
+//go:embed templates/*.tmpl
+var templateFS embed.FS
+
+var templates = template.Must(template.New("").
+	Funcs(template.FuncMap{"xml": xmlEscape}).
+	ParseFS(templateFS, "templates/*.tmpl"))
+
+// xmlEscape makes a path safe inside an XML element.
+func xmlEscape(s string) (string, error) {
+	var b strings.Builder
+	if err := xml.EscapeText(&b, []byte(s)); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// layout is where one server keeps its files inside Config.Dir.
+type layout struct {
+	ConfigFile string // Dir/config.xml
+	UsersFile  string // Dir/users.xml
+	DataDir    string // Dir/data, ClickHouse's <path>
+	LogDir     string // Dir/log
+	ServerLog  string // Dir/log/clickhouse-server.log
+	ErrorLog   string // Dir/log/clickhouse-server.err.log
+	// StdoutLog receives the server's stdout and stderr: what it prints before
+	// its logger is configured, such as a config file it cannot parse.
+	StdoutLog string // Dir/log/stdout.log
+}
+
+func newLayout(dir string) layout {
+	logDir := filepath.Join(dir, "log")
+	return layout{
+		ConfigFile: filepath.Join(dir, "config.xml"),
+		UsersFile:  filepath.Join(dir, "users.xml"),
+		DataDir:    filepath.Join(dir, "data"),
+		LogDir:     logDir,
+		ServerLog:  filepath.Join(logDir, "clickhouse-server.log"),
+		ErrorLog:   filepath.Join(logDir, "clickhouse-server.err.log"),
+		StdoutLog:  filepath.Join(logDir, "stdout.log"),
+	}
+}
+
+// prepare creates the directories and writes config.xml and users.xml. It
+// runs on every start, so a restart picks up changed ports. ClickHouse would
+// create the data directories itself; creating them here turns a permission
+// problem into a clear error instead of a server that exits during start-up.
+func (l layout) prepare(cfg Config) error {
+	dirs := []string{
+		l.LogDir,
+		l.DataDir,
+		filepath.Join(l.DataDir, "tmp"),
+		filepath.Join(l.DataDir, "user_files"),
+		filepath.Join(l.DataDir, "format_schemas"),
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return fmt.Errorf("create directory: %w", err)
+		}
+	}
+	data := struct {
+		layout
+		TCPPort, HTTPPort int
+	}{l, cfg.TCPPort, cfg.HTTPPort}
+	files := []struct{ tmpl, path string }{
+		{"config.xml.tmpl", l.ConfigFile},
+		{"users.xml.tmpl", l.UsersFile},
+	}
+	for _, f := range files {
+		var buf bytes.Buffer
+		if err := templates.ExecuteTemplate(&buf, f.tmpl, data); err != nil {
+			return fmt.Errorf("render %s: %w", f.tmpl, err)
+		}
+		if err := os.WriteFile(f.path, buf.Bytes(), 0o640); err != nil {
+			return fmt.Errorf("write server config: %w", err)
+		}
+	}
+	return nil
+}
+
+// logOffsets are the sizes of the log files when a run started, so that
+// diagnostics show only what this run wrote.
+type logOffsets struct{ errorLog, stdoutLog int64 }
+
+func (l layout) offsets() logOffsets {
+	return logOffsets{errorLog: fileSize(l.ErrorLog), stdoutLog: fileSize(l.StdoutLog)}
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		// A log that does not exist yet starts at 0; any other problem shows
+		// up when the tail is read.
+		return 0
+	}
+	return fi.Size()
+}
+
+// diagnostics returns the tails of the error log and of the server's own
+// output written since off, for error messages.
+func (l layout) diagnostics(off logOffsets) string {
+	var b strings.Builder
+	for _, f := range []struct {
+		path string
+		from int64
+	}{{l.ErrorLog, off.errorLog}, {l.StdoutLog, off.stdoutLog}} {
+		t, err := tail(f.path, f.from, 4096)
+		switch {
+		case err != nil:
+			fmt.Fprintf(&b, "\n--- %s: %v", f.path, err)
+		case t != "":
+			fmt.Fprintf(&b, "\n--- tail of %s:\n%s", f.path, t)
+		}
+	}
+	if b.Len() == 0 {
+		return fmt.Sprintf("\n(nothing in %s; see %s)", l.LogDir, l.ServerLog)
+	}
+	return b.String()
+}
+
+// tail returns at most limit bytes from the end of path, not reaching before
+// offset from, starting at a line boundary.
+func tail(path string, from, limit int64) (string, error) {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if fi.Size() < from {
+		from = 0 // rotated or truncated since the run started
+	}
+	start := max(from, fi.Size()-limit)
+	b, err := io.ReadAll(io.NewSectionReader(f, start, fi.Size()-start))
+	if err != nil {
+		return "", err
+	}
+	if start > from {
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[i+1:]
+		}
+	}
+	return strings.TrimRight(string(b), "\n"), nil
+}
