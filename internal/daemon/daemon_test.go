@@ -1,0 +1,61 @@
+package daemon
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseReadsEnvironmentFlagsWin(t *testing.T) {
+	t.Setenv("PN_NATS_URL", "nats://from-env:4222")
+	t.Setenv("PN_RECORDER_BATCH_WAIT", "3s")
+	t.Setenv("PN_APP_KEY", "env-key")
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	url := fs.String("nats-url", "nats://default:4222", "")
+	wait := fs.Duration("recorder-batch-wait", time.Second, "")
+	key := fs.String("app-key", "", "")
+	if err := Parse(fs, []string{"-app-key", "flag-key"}); err != nil {
+		t.Fatal(err)
+	}
+	if *url != "nats://from-env:4222" || *wait != 3*time.Second || *key != "flag-key" {
+		t.Errorf("url=%q wait=%s key=%q", *url, *wait, *key)
+	}
+}
+
+func TestParseRejectsBadEnvironmentValue(t *testing.T) {
+	t.Setenv("PN_RECORDER_BATCH_WAIT", "soon")
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(&bytes.Buffer{})
+	fs.Duration("recorder-batch-wait", time.Second, "")
+	if err := Parse(fs, nil); err == nil || !strings.Contains(err.Error(), "PN_RECORDER_BATCH_WAIT") {
+		t.Errorf("Parse = %v, want an error naming the variable", err)
+	}
+}
+
+func TestUsageNamesEnvironmentVariables(t *testing.T) {
+	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	fs.String("ingest-addr", ":8080", "ingest listen address")
+	if err := Parse(fs, []string{"-help"}); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("Parse(-help) = %v", err)
+	}
+	if !strings.Contains(out.String(), "-ingest-addr  (PN_INGEST_ADDR)") || !strings.Contains(out.String(), `(default ":8080")`) {
+		t.Errorf("usage:\n%s", out.String())
+	}
+}
+
+func TestNewLogger(t *testing.T) {
+	if _, err := NewLogger(LogConfig{Level: "loud", Format: "json"}, "x"); err == nil {
+		t.Error("bad level accepted")
+	}
+	if _, err := NewLogger(LogConfig{Level: "info", Format: "xml"}, "x"); err == nil {
+		t.Error("bad format accepted")
+	}
+	if _, err := NewLogger(LogConfig{Level: "debug", Format: "console"}, "x"); err != nil {
+		t.Error(err)
+	}
+}
