@@ -49,7 +49,7 @@ func (h *pushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := requestID(r)
 	log := h.log.With(zap.String("request_id", reqID), zap.String("path", h.path))
-	status, err := h.handle(r.Context(), r, log)
+	status, err := h.handle(r.Context(), w, r)
 	writeAnswer(w, status, err, h.cfg.RetryAfter)
 	h.metrics.observeRequest(h.path, status, time.Since(start))
 	switch {
@@ -65,11 +65,11 @@ func (h *pushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // handle returns the HTTP status of the push and the error behind it.
 // Everything refused is kept in PN_REJECTED before the answer; when that
 // fails too the answer is 503, so the platform retries and nothing is lost.
-func (h *pushHandler) handle(ctx context.Context, r *http.Request, log *zap.Logger) (int, error) {
+func (h *pushHandler) handle(ctx context.Context, w http.ResponseWriter, r *http.Request) (int, error) {
 	if r.Method != http.MethodPost {
 		return http.StatusMethodNotAllowed, fmt.Errorf("%w: %s", errMethod, r.Method)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, h.cfg.MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
