@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := ingest.New(cfg.ingest, ingest.Deps{
-		Publisher: ingest.NewJetStreamPublisher(nc, js),
+		Publisher: streams.NewJetStreamPublisher(nc, js),
 		Ready:     readiness(js, cfg.streams),
 		Logger:    log,
 		Registry:  reg,

@@ -104,7 +104,7 @@ func start(t *testing.T, mutate func(*recorder.Config)) *pipeline {
 	icfg.AppKey, icfg.AppSecret = appKey, appSecret
 	icfg.Complete()
 	srv := ingest.New(icfg, ingest.Deps{
-		Publisher: ingest.NewJetStreamPublisher(nc, js),
+		Publisher: streams.NewJetStreamPublisher(nc, js),
 		Ready:     func(context.Context) error { return nil },
 		Logger:    zaptest.NewLogger(t),
 		Registry:  prometheus.NewRegistry(),

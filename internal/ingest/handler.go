@@ -113,13 +113,13 @@ func (h *pushHandler) handle(ctx context.Context, w http.ResponseWriter, r *http
 }
 
 // messages splits a push into one message per record.
-func messages(p *privatenumber.Push) []Message {
+func messages(p *privatenumber.Push) []streams.Message {
 	if p.Event != nil {
-		return []Message{{Subject: streams.EventSubject(p.Event.EventType), MsgID: p.Event.MsgID(), Data: p.Event.Raw}}
+		return []streams.Message{{Subject: streams.EventSubject(p.Event.EventType), MsgID: p.Event.MsgID(), Data: p.Event.Raw}}
 	}
-	msgs := make([]Message, len(p.Fees))
+	msgs := make([]streams.Message, len(p.Fees))
 	for i := range p.Fees {
-		msgs[i] = Message{Subject: streams.FeeSubject, MsgID: p.Fees[i].MsgID(), Data: p.Fees[i].Raw}
+		msgs[i] = streams.Message{Subject: streams.FeeSubject, MsgID: p.Fees[i].MsgID(), Data: p.Fees[i].Raw}
 	}
 	return msgs
 }
@@ -144,7 +144,7 @@ func (h *pushHandler) reject(ctx context.Context, r *http.Request, body []byte, 
 	// The same body refused for the same reason is kept once per duplicate
 	// window, so a retry storm does not flood the stream.
 	sum := sha256.Sum256(append([]byte(class+"\x00"), body...))
-	msg := Message{
+	msg := streams.Message{
 		Subject: streams.RejectedPrefix + class,
 		MsgID:   "rejected:" + hex.EncodeToString(sum[:]),
 		Data:    body,

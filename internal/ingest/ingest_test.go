@@ -69,7 +69,7 @@ func newEnv(t *testing.T, mutate ...func(*ingest.Config)) *env {
 		t.Fatal(err)
 	}
 	s := ingest.New(cfg, ingest.Deps{
-		Publisher: ingest.NewJetStreamPublisher(nc, js),
+		Publisher: streams.NewJetStreamPublisher(nc, js),
 		Ready: func(ctx context.Context) error {
 			_, err := js.AccountInfo(ctx)
 			return err

@@ -20,7 +20,16 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/streams"
 )
+
+// Publisher stores messages durably. Publish returns nil only when every
+// message was stored; a duplicate counts as stored.
+type Publisher interface {
+	Publish(ctx context.Context, msgs ...streams.Message) error
+}
+
+var _ Publisher = (*streams.JetStreamPublisher)(nil)
 
 // ReadyFunc reports whether the server can take pushes (JetStream reachable).
 type ReadyFunc func(ctx context.Context) error

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go"
@@ -121,26 +120,8 @@ func (r *Recorder) backoff() backoff.BackOff {
 // the dead letter cannot be stored the message is nak'ed instead, so it is
 // tried again later rather than lost.
 func (r *Recorder) deadLetter(ctx context.Context, name string, msg jetstream.Msg, cause error) {
-	md, _ := msg.Metadata()
 	log := r.log.With(zap.String("subject", msg.Subject()), zap.String("stream_seq", seqString(msg)), zap.Error(cause))
-	dead := nats.NewMsg(streams.DeadPrefix + name)
-	dead.Data = msg.Data()
-	for k, v := range msg.Headers() {
-		if k != nats.MsgIdHdr {
-			dead.Header[k] = v
-		}
-	}
-	dead.Header.Set(streams.HeaderReason, truncate(cause.Error(), 4096))
-	dead.Header.Set(streams.HeaderSubject, msg.Subject())
-	if md != nil {
-		dead.Header.Set(streams.HeaderStream, md.Stream)
-		dead.Header.Set(streams.HeaderStreamSeq, seqString(msg))
-		dead.Header.Set(streams.HeaderDelivered, fmt.Sprint(md.NumDelivered))
-	}
-	pubCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	id := "dead:" + name + ":" + seqString(msg)
-	if _, err := r.js.PublishMsg(pubCtx, dead, jetstream.WithMsgID(id)); err != nil {
+	if err := streams.DeadLetter(ctx, r.js, name, msg, cause); err != nil {
 		log.Warn("dead letter not stored; message will be retried", zap.NamedError("publish_error", err))
 		_ = msg.NakWithDelay(r.cfg.RetryMax) // best effort: AckWait brings it back otherwise
 		return

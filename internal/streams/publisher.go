@@ -1,4 +1,4 @@
-package ingest
+package streams
 
 import (
 	"context"
@@ -17,30 +17,23 @@ type Message struct {
 	Header  nats.Header
 }
 
-// Publisher stores messages durably. Publish returns nil only when every
-// message was stored; a duplicate counts as stored.
-type Publisher interface {
-	Publish(ctx context.Context, msgs ...Message) error
-}
-
 // ErrUnavailable is returned when JetStream cannot take messages now.
 var ErrUnavailable = errors.New("jetstream unavailable")
 
-// JetStreamPublisher publishes all messages of a push at once and waits for
-// every PubAck, so a push costs one round trip, not one per record.
+// JetStreamPublisher publishes a group of messages at once and waits for
+// every PubAck, so a group costs one round trip, not one per message.
 type JetStreamPublisher struct {
 	nc *nats.Conn
 	js jetstream.JetStream
 }
-
-var _ Publisher = (*JetStreamPublisher)(nil)
 
 // NewJetStreamPublisher returns a publisher on js, whose connection is nc.
 func NewJetStreamPublisher(nc *nats.Conn, js jetstream.JetStream) *JetStreamPublisher {
 	return &JetStreamPublisher{nc: nc, js: js}
 }
 
-// Publish implements Publisher. Errors match ErrUnavailable.
+// Publish stores msgs and returns nil only when every one was stored; a
+// duplicate counts as stored. Errors match ErrUnavailable.
 func (p *JetStreamPublisher) Publish(ctx context.Context, msgs ...Message) error {
 	// Fail fast while disconnected rather than filling the reconnect buffer
 	// and waiting out the timeout: the platform will retry.
@@ -51,7 +44,7 @@ func (p *JetStreamPublisher) Publish(ctx context.Context, msgs ...Message) error
 	for i, m := range msgs {
 		f, err := p.js.PublishMsgAsync(&nats.Msg{Subject: m.Subject, Data: m.Data, Header: m.Header}, jetstream.WithMsgID(m.MsgID))
 		if err != nil {
-			return fmt.Errorf("%w: publish %s: %v", ErrUnavailable, m.MsgID, err)
+			return fmt.Errorf("publish %s: %w: %w", m.MsgID, ErrUnavailable, err)
 		}
 		futures[i] = f
 	}
@@ -59,9 +52,9 @@ func (p *JetStreamPublisher) Publish(ctx context.Context, msgs ...Message) error
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			return fmt.Errorf("%w: publish %s: %v", ErrUnavailable, msgs[i].MsgID, err)
+			return fmt.Errorf("publish %s: %w: %w", msgs[i].MsgID, ErrUnavailable, err)
 		case <-ctx.Done():
-			return fmt.Errorf("%w: publish %s: %v", ErrUnavailable, msgs[i].MsgID, context.Cause(ctx))
+			return fmt.Errorf("publish %s: %w: %w", msgs[i].MsgID, ErrUnavailable, context.Cause(ctx))
 		}
 	}
 	return nil
