@@ -1,7 +1,8 @@
 // Command recorder consumes the fee records and call events that ingest
 // stored in NATS JetStream and writes them to ClickHouse in batches,
-// acknowledging each message only after its row is stored. It applies the
-// ClickHouse migrations at start-up. See the README for its settings; every
+// acknowledging each message only after its row is stored, and mirrors the
+// recording of every recorded call into S3. It applies the ClickHouse
+// migrations at start-up. See the README for its settings; every
 // flag is also read from its PN_* environment variable.
 package main
 
@@ -18,12 +19,15 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pnstream/pnstream/internal/archive"
 	"github.com/pnstream/pnstream/internal/daemon"
+	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/recorder"
 	"github.com/pnstream/pnstream/internal/streams"
 	"github.com/pnstream/pnstream/internal/warehouse"
@@ -43,6 +47,8 @@ type config struct {
 	nats      streams.ConnConfig
 	streams   streams.Config
 	warehouse warehouse.Config
+	archive   archive.Config
+	platform  privatenumber.ClientConfig
 }
 
 func run(ctx context.Context, args []string) error {
@@ -52,6 +58,8 @@ func run(ctx context.Context, args []string) error {
 		nats:      streams.DefaultConnConfig(),
 		streams:   streams.DefaultConfig(),
 		warehouse: warehouse.DefaultConfig(),
+		archive:   archive.DefaultConfig(),
+		platform:  privatenumber.DefaultClientConfig(),
 	}
 	fs := flag.NewFlagSet("recorder", flag.ContinueOnError)
 	cfg.log.RegisterFlags(fs)
@@ -60,13 +68,22 @@ func run(ctx context.Context, args []string) error {
 	cfg.nats.RegisterFlags(fs)
 	cfg.streams.RegisterFlags(fs)
 	cfg.warehouse.RegisterFlags(fs)
+	cfg.archive.RegisterFlags(fs)
+	fs.StringVar(&cfg.platform.BaseURL, "api-base-url", cfg.platform.BaseURL, "platform API base URL (record-URL API)")
+	fs.StringVar(&cfg.platform.AppKey, "app-key", cfg.platform.AppKey, "platform app key")
+	fs.StringVar(&cfg.platform.AppSecret, "app-secret", cfg.platform.AppSecret, "platform app secret (never logged)")
+	fs.StringVar(&cfg.platform.CAFile, "api-ca-file", cfg.platform.CAFile, "PEM CA file to verify the platform API (default: system roots)")
 	if err := daemon.Parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
-	if err := errors.Join(cfg.recorder.Validate(), cfg.nats.Validate(), cfg.streams.Validate(), cfg.warehouse.Validate()); err != nil {
+	errs := []error{cfg.recorder.Validate(), cfg.nats.Validate(), cfg.streams.Validate(), cfg.warehouse.Validate(), cfg.archive.Validate()}
+	if cfg.archive.Enabled() {
+		errs = append(errs, cfg.platform.Validate())
+	}
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	log, err := daemon.NewLogger(cfg.log, "recorder")
@@ -75,7 +92,11 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer func() { _ = log.Sync() }()
 	log.Info("starting", zap.Any("recorder", cfg.recorder), zap.String("nats_url", cfg.nats.URL),
-		zap.Stringer("clickhouse", cfg.warehouse), zap.Any("streams", cfg.streams))
+		zap.Stringer("clickhouse", cfg.warehouse), zap.Any("streams", cfg.streams),
+		zap.Any("archive", cfg.archive.Redacted()), zap.String("api_base_url", cfg.platform.BaseURL))
+	if !cfg.archive.Enabled() {
+		log.Warn("recording mirror disabled (no PN_S3_ENDPOINT): recording jobs wait in PN_RECORDINGS")
+	}
 
 	wh, err := warehouse.Open(ctx, cfg.warehouse)
 	if err != nil {
@@ -107,6 +128,7 @@ func run(ctx context.Context, args []string) error {
 	rec := recorder.New(cfg.recorder, recorder.Deps{
 		JetStream: js,
 		Store:     wh,
+		Jobs:      archive.NewEnqueuer(streams.NewJetStreamPublisher(nc, js)),
 		Permanent: warehouse.IsPermanent,
 		BadRows:   warehouse.BadRows,
 		Logger:    log,
@@ -134,6 +156,13 @@ func run(ctx context.Context, args []string) error {
 		defer func() { _ = admin.Shutdown(context.WithoutCancel(gctx)) }()
 		return rec.Run(gctx)
 	})
+	if cfg.archive.Enabled() {
+		mirror, err := newMirror(cfg, js, wh, log, reg)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return mirror.Run(gctx) })
+	}
 	log.Info("consuming", zap.String("admin_addr", ln.Addr().String()))
 	if err := g.Wait(); err != nil {
 		return err
@@ -143,4 +172,18 @@ func run(ctx context.Context, args []string) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+func newMirror(cfg config, js jetstream.JetStream, wh *warehouse.Warehouse, log *zap.Logger, reg prometheus.Registerer) (*archive.Mirror, error) {
+	client, err := privatenumber.NewClient(cfg.platform)
+	if err != nil {
+		return nil, err
+	}
+	bucket, err := archive.NewBucket(cfg.archive)
+	if err != nil {
+		return nil, err
+	}
+	return archive.NewMirror(cfg.archive, archive.Deps{
+		JetStream: js, Resolver: client, Bucket: bucket, Rows: wh, Logger: log, Registry: reg,
+	}), nil
 }

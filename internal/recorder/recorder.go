@@ -27,10 +27,19 @@ type Store interface {
 	InsertEvents(ctx context.Context, rows []privatenumber.CallEvent) error
 }
 
+// Jobs enqueues the recording jobs of recorded fee records
+// (archive.Enqueuer).
+type Jobs interface {
+	Enqueue(ctx context.Context, records []privatenumber.FeeRecord) error
+}
+
 // Deps are what a Recorder needs besides its Config.
 type Deps struct {
 	JetStream jetstream.JetStream
 	Store     Store
+	// Jobs, if set, receives every batch of fee records once it is stored,
+	// before the batch is acknowledged.
+	Jobs Jobs
 	// Permanent tells an error that retrying cannot cure (bad data) from
 	// one that it can (store unavailable).
 	Permanent func(error) bool
@@ -46,6 +55,7 @@ type Recorder struct {
 	cfg       Config
 	js        jetstream.JetStream
 	store     Store
+	jobs      Jobs
 	permanent func(error) bool
 	badRows   func(error) []int
 	log       *zap.Logger
@@ -61,6 +71,7 @@ func New(cfg Config, deps Deps) *Recorder {
 		cfg:       cfg,
 		js:        deps.JetStream,
 		store:     deps.Store,
+		jobs:      deps.Jobs,
 		permanent: deps.Permanent,
 		badRows:   deps.BadRows,
 		log:       deps.Logger,
@@ -73,7 +84,7 @@ func New(cfg Config, deps Deps) *Recorder {
 func (r *Recorder) Run(ctx context.Context) error {
 	fees := table[privatenumber.FeeRecord]{
 		name: "fees", stream: streams.Fees, durable: r.cfg.ConsumerPrefix + "-fees",
-		decode: privatenumber.DecodeFeeRecord, insert: r.store.InsertFees,
+		decode: privatenumber.DecodeFeeRecord, insert: r.storeFees,
 	}
 	events := table[privatenumber.CallEvent]{
 		name: "events", stream: streams.Events, durable: r.cfg.ConsumerPrefix + "-events",
@@ -91,6 +102,20 @@ func (r *Recorder) Run(ctx context.Context) error {
 	g.Go(func() error { return feePipe.run(gctx) })
 	g.Go(func() error { return eventPipe.run(gctx) })
 	return g.Wait()
+}
+
+// storeFees inserts fee records and enqueues the recording jobs of the
+// recorded ones in one step: the batch is acked only when both succeeded,
+// so a recorded call cannot be stored and forgotten. A retry after a failed
+// enqueue inserts the rows again, which the table absorbs.
+func (r *Recorder) storeFees(ctx context.Context, rows []privatenumber.FeeRecord) error {
+	if err := r.store.InsertFees(ctx, rows); err != nil {
+		return err
+	}
+	if r.jobs == nil {
+		return nil
+	}
+	return r.jobs.Enqueue(ctx, rows)
 }
 
 func newPipeline[R any](ctx context.Context, r *Recorder, t table[R]) (*pipeline[R], error) {

@@ -1,0 +1,178 @@
+package archive
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7/pkg/s3utils"
+)
+
+// DefaultRecordingHosts are the platform's storage domains as far as the
+// reference shows them (recordDomain values such as ostorQH2.huawei.com,
+// and Huawei Cloud object storage).
+const DefaultRecordingHosts = ".huawei.com,.huaweicloud.com,.myhuaweicloud.com"
+
+// Config of the recording archive: the S3 bucket and the mirror workers.
+type Config struct {
+	// Endpoint of S3 as host:port; empty disables the mirror (jobs wait in
+	// PN_RECORDINGS). PN_S3_ENDPOINT.
+	Endpoint string
+	// Bucket, created when missing. PN_S3_BUCKET, default pn-recordings.
+	Bucket string
+	// AccessKey and SecretKey of S3. PN_S3_ACCESS_KEY, PN_S3_SECRET_KEY
+	// (never logged).
+	AccessKey, SecretKey string
+	// Region of the bucket. PN_S3_REGION, default us-east-1.
+	Region string
+	// Insecure speaks plain HTTP to S3, for a gateway on localhost; TLS,
+	// when used, is always verified. PN_S3_INSECURE, default false.
+	Insecure bool
+	// LockMode and LockDays set object-lock retention on every recording:
+	// "" (none), GOVERNANCE or COMPLIANCE. A bucket created by pnstream then
+	// has object locking enabled. PN_S3_LOCK_MODE, PN_S3_LOCK_DAYS.
+	LockMode string
+	LockDays int
+	// SSE asks S3 to encrypt each object: "" or "SSE-S3". PN_S3_SSE.
+	SSE string
+
+	// Hosts recordings may be downloaded from: "host" exactly, ".domain"
+	// any subdomain. PN_RECORDING_HOSTS, default DefaultRecordingHosts.
+	Hosts string
+	// AllowPrivate lets downloads reach loopback and private addresses over
+	// plain http: local runs with the simulator only.
+	// PN_RECORDING_ALLOW_PRIVATE, default false.
+	AllowPrivate bool
+	// MaxBytes caps one recording. PN_RECORDING_MAX_BYTES, default 1 GiB.
+	MaxBytes int64
+	// DownloadTimeout caps one download. PN_RECORDING_DOWNLOAD_TIMEOUT, default 10m.
+	DownloadTimeout time.Duration
+	// SpoolDir holds downloads while they are hashed and uploaded; it needs
+	// Concurrency x MaxBytes free at worst. PN_RECORDING_SPOOL_DIR, default
+	// the system temp dir.
+	SpoolDir string
+	// Concurrency is the number of mirror workers. PN_RECORDING_CONCURRENCY, default 4.
+	Concurrency int
+	// RetryInitial and RetryMax bound the backoff between attempts; attempts
+	// go on until the recording's deadline (call end + 7 days).
+	// PN_RECORDING_RETRY_INITIAL (default 10s), PN_RECORDING_RETRY_MAX (default 15m).
+	RetryInitial, RetryMax time.Duration
+	// FlowControlPause is how long all workers pause when the platform
+	// answers 1010010 ("retry after a minute"). PN_RECORDING_FLOW_CONTROL_PAUSE, default 1m.
+	FlowControlPause time.Duration
+	// AckWait of the job consumer; long downloads keep their job with
+	// progress acks. PN_RECORDING_ACK_WAIT, default 60s.
+	AckWait time.Duration
+	// Consumer is the durable consumer shared by all recorders.
+	// PN_RECORDING_CONSUMER, default pn-archive.
+	Consumer string
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{
+		Bucket:           "pn-recordings",
+		Region:           "us-east-1",
+		Hosts:            DefaultRecordingHosts,
+		MaxBytes:         1 << 30,
+		DownloadTimeout:  10 * time.Minute,
+		SpoolDir:         os.TempDir(),
+		Concurrency:      4,
+		RetryInitial:     10 * time.Second,
+		RetryMax:         15 * time.Minute,
+		FlowControlPause: time.Minute,
+		AckWait:          60 * time.Second,
+		Consumer:         "pn-archive",
+	}
+}
+
+// RegisterFlags binds the fields to flags on fs.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Endpoint, "s3-endpoint", c.Endpoint, "S3 endpoint host:port; empty disables the recording mirror")
+	fs.StringVar(&c.Bucket, "s3-bucket", c.Bucket, "S3 bucket of the recording archive")
+	fs.StringVar(&c.AccessKey, "s3-access-key", c.AccessKey, "S3 access key")
+	fs.StringVar(&c.SecretKey, "s3-secret-key", c.SecretKey, "S3 secret key (never logged)")
+	fs.StringVar(&c.Region, "s3-region", c.Region, "S3 region")
+	fs.BoolVar(&c.Insecure, "s3-insecure", c.Insecure, "plain HTTP to S3 (a local gateway)")
+	fs.StringVar(&c.LockMode, "s3-lock-mode", c.LockMode, "object-lock retention mode: GOVERNANCE or COMPLIANCE (empty: none)")
+	fs.IntVar(&c.LockDays, "s3-lock-days", c.LockDays, "object-lock retention in days")
+	fs.StringVar(&c.SSE, "s3-sse", c.SSE, "server-side encryption: SSE-S3 (empty: none)")
+	fs.StringVar(&c.Hosts, "recording-hosts", c.Hosts, "hosts recordings may be downloaded from, comma separated (.domain = any subdomain)")
+	fs.BoolVar(&c.AllowPrivate, "recording-allow-private", c.AllowPrivate, "allow downloads from loopback/private addresses over http (local runs only)")
+	fs.Int64Var(&c.MaxBytes, "recording-max-bytes", c.MaxBytes, "largest recording accepted")
+	fs.DurationVar(&c.DownloadTimeout, "recording-download-timeout", c.DownloadTimeout, "time limit of one download")
+	fs.StringVar(&c.SpoolDir, "recording-spool-dir", c.SpoolDir, "directory for downloads in flight")
+	fs.IntVar(&c.Concurrency, "recording-concurrency", c.Concurrency, "mirror workers")
+	fs.DurationVar(&c.RetryInitial, "recording-retry-initial", c.RetryInitial, "first backoff of a failed mirror attempt")
+	fs.DurationVar(&c.RetryMax, "recording-retry-max", c.RetryMax, "longest backoff of a failed mirror attempt")
+	fs.DurationVar(&c.FlowControlPause, "recording-flow-control-pause", c.FlowControlPause, "pause of all workers on platform flow control")
+	fs.DurationVar(&c.AckWait, "recording-ack-wait", c.AckWait, "ack wait of the mirror consumer")
+	fs.StringVar(&c.Consumer, "recording-consumer", c.Consumer, "durable consumer name of the mirror")
+}
+
+// Enabled reports whether the mirror is configured.
+func (c Config) Enabled() bool { return c.Endpoint != "" }
+
+// Validate reports every problem of c.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Enabled() {
+		if c.Bucket == "" || s3utils.CheckValidBucketNameStrict(c.Bucket) != nil {
+			errs = append(errs, fmt.Errorf("s3 bucket %q is not a valid bucket name", c.Bucket))
+		}
+		if c.AccessKey == "" || c.SecretKey == "" {
+			errs = append(errs, errors.New("s3 access key and secret key are required (PN_S3_ACCESS_KEY, PN_S3_SECRET_KEY)"))
+		}
+	}
+	switch strings.ToUpper(c.LockMode) {
+	case "":
+	case "GOVERNANCE", "COMPLIANCE":
+		if c.LockDays < 1 {
+			errs = append(errs, fmt.Errorf("s3 lock mode %s needs lock days >= 1", c.LockMode))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("s3 lock mode %q: want GOVERNANCE or COMPLIANCE", c.LockMode))
+	}
+	if c.SSE != "" && c.SSE != "SSE-S3" {
+		errs = append(errs, fmt.Errorf("s3 sse %q: want SSE-S3 or empty", c.SSE))
+	}
+	if len(c.hostList()) == 0 && c.Enabled() {
+		errs = append(errs, errors.New("recording hosts (PN_RECORDING_HOSTS) is empty: no recording could be fetched"))
+	}
+	if c.MaxBytes < 1 || c.Concurrency < 1 || c.Concurrency > 256 {
+		errs = append(errs, fmt.Errorf("recording max bytes %d and concurrency %d: want positive, concurrency <= 256", c.MaxBytes, c.Concurrency))
+	}
+	if c.DownloadTimeout <= 0 || c.RetryInitial <= 0 || c.RetryMax < c.RetryInitial || c.FlowControlPause <= 0 || c.AckWait < time.Second {
+		errs = append(errs, errors.New("recording download timeout, retry, pause must be positive (retry max >= initial), ack wait >= 1s"))
+	}
+	if c.Consumer == "" {
+		errs = append(errs, errors.New("recording consumer name is empty"))
+	}
+	return errors.Join(errs...)
+}
+
+// Redacted returns a copy of c safe to log.
+func (c Config) Redacted() Config {
+	if c.SecretKey != "" {
+		c.SecretKey = "[redacted]"
+	}
+	return c
+}
+
+func (c Config) hostList() []string {
+	var hosts []string
+	for h := range strings.SplitSeq(c.Hosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
+// Policy returns the download host policy of c.
+func (c Config) Policy() HostPolicy {
+	return HostPolicy{Hosts: c.hostList(), AllowPrivate: c.AllowPrivate}
+}

@@ -1,0 +1,211 @@
+package archive
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The push is untrusted input: its recordFileDownloadUrl, and the Location
+// the platform answers, decide where pnstream connects. Fetcher allows only
+// hosts on the allow-list, refuses private, loopback and link-local
+// addresses at connect time (so DNS names that resolve there, and DNS
+// rebinding, are caught too), follows only redirects that pass the same
+// checks, verifies TLS and caps size and time.
+
+// HostPolicy decides which download URLs may be fetched.
+type HostPolicy struct {
+	// Hosts are allowed host names: "a.example.com" exactly, ".example.com"
+	// any subdomain of example.com.
+	Hosts []string
+	// AllowPrivate lets downloads reach loopback, private and link-local
+	// addresses and use plain http: local runs with the simulator only.
+	AllowPrivate bool
+}
+
+// CheckURL reports why raw may not be fetched, or nil.
+func (p HostPolicy) CheckURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return permanent(fmt.Errorf("download url: %w", err))
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && p.AllowPrivate:
+	default:
+		return permanent(fmt.Errorf("download url scheme %q refused: https only", u.Scheme))
+	}
+	if u.User != nil {
+		return permanent(errors.New("download url with credentials refused"))
+	}
+	host := strings.ToLower(u.Hostname())
+	if !p.hostAllowed(host) {
+		return permanent(fmt.Errorf("download host %q is not on the allow-list (PN_RECORDING_HOSTS)", host))
+	}
+	if addr, err := netip.ParseAddr(host); err == nil && !p.addrAllowed(addr) {
+		return permanent(fmt.Errorf("download address %s refused: not a public address", addr))
+	}
+	return nil
+}
+
+func (p HostPolicy) hostAllowed(host string) bool {
+	host = strings.TrimSuffix(host, ".")
+	for _, h := range p.Hosts {
+		h = strings.ToLower(strings.TrimSpace(h))
+		switch {
+		case h == "":
+		case strings.HasPrefix(h, "."):
+			if strings.HasSuffix(host, h) && len(host) > len(h) {
+				return true
+			}
+		case host == h:
+			return true
+		}
+	}
+	return false
+}
+
+// cgnat is the shared address space of carrier-grade NAT, 100.64.0.0/10.
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+func (p HostPolicy) addrAllowed(a netip.Addr) bool {
+	if p.AllowPrivate {
+		return true
+	}
+	a = a.Unmap()
+	return a.IsGlobalUnicast() && !a.IsPrivate() && !cgnat.Contains(a)
+}
+
+// dialControl runs after DNS resolution, on the address actually dialled.
+func (p HostPolicy) dialControl(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return permanent(fmt.Errorf("dial %s: %w", address, err))
+	}
+	if !p.addrAllowed(ap.Addr()) {
+		return permanent(fmt.Errorf("dial %s refused: not a public address", ap.Addr()))
+	}
+	return nil
+}
+
+// Fetcher downloads recordings under a HostPolicy.
+type Fetcher struct {
+	policy   HostPolicy
+	client   *http.Client
+	maxBytes int64
+}
+
+// NewFetcher returns a Fetcher. maxBytes caps a recording; timeout caps one
+// download.
+func NewFetcher(policy HostPolicy, maxBytes int64, timeout time.Duration) *Fetcher {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, Control: policy.dialControl}
+	transport := &http.Transport{
+		Proxy:                 nil, // a proxy would dial for us, past dialControl
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+		DisableCompression:    true, // audio; and Content-Length must be the file's
+	}
+	client := &http.Client{
+		Transport: transport,
+		Timeout:   timeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 3 {
+				return permanent(errors.New("more than 3 redirects"))
+			}
+			return policy.CheckURL(req.URL.String())
+		},
+	}
+	return &Fetcher{policy: policy, client: client, maxBytes: maxBytes}
+}
+
+// Download is a fetched recording, spooled to a temporary file.
+type Download struct {
+	File        *os.File // positioned at the start; Close removes it
+	Size        int64
+	SHA256      string // hex
+	MD5         []byte
+	ContentType string // as the server sent it
+}
+
+// Close closes and removes the spooled file.
+func (d *Download) Close() error {
+	name := d.File.Name()
+	return errors.Join(d.File.Close(), os.Remove(name))
+}
+
+// Fetch downloads raw into a temporary file in dir, hashing it on the way,
+// and checks its length against Content-Length. A download that stops
+// early is an error: nothing partial is ever returned.
+func (f *Fetcher) Fetch(ctx context.Context, raw, dir string) (*Download, error) {
+	if err := f.policy.CheckURL(raw); err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
+	if err != nil {
+		return nil, permanent(fmt.Errorf("download request: %w", err))
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		if errors.Is(err, ErrPermanent) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("download: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		// Expired or not yet available URLs answer 403/404/410: the next
+		// attempt resolves a fresh URL.
+		return nil, fmt.Errorf("download: %s", resp.Status)
+	}
+	if resp.ContentLength > f.maxBytes {
+		return nil, permanent(fmt.Errorf("recording of %d bytes exceeds the cap of %d", resp.ContentLength, f.maxBytes))
+	}
+	file, err := os.CreateTemp(dir, "pn-recording-*")
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	d := &Download{File: file, ContentType: resp.Header.Get("Content-Type")}
+	sha, md := sha256.New(), md5.New()
+	n, err := io.Copy(io.MultiWriter(file, sha, md), io.LimitReader(resp.Body, f.maxBytes+1))
+	if err == nil {
+		err = checkLength(n, resp.ContentLength, f.maxBytes)
+	}
+	if err == nil {
+		_, err = file.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("download: %w", err), d.Close())
+	}
+	d.Size, d.SHA256, d.MD5 = n, hex.EncodeToString(sha.Sum(nil)), sumOf(md)
+	return d, nil
+}
+
+func checkLength(n, contentLength, maxBytes int64) error {
+	switch {
+	case n > maxBytes:
+		return permanent(fmt.Errorf("recording exceeds the cap of %d bytes", maxBytes))
+	case contentLength >= 0 && n != contentLength:
+		return fmt.Errorf("got %d of %d bytes", n, contentLength)
+	case n == 0:
+		return errors.New("empty recording")
+	}
+	return nil
+}
+
+func sumOf(h hash.Hash) []byte { return h.Sum(nil) }

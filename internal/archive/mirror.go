@@ -1,0 +1,319 @@
+// Package archive keeps every recorded call in S3: it turns recorded fee
+// records into jobs on PN_RECORDINGS, and its mirror workers resolve each
+// recording's download URL through the platform, fetch it under a strict
+// host policy, and store it under a key that is a pure function of the
+// record, with its SHA-256, before they acknowledge the job.
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/streams"
+	"github.com/pnstream/pnstream/internal/warehouse"
+)
+
+// Resolver returns a fresh download URL of a recording: the platform's
+// record-URL API (privatenumber.Client).
+type Resolver interface {
+	RecordingURL(ctx context.Context, recordDomain, fileName string) (*url.URL, error)
+}
+
+// Rows stores the pn.recordings row of each outcome.
+type Rows interface {
+	InsertRecordings(ctx context.Context, rows []warehouse.Recording) error
+}
+
+// Deps are what a Mirror needs besides its Config.
+type Deps struct {
+	JetStream jetstream.JetStream
+	Resolver  Resolver
+	Bucket    *Bucket
+	Rows      Rows
+	Logger    *zap.Logger
+	Registry  prometheus.Registerer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Mirror runs the workers that archive recordings.
+type Mirror struct {
+	cfg     Config
+	deps    Deps
+	fetcher *Fetcher
+	log     *zap.Logger
+	metrics *metrics
+	now     func() time.Time
+
+	mu          sync.Mutex
+	pausedUntil time.Time // flow control: no worker calls the platform before
+}
+
+// NewMirror returns a Mirror. cfg must be valid and enabled.
+func NewMirror(cfg Config, deps Deps) *Mirror {
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Mirror{
+		cfg:     cfg,
+		deps:    deps,
+		fetcher: NewFetcher(cfg.Policy(), cfg.MaxBytes, cfg.DownloadTimeout),
+		log:     deps.Logger.Named("archive"),
+		metrics: newMetrics(deps.Registry),
+		now:     now,
+	}
+}
+
+// Run creates the bucket if needed and the durable consumer, and mirrors
+// with Concurrency workers until ctx is done. A job in progress when ctx
+// ends is handed back (nak) for the next run.
+func (m *Mirror) Run(ctx context.Context) error {
+	if err := m.deps.Bucket.Ensure(ctx); err != nil {
+		return err
+	}
+	cons, err := m.deps.JetStream.CreateOrUpdateConsumer(ctx, streams.Recordings, jetstream.ConsumerConfig{
+		Durable:       m.cfg.Consumer,
+		Description:   "pnstream archive: recordings into S3",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       m.cfg.AckWait,
+		MaxDeliver:    -1, // the job's deadline decides when to give up
+		MaxAckPending: 4 * m.cfg.Concurrency,
+	})
+	if err != nil {
+		return fmt.Errorf("consumer %s on %s: %w", m.cfg.Consumer, streams.Recordings, err)
+	}
+	iter, err := cons.Messages(jetstream.PullMaxMessages(m.cfg.Concurrency))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", streams.Recordings, err)
+	}
+	defer iter.Stop()
+	g, gctx := errgroup.WithContext(ctx)
+	for range m.cfg.Concurrency {
+		g.Go(func() error {
+			for {
+				msg, err := iter.Next(jetstream.NextContext(gctx))
+				if err != nil {
+					if gctx.Err() != nil {
+						return nil
+					}
+					return fmt.Errorf("consume %s: %w", streams.Recordings, err)
+				}
+				m.handle(gctx, msg)
+			}
+		})
+	}
+	return g.Wait()
+}
+
+// handle settles one job: ack when archived, nak with a delay to retry,
+// or a failed row, a dead letter and term when it can never succeed.
+func (m *Mirror) handle(ctx context.Context, msg jetstream.Msg) {
+	start := m.now()
+	job, err := DecodeJob(msg.Data())
+	log := m.log.With(zap.String("icid", job.ICID), zap.String("session_id", job.SessionID))
+	if err == nil {
+		stop := m.keepAlive(msg)
+		var rec warehouse.Recording
+		rec, err = m.mirror(ctx, &job)
+		stop()
+		if err == nil {
+			err = m.deps.Rows.InsertRecordings(ctx, []warehouse.Recording{rec})
+		}
+		if err == nil {
+			if aerr := msg.Ack(); aerr != nil {
+				log.Warn("ack failed; the job will run again and find the object", zap.Error(aerr))
+			}
+			m.metrics.observe("archived", m.now().Sub(start), rec.SizeBytes)
+			log.Debug("recording archived", zap.String("key", rec.ObjectKey), zap.Uint64("bytes", rec.SizeBytes))
+			return
+		}
+	}
+	if ctx.Err() != nil {
+		_ = msg.Nak() // shutting down: hand the job back at once; best effort
+		return
+	}
+	var pause *pauseError
+	switch {
+	case errors.As(err, &pause):
+		m.metrics.observe("paused", m.now().Sub(start), 0)
+		log.Warn("platform flow control: pausing the mirror", zap.Duration("pause", pause.pause))
+		_ = msg.NakWithDelay(pause.pause) // best effort: AckWait brings it back otherwise
+	case errors.Is(err, ErrPermanent):
+		m.fail(ctx, msg, &job, err, log)
+	default:
+		delay := m.backoff(msg)
+		if !job.Deadline.IsZero() && m.now().Add(delay).After(job.Deadline) {
+			m.fail(ctx, msg, &job, fmt.Errorf("deadline %s passed: %w", job.Deadline.Format(time.RFC3339), err), log)
+			return
+		}
+		m.metrics.observe("retried", m.now().Sub(start), 0)
+		log.Warn("mirror attempt failed; retrying", zap.Duration("retry_in", delay), zap.Error(err))
+		_ = msg.NakWithDelay(delay) // best effort: AckWait brings it back otherwise
+	}
+}
+
+// mirror archives one recording and returns its row. An object already
+// stored with its SHA-256 is not fetched again.
+func (m *Mirror) mirror(ctx context.Context, j *Job) (warehouse.Recording, error) {
+	key := ObjectKey(j)
+	row := warehouse.Recording{ICID: j.ICID, SessionID: j.SessionID, Bucket: m.cfg.Bucket, ObjectKey: key, Status: warehouse.RecordingArchived}
+	if obj, ok, err := m.deps.Bucket.Stat(ctx, key); err != nil {
+		return row, err
+	} else if ok {
+		row.SizeBytes, row.SHA256, row.ContentType = uint64(obj.Size), obj.SHA256, obj.ContentType
+		return row, nil
+	}
+	if j.Deadline.Before(m.now()) {
+		return row, permanent(fmt.Errorf("deadline %s passed: the platform no longer keeps the recording", j.Deadline.Format(time.RFC3339)))
+	}
+	src, err := m.resolve(ctx, j)
+	if err != nil {
+		return row, err
+	}
+	d, err := m.fetcher.Fetch(ctx, src, m.cfg.SpoolDir)
+	if err != nil {
+		return row, err
+	}
+	defer func() { _ = d.Close() }() // a temp file; nothing to lose
+	contentType := ContentType(d.ContentType, j.Extension())
+	if err := m.deps.Bucket.Put(ctx, key, j, d, contentType); err != nil {
+		return row, err
+	}
+	row.SizeBytes, row.SHA256, row.ContentType = uint64(d.Size), d.SHA256, contentType
+	return row, nil
+}
+
+// resolve returns where to download the recording from: a fresh URL from
+// the record-URL API on every attempt (URLs expire), or the CDR's
+// recordFileDownloadUrl when recordDomain is empty.
+func (m *Mirror) resolve(ctx context.Context, j *Job) (string, error) {
+	if j.RecordDomain == "" {
+		return j.RecordFileDownloadURL, nil
+	}
+	if err := m.waitPause(ctx); err != nil {
+		return "", err
+	}
+	u, err := m.deps.Resolver.RecordingURL(ctx, j.RecordDomain, j.RecordObjectName)
+	var apiErr *privatenumber.APIError
+	switch {
+	case err == nil:
+		return u.String(), nil
+	case errors.Is(err, privatenumber.ErrNotFound):
+		return "", permanent(fmt.Errorf("resolve recording: %w", err))
+	case errors.Is(err, privatenumber.ErrFlowControl):
+		pause := m.cfg.FlowControlPause
+		if errors.As(err, &apiErr) && apiErr.RetryAfter() > pause {
+			pause = apiErr.RetryAfter()
+		}
+		m.pause(pause)
+		return "", &pauseError{err: fmt.Errorf("resolve recording: %w", err), pause: pause}
+	default:
+		return "", fmt.Errorf("resolve recording: %w", err)
+	}
+}
+
+func (m *Mirror) pause(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if until := m.now().Add(d); until.After(m.pausedUntil) {
+		m.pausedUntil = until
+	}
+}
+
+// waitPause blocks while the platform asked us to slow down.
+func (m *Mirror) waitPause(ctx context.Context) error {
+	m.mu.Lock()
+	wait := m.pausedUntil.Sub(m.now())
+	m.mu.Unlock()
+	if wait <= 0 {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// backoff is exponential in the job's deliveries with full jitter.
+func (m *Mirror) backoff(msg jetstream.Msg) time.Duration {
+	n := uint64(1)
+	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 0 {
+		n = md.NumDelivered
+	}
+	d := m.cfg.RetryInitial << min(n-1, 20)
+	if d <= 0 || d > m.cfg.RetryMax {
+		d = m.cfg.RetryMax
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// keepAlive sends progress acks while a job runs, so a long download is not
+// redelivered to another worker. The returned func stops it and waits.
+func (m *Mirror) keepAlive(msg jetstream.Msg) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(m.cfg.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = msg.InProgress() // best effort: a lost one risks a duplicate attempt, which is idempotent
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+// fail records the job as failed in pn.recordings and PN_DEAD, then
+// terminates it. If either cannot be stored the job is retried later
+// instead, so the failure itself is never lost.
+func (m *Mirror) fail(ctx context.Context, msg jetstream.Msg, j *Job, cause error, log *zap.Logger) {
+	row := warehouse.Recording{
+		ICID: j.ICID, SessionID: j.SessionID, Bucket: m.cfg.Bucket, Status: warehouse.RecordingFailed,
+		Error: truncate(cause.Error(), 1024),
+	}
+	if j.ICID != "" && !j.CallInTime.IsZero() {
+		row.ObjectKey = ObjectKey(j)
+	}
+	var err error
+	if j.ICID != "" {
+		err = m.deps.Rows.InsertRecordings(ctx, []warehouse.Recording{row})
+	}
+	if err == nil {
+		err = streams.DeadLetter(ctx, m.deps.JetStream, "recordings", msg, cause)
+	}
+	if err != nil {
+		log.Warn("recording failure not stored; retrying the job", zap.NamedError("store_error", err), zap.Error(cause))
+		_ = msg.NakWithDelay(m.cfg.RetryInitial) // best effort: AckWait brings it back otherwise
+		return
+	}
+	_ = msg.TermWithReason(truncate(cause.Error(), 256)) // best effort: a redelivery fails the same way, idempotently
+	m.metrics.observe("failed", 0, 0)
+	log.Error("recording not archived", zap.Error(cause))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
