@@ -1,6 +1,16 @@
 // Command pnctl is the operator's tool for pnstream.
 //
-//	pnctl push [flags] FILE...   post push bodies to ingest, signed like the platform does
+//	pnctl push [flags] FILE...                post push bodies to ingest, signed like the platform does
+//	pnctl bind [flags]                        create an AXE binding
+//	pnctl unbind [flags] [SUBSCRIPTION_ID]    delete a binding
+//	pnctl query [flags] [SUBSCRIPTION_ID]     show a binding
+//	pnctl modify [flags] [SUBSCRIPTION_ID]    change the settings given as flags
+//	pnctl recording-url [flags] DOMAIN FILE   print a recording's download URL (the 301's Location)
+//
+// The API commands call the real platform or the simulator (cmd/pnsim):
+// PN_API_BASE_URL, PN_APP_KEY and PN_APP_SECRET, --ca-file for a private
+// CA, --json for machine-readable output. A refused call prints the
+// platform's result code and what it means, and exits 1.
 //
 // Every flag is also read from its PN_* environment variable.
 package main
@@ -26,12 +36,29 @@ func main() {
 }
 
 var commands = map[string]func(ctx context.Context, args []string, out io.Writer) error{
-	"push": runPush,
+	"push":          runPush,
+	"bind":          runBind,
+	"unbind":        runUnbind,
+	"query":         runQuery,
+	"modify":        runModify,
+	"recording-url": runRecordingURL,
 }
+
+const usage = `usage: pnctl COMMAND [flags]
+
+commands:
+  push           post push bodies to ingest, signed with the app key and secret
+  bind           create an AXE binding on the platform
+  unbind         delete a binding (by SUBSCRIPTION_ID, or --virtual-num and --extend-num)
+  query          show a binding
+  modify         change the binding settings given as flags
+  recording-url  print a recording's download URL, without following it
+
+pnctl COMMAND --help lists the flags of a command and their PN_* variables.`
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(out, "usage: pnctl COMMAND [flags]\n\ncommands:\n  push    post push bodies to ingest, signed with the app key and secret")
+		fmt.Fprintln(out, usage)
 		return nil
 	}
 	cmd, ok := commands[args[0]]

@@ -227,6 +227,25 @@ func (v *Verifier) Remember(t UsernameToken) {
 	v.nonces.add(t.Nonce, created.Add(v.window), v.now())
 }
 
+// VerifyOnce is Verify and Remember in one step, so that two concurrent
+// requests carrying the same nonce cannot both pass. It suits a server that
+// spends a nonce whatever becomes of the request, such as the platform's
+// API; a push receiver that must accept retries uses Verify and Remember.
+func (v *Verifier) VerifyOnce(h http.Header) (UsernameToken, error) {
+	t, err := v.Verify(h)
+	if err != nil {
+		return t, err
+	}
+	created, err := time.Parse(CreatedLayout, t.Created)
+	if err != nil { // Verify parsed it already; kept for safety
+		return t, ErrAuthMalformed
+	}
+	if !v.nonces.addNew(t.Nonce, created.Add(v.window), v.now()) {
+		return t, ErrAuthReplayed
+	}
+	return t, nil
+}
+
 // nonceSet remembers nonces until they expire, at most max of them; when
 // full it forgets the oldest first, which is the one closest to expiry.
 type nonceSet struct {
@@ -253,6 +272,22 @@ func (s *nonceSet) contains(nonce string, now time.Time) bool {
 func (s *nonceSet) add(nonce string, expires, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.addLocked(nonce, expires, now)
+}
+
+// addNew adds the nonce unless it is already remembered and unexpired,
+// reporting whether it did.
+func (s *nonceSet) addNew(nonce string, expires, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if exp, ok := s.expires[nonce]; ok && now.Before(exp) {
+		return false
+	}
+	s.addLocked(nonce, expires, now)
+	return true
+}
+
+func (s *nonceSet) addLocked(nonce string, expires, now time.Time) {
 	if _, ok := s.expires[nonce]; !ok {
 		s.order = append(s.order, nonce)
 	}

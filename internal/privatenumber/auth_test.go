@@ -3,6 +3,8 @@ package privatenumber
 import (
 	"errors"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -99,5 +101,28 @@ func TestParseUsernameTokenRoundTrip(t *testing.T) {
 	out, err := ParseUsernameToken(in.String())
 	if err != nil || out != in {
 		t.Fatalf("ParseUsernameToken(%q) = %+v, %v", in.String(), out, err)
+	}
+}
+
+func TestVerifyOnceSpendsNonceAtomically(t *testing.T) {
+	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	v := NewVerifier("key", "secret", time.Minute, 0, func() time.Time { return now })
+	s := &Signer{AppKey: "key", AppSecret: "secret", Now: func() time.Time { return now }}
+	h := http.Header{}
+	s.Sign(h)
+	var wg sync.WaitGroup
+	var passed atomic.Int32
+	for range 16 {
+		wg.Go(func() {
+			if _, err := v.VerifyOnce(h); err == nil {
+				passed.Add(1)
+			} else if !errors.Is(err, ErrAuthReplayed) {
+				t.Errorf("VerifyOnce: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if passed.Load() != 1 {
+		t.Errorf("%d concurrent uses of one nonce passed, want 1", passed.Load())
 	}
 }

@@ -1,10 +1,11 @@
 // Package privatenumber holds what pnstream knows of the Huawei Cloud Private
 // Number platform in AXE mode: the call-event and fee-record (CDR) pushes as
 // typed models, their tolerant decoding and validation, the identity of every
-// record, and the AKSK and legacy X-WSSE authentication schemes.
+// record, the AKSK and legacy X-WSSE authentication schemes, and a client of
+// the AXE API (bind, unbind, query, modify, recording URL).
 //
-// Everything here is a plain function of its input: no I/O, no logging. The
-// transports (HTTP, NATS, ClickHouse) live in other packages and call in.
+// Apart from Client, which calls the platform over HTTPS, everything here is
+// a plain function of its input: no I/O, no logging.
 //
 // Decoding follows the platform reference, which is incomplete in places, so
 // it is tolerant where the reference is unsure: unknown keys are ignored,
