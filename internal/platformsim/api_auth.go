@@ -102,7 +102,7 @@ func checkUsernameToken(v string) *privatenumber.APIError {
 			return authErr(c.code, c.name+" not contained in X-AKSK")
 		}
 	}
-	if !validNonce(attrs["Nonce"]) {
+	if !privatenumber.ValidNonce(attrs["Nonce"]) {
 		return authErr("1023035", "Nonce in X-AKSK must be 1-128 letters and digits")
 	}
 	if _, err := privatenumber.ParseUsernameToken(v); err != nil {
@@ -129,17 +129,4 @@ func attributes(s string) (map[string]string, bool) {
 		attrs[name] = val[1 : len(val)-1]
 	}
 	return attrs, true
-}
-
-// validNonce is the documented nonce format: 1 to 128 letters and digits.
-func validNonce(n string) bool {
-	if n == "" || len(n) > 128 {
-		return false
-	}
-	for _, c := range n {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			return false
-		}
-	}
-	return true
 }

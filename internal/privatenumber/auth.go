@@ -91,13 +91,15 @@ func ParseUsernameToken(v string) (UsernameToken, error) {
 			return UsernameToken{}, ErrAuthMalformed
 		}
 	}
-	if t.Username == "" || t.PasswordDigest == "" || t.Created == "" || !validNonce(t.Nonce) {
+	if t.Username == "" || t.PasswordDigest == "" || t.Created == "" || !ValidNonce(t.Nonce) {
 		return UsernameToken{}, ErrAuthMalformed
 	}
 	return t, nil
 }
 
-func validNonce(n string) bool {
+// ValidNonce reports whether n has the documented nonce format: 1 to 128
+// letters and digits.
+func ValidNonce(n string) bool {
 	if n == "" || len(n) > 128 {
 		return false
 	}
