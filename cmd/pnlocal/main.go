@@ -2,12 +2,14 @@
 // the foreground, for `make run` and manual experiments.
 //
 //	pnlocal clickhouse --dir .local/clickhouse --tcp-port 19000 --http-port 18123
+//	pnlocal s3 --dir .local/s3 --port 17070
 //
-// starts clickhouse-server (see internal/localserver) with its data, config
-// and logs under --dir, prints its address once it answers, and stops it
-// gracefully on SIGINT or SIGTERM. It exits with an error if the server dies
-// on its own. Every flag can also be set by the environment variable named
-// in --help.
+// starts clickhouse-server, or the versitygw S3 gateway (see
+// internal/localserver), with its data and logs under --dir, prints its
+// address once it answers, and stops it gracefully on SIGINT or SIGTERM. It
+// exits with an error if the server dies on its own. Every flag can also be
+// set by the environment variable named in --help; the S3 credentials are
+// PN_S3_ACCESS_KEY and PN_S3_SECRET_KEY, as for the pipeline's commands.
 package main
 
 import (
@@ -20,12 +22,12 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
-
-	"github.com/pnstream/pnstream/internal/localserver"
 )
 
 // stopTimeout bounds the graceful stop after a signal.
 const stopTimeout = 30 * time.Second
+
+const usage = "usage: pnlocal clickhouse|s3 [flags] (see pnlocal clickhouse --help, pnlocal s3 --help)"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -38,77 +40,76 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "clickhouse" {
-		return errors.New("usage: pnlocal clickhouse [flags] (see pnlocal clickhouse --help)")
+	if len(args) == 0 {
+		return errors.New(usage)
 	}
-	cfg, err := parseClickHouseFlags(args[1:])
-	if err != nil {
+	switch args[0] {
+	case "clickhouse":
+		return runClickHouse(ctx, args[1:], stdout)
+	case "s3":
+		return runS3(ctx, args[1:], stdout)
+	default:
+		return errors.New(usage)
+	}
+}
+
+// server is what pnlocal runs in the foreground: a localserver server.
+type server interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	Done() <-chan struct{}
+	Err() error
+}
+
+// serve starts srv, prints ready once it answers, and keeps it running until
+// ctx is done (a signal) or it dies on its own.
+func serve(ctx context.Context, name string, srv server, ready string, stdout io.Writer) error {
+	if err := srv.Start(ctx); err != nil {
 		return err
 	}
-	ch, err := localserver.New(cfg)
-	if err != nil {
-		return err
-	}
-	if err := ch.Start(ctx); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "clickhouse listening on %s (native), %s (http); data in %s\n", ch.Addr(), ch.HTTPAddr(), ch.Dir())
+	fmt.Fprintln(stdout, ready)
 
 	select {
-	case <-ch.Done():
-		return ch.Err()
+	case <-srv.Done():
+		return srv.Err()
 	case <-ctx.Done():
 	}
-	fmt.Fprintln(stdout, "stopping clickhouse")
+	fmt.Fprintln(stdout, "stopping", name)
 	// The signal context is done; the stop gets a deadline of its own.
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 	defer cancel()
-	if err := ch.Stop(stopCtx); err != nil {
+	if err := srv.Stop(stopCtx); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "clickhouse stopped")
+	fmt.Fprintln(stdout, name, "stopped")
 	return nil
 }
 
-// clickHouseEnv names the environment variable of each flag. A flag given on
-// the command line wins over its variable.
-var clickHouseEnv = []struct{ flag, env string }{
-	{"dir", "PN_LOCAL_CLICKHOUSE_DIR"},
-	{"tcp-port", "PN_LOCAL_CLICKHOUSE_TCP_PORT"},
-	{"http-port", "PN_LOCAL_CLICKHOUSE_HTTP_PORT"},
-	{"binary", "PN_LOCAL_CLICKHOUSE_BINARY"},
-	{"start-timeout", "PN_LOCAL_CLICKHOUSE_START_TIMEOUT"},
-}
+// envFlag names the environment variable of a flag.
+type envFlag struct{ flag, env string }
 
-func parseClickHouseFlags(args []string) (localserver.Config, error) {
-	fs := flag.NewFlagSet("pnlocal clickhouse", flag.ContinueOnError)
-	var cfg localserver.Config
-	fs.StringVar(&cfg.Dir, "dir", ".local/clickhouse",
-		"directory for config, data and logs (PN_LOCAL_CLICKHOUSE_DIR)")
-	fs.IntVar(&cfg.TCPPort, "tcp-port", 19000,
-		"native protocol port on 127.0.0.1 (PN_LOCAL_CLICKHOUSE_TCP_PORT)")
-	fs.IntVar(&cfg.HTTPPort, "http-port", 18123,
-		"HTTP port on 127.0.0.1 (PN_LOCAL_CLICKHOUSE_HTTP_PORT)")
-	fs.StringVar(&cfg.Binary, "binary", "",
-		"clickhouse-server executable; empty: from PATH, else "+localserver.DefaultBinaryPath+" (PN_LOCAL_CLICKHOUSE_BINARY)")
-	fs.DurationVar(&cfg.StartTimeout, "start-timeout", localserver.DefaultStartTimeout,
-		"how long to wait for the server to answer (PN_LOCAL_CLICKHOUSE_START_TIMEOUT)")
+// parse parses args into fs, then sets every flag not given on the command
+// line from its environment variable, if set: a flag wins over its variable,
+// a variable over the default.
+func parse(fs *flag.FlagSet, args []string, envs []envFlag) error {
 	if err := fs.Parse(args); err != nil {
-		return cfg, err
+		return err
 	}
 	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	for _, e := range clickHouseEnv {
+	for _, e := range envs {
 		v, ok := os.LookupEnv(e.env)
 		if !ok || given[e.flag] {
 			continue
 		}
 		if err := fs.Set(e.flag, v); err != nil {
-			return cfg, fmt.Errorf("%s=%q: %w", e.env, v, err)
+			// Only numbers and durations fail to parse, so this never quotes
+			// a secret.
+			return fmt.Errorf("%s=%q: %w", e.env, v, err)
 		}
 	}
-	return cfg, nil
+	return nil
 }

@@ -1,15 +1,17 @@
-// Package localserver runs the real ClickHouse server as a child process for
-// local runs and tests.
+// Package localserver runs the real servers pnstream depends on as child
+// processes, for local runs and tests: ClickHouse (clickhouse-server) and an
+// S3 gateway (versitygw).
 //
-// It writes a small, self-contained configuration (config.xml and users.xml)
-// into a directory of its own, starts clickhouse-server on loopback ports,
-// waits until it answers, and stops it again. A stopped server can be started
-// again on the same directory with its data intact, which is how tests
-// simulate a warehouse outage and its recovery.
+// Each server keeps everything it writes in a directory of its own, listens
+// on loopback ports, and is started, waited for until it answers, and stopped
+// again. A stopped server can be started again on the same directory with its
+// data intact, which is how tests simulate an outage and its recovery.
 //
 // The package is meant for development machines and CI, where Debian's
-// clickhouse-server package (18.16) is the server that can be installed. It
-// reads no environment variables: commands decide where the binary is.
+// clickhouse-server package (18.16) and `go install`ed versitygw are the
+// servers that can be installed. It takes no settings from the environment:
+// commands decide where the binaries are, and FindBinary and FindS3Binary
+// only search the places installers put them.
 package localserver
 
 import (
@@ -25,7 +27,7 @@ import (
 // (root's PATH has /usr/sbin, other users' often does not).
 const DefaultBinaryPath = "/usr/sbin/clickhouse-server"
 
-// Defaults of the timeouts in Config.
+// Defaults of the timeouts in Config and S3Config.
 const (
 	DefaultStartTimeout = 60 * time.Second
 	DefaultStopTimeout  = 30 * time.Second
@@ -56,10 +58,7 @@ type Config struct {
 
 // Validate reports every problem of c at once. It has no side effects.
 func (c Config) Validate() error {
-	var errs []error
-	if c.Dir == "" {
-		errs = append(errs, errors.New("dir is required"))
-	}
+	errs := validateCommon(c.Dir, c.StartTimeout, c.StopTimeout)
 	if err := validPort(c.TCPPort); err != nil {
 		errs = append(errs, fmt.Errorf("tcp port: %w", err))
 	}
@@ -69,13 +68,23 @@ func (c Config) Validate() error {
 	if c.TCPPort != 0 && c.TCPPort == c.HTTPPort {
 		errs = append(errs, fmt.Errorf("tcp and http port are both %d", c.TCPPort))
 	}
-	if c.StartTimeout < 0 {
-		errs = append(errs, fmt.Errorf("start timeout %s is negative", c.StartTimeout))
-	}
-	if c.StopTimeout < 0 {
-		errs = append(errs, fmt.Errorf("stop timeout %s is negative", c.StopTimeout))
-	}
 	return errors.Join(errs...)
+}
+
+// validateCommon reports the problems of the fields every server's config
+// has.
+func validateCommon(dir string, startTimeout, stopTimeout time.Duration) []error {
+	var errs []error
+	if dir == "" {
+		errs = append(errs, errors.New("dir is required"))
+	}
+	if startTimeout < 0 {
+		errs = append(errs, fmt.Errorf("start timeout %s is negative", startTimeout))
+	}
+	if stopTimeout < 0 {
+		errs = append(errs, fmt.Errorf("stop timeout %s is negative", stopTimeout))
+	}
+	return errs
 }
 
 func validPort(p int) error {
@@ -98,19 +107,25 @@ func FindBinary() (string, error) {
 }
 
 // withDefaults returns c with zero timeouts replaced by their defaults and Dir
-// made absolute, because the server resolves paths from its own working
-// directory.
+// made absolute.
 func (c Config) withDefaults() (Config, error) {
-	if c.StartTimeout == 0 {
-		c.StartTimeout = DefaultStartTimeout
+	err := resolveCommon(&c.Dir, &c.StartTimeout, &c.StopTimeout)
+	return c, err
+}
+
+// resolveCommon replaces zero timeouts by their defaults and makes dir
+// absolute, because a server resolves paths from its own working directory.
+func resolveCommon(dir *string, startTimeout, stopTimeout *time.Duration) error {
+	if *startTimeout == 0 {
+		*startTimeout = DefaultStartTimeout
 	}
-	if c.StopTimeout == 0 {
-		c.StopTimeout = DefaultStopTimeout
+	if *stopTimeout == 0 {
+		*stopTimeout = DefaultStopTimeout
 	}
-	dir, err := filepath.Abs(c.Dir)
+	abs, err := filepath.Abs(*dir)
 	if err != nil {
-		return c, fmt.Errorf("resolve dir %q: %w", c.Dir, err)
+		return fmt.Errorf("resolve dir %q: %w", *dir, err)
 	}
-	c.Dir = dir
-	return c, nil
+	*dir = abs
+	return nil
 }

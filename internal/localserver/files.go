@@ -5,7 +5,6 @@ import (
 	"embed"
 	"encoding/xml"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,75 +88,4 @@ func (l layout) prepare(cfg Config) error {
 		}
 	}
 	return nil
-}
-
-// logOffsets are the sizes of the log files when a run started, so that
-// diagnostics show only what this run wrote.
-type logOffsets struct{ errorLog, stdoutLog int64 }
-
-func (l layout) offsets() logOffsets {
-	return logOffsets{errorLog: fileSize(l.ErrorLog), stdoutLog: fileSize(l.StdoutLog)}
-}
-
-func fileSize(path string) int64 {
-	fi, err := os.Stat(path)
-	if err != nil {
-		// A log that does not exist yet starts at 0; any other problem shows
-		// up when the tail is read.
-		return 0
-	}
-	return fi.Size()
-}
-
-// diagnostics returns the tails of the error log and of the server's own
-// output written since off, for error messages.
-func (l layout) diagnostics(off logOffsets) string {
-	var b strings.Builder
-	for _, f := range []struct {
-		path string
-		from int64
-	}{{l.ErrorLog, off.errorLog}, {l.StdoutLog, off.stdoutLog}} {
-		t, err := tail(f.path, f.from, 4096)
-		switch {
-		case err != nil:
-			fmt.Fprintf(&b, "\n--- %s: %v", f.path, err)
-		case t != "":
-			fmt.Fprintf(&b, "\n--- tail of %s:\n%s", f.path, t)
-		}
-	}
-	if b.Len() == 0 {
-		return fmt.Sprintf("\n(nothing in %s; see %s)", l.LogDir, l.ServerLog)
-	}
-	return b.String()
-}
-
-// tail returns at most limit bytes from the end of path, not reaching before
-// offset from, starting at a line boundary.
-func tail(path string, from, limit int64) (string, error) {
-	f, err := os.Open(path)
-	if os.IsNotExist(err) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", err
-	}
-	if fi.Size() < from {
-		from = 0 // rotated or truncated since the run started
-	}
-	start := max(from, fi.Size()-limit)
-	b, err := io.ReadAll(io.NewSectionReader(f, start, fi.Size()-start))
-	if err != nil {
-		return "", err
-	}
-	if start > from {
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			b = b[i+1:]
-		}
-	}
-	return strings.TrimRight(string(b), "\n"), nil
 }

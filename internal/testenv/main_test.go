@@ -11,7 +11,10 @@ import (
 	"github.com/pnstream/pnstream/internal/testenv"
 )
 
-var clickhouse *testenv.ClickHouseServer
+var (
+	clickhouse *testenv.ClickHouseServer
+	s3         *testenv.S3Server
+)
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -24,12 +27,22 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	code := m.Run()
-	if err := clickhouse.Close(); err != nil {
+	s3, err = testenv.StartS3(context.Background())
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		code = 1
+		if err := clickhouse.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+		return 1
 	}
-	// Checked after Close: the server's reaper goroutine ends with it.
+	code := m.Run()
+	for _, srv := range []interface{ Close() error }{clickhouse, s3} {
+		if err := srv.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	// Checked after Close: the servers' reaper goroutines end with them.
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, err)

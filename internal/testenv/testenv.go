@@ -1,12 +1,13 @@
 // Package testenv gives tests the real servers pnstream depends on: an
-// embedded NATS JetStream server per test and a ClickHouse server shared by
-// the tests of a package. It is for tests only.
+// embedded NATS JetStream server per test, and a ClickHouse server and an S3
+// gateway (versitygw) each shared by the tests of a package. It is for tests
+// only.
 //
-// A server that cannot run here (no clickhouse-server installed) makes the
-// tests that need it skip, with a message saying how to install it, except
-// when CI=true or PN_REQUIRE_SERVERS=1: then they fail, because a test that
-// skips in CI hides a broken pipeline. `make test` sets PN_REQUIRE_SERVERS=1
-// after `make deps` installed everything.
+// A server that cannot run here (no clickhouse-server or versitygw
+// installed) makes the tests that need it skip, with a message saying how to
+// install it, except when CI=true or PN_REQUIRE_SERVERS=1: then they fail,
+// because a test that skips in CI hides a broken pipeline. `make test` sets
+// PN_REQUIRE_SERVERS=1 after `make deps` installed everything.
 package testenv
 
 import (
