@@ -18,18 +18,27 @@ NATS_MONITOR_PORT ?= 18222
 CLICKHOUSE_TCP_PORT ?= 19000
 CLICKHOUSE_HTTP_PORT ?= 18123
 INGEST_ADDR ?= 127.0.0.1:8080
+SIM_ADDR ?= 127.0.0.1:18090
+SIM_CALL_RATE ?= 2
 
 # Debian packages `deps` makes sure of: the ClickHouse server and client the
 # tests and `make run` start, a C toolchain because `go test -race` needs cgo,
 # and curl for run.sh's readiness checks.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
+# The S3 gateway the tests and `make run` start (internal/localserver). `deps`
+# looks for it as localserver.FindS3Binary does (PATH, $GOBIN, then the first
+# GOPATH entry's bin, ~/go/bin by default) and, when it is missing, installs
+# it with `go install` into $GOBIN, else that bin, so the tests find what it
+# installed.
+VERSITYGW_VERSION ?= v1.8.0
+
 .PHONY: help deps build lint test run clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_\/.-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-deps: ## install clickhouse-server/-client, gcc and curl from Debian if missing (idempotent)
+deps: ## install clickhouse-server/-client, gcc and curl from Debian, and versitygw, if missing (idempotent)
 	@missing=(); \
 	command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] || missing+=(clickhouse-server); \
 	command -v clickhouse-client >/dev/null 2>&1 || missing+=(clickhouse-client); \
@@ -41,6 +50,24 @@ deps: ## install clickhouse-server/-client, gcc and curl from Debian if missing 
 		echo "deps: installing $${missing[*]}"; \
 		$(SUDO) apt-get update; \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y "$${missing[@]}"; \
+	fi
+	@gopath="$${GOPATH:-$$HOME/go}"; gopath="$${gopath%%:*}"; \
+	found="$$(command -v versitygw || true)"; \
+	for f in $${GOBIN:+"$$GOBIN/versitygw"} "$$gopath/bin/versitygw"; do \
+		if [ -z "$$found" ] && [ -x "$$f" ]; then found="$$f"; fi; \
+	done; \
+	if [ -z "$$found" ]; then \
+		gobin="$${GOBIN:-$$gopath/bin}"; \
+		echo "deps: installing versitygw $(VERSITYGW_VERSION) into $$gobin (a build of about 2 minutes)"; \
+		GOBIN="$$gobin" $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION); \
+	else \
+		have="$$($(GO) version -m "$$found" 2>/dev/null | awk '$$1 == "mod" { print $$3 }' || true)"; \
+		if [ "$$have" = "$(VERSITYGW_VERSION)" ]; then \
+			echo "deps: versitygw $$have already installed ($$found)"; \
+		else \
+			echo "deps: warning: $$found is versitygw $${have:-of unknown version}, not $(VERSITYGW_VERSION);" \
+				"remove it to have deps install $(VERSITYGW_VERSION)"; \
+		fi; \
 	fi
 
 build: ## build every command into bin/
@@ -61,10 +88,10 @@ lint: ## gofmt, go vet and staticcheck
 test: deps lint ## deps, lint, then every test with -race against real servers
 	CI=$${CI:-} PN_REQUIRE_SERVERS=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-run: deps build bin/nats-server ## run NATS, ClickHouse, recorder and ingest locally, seeded; Ctrl-C stops all
+run: deps build bin/nats-server ## run NATS, ClickHouse, recorder, ingest and the platform simulator (calls at SIM_CALL_RATE/s); Ctrl-C stops all
 	NATS_PORT=$(NATS_PORT) NATS_MONITOR_PORT=$(NATS_MONITOR_PORT) \
 	CLICKHOUSE_TCP_PORT=$(CLICKHOUSE_TCP_PORT) CLICKHOUSE_HTTP_PORT=$(CLICKHOUSE_HTTP_PORT) \
-	INGEST_ADDR=$(INGEST_ADDR) deploy/local/run.sh
+	INGEST_ADDR=$(INGEST_ADDR) SIM_ADDR=$(SIM_ADDR) SIM_CALL_RATE=$(SIM_CALL_RATE) deploy/local/run.sh
 
 clean: ## remove bin/ and the local run's data in .local/
 	rm -rf bin .local

@@ -2,9 +2,11 @@
 # Runs the whole pnstream pipeline on this machine, in the foreground:
 # ClickHouse (bin/pnlocal) and NATS JetStream (bin/nats-server) in the
 # background, then bin/recorder and bin/ingest, then pushes the seed fee and
-# call event through ingest with bin/pnctl and prints the queries that show
-# the rows. Ctrl-C (or SIGTERM) stops everything it started, in reverse
-# order; so does any of them dying on its own.
+# call event through ingest with bin/pnctl, then starts the platform
+# simulator bin/pnsim, which creates a few bindings and pushes a steady
+# trickle of simulated calls (SIM_CALL_RATE per second) to ingest, and
+# prints where to look. Ctrl-C (or SIGTERM) stops everything it started, in
+# reverse order; so does any of them dying on its own.
 #
 # Everything it writes is under .local/ (data in .local/nats and
 # .local/clickhouse, logs in .local/*.log), so runs keep their data until
@@ -23,6 +25,9 @@ nats_monitor_port="${NATS_MONITOR_PORT:-18222}"
 ch_tcp_port="${CLICKHOUSE_TCP_PORT:-19000}"
 ch_http_port="${CLICKHOUSE_HTTP_PORT:-18123}"
 ingest_addr="${INGEST_ADDR:-127.0.0.1:8080}"
+sim_addr="${SIM_ADDR:-127.0.0.1:18090}"
+sim_call_rate="${SIM_CALL_RATE:-2}"
+sim_bindings=6
 app_key=demo-app-key
 app_secret=demo-app-secret # a demo credential for the local simulator flow, not a secret
 local_dir=.local
@@ -125,13 +130,13 @@ wait_ready() {
 # up front: a readiness probe must not mistake another server for ours.
 in_use() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
-for bin in bin/pnlocal bin/nats-server bin/recorder bin/ingest bin/pnctl; do
+for bin in bin/pnlocal bin/nats-server bin/recorder bin/ingest bin/pnctl bin/pnsim; do
 	[[ -x $bin ]] || die "missing $bin: run 'make run' (or 'make build bin/nats-server')"
 done
 command -v curl >/dev/null || die "curl is needed: run 'make deps'"
 for addr in "127.0.0.1:$ch_tcp_port" "127.0.0.1:$ch_http_port" "127.0.0.1:$nats_port" \
-	"127.0.0.1:$nats_monitor_port" "$ingest_addr"; do
-	! in_use "${addr%:*}" "${addr##*:}" || die "$addr is already in use (another 'make run'?); set the *_PORT/INGEST_ADDR variables to move"
+	"127.0.0.1:$nats_monitor_port" "$ingest_addr" "$sim_addr"; do
+	! in_use "${addr%:*}" "${addr##*:}" || die "$addr is already in use (another 'make run'?); set the *_PORT/INGEST_ADDR/SIM_ADDR variables to move"
 done
 mkdir -p "$local_dir/nats" "$local_dir/clickhouse"
 
@@ -150,6 +155,11 @@ export PN_INGEST_ADDR="$ingest_addr"
 export PN_RECORDER_ADMIN_ADDR="127.0.0.1:8081"
 export PN_APP_KEY="$app_key"
 export PN_APP_SECRET="$app_secret"
+# The simulator is the platform here: its API for the recording mirror and
+# pnctl, downloads from its (loopback) address allowed.
+export PN_API_BASE_URL="http://$sim_addr"
+export PN_RECORDING_HOSTS="${sim_addr%:*}"
+export PN_RECORDING_ALLOW_PRIVATE=true
 
 start recorder bin/recorder
 start ingest bin/ingest
@@ -164,16 +174,35 @@ if ! bin/pnctl push --url "http://$ingest_addr/v1/notifications" \
 	die "seed push failed"
 fi
 
+# The platform simulator: bindings on its X numbers (half of them
+# recorded), calls at SIM_CALL_RATE per second pushed to ingest, re-pushed
+# on the platform's real schedule (1 to 300 minutes) if ingest refuses.
+start pnsim env PN_SIM_ADDR="$sim_addr" \
+	PN_SIM_EVENTS_URL="http://$ingest_addr/v1/notifications/events" \
+	PN_SIM_FEES_URL="http://$ingest_addr/v1/notifications/fees" \
+	PN_SIM_CALL_RATE="$sim_call_rate" PN_SIM_BINDINGS="$sim_bindings" \
+	bin/pnsim
+wait_ready pnsim "http://$sim_addr/healthz"
+
 cat <<EOF
 
 pnstream is running (Ctrl-C stops it). Logs: $local_dir/*.log
   ingest      http://$ingest_addr/v1/notifications  (metrics: http://$ingest_addr/metrics)
   NATS        $PN_NATS_URL  (monitoring: http://127.0.0.1:$nats_monitor_port)
   ClickHouse  $PN_CLICKHOUSE_ADDR  (http: http://127.0.0.1:$ch_http_port)
+  pnsim       http://$sim_addr  (the platform: API, recordings; $sim_bindings bindings, $sim_call_rate calls/s)
 
-The seed rows, once the recorder has flushed its batch:
-  clickhouse-client --port $ch_tcp_port --query "SELECT icid, call_in_time, ingested_at FROM pn.fee_records FINAL ORDER BY call_in_time"
-  clickhouse-client --port $ch_tcp_port --query "SELECT session_id, event_type, event_time, caller, called, state_code FROM pn.call_events FINAL ORDER BY event_time"
+Rows, once the recorder has flushed its batch (the seed record, then the simulated calls):
+  clickhouse-client --port $ch_tcp_port --query "SELECT count(), countIf(record_flag = 1), max(call_in_time) FROM pn.fee_records FINAL"
+  clickhouse-client --port $ch_tcp_port --query "SELECT direction, ul_fail_reason, count() FROM pn.fee_records FINAL GROUP BY direction, ul_fail_reason ORDER BY count() DESC"
+  clickhouse-client --port $ch_tcp_port --query "SELECT event_type, count() FROM pn.call_events FINAL GROUP BY event_type ORDER BY count() DESC"
+  clickhouse-client --port $ch_tcp_port --query "SELECT icid, call_in_time, ingested_at FROM pn.fee_records FINAL ORDER BY ingested_at DESC LIMIT 5"
+
+The simulator:
+  curl -s http://$sim_addr/sim/stats                       # calls, pushes, re-pushes, faults
+  curl -s -X PUT -d '{"push":{"status":503,"for":"2m"}}' http://$sim_addr/sim/faults   # pushes fail for 2 min
+  curl -s -X DELETE http://$sim_addr/sim/faults            # end every fault
+  PN_API_BASE_URL=http://$sim_addr PN_APP_KEY=$app_key PN_APP_SECRET=$app_secret bin/pnctl query --virtual-num +8617000000001 --extend-num 0001
 
 EOF
 
