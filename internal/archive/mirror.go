@@ -206,17 +206,15 @@ func (m *Mirror) resolve(ctx context.Context, j *Job) (string, error) {
 		return "", err
 	}
 	u, err := m.deps.Resolver.RecordingURL(ctx, j.RecordDomain, j.RecordObjectName)
-	var apiErr *privatenumber.APIError
 	switch {
 	case err == nil:
 		return u.String(), nil
 	case errors.Is(err, privatenumber.ErrNotFound):
 		return "", permanent(fmt.Errorf("resolve recording: %w", err))
 	case errors.Is(err, privatenumber.ErrFlowControl):
+		// The platform says "retry after a minute"; the configured pause
+		// (default 1m) is what operators tune.
 		pause := m.cfg.FlowControlPause
-		if errors.As(err, &apiErr) && apiErr.RetryAfter() > pause {
-			pause = apiErr.RetryAfter()
-		}
 		m.pause(pause)
 		return "", &pauseError{err: fmt.Errorf("resolve recording: %w", err), pause: pause}
 	default:
