@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/pnstream/pnstream/internal/archive"
 	"github.com/pnstream/pnstream/internal/ingest"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/recorder"
@@ -27,7 +28,10 @@ import (
 	"github.com/pnstream/pnstream/internal/warehouse"
 )
 
-var clickhouse *testenv.ClickHouseServer
+var (
+	clickhouse *testenv.ClickHouseServer
+	s3         *testenv.S3Server
+)
 
 func TestMain(m *testing.M) {
 	var err error
@@ -36,10 +40,17 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := m.Run()
-	if err := clickhouse.Close(); err != nil {
+	if s3, err = testenv.StartS3(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		code = 1
+		_ = clickhouse.Close()
+		os.Exit(1)
+	}
+	code := m.Run()
+	for _, c := range []interface{ Close() error }{s3, clickhouse} {
+		if err := c.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
 	}
 	if code == 0 {
 		if err := goleak.Find(goleak.IgnoreCurrent()); err != nil {
@@ -125,6 +136,7 @@ func start(t *testing.T, mutate func(*recorder.Config)) *pipeline {
 	}
 	rec := recorder.New(rcfg, recorder.Deps{
 		JetStream: js, Store: wh, Permanent: warehouse.IsPermanent, BadRows: warehouse.BadRows,
+		Jobs:   archive.NewEnqueuer(streams.NewJetStreamPublisher(nc, js)),
 		Logger: zaptest.NewLogger(t), Registry: prometheus.NewRegistry(),
 	})
 	runCtx, cancel := context.WithCancel(ctx)

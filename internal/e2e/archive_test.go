@@ -1,0 +1,183 @@
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/pnstream/pnstream/internal/archive"
+	"github.com/pnstream/pnstream/internal/ingest"
+	"github.com/pnstream/pnstream/internal/platformsim"
+	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/streams"
+)
+
+// TestSimulatedRecordingsArchivedOnce: simulated calls pushed through
+// ingest and the recorder; every recorded call ends as exactly one object
+// whose SHA-256 is that of the simulator's audio, and one archived
+// pn.recordings row with the same size and hash.
+func TestSimulatedRecordingsArchivedOnce(t *testing.T) {
+	const calls = 120
+	p := start(t, nil)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	simURL := "http://" + ln.Addr().String()
+	cfg := platformsim.DefaultConfig()
+	cfg.Addr, cfg.PublicURL = ln.Addr().String(), simURL
+	cfg.AppKey, cfg.AppSecret = appKey, appSecret
+	cfg.EventsURL, cfg.FeesURL = p.ingest.URL+ingest.PathEvents, p.ingest.URL+ingest.PathFees
+	cfg.CallRate, cfg.MaxCalls, cfg.Bindings, cfg.Seed, cfg.RecordShare = 100, calls, 10, 7, 1
+	cfg.TimeScale, cfg.FeeBatchWait = 0.001, 200*time.Millisecond
+	sim, err := platformsim.New(cfg, platformsim.Deps{Logger: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	simDone := make(chan error, 1)
+	go func() { simDone <- sim.Run(ctx) }()
+
+	pcfg := privatenumber.DefaultClientConfig()
+	pcfg.BaseURL, pcfg.AppKey, pcfg.AppSecret = simURL, appKey, appSecret
+	client, err := privatenumber.NewClient(pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acfg := archive.DefaultConfig()
+	acfg.Endpoint, acfg.Bucket = s3.Endpoint(), s3.NewBucket(t)
+	acfg.AccessKey, acfg.SecretKey, acfg.Insecure = s3.AccessKey(), s3.SecretKey(), true
+	acfg.Hosts, acfg.AllowPrivate, acfg.SpoolDir = "127.0.0.1", true, t.TempDir()
+	acfg.RetryInitial, acfg.RetryMax = 100*time.Millisecond, 500*time.Millisecond
+	bucket, err := archive.NewBucket(acfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirror := archive.NewMirror(acfg, archive.Deps{JetStream: p.js, Resolver: client, Bucket: bucket, Rows: p.wh,
+		Logger: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)), Registry: prometheus.NewRegistry()})
+	mirrorDone := make(chan error, 1)
+	go func() { mirrorDone <- mirror.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		for _, done := range []chan error{simDone, mirrorDone} {
+			if err := <-done; err != nil {
+				t.Errorf("run: %v", err)
+			}
+		}
+	})
+
+	deadline := time.Now().Add(30 * time.Second)
+	for st := sim.Stats(); st.Calls < calls || st.Push.Pending > 0; st = sim.Stats() {
+		if time.Now().After(deadline) {
+			t.Fatalf("simulator not done: %+v", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.waitCount("SELECT count() FROM fee_records FINAL", calls, 20*time.Second)
+	recorded := p.count("SELECT count() FROM fee_records FINAL WHERE record_flag = 1")
+	if recorded == 0 {
+		t.Fatal("no recorded calls simulated")
+	}
+	p.waitCount("SELECT count() FROM recordings FINAL WHERE status = 'archived'", recorded, 60*time.Second)
+	p.waitCount("SELECT count() FROM recordings FINAL", recorded, time.Second)
+
+	sources := map[string]string{} // icid -> where the platform serves the audio
+	rows, err := p.conn().Query(context.Background(), `SELECT icid, record_domain, record_object_name, record_file_download_url
+		FROM fee_records FINAL WHERE record_flag = 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var icid, dom, name, direct string
+		if err := rows.Scan(&icid, &dom, &name, &direct); err != nil {
+			t.Fatal(err)
+		}
+		if dom == "" {
+			sources[icid] = direct
+			continue
+		}
+		u, err := client.RecordingURL(context.Background(), dom, name)
+		if err != nil {
+			t.Fatalf("source of %s: %v", icid, err)
+		}
+		sources[icid] = u.String()
+	}
+	rows.Close()
+
+	s3c := s3.Client(t)
+	rows, err = p.conn().Query(context.Background(), "SELECT icid, object_key, sha256, size_bytes FROM recordings FINAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var icid, key, sum string
+		var size uint64
+		if err := rows.Scan(&icid, &key, &sum, &size); err != nil {
+			t.Fatal(err)
+		}
+		srcSum, srcSize := sha256Of(t, func() (io.ReadCloser, error) {
+			resp, err := http.Get(sources[icid])
+			if err != nil {
+				return nil, err
+			}
+			return resp.Body, nil
+		})
+		objSum, objSize := sha256Of(t, func() (io.ReadCloser, error) {
+			return s3c.GetObject(context.Background(), acfg.Bucket, key, minio.GetObjectOptions{})
+		})
+		if sum != srcSum || objSum != srcSum || size != uint64(srcSize) || objSize != srcSize {
+			t.Errorf("%s: row %d bytes %s, object %d bytes %s, source %d bytes %s", icid, size, sum, objSize, objSum, srcSize, srcSum)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	objects := 0
+	for obj := range s3c.ListObjects(context.Background(), acfg.Bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if obj.Err != nil {
+			t.Fatal(obj.Err)
+		}
+		objects++
+	}
+	if uint64(objects) != recorded {
+		t.Errorf("%d objects for %d recorded calls", objects, recorded)
+	}
+	jobs, err := p.js.Stream(context.Background(), streams.Recordings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := jobs.Info(context.Background()); err != nil || info.State.Msgs != 0 {
+		t.Errorf("PN_RECORDINGS after archiving: %+v %v", info.State, err)
+	}
+	t.Logf("%d calls, %d recorded, %d objects", calls, recorded, objects)
+}
+
+func sha256Of(t *testing.T, open func() (io.ReadCloser, error)) (string, int64) {
+	t.Helper()
+	rc, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n
+}
