@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole pnstream pipeline on this machine, in the foreground:
-# ClickHouse (bin/pnlocal) and NATS JetStream (bin/nats-server) in the
+# ClickHouse and the S3 gateway (bin/pnlocal) and NATS JetStream (bin/nats-server) in the
 # background, then bin/recorder and bin/ingest, then pushes the seed fee and
 # call event through ingest with bin/pnctl, then starts the platform
 # simulator bin/pnsim, which creates a few bindings and pushes a steady
@@ -26,10 +26,13 @@ ch_tcp_port="${CLICKHOUSE_TCP_PORT:-19000}"
 ch_http_port="${CLICKHOUSE_HTTP_PORT:-18123}"
 ingest_addr="${INGEST_ADDR:-127.0.0.1:8080}"
 sim_addr="${SIM_ADDR:-127.0.0.1:18090}"
+s3_port="${S3_PORT:-17070}"
 sim_call_rate="${SIM_CALL_RATE:-2}"
 sim_bindings=6
 app_key=demo-app-key
 app_secret=demo-app-secret # a demo credential for the local simulator flow, not a secret
+s3_access_key=pnlocal         # demo credentials of the local S3 gateway
+s3_secret_key=pnlocal-secret
 local_dir=.local
 startup_timeout=60 # seconds, per component
 
@@ -135,10 +138,10 @@ for bin in bin/pnlocal bin/nats-server bin/recorder bin/ingest bin/pnctl bin/pns
 done
 command -v curl >/dev/null || die "curl is needed: run 'make deps'"
 for addr in "127.0.0.1:$ch_tcp_port" "127.0.0.1:$ch_http_port" "127.0.0.1:$nats_port" \
-	"127.0.0.1:$nats_monitor_port" "$ingest_addr" "$sim_addr"; do
+	"127.0.0.1:$nats_monitor_port" "$ingest_addr" "$sim_addr" "127.0.0.1:$s3_port"; do
 	! in_use "${addr%:*}" "${addr##*:}" || die "$addr is already in use (another 'make run'?); set the *_PORT/INGEST_ADDR/SIM_ADDR variables to move"
 done
-mkdir -p "$local_dir/nats" "$local_dir/clickhouse"
+mkdir -p "$local_dir/nats" "$local_dir/clickhouse" "$local_dir/s3" "$local_dir/spool"
 
 start clickhouse bin/pnlocal clickhouse --dir "$local_dir/clickhouse" \
 	--tcp-port "$ch_tcp_port" --http-port "$ch_http_port"
@@ -147,6 +150,10 @@ wait_ready clickhouse "http://127.0.0.1:$ch_http_port/ping" "Ok."
 start nats bin/nats-server --name pn-local --addr 127.0.0.1 --port "$nats_port" \
 	--http_port "$nats_monitor_port" --jetstream --store_dir "$local_dir/nats"
 wait_ready nats "http://127.0.0.1:$nats_monitor_port/healthz?js-enabled-only=true"
+
+start s3 env PN_S3_ACCESS_KEY="$s3_access_key" PN_S3_SECRET_KEY="$s3_secret_key" \
+	bin/pnlocal s3 --dir "$local_dir/s3" --port "$s3_port"
+wait_ready s3 "http://127.0.0.1:$s3_port/health"
 
 export PN_NATS_URL="nats://127.0.0.1:$nats_port"
 export PN_CLICKHOUSE_ADDR="127.0.0.1:$ch_tcp_port"
@@ -160,6 +167,13 @@ export PN_APP_SECRET="$app_secret"
 export PN_API_BASE_URL="http://$sim_addr"
 export PN_RECORDING_HOSTS="${sim_addr%:*}"
 export PN_RECORDING_ALLOW_PRIVATE=true
+# The recording archive: the local S3 gateway, plain http on loopback.
+export PN_S3_ENDPOINT="127.0.0.1:$s3_port"
+export PN_S3_BUCKET=pn-recordings
+export PN_S3_ACCESS_KEY="$s3_access_key"
+export PN_S3_SECRET_KEY="$s3_secret_key"
+export PN_S3_INSECURE=true
+export PN_RECORDING_SPOOL_DIR="$local_dir/spool"
 
 start recorder bin/recorder
 start ingest bin/ingest
@@ -190,6 +204,7 @@ pnstream is running (Ctrl-C stops it). Logs: $local_dir/*.log
   ingest      http://$ingest_addr/v1/notifications  (metrics: http://$ingest_addr/metrics)
   NATS        $PN_NATS_URL  (monitoring: http://127.0.0.1:$nats_monitor_port)
   ClickHouse  $PN_CLICKHOUSE_ADDR  (http: http://127.0.0.1:$ch_http_port)
+  S3          http://127.0.0.1:$s3_port  bucket pn-recordings (versitygw; files under $local_dir/s3/data/pn-recordings)
   pnsim       http://$sim_addr  (the platform: API, recordings; $sim_bindings bindings, $sim_call_rate calls/s)
 
 Rows, once the recorder has flushed its batch (the seed record, then the simulated calls):
@@ -197,6 +212,11 @@ Rows, once the recorder has flushed its batch (the seed record, then the simulat
   clickhouse-client --port $ch_tcp_port --query "SELECT direction, ul_fail_reason, count() FROM pn.fee_records FINAL GROUP BY direction, ul_fail_reason ORDER BY count() DESC"
   clickhouse-client --port $ch_tcp_port --query "SELECT event_type, count() FROM pn.call_events FINAL GROUP BY event_type ORDER BY count() DESC"
   clickhouse-client --port $ch_tcp_port --query "SELECT icid, call_in_time, ingested_at FROM pn.fee_records FINAL ORDER BY ingested_at DESC LIMIT 5"
+
+Archived recordings (the seed record's recording does not exist on the simulator: it ends 'failed'):
+  clickhouse-client --port $ch_tcp_port --query "SELECT status, count(), sum(size_bytes) FROM pn.recordings FINAL GROUP BY status"
+  clickhouse-client --port $ch_tcp_port --query "SELECT icid, object_key, size_bytes, sha256 FROM pn.recordings FINAL WHERE status = 'archived' ORDER BY mirrored_at DESC LIMIT 5"
+  find $local_dir/s3/data/pn-recordings -name '*.wav' | head
 
 The simulator:
   curl -s http://$sim_addr/sim/stats                       # calls, pushes, re-pushes, faults

@@ -66,6 +66,11 @@ type Config struct {
 	// AckWait of the job consumer; long downloads keep their job with
 	// progress acks. PN_RECORDING_ACK_WAIT, default 60s.
 	AckWait time.Duration
+	// MaxPending bounds the jobs in progress or waiting for a retry: a job
+	// nak'ed with a delay keeps its place until it is redelivered, so this
+	// must be far above Concurrency or retries starve new jobs.
+	// PN_RECORDING_MAX_PENDING, default 10000.
+	MaxPending int
 	// Consumer is the durable consumer shared by all recorders.
 	// PN_RECORDING_CONSUMER, default pn-archive.
 	Consumer string
@@ -85,6 +90,7 @@ func DefaultConfig() Config {
 		RetryMax:         15 * time.Minute,
 		FlowControlPause: time.Minute,
 		AckWait:          60 * time.Second,
+		MaxPending:       10000,
 		Consumer:         "pn-archive",
 	}
 }
@@ -110,6 +116,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.RetryMax, "recording-retry-max", c.RetryMax, "longest backoff of a failed mirror attempt")
 	fs.DurationVar(&c.FlowControlPause, "recording-flow-control-pause", c.FlowControlPause, "pause of all workers on platform flow control")
 	fs.DurationVar(&c.AckWait, "recording-ack-wait", c.AckWait, "ack wait of the mirror consumer")
+	fs.IntVar(&c.MaxPending, "recording-max-pending", c.MaxPending, "most jobs in progress or waiting for a retry")
 	fs.StringVar(&c.Consumer, "recording-consumer", c.Consumer, "durable consumer name of the mirror")
 }
 
@@ -147,6 +154,9 @@ func (c Config) Validate() error {
 	}
 	if c.DownloadTimeout <= 0 || c.RetryInitial <= 0 || c.RetryMax < c.RetryInitial || c.FlowControlPause <= 0 || c.AckWait < time.Second {
 		errs = append(errs, errors.New("recording download timeout, retry, pause must be positive (retry max >= initial), ack wait >= 1s"))
+	}
+	if c.MaxPending < 2*c.Concurrency {
+		errs = append(errs, fmt.Errorf("recording max pending %d: want at least twice the concurrency", c.MaxPending))
 	}
 	if c.Consumer == "" {
 		errs = append(errs, errors.New("recording consumer name is empty"))

@@ -89,7 +89,7 @@ func (m *Mirror) Run(ctx context.Context) error {
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       m.cfg.AckWait,
 		MaxDeliver:    -1, // the job's deadline decides when to give up
-		MaxAckPending: 4 * m.cfg.Concurrency,
+		MaxAckPending: m.cfg.MaxPending,
 	})
 	if err != nil {
 		return fmt.Errorf("consumer %s on %s: %w", m.cfg.Consumer, streams.Recordings, err)

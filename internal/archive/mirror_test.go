@@ -504,3 +504,19 @@ func TestLockedBucketGetsRetention(t *testing.T) {
 		t.Error("deleting a locked recording succeeded")
 	}
 }
+
+// Jobs waiting for a retry must not starve new ones.
+func TestRetriesDoNotStarveNewJobs(t *testing.T) {
+	r := newRig(t, func(c *archive.Config) { c.Concurrency, c.RetryInitial, c.RetryMax = 2, 30*time.Second, time.Minute })
+	for i := range 20 {
+		fee := privatenumber.FeeRecord{ICID: fmt.Sprintf("forbidden-%d", i), SessionID: "s", RecordFlag: 1,
+			RecordFileDownloadURL: r.simURL + platformsim.RecordingsPath + "x.wav?Expires=1&Signature=bad"}
+		fee.CallInTime = privatenumber.Time{Time: time.Now().UTC()}
+		fee.CallEndTime = fee.CallInTime
+		r.enqueue(fee)
+	}
+	fee, sum, size := r.recording("behind-the-retries", 3*time.Second, true)
+	r.enqueue(fee)
+	r.mirror()
+	r.checkArchived(fee, sum, size)
+}
