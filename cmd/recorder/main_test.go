@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -16,19 +17,28 @@ import (
 	"github.com/pnstream/pnstream/internal/testenv"
 )
 
-var clickhouse *testenv.ClickHouseServer
+var (
+	clickhouse *testenv.ClickHouseServer
+	s3         *testenv.S3Server
+)
 
 func TestMain(m *testing.M) {
 	var err error
-	clickhouse, err = testenv.StartClickHouse(context.Background())
-	if err != nil {
+	if clickhouse, err = testenv.StartClickHouse(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := m.Run()
-	if err := clickhouse.Close(); err != nil {
+	if s3, err = testenv.StartS3(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		code = 1
+		_ = clickhouse.Close()
+		os.Exit(1)
+	}
+	code := m.Run()
+	for _, c := range []interface{ Close() error }{s3, clickhouse} {
+		if err := c.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
 	}
 	os.Exit(code)
 }
@@ -99,5 +109,86 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Secrets given to the recorder never reach its logs or errors.
+func TestSecretsNeverLogged(t *testing.T) {
+	ns := testenv.NATS(t)
+	db := clickhouse.NewDatabase(t)
+	port, err := localserver.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const appSecret = "app-secret-5f1b0c"
+	t.Setenv("PN_APP_SECRET", appSecret)
+	t.Setenv("PN_S3_SECRET_KEY", s3.SecretKey())
+	t.Setenv("PN_LOG_LEVEL", "debug")
+	logs := captureStderr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	admin := fmt.Sprintf("127.0.0.1:%d", port)
+	go func() {
+		done <- run(ctx, []string{"-nats-url", ns.URL(), "-clickhouse-addr", clickhouse.Addr(), "-clickhouse-database", db,
+			"-recorder-admin-addr", admin, "-app-key", "k", "-api-base-url", "http://127.0.0.1:1",
+			"-s3-endpoint", s3.Endpoint(), "-s3-access-key", s3.AccessKey(), "-s3-insecure", "-s3-bucket", "secrets-test"})
+	}()
+	waitFor(t, "readyz", func() bool {
+		resp, err := http.Get("http://" + admin + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	// A failing start-up reports its error without the password either.
+	const chPassword = "ch-password-9a7e"
+	err = run(context.Background(), []string{"-clickhouse-addr", "127.0.0.1:1", "-clickhouse-password", chPassword,
+		"-clickhouse-dial-timeout", "200ms"})
+	if err == nil || strings.Contains(err.Error(), chPassword) {
+		t.Errorf("run with an unreachable ClickHouse = %v", err)
+	}
+	out := logs()
+	if !strings.Contains(out, "starting") {
+		t.Fatalf("captured no logs: %q", out)
+	}
+	for _, secret := range []string{appSecret, s3.SecretKey(), chPassword} {
+		if strings.Contains(out, secret) {
+			t.Errorf("secret %q appears in the logs", secret)
+		}
+	}
+}
+
+// captureStderr sends os.Stderr (where the logger writes) to a pipe until
+// the returned func is called; it returns what was written.
+func captureStderr(t *testing.T) func() string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := os.Stderr
+	os.Stderr = w
+	var buf strings.Builder
+	copied := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(&buf, r)
+		close(copied)
+	}()
+	restore := func() {
+		if os.Stderr == w {
+			os.Stderr = orig
+			_ = w.Close()
+			<-copied
+		}
+	}
+	t.Cleanup(restore)
+	return func() string {
+		restore()
+		return buf.String()
 	}
 }
