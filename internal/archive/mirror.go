@@ -80,6 +80,14 @@ func NewMirror(cfg Config, deps Deps) *Mirror {
 // with Concurrency workers until ctx is done. A job in progress when ctx
 // ends is handed back (nak) for the next run.
 func (m *Mirror) Run(ctx context.Context) error {
+	err := m.run(ctx)
+	if ctx.Err() != nil {
+		return nil // stopped, possibly while still setting up
+	}
+	return err
+}
+
+func (m *Mirror) run(ctx context.Context) error {
 	if err := m.deps.Bucket.Ensure(ctx); err != nil {
 		return err
 	}

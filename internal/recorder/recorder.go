@@ -82,6 +82,14 @@ func New(cfg Config, deps Deps) *Recorder {
 // Run creates or updates the durable consumers and consumes until ctx is
 // done; then it flushes the open batches and returns.
 func (r *Recorder) Run(ctx context.Context) error {
+	err := r.run(ctx)
+	if ctx.Err() != nil {
+		return nil // stopped, possibly while still setting up
+	}
+	return err
+}
+
+func (r *Recorder) run(ctx context.Context) error {
 	fees := table[privatenumber.FeeRecord]{
 		name: "fees", stream: streams.Fees, durable: r.cfg.ConsumerPrefix + "-fees",
 		decode: privatenumber.DecodeFeeRecord, insert: r.storeFees,
