@@ -15,6 +15,9 @@ TEST_TIMEOUT ?= 12m
 # Ports of `make run` (deploy/local/run.sh reads them from the environment).
 NATS_PORT ?= 14222
 NATS_MONITOR_PORT ?= 18222
+# JetStream's sync_interval for `make run`: empty is nats-server's default
+# (2m), `always` fsyncs before every ack (see docs/RELIABILITY.md).
+NATS_SYNC_INTERVAL ?=
 CLICKHOUSE_TCP_PORT ?= 19000
 CLICKHOUSE_HTTP_PORT ?= 18123
 INGEST_ADDR ?= 127.0.0.1:8080
@@ -23,7 +26,8 @@ SIM_CALL_RATE ?= 2
 
 # Debian packages `deps` makes sure of: the ClickHouse server and client the
 # tests and `make run` start, a C toolchain because `go test -race` needs cgo,
-# and curl for run.sh's readiness checks.
+# curl for run.sh's readiness checks, and prometheus for the promtool that
+# checks the alert rules (deploy/k8s/monitoring).
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 # The S3 gateway the tests and `make run` start (internal/localserver). `deps`
@@ -33,19 +37,25 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # installed.
 VERSITYGW_VERSION ?= v1.8.0
 
-.PHONY: help deps build lint test run clean
+# The container image `make image` builds (see the Dockerfile): every
+# command in one distroless, non-root image. DOCKER may be podman.
+IMAGE ?= pnstream:dev
+DOCKER ?= docker
+
+.PHONY: help deps build lint test test-chaos fuzz run clean image test-clickhouse-cluster bench
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_\/.-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-deps: ## install clickhouse-server/-client, gcc and curl from Debian, and versitygw, if missing (idempotent)
+deps: ## install clickhouse-server/-client, gcc, curl and prometheus (promtool) from Debian, and versitygw, if missing (idempotent)
 	@missing=(); \
 	command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] || missing+=(clickhouse-server); \
 	command -v clickhouse-client >/dev/null 2>&1 || missing+=(clickhouse-client); \
 	command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev); \
 	command -v curl >/dev/null 2>&1 || missing+=(curl); \
+	command -v promtool >/dev/null 2>&1 || missing+=(prometheus); \
 	if [ $${#missing[@]} -eq 0 ]; then \
-		echo "deps: clickhouse-server, clickhouse-client, cc and curl already installed"; \
+		echo "deps: clickhouse-server, clickhouse-client, cc, curl and promtool already installed"; \
 	else \
 		echo "deps: installing $${missing[*]}"; \
 		$(SUDO) apt-get update; \
@@ -85,13 +95,48 @@ lint: ## gofmt, go vet and staticcheck
 
 # PN_REQUIRE_SERVERS=1: a test whose server is missing fails instead of
 # skipping (see internal/testenv); CI is passed through for the same reason.
-test: deps lint ## deps, lint, then every test with -race against real servers
-	CI=$${CI:-} PN_REQUIRE_SERVERS=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+test: deps lint ## deps, lint, then every test with -race against real servers, then test-chaos
+	CI=$${CI:-} PN_REQUIRE_SERVERS=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/internal/chaos$$')
+
+# The fault-injection suite (internal/chaos) runs on its own, after the other
+# tests: it runs the real binaries for minutes, wants the machine to itself,
+# and prints its table (-v).
+test-chaos: deps build bin/nats-server ## the fault-injection suite: crashes, outages and re-pushes under load (about 3 min); prints its table
+	CI=$${CI:-} PN_REQUIRE_SERVERS=1 PN_CHAOS_BIN=$(CURDIR)/bin $(GO) test -count=1 -v -timeout 20m ./internal/chaos
+
+# Every Fuzz target of the module for FUZZ_TIME each. A crasher is written
+# to the package's testdata/fuzz, where `go test` replays it: keep it there
+# as a regression case once fixed.
+FUZZ_TIME ?= 30s
+fuzz: ## run every fuzz target for FUZZ_TIME (default 30s) each
+	@for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$dir/*_test.go); do \
+			echo "fuzz: $$dir $$target ($(FUZZ_TIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZ_TIME) $$dir || exit 1; \
+		done; \
+	done
 
 run: deps build bin/nats-server ## run NATS, ClickHouse, recorder, ingest and the platform simulator (calls at SIM_CALL_RATE/s); Ctrl-C stops all
-	NATS_PORT=$(NATS_PORT) NATS_MONITOR_PORT=$(NATS_MONITOR_PORT) \
+	NATS_PORT=$(NATS_PORT) NATS_MONITOR_PORT=$(NATS_MONITOR_PORT) NATS_SYNC_INTERVAL=$(NATS_SYNC_INTERVAL) \
 	CLICKHOUSE_TCP_PORT=$(CLICKHOUSE_TCP_PORT) CLICKHOUSE_HTTP_PORT=$(CLICKHOUSE_HTTP_PORT) \
 	INGEST_ADDR=$(INGEST_ADDR) SIM_ADDR=$(SIM_ADDR) SIM_CALL_RATE=$(SIM_CALL_RATE) deploy/local/run.sh
+
+# The cluster variant of the ClickHouse migrations (PN_CLICKHOUSE_CLUSTER)
+# against three real servers on ZooKeeper. Not part of `test`: ZooKeeper
+# needs Java, ~600 MB that CI does not install.
+test-clickhouse-cluster: deps ## the ClickHouse cluster DDL on ZooKeeper + 3 local servers (installs Debian's zookeeper)
+	@[ -r /usr/share/java/zookeeper.jar ] || { $(SUDO) apt-get update; $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y zookeeper; }
+	deploy/local/clickhouse-cluster.sh -- $(GO) test -race -count=1 -tags clickhouse_cluster -run TestCluster ./internal/warehouse
+
+image: ## build the container image $(IMAGE) with $(DOCKER) (every command, distroless, non-root)
+	$(DOCKER) build -t $(IMAGE) .
+
+# BENCH_FLAGS picks stages, durations and output, e.g.
+# BENCH_FLAGS='-stages ingest -duration 5s -json' (`go run ./cmd/pnbench -help`).
+BENCH_FLAGS ?=
+
+bench: deps bin/nats-server ## measure every stage against its raw limit in one run (docs/PERFORMANCE.md); BENCH_FLAGS passes flags
+	$(GO) run ./cmd/pnbench -nats-server bin/nats-server $(BENCH_FLAGS)
 
 clean: ## remove bin/ and the local run's data in .local/
 	rm -rf bin .local

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pnstream/pnstream/internal/daemon"
 	"github.com/pnstream/pnstream/internal/ingest"
@@ -34,6 +35,7 @@ func main() {
 
 type config struct {
 	log     daemon.LogConfig
+	debug   daemon.DebugConfig
 	ingest  ingest.Config
 	nats    streams.ConnConfig
 	streams streams.Config
@@ -43,6 +45,7 @@ func run(ctx context.Context, args []string) error {
 	cfg := config{ingest: ingest.DefaultConfig(), nats: streams.DefaultConnConfig(), streams: streams.DefaultConfig()}
 	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
 	cfg.log.RegisterFlags(fs)
+	cfg.debug.RegisterFlags(fs)
 	cfg.ingest.RegisterFlags(fs)
 	cfg.nats.RegisterFlags(fs)
 	cfg.streams.RegisterFlags(fs)
@@ -90,7 +93,13 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	log.Info("listening", zap.String("addr", ln.Addr().String()))
-	if err := srv.Run(ctx, ln); err != nil {
+	g, gctx := errgroup.WithContext(ctx)
+	if err := cfg.debug.Start(gctx, g, log); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	g.Go(func() error { return srv.Run(gctx, ln) })
+	if err := g.Wait(); err != nil {
 		return err
 	}
 	if err := streams.Drain(nc, 5*time.Second); err != nil {

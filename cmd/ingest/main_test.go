@@ -40,8 +40,14 @@ func TestRunServesThenShutsDownGracefully(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	pprofPort, err := localserver.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pprof := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/cmdline", pprofPort)
 	t.Setenv("PN_APP_SECRET", "cmd-secret")
 	t.Setenv("PN_LOG_LEVEL", "warn")
+	t.Setenv("PN_PPROF_ADDR", fmt.Sprintf("127.0.0.1:%d", pprofPort))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"-ingest-addr", addr, "-nats-url", ns.URL(), "-app-key", "cmd-key"}) }()
@@ -60,6 +66,11 @@ func TestRunServesThenShutsDownGracefully(t *testing.T) {
 			t.Fatalf("ingest not ready: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	if resp, err := http.Get(pprof); err != nil || resp.StatusCode != 200 {
+		t.Errorf("pprof (PN_PPROF_ADDR): %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	body, err := os.ReadFile("../../internal/privatenumber/testdata/seed-fee.json")
 	if err != nil {
@@ -87,5 +98,8 @@ func TestRunServesThenShutsDownGracefully(t *testing.T) {
 	}
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Error("still serving after shutdown")
+	}
+	if _, err := http.Get(pprof); err == nil {
+		t.Error("still serving pprof after shutdown")
 	}
 }

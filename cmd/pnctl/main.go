@@ -6,6 +6,11 @@
 //	pnctl query [flags] [SUBSCRIPTION_ID]     show a binding
 //	pnctl modify [flags] [SUBSCRIPTION_ID]    change the settings given as flags
 //	pnctl recording-url [flags] DOMAIN FILE   print a recording's download URL (the 301's Location)
+//	pnctl replay [--dry-run] [--source S]     re-drive PN_DEAD messages to their subjects, once each
+//	pnctl backfill-recordings [--dry-run]     re-enqueue recordings not archived and still on the platform
+//	pnctl audit-archive                       check every archived recording's object: presence, size, SHA-256
+//	pnctl gaps                                list missing CDRs and unarchived recordings near their deadline
+//	pnctl report --html FILE [--days N]       write a self-contained HTML report with charts
 //
 // The API commands call the real platform or the simulator (cmd/pnsim):
 // PN_API_BASE_URL, PN_APP_KEY and PN_APP_SECRET, --ca-file for a private
@@ -42,6 +47,12 @@ var commands = map[string]func(ctx context.Context, args []string, out io.Writer
 	"query":         runQuery,
 	"modify":        runModify,
 	"recording-url": runRecordingURL,
+
+	"replay":              runReplay,
+	"backfill-recordings": runBackfill,
+	"audit-archive":       runAuditArchive,
+	"gaps":                runGaps,
+	"report":              runReport,
 }
 
 const usage = `usage: pnctl COMMAND [flags]
@@ -53,6 +64,13 @@ commands:
   query          show a binding
   modify         change the binding settings given as flags
   recording-url  print a recording's download URL, without following it
+
+operations (NATS, ClickHouse and S3 settings as the recorder's, PN_* variables):
+  replay               re-drive PN_DEAD messages to their original subjects after a fix (--dry-run)
+  backfill-recordings  re-enqueue recordings missing or failed and still within retention (--dry-run)
+  audit-archive        compare every pn.recordings row with its S3 object; exit 1 on any mismatch
+  gaps                 list sessions without CDR and unarchived recordings; exit 1 when there is one
+  report               write a self-contained HTML report (--html FILE): calls, answer rate, failures, archive
 
 pnctl COMMAND --help lists the flags of a command and their PN_* variables.`
 

@@ -2,8 +2,10 @@
 // stored in NATS JetStream and writes them to ClickHouse in batches,
 // acknowledging each message only after its row is stored, and mirrors the
 // recording of every recorded call into S3. It applies the ClickHouse
-// migrations at start-up. See the README for its settings; every
-// flag is also read from its PN_* environment variable.
+// migrations at start-up. With -migrate-only (PN_MIGRATE_ONLY) it applies
+// the migrations and provisions the JetStream streams, then exits: the
+// set-up Job of a Kubernetes deployment. See the README for its settings;
+// every flag is also read from its PN_* environment variable.
 package main
 
 import (
@@ -27,6 +29,7 @@ import (
 
 	"github.com/pnstream/pnstream/internal/archive"
 	"github.com/pnstream/pnstream/internal/daemon"
+	"github.com/pnstream/pnstream/internal/gaps"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/recorder"
 	"github.com/pnstream/pnstream/internal/streams"
@@ -41,14 +44,17 @@ func main() {
 }
 
 type config struct {
-	log       daemon.LogConfig
-	adminAddr string
-	recorder  recorder.Config
-	nats      streams.ConnConfig
-	streams   streams.Config
-	warehouse warehouse.Config
-	archive   archive.Config
-	platform  privatenumber.ClientConfig
+	log         daemon.LogConfig
+	debug       daemon.DebugConfig
+	adminAddr   string
+	migrateOnly bool
+	recorder    recorder.Config
+	nats        streams.ConnConfig
+	streams     streams.Config
+	warehouse   warehouse.Config
+	archive     archive.Config
+	gaps        gaps.Config
+	platform    privatenumber.ClientConfig
 }
 
 func run(ctx context.Context, args []string) error {
@@ -59,16 +65,20 @@ func run(ctx context.Context, args []string) error {
 		streams:   streams.DefaultConfig(),
 		warehouse: warehouse.DefaultConfig(),
 		archive:   archive.DefaultConfig(),
+		gaps:      gaps.DefaultConfig(),
 		platform:  privatenumber.DefaultClientConfig(),
 	}
 	fs := flag.NewFlagSet("recorder", flag.ContinueOnError)
 	cfg.log.RegisterFlags(fs)
+	cfg.debug.RegisterFlags(fs)
 	fs.StringVar(&cfg.adminAddr, "recorder-admin-addr", cfg.adminAddr, "address of /healthz, /readyz and /metrics")
+	fs.BoolVar(&cfg.migrateOnly, "migrate-only", false, "apply the ClickHouse migrations and provision the JetStream streams, then exit (a deployment's set-up Job)")
 	cfg.recorder.RegisterFlags(fs)
 	cfg.nats.RegisterFlags(fs)
 	cfg.streams.RegisterFlags(fs)
 	cfg.warehouse.RegisterFlags(fs)
 	cfg.archive.RegisterFlags(fs)
+	cfg.gaps.RegisterFlags(fs)
 	fs.StringVar(&cfg.platform.BaseURL, "api-base-url", cfg.platform.BaseURL, "platform API base URL (record-URL API)")
 	fs.StringVar(&cfg.platform.AppKey, "app-key", cfg.platform.AppKey, "platform app key")
 	fs.StringVar(&cfg.platform.AppSecret, "app-secret", cfg.platform.AppSecret, "platform app secret (never logged)")
@@ -79,7 +89,7 @@ func run(ctx context.Context, args []string) error {
 		}
 		return err
 	}
-	errs := []error{cfg.recorder.Validate(), cfg.nats.Validate(), cfg.streams.Validate(), cfg.warehouse.Validate(), cfg.archive.Validate()}
+	errs := []error{cfg.recorder.Validate(), cfg.nats.Validate(), cfg.streams.Validate(), cfg.warehouse.Validate(), cfg.archive.Validate(), cfg.gaps.Validate()}
 	if cfg.archive.Enabled() {
 		errs = append(errs, cfg.platform.Validate())
 	}
@@ -93,25 +103,35 @@ func run(ctx context.Context, args []string) error {
 	defer func() { _ = log.Sync() }()
 	log.Info("starting", zap.Any("recorder", cfg.recorder), zap.String("nats_url", cfg.nats.URL),
 		zap.Stringer("clickhouse", cfg.warehouse), zap.Any("streams", cfg.streams),
-		zap.Any("archive", cfg.archive.Redacted()), zap.String("api_base_url", cfg.platform.BaseURL))
+		zap.Any("archive", cfg.archive.Redacted()), zap.Any("gaps", cfg.gaps), zap.String("api_base_url", cfg.platform.BaseURL))
 	if !cfg.archive.Enabled() {
 		log.Warn("recording mirror disabled (no PN_S3_ENDPOINT): recording jobs wait in PN_RECORDINGS")
 	}
 
-	wh, err := warehouse.Open(ctx, cfg.warehouse)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = wh.Close() }() // nothing is left to flush by then
 	nc, js, err := streams.Connect(cfg.nats, "pnstream-recorder", log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
 
-	// ClickHouse and NATS may come up after the recorder (a fresh cluster):
-	// keep trying rather than crash-looping.
+	// ClickHouse and NATS may come up after the recorder (a fresh cluster,
+	// or an outage the recorder was restarted in): keep trying rather than
+	// crash-looping. Opening the warehouse pings ClickHouse, so it is part
+	// of the set-up that is retried.
+	var wh *warehouse.Warehouse
+	defer func() {
+		if wh != nil {
+			_ = wh.Close() // nothing is left to flush by then
+		}
+	}()
 	setup := func() (struct{}, error) {
+		if wh == nil {
+			w, err := warehouse.Open(ctx, cfg.warehouse)
+			if err != nil {
+				return struct{}{}, err
+			}
+			wh = w
+		}
 		if err := wh.Migrate(ctx); err != nil {
 			return struct{}{}, err
 		}
@@ -122,13 +142,21 @@ func run(ctx context.Context, args []string) error {
 	})); err != nil {
 		return fmt.Errorf("start-up: %w", err)
 	}
+	if cfg.migrateOnly {
+		log.Info("migrations applied and streams provisioned")
+		return nil
+	}
 
+	policy, err := cfg.warehouse.PIIPolicy() // valid: checked with the config
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	rec := recorder.New(cfg.recorder, recorder.Deps{
 		JetStream: js,
 		Store:     wh,
-		Jobs:      archive.NewEnqueuer(streams.NewJetStreamPublisher(nc, js)),
+		Jobs:      archive.NewEnqueuer(streams.NewJetStreamPublisher(nc, js)).WithPII(policy),
 		Permanent: warehouse.IsPermanent,
 		BadRows:   warehouse.BadRows,
 		Logger:    log,
@@ -146,6 +174,10 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("listen admin: %w", err)
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	if err := cfg.debug.Start(gctx, g, log); err != nil {
+		_ = ln.Close()
+		return err
+	}
 	g.Go(func() error {
 		if err := admin.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("admin server: %w", err)
@@ -163,6 +195,8 @@ func run(ctx context.Context, args []string) error {
 		}
 		g.Go(func() error { return mirror.Run(gctx) })
 	}
+	detector := gaps.New(cfg.gaps, wh, log.Named("gaps"), reg)
+	g.Go(func() error { return detector.Run(gctx) })
 	log.Info("consuming", zap.String("admin_addr", ln.Addr().String()))
 	if err := g.Wait(); err != nil {
 		return err

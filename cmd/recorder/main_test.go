@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pnstream/pnstream/internal/localserver"
 	"github.com/pnstream/pnstream/internal/streams"
@@ -53,17 +54,14 @@ func TestRunRefusesBadConfig(t *testing.T) {
 func TestRunMigratesConsumesAndStops(t *testing.T) {
 	ns := testenv.NATS(t)
 	db := clickhouse.NewDatabase(t)
-	port, err := localserver.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := fmt.Sprintf("127.0.0.1:%d", port)
+	admin, pprof := loopbackAddr(t), loopbackAddr(t)
 	t.Setenv("PN_LOG_LEVEL", "warn")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-nats-url", ns.URL(), "-clickhouse-addr", clickhouse.Addr(),
-			"-clickhouse-database", db, "-recorder-admin-addr", admin, "-recorder-batch-wait", "100ms"})
+			"-clickhouse-database", db, "-recorder-admin-addr", admin, "-recorder-batch-wait", "100ms",
+			"-pprof-addr", pprof})
 	}()
 
 	nc, err := nats.Connect(ns.URL())
@@ -79,6 +77,11 @@ func TestRunMigratesConsumesAndStops(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
+	if resp, err := http.Get("http://" + pprof + "/debug/pprof/cmdline"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("pprof: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	msg := nats.NewMsg(streams.FeeSubject)
 	msg.Data = []byte(`{"icid":"cmd-1","sessionId":"s","callInTime":"2024-01-01 00:00:00"}`)
 	if _, err := nc.RequestMsg(msg, 5*time.Second); err != nil {
@@ -99,6 +102,59 @@ func TestRunMigratesConsumesAndStops(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("run did not return after cancel")
 	}
+}
+
+// -migrate-only applies the migrations and provisions the streams, then
+// returns without consuming or serving anything.
+func TestRunMigrateOnly(t *testing.T) {
+	ns := testenv.NATS(t)
+	db := clickhouse.NewDatabase(t)
+	admin := loopbackAddr(t)
+	t.Setenv("PN_LOG_LEVEL", "warn")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := run(ctx, []string{"-migrate-only", "-nats-url", ns.URL(), "-clickhouse-addr", clickhouse.Addr(),
+		"-clickhouse-database", db, "-recorder-admin-addr", admin}); err != nil {
+		t.Fatalf("run -migrate-only: %v", err)
+	}
+
+	var n uint64
+	if err := clickhouse.Open(t, db).QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name IN ('fee_records', 'call_events', 'recordings')", db).Scan(&n); err != nil || n != 3 {
+		t.Errorf("tables after -migrate-only: %d of 3, %v", n, err)
+	}
+	nc, err := nats.Connect(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{streams.Events, streams.Fees, streams.Recordings, streams.Rejected, streams.Dead} {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Errorf("stream %s after -migrate-only: %v", name, err)
+			continue
+		}
+		if info, err := s.Info(ctx); err != nil || info.State.Consumers != 0 {
+			t.Errorf("stream %s has consumers after -migrate-only: %+v, %v", name, info, err)
+		}
+	}
+	if resp, err := http.Get("http://" + admin + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Error("-migrate-only left the admin server running")
+	}
+}
+
+// loopbackAddr returns a free address on 127.0.0.1 to listen on.
+func loopbackAddr(t *testing.T) string {
+	t.Helper()
+	port, err := localserver.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {
@@ -142,12 +198,20 @@ func TestSecretsNeverLogged(t *testing.T) {
 		return resp.StatusCode == 200
 	})
 	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("run: %v", err)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return within 30 s of cancel")
 	}
-	// A failing start-up reports its error without the password either.
+	// A start-up that cannot reach ClickHouse retries, logging why, until
+	// it is stopped; neither those lines nor its error show the password.
 	const chPassword = "ch-password-9a7e"
-	err = run(context.Background(), []string{"-clickhouse-addr", "127.0.0.1:1", "-clickhouse-password", chPassword,
+	unreachable, stop := context.WithTimeout(context.Background(), 2*time.Second)
+	defer stop()
+	err = run(unreachable, []string{"-clickhouse-addr", "127.0.0.1:1", "-clickhouse-password", chPassword,
 		"-clickhouse-dial-timeout", "200ms"})
 	if err == nil || strings.Contains(err.Error(), chPassword) {
 		t.Errorf("run with an unreachable ClickHouse = %v", err)

@@ -22,6 +22,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 nats_port="${NATS_PORT:-14222}"
 nats_monitor_port="${NATS_MONITOR_PORT:-18222}"
+# JetStream's sync_interval (docs/RELIABILITY.md): empty keeps nats-server's
+# default (fsync every 2 min), "always" fsyncs before every ack.
+nats_sync_interval="${NATS_SYNC_INTERVAL:-}"
 ch_tcp_port="${CLICKHOUSE_TCP_PORT:-19000}"
 ch_http_port="${CLICKHOUSE_HTTP_PORT:-18123}"
 ingest_addr="${INGEST_ADDR:-127.0.0.1:8080}"
@@ -147,7 +150,14 @@ start clickhouse bin/pnlocal clickhouse --dir "$local_dir/clickhouse" \
 	--tcp-port "$ch_tcp_port" --http-port "$ch_http_port"
 wait_ready clickhouse "http://127.0.0.1:$ch_http_port/ping" "Ok."
 
-start nats bin/nats-server --name pn-local --addr 127.0.0.1 --port "$nats_port" \
+# nats-server takes sync_interval from a configuration file only; the
+# flags below override the rest of it.
+nats_conf=()
+if [[ -n $nats_sync_interval ]]; then
+	printf 'jetstream { sync_interval: %s }\n' "$nats_sync_interval" >"$local_dir/nats.conf"
+	nats_conf=(-c "$local_dir/nats.conf")
+fi
+start nats bin/nats-server "${nats_conf[@]}" --name pn-local --addr 127.0.0.1 --port "$nats_port" \
 	--http_port "$nats_monitor_port" --jetstream --store_dir "$local_dir/nats"
 wait_ready nats "http://127.0.0.1:$nats_monitor_port/healthz?js-enabled-only=true"
 

@@ -2,7 +2,10 @@ package archive
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -20,9 +23,14 @@ const (
 	MetaSHA256         = "Sha256"
 )
 
-// Upload buffers: minio-go holds NumThreads parts of PartSize in memory
-// while uploading, so these two bound the mirror's memory per worker.
+// Uploads up to singlePutMax go in one PUT streamed from the spooled file
+// and signed with the SHA-256 computed while spooling, which S3 checks the
+// body against: nothing is hashed again (but the MD5 object-locked buckets
+// require) and nothing is buffered. Larger ones (S3 takes at most 5 GiB in
+// one PUT) go in parts; minio-go then holds uploadThreads parts of
+// uploadPartSize in memory, which bounds the mirror's memory per worker.
 const (
+	singlePutMax   = 5 << 30
 	uploadPartSize = 8 << 20
 	uploadThreads  = 2
 )
@@ -94,9 +102,46 @@ func (b *Bucket) Stat(ctx context.Context, key string) (Object, bool, error) {
 }
 
 // Put uploads a spooled download to key with the job's metadata. The
-// SHA-256 is known before the upload starts, so the object carries it, and
-// Content-MD5 goes with every part, which object-locked buckets require.
+// SHA-256 is known before the upload starts, so the object carries it and
+// signs the PUT; Content-MD5 goes with the PUT (or every part) when the
+// bucket is object-locked, which requires it.
 func (b *Bucket) Put(ctx context.Context, key string, j *Job, d *Download, contentType string) error {
+	opts := b.putOptions(j, d, contentType)
+	var err error
+	if d.Size <= singlePutMax {
+		// The payload hash signs the request, so S3 checks the body
+		// against the SHA-256 pnstream records.
+		opts.DisableContentSha256 = true
+		var md5sum string
+		if b.cfg.LockMode != "" {
+			if md5sum, err = fileMD5(d); err != nil {
+				return err
+			}
+		}
+		core := minio.Core{Client: b.client}
+		_, err = core.PutObject(ctx, b.cfg.Bucket, key, d.File, d.Size, md5sum, d.SHA256, opts)
+	} else {
+		opts.SendContentMd5, opts.PartSize, opts.NumThreads = true, uploadPartSize, uploadThreads
+		_, err = b.client.PutObject(ctx, b.cfg.Bucket, key, d.File, d.Size, opts)
+	}
+	if err != nil {
+		return fmt.Errorf("put s3 object %s: %w", key, err)
+	}
+	return nil
+}
+
+// fileMD5 returns the base64 MD5 of the spooled file, read again from the
+// start (only object-locked buckets need it, so spooling does not pay for
+// it), and leaves the file at the start.
+func fileMD5(d *Download) (string, error) {
+	h := md5.New()
+	if _, err := io.Copy(h, io.NewSectionReader(d.File, 0, d.Size)); err != nil {
+		return "", fmt.Errorf("md5 of spooled recording: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(h.Sum(nil)), nil
+}
+
+func (b *Bucket) putOptions(j *Job, d *Download, contentType string) minio.PutObjectOptions {
 	opts := minio.PutObjectOptions{
 		ContentType: contentType,
 		UserMetadata: map[string]string{
@@ -105,9 +150,6 @@ func (b *Bucket) Put(ctx context.Context, key string, j *Job, d *Download, conte
 			MetaSubscriptionID: j.SubscriptionID,
 			MetaSHA256:         d.SHA256,
 		},
-		SendContentMd5: true,
-		PartSize:       uploadPartSize,
-		NumThreads:     uploadThreads,
 	}
 	if b.cfg.LockMode != "" {
 		opts.Mode = minio.RetentionMode(strings.ToUpper(b.cfg.LockMode))
@@ -116,8 +158,5 @@ func (b *Bucket) Put(ctx context.Context, key string, j *Job, d *Download, conte
 	if b.cfg.SSE == "SSE-S3" {
 		opts.ServerSideEncryption = encrypt.NewSSE()
 	}
-	if _, err := b.client.PutObject(ctx, b.cfg.Bucket, key, d.File, d.Size, opts); err != nil {
-		return fmt.Errorf("put s3 object %s: %w", key, err)
-	}
-	return nil
+	return opts
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/streams"
 )
@@ -21,6 +22,7 @@ type Publisher interface {
 type Enqueuer struct {
 	pub       Publisher
 	retention time.Duration
+	pii       pii.Policy
 }
 
 // NewEnqueuer returns an Enqueuer publishing through pub.
@@ -28,10 +30,47 @@ func NewEnqueuer(pub Publisher) *Enqueuer {
 	return &Enqueuer{pub: pub, retention: Retention}
 }
 
+// WithPII makes e store the jobs' sessionId as the warehouse stores it
+// under p (the platform may build it from the caller's and callee's
+// numbers), so that recordings rows and object metadata carry no number
+// the policy removes and still join the CDR. It returns e.
+func (e *Enqueuer) WithPII(p pii.Policy) *Enqueuer {
+	e.pii = p
+	return e
+}
+
 // Enqueue publishes one job per recorded record and waits until all are
 // stored. A job enqueued again (a re-pushed CDR) has the same Nats-Msg-Id
 // and the same object key, so it costs at most one idempotent attempt.
 func (e *Enqueuer) Enqueue(ctx context.Context, records []privatenumber.FeeRecord) error {
+	return e.enqueue(ctx, records, func(j *Job) string { return j.MsgID() })
+}
+
+// Backfill enqueues again the jobs of recorded records whose recording the
+// platform still keeps at now, and returns those jobs; the others are
+// beyond saving and skipped. Each job gets the Nats-Msg-Id
+// "backfill:<run>:<icid>": the job's own id ("rec:<icid>") would be dropped
+// as a duplicate when the first job was enqueued within the duplicate
+// window, and a backfill run is named by its run so that running the same
+// backfill twice (a retry) enqueues each job once. The mirror is
+// idempotent (same object key; an archived object is not fetched again).
+func (e *Enqueuer) Backfill(ctx context.Context, run string, records []privatenumber.FeeRecord, now time.Time) ([]Job, error) {
+	var live []privatenumber.FeeRecord
+	var jobs []Job
+	for i := range records {
+		r := &records[i]
+		if j := NewJob(r, e.retention); r.Recorded() && now.Before(j.Deadline) {
+			live = append(live, *r)
+			jobs = append(jobs, j)
+		}
+	}
+	if err := e.enqueue(ctx, live, func(j *Job) string { return "backfill:" + run + ":" + j.ICID }); err != nil {
+		return nil, err
+	}
+	return jobs, nil
+}
+
+func (e *Enqueuer) enqueue(ctx context.Context, records []privatenumber.FeeRecord, msgID func(*Job) string) error {
 	var msgs []streams.Message
 	for i := range records {
 		r := &records[i]
@@ -39,11 +78,12 @@ func (e *Enqueuer) Enqueue(ctx context.Context, records []privatenumber.FeeRecor
 			continue
 		}
 		j := NewJob(r, e.retention)
+		j.SessionID = e.pii.FeeSessionID(r)
 		data, err := json.Marshal(j)
 		if err != nil {
 			return fmt.Errorf("encode job %s: %w", j.ICID, err)
 		}
-		msgs = append(msgs, streams.Message{Subject: streams.RecordingSubject, MsgID: j.MsgID(), Data: data})
+		msgs = append(msgs, streams.Message{Subject: streams.RecordingSubject, MsgID: msgID(&j), Data: data})
 	}
 	if len(msgs) == 0 {
 		return nil

@@ -2,12 +2,10 @@ package archive
 
 import (
 	"context"
-	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net"
 	"net/http"
@@ -111,7 +109,13 @@ type Fetcher struct {
 // NewFetcher returns a Fetcher. maxBytes caps a recording; timeout caps one
 // download.
 func NewFetcher(policy HostPolicy, maxBytes int64, timeout time.Duration) *Fetcher {
-	dialer := &net.Dialer{Timeout: 10 * time.Second, Control: policy.dialControl}
+	return newFetcher(policy, maxBytes, timeout, nil)
+}
+
+// newFetcher is NewFetcher with the DNS resolver to use; nil is the
+// system's.
+func newFetcher(policy HostPolicy, maxBytes int64, timeout time.Duration, resolver *net.Resolver) *Fetcher {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, Control: policy.dialControl, Resolver: resolver}
 	transport := &http.Transport{
 		Proxy:                 nil, // a proxy would dial for us, past dialControl
 		DialContext:           dialer.DialContext,
@@ -134,19 +138,19 @@ func NewFetcher(policy HostPolicy, maxBytes int64, timeout time.Duration) *Fetch
 	return &Fetcher{policy: policy, client: client, maxBytes: maxBytes}
 }
 
-// Download is a fetched recording, spooled to a temporary file.
+// Download is a fetched recording, spooled to a temporary file that has no
+// name any more: only the open file holds it, so a process that dies
+// mid-download or mid-upload leaves nothing behind in the spool directory.
 type Download struct {
-	File        *os.File // positioned at the start; Close removes it
+	File        *os.File // positioned at the start; Close releases it
 	Size        int64
 	SHA256      string // hex
-	MD5         []byte
 	ContentType string // as the server sent it
 }
 
-// Close closes and removes the spooled file.
+// Close closes the spooled file, which frees its space.
 func (d *Download) Close() error {
-	name := d.File.Name()
-	return errors.Join(d.File.Close(), os.Remove(name))
+	return d.File.Close()
 }
 
 // Fetch downloads raw into a temporary file in dir, hashing it on the way,
@@ -180,9 +184,14 @@ func (f *Fetcher) Fetch(ctx context.Context, raw, dir string) (*Download, error)
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
+	// Unlinked at once: the open file is all the mirror needs, and a crash
+	// cannot leave it behind (the kernel frees it with the last descriptor).
+	if err := os.Remove(file.Name()); err != nil {
+		return nil, errors.Join(fmt.Errorf("spool: %w", err), file.Close())
+	}
 	d := &Download{File: file, ContentType: resp.Header.Get("Content-Type")}
-	sha, md := sha256.New(), md5.New()
-	n, err := io.Copy(io.MultiWriter(file, sha, md), io.LimitReader(resp.Body, f.maxBytes+1))
+	sha := sha256.New()
+	n, err := io.Copy(io.MultiWriter(file, sha), io.LimitReader(resp.Body, f.maxBytes+1))
 	if err == nil {
 		err = checkLength(n, resp.ContentLength, f.maxBytes)
 	}
@@ -192,7 +201,7 @@ func (f *Fetcher) Fetch(ctx context.Context, raw, dir string) (*Download, error)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("download: %w", err), d.Close())
 	}
-	d.Size, d.SHA256, d.MD5 = n, hex.EncodeToString(sha.Sum(nil)), sumOf(md)
+	d.Size, d.SHA256 = n, hex.EncodeToString(sha.Sum(nil))
 	return d, nil
 }
 
@@ -207,5 +216,3 @@ func checkLength(n, contentLength, maxBytes int64) error {
 	}
 	return nil
 }
-
-func sumOf(h hash.Hash) []byte { return h.Sum(nil) }

@@ -10,7 +10,7 @@ import (
 )
 
 // A recording far larger than any buffer streams through: the heap grows
-// by a bounded amount (minio-go's part buffers), not by the file's size.
+// by a bounded amount (copy buffers), not by the file's size.
 func TestLargeRecordingStreamsWithBoundedHeap(t *testing.T) {
 	r := newRig(t, func(c *archive.Config) { c.Concurrency = 1 })
 	// 16,000 bytes of audio a second: 5h13m is about 300 MB.

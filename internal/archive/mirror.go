@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -88,7 +89,17 @@ func (m *Mirror) Run(ctx context.Context) error {
 }
 
 func (m *Mirror) run(ctx context.Context) error {
-	if err := m.deps.Bucket.Ensure(ctx); err != nil {
+	// S3 may be down when the recorder starts (an outage it was restarted
+	// in): wait for it rather than fail, which would stop the recorder's
+	// CDRs too. The jobs wait in PN_RECORDINGS meanwhile.
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = min(m.cfg.RetryInitial, time.Second)
+	b.MaxInterval = min(m.cfg.RetryMax, 30*time.Second)
+	ensure := func() (struct{}, error) { return struct{}{}, m.deps.Bucket.Ensure(ctx) }
+	if _, err := backoff.Retry(ctx, ensure, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(err error, next time.Duration) {
+			m.log.Warn("S3 unavailable at start; retrying", zap.Duration("retry_in", next), zap.Error(err))
+		})); err != nil {
 		return err
 	}
 	cons, err := m.deps.JetStream.CreateOrUpdateConsumer(ctx, streams.Recordings, jetstream.ConsumerConfig{
@@ -107,6 +118,13 @@ func (m *Mirror) run(ctx context.Context) error {
 		return fmt.Errorf("consume %s: %w", streams.Recordings, err)
 	}
 	defer iter.Stop()
+	// The row writer outlives the workers: it settles every job they
+	// handed it before run returns.
+	rows := newRowWriter(m.deps.Rows)
+	var writer sync.WaitGroup
+	writer.Go(func() { rows.run(ctx) })
+	defer writer.Wait()
+	defer rows.close()
 	g, gctx := errgroup.WithContext(ctx)
 	for range m.cfg.Concurrency {
 		g.Go(func() error {
@@ -118,16 +136,17 @@ func (m *Mirror) run(ctx context.Context) error {
 					}
 					return fmt.Errorf("consume %s: %w", streams.Recordings, err)
 				}
-				m.handle(gctx, msg)
+				m.handle(gctx, msg, rows)
 			}
 		})
 	}
 	return g.Wait()
 }
 
-// handle settles one job: ack when archived, nak with a delay to retry,
-// or a failed row, a dead letter and term when it can never succeed.
-func (m *Mirror) handle(ctx context.Context, msg jetstream.Msg) {
+// handle runs one job: it archives the recording and hands the row to
+// rows, which settles the job once the row is stored; a job that failed
+// it settles at once.
+func (m *Mirror) handle(ctx context.Context, msg jetstream.Msg, rows *rowWriter) {
 	start := m.now()
 	job, err := DecodeJob(msg.Data())
 	log := m.log.With(zap.String("icid", job.ICID), zap.String("session_id", job.SessionID))
@@ -137,16 +156,24 @@ func (m *Mirror) handle(ctx context.Context, msg jetstream.Msg) {
 		rec, err = m.mirror(ctx, &job)
 		stop()
 		if err == nil {
-			err = m.deps.Rows.InsertRecordings(ctx, []warehouse.Recording{rec})
-		}
-		if err == nil {
-			if aerr := msg.Ack(); aerr != nil {
-				log.Warn("ack failed; the job will run again and find the object", zap.Error(aerr))
-			}
-			m.metrics.observe("archived", m.now().Sub(start), rec.SizeBytes)
-			log.Debug("recording archived", zap.String("key", rec.ObjectKey), zap.Uint64("bytes", rec.SizeBytes))
+			rows.submit(ctx, rec, func(err error) { m.settle(ctx, msg, &job, start, rec, err, log) })
 			return
 		}
+	}
+	m.settle(ctx, msg, &job, start, warehouse.Recording{}, err, log)
+}
+
+// settle ends a job: ack when its recording and row are stored (err nil),
+// nak with a delay to retry, or a failed row, a dead letter and term when
+// it can never succeed.
+func (m *Mirror) settle(ctx context.Context, msg jetstream.Msg, job *Job, start time.Time, rec warehouse.Recording, err error, log *zap.Logger) {
+	if err == nil {
+		if aerr := msg.Ack(); aerr != nil {
+			log.Warn("ack failed; the job will run again and find the object", zap.Error(aerr))
+		}
+		m.metrics.observe("archived", m.now().Sub(start), rec.SizeBytes)
+		log.Debug("recording archived", zap.String("key", rec.ObjectKey), zap.Uint64("bytes", rec.SizeBytes))
+		return
 	}
 	if ctx.Err() != nil {
 		_ = msg.Nak() // shutting down: hand the job back at once; best effort
@@ -159,11 +186,11 @@ func (m *Mirror) handle(ctx context.Context, msg jetstream.Msg) {
 		log.Warn("platform flow control: pausing the mirror", zap.Duration("pause", pause.pause))
 		_ = msg.NakWithDelay(pause.pause) // best effort: AckWait brings it back otherwise
 	case errors.Is(err, ErrPermanent):
-		m.fail(ctx, msg, &job, err, log)
+		m.fail(ctx, msg, job, err, log)
 	default:
 		delay := m.backoff(msg)
 		if !job.Deadline.IsZero() && m.now().Add(delay).After(job.Deadline) {
-			m.fail(ctx, msg, &job, fmt.Errorf("deadline %s passed: %w", job.Deadline.Format(time.RFC3339), err), log)
+			m.fail(ctx, msg, job, fmt.Errorf("deadline %s passed: %w", job.Deadline.Format(time.RFC3339), err), log)
 			return
 		}
 		m.metrics.observe("retried", m.now().Sub(start), 0)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/pnstream/pnstream/internal/archive"
 	"github.com/pnstream/pnstream/internal/ingest"
+	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/recorder"
 	"github.com/pnstream/pnstream/internal/streams"
@@ -88,6 +89,7 @@ func start(t *testing.T, mutate func(*recorder.Config)) *pipeline {
 	wcfg := warehouse.DefaultConfig()
 	wcfg.Addr = clickhouse.Addr()
 	wcfg.Database = p.dbName
+	wcfg.PIIMode = pii.ModeRaw // the tests compare rows with the pushes; internal/warehouse tests the other modes
 	wh, err := warehouse.Open(ctx, wcfg)
 	if err != nil {
 		t.Fatal(err)

@@ -75,10 +75,20 @@ func DecodeFeeRecord(raw []byte) (FeeRecord, error) {
 }
 
 func decodeFeeRecord(path string, raw []byte) (FeeRecord, error) {
-	var r FeeRecord
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return FeeRecord{}, jsonError(path, err)
+	r, ok := decodeFeeFast(raw)
+	if !ok {
+		// Anything unusual, errors included, the way encoding/json does it.
+		r = FeeRecord{}
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return FeeRecord{}, jsonError(path, err)
+		}
 	}
+	return r.checked(path, raw)
+}
+
+// checked finishes a decoded record: it folds extendNumber into
+// ExtendNum, keeps raw and validates.
+func (r FeeRecord) checked(path string, raw []byte) (FeeRecord, error) {
 	if r.ExtendNum == "" {
 		r.ExtendNum = r.ExtendNumber
 	}
@@ -120,8 +130,14 @@ func checkID(errs *FieldErrors, field, v string, maxLen int) {
 		*errs = append(*errs, fieldErr(field, "not valid UTF-8"))
 	default:
 		for _, c := range v {
-			if c < 0x21 || c == 0x7f {
+			switch {
+			case c < 0x21 || c == 0x7f:
 				*errs = append(*errs, fieldErr(field, "contains a space or control character"))
+				return
+			case c == utf8.RuneError:
+				// encoding/json decodes invalid UTF-8 and lone surrogates
+				// to U+FFFD: distinct identities would become one.
+				*errs = append(*errs, fieldErr(field, "not valid UTF-8 (or contains U+FFFD)"))
 				return
 			}
 		}

@@ -14,6 +14,10 @@ type Int int64
 
 // UnmarshalJSON accepts 12, "12", "", and null.
 func (n *Int) UnmarshalJSON(b []byte) error {
+	if v, ok := parseSmallInt(b); ok {
+		*n = v
+		return nil
+	}
 	b = bytes.TrimSpace(b)
 	if string(b) == "null" {
 		*n = 0
@@ -75,4 +79,28 @@ func jsonKind(b []byte) string {
 		}
 		return "number " + string(b)
 	}
+}
+
+// parseSmallInt parses an integer of at most 9 digits, optionally negative,
+// without allocating; it reports false for anything else, which
+// UnmarshalJSON then handles.
+func parseSmallInt(b []byte) (Int, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 9 || (b[0] == '0' && len(b) > 1) {
+		return 0, false
+	}
+	var v Int
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + Int(c-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
 }

@@ -2,7 +2,6 @@ package privatenumber
 
 import (
 	"encoding/json"
-	"fmt"
 )
 
 // Push is a decoded push body: either one call event or a list of fee
@@ -62,7 +61,20 @@ type pushBody struct {
 // or longer than MaxFeeRecords, or an invalid call event. Invalid records of
 // an otherwise sound fee push are not an error here; they are listed in
 // Push.Rejected, and Push.Err reports them.
+//
+// A fee push is decoded in one pass over the body, each record's Raw being
+// a slice of body (which must not be modified afterwards); anything the
+// one-pass decoder does not take, encoding/json decodes, with the same
+// results.
 func DecodePush(body []byte, kind Kind) (*Push, error) {
+	if p, ok := decodeFeePushFast(body, kind); ok {
+		return p, nil
+	}
+	return decodePushJSON(body, kind)
+}
+
+// decodePushJSON is DecodePush with encoding/json.
+func decodePushJSON(body []byte, kind Kind) (*Push, error) {
 	var b pushBody
 	if err := json.Unmarshal(body, &b); err != nil {
 		return nil, FieldErrors{jsonError("", err)}
@@ -92,8 +104,7 @@ func DecodePush(body []byte, kind Kind) (*Push, error) {
 	}
 	p := &Push{EventType: EventTypeFee, Fees: make([]FeeRecord, 0, len(b.FeeLst))}
 	for i, raw := range b.FeeLst {
-		path := fmt.Sprintf("feeLst[%d]", i)
-		r, err := decodeFeeRecord(path, raw)
+		r, err := decodeFeeRecord(feePath(i), raw)
 		if err != nil {
 			p.Rejected = append(p.Rejected, RejectedRecord{Index: i, Raw: raw, Err: asFieldErrors(err)})
 			continue

@@ -72,6 +72,10 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	if len(b) == 0 || b[0] != '"' {
 		return typeError(b, reflect.TypeFor[Time]())
 	}
+	if v, ok := parseLayout(b); ok {
+		*t = v
+		return nil
+	}
 	s, err := strconv.Unquote(string(b))
 	if err != nil {
 		return typeError(b, reflect.TypeFor[Time]())
@@ -87,4 +91,43 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 // MarshalJSON writes t in [TimeLayout], or "" for the zero Time.
 func (t Time) MarshalJSON() ([]byte, error) {
 	return json.Marshal(t.String())
+}
+
+// parseLayout parses a quoted time in exactly TimeLayout, the platform's
+// spelling, without allocating, and reports false for anything else, which
+// ParseTime then handles (or rejects). For what it accepts it returns what
+// ParseTime returns.
+func parseLayout(quoted []byte) (Time, bool) {
+	// "2006-01-02 15:04:05" with its quotes.
+	if len(quoted) != len(TimeLayout)+2 || quoted[len(quoted)-1] != '"' {
+		return Time{}, false
+	}
+	b := quoted[1 : len(quoted)-1]
+	if b[4] != '-' || b[7] != '-' || b[10] != ' ' || b[13] != ':' || b[16] != ':' {
+		return Time{}, false
+	}
+	num := func(lo, hi int) (int, bool) {
+		n := 0
+		for _, c := range b[lo:hi] {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	year, ok1 := num(0, 4)
+	month, ok2 := num(5, 7)
+	day, ok3 := num(8, 10)
+	hour, ok4 := num(11, 13)
+	minute, ok5 := num(14, 16)
+	sec, ok6 := num(17, 19)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+		return Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC)
+	if t.Day() != day || t.Before(minTime) || t.After(maxTime) {
+		return Time{}, false // day out of its month, or out of range: ParseTime says which
+	}
+	return Time{t}, true
 }

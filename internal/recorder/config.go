@@ -12,7 +12,8 @@ type Config struct {
 	// BatchSize is the most records in one ClickHouse insert. ClickHouse
 	// wants few, large inserts (about one a second); on the test machine
 	// 18.16 took 10k-row batches at ~53k rows/s and 50k-row ones at ~92k,
-	// and 20k rows of ~1.5 KB stay under 40 MB of memory per table.
+	// and 20k rows of ~1.5 KB take about 40 MB of memory. A table has up to
+	// three batches in hand (one collected, one waiting, one inserting).
 	// PN_RECORDER_BATCH_SIZE, default 20000.
 	BatchSize int
 	// BatchWait is the longest a record waits for its batch to fill, which

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -22,10 +23,18 @@ type table[R any] struct {
 	durable string
 }
 
-// pending is a decoded message waiting for its batch to be inserted.
-type pending[R any] struct {
-	msg jetstream.Msg
-	row R
+// rows are decoded messages waiting to be inserted: rows[i] is the row of
+// msgs[i]. Two slices rather than one of pairs, so that the rows reach the
+// store without being copied again.
+type rows[R any] struct {
+	msgs []jetstream.Msg
+	rows []R
+}
+
+func (b rows[R]) len() int { return len(b.msgs) }
+
+func (b rows[R]) slice(lo, hi int) rows[R] {
+	return rows[R]{msgs: b.msgs[lo:hi], rows: b.rows[lo:hi]}
 }
 
 // pipeline moves one stream into one table in batches.
@@ -34,19 +43,46 @@ type pipeline[R any] struct {
 	rec  *Recorder
 	log  *zap.Logger
 	cons jetstream.Consumer
+
+	// stopBy is when the batches in hand must be done once stopping: one
+	// ShutdownTimeout from the first flush after the stop, shared by all
+	// of them, so that shutdown ends within it however many there are.
+	stopOnce sync.Once
+	stopBy   time.Time
 }
 
-// run consumes until ctx is done, then flushes the open batch.
+// run consumes until ctx is done, then flushes the batches in hand.
+//
+// Collecting and decoding a batch overlaps with inserting the one before:
+// the first uses this process' CPU and JetStream, the second mostly
+// ClickHouse's. At most three batches are in hand at once (one collected,
+// one decoded and waiting, one being inserted), within the consumer's
+// MaxAckPending of four.
 func (p *pipeline[R]) run(ctx context.Context) error {
 	iter, err := p.cons.Messages(jetstream.PullMaxMessages(p.rec.cfg.BatchSize))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", p.t.stream, err)
 	}
 	defer iter.Stop()
+	decoded := make(chan rows[R], 1) // one batch waits while another is inserted
+	var inserter sync.WaitGroup
+	inserter.Go(func() {
+		for b := range decoded {
+			p.flush(ctx, func(ctx context.Context) { p.insert(ctx, b) })
+		}
+	})
+	defer inserter.Wait()
+	defer close(decoded)
 	for {
 		batch, err := p.collect(ctx, iter)
 		if len(batch) > 0 {
-			p.flush(ctx, batch)
+			start := time.Now()
+			var b rows[R]
+			p.flush(ctx, func(ctx context.Context) { b = p.decode(ctx, batch) })
+			p.log.Debug("batch decoded", zap.Int("messages", len(batch)), zap.Int("rows", b.len()), zap.Duration("took", time.Since(start)))
+			if b.len() > 0 {
+				p.handOver(decoded, b)
+			}
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -57,45 +93,60 @@ func (p *pipeline[R]) run(ctx context.Context) error {
 	}
 }
 
-// flush processes a batch in hand, even when stopping: shutdown must not
-// leave fetched work undone until AckWait.
-func (p *pipeline[R]) flush(ctx context.Context, batch []jetstream.Msg) {
+// handOver passes a decoded batch to the inserter. While the inserter is
+// busy, possibly retrying through a ClickHouse outage, it keeps the batch's
+// messages ours with progress acks, as insert does for the batch it holds.
+// It returns once the inserter took the batch, which it always does, also
+// when stopping.
+func (p *pipeline[R]) handOver(decoded chan<- rows[R], b rows[R]) {
+	t := time.NewTicker(p.rec.cfg.AckWait / 3)
+	defer t.Stop()
+	for {
+		select {
+		case decoded <- b:
+			return
+		case <-t.C:
+			for _, m := range b.msgs {
+				_ = m.InProgress() // best effort: a lost one only means a redelivery
+			}
+		}
+	}
+}
+
+// flush runs work on a batch in hand, even when stopping: shutdown must
+// not leave fetched work undone until AckWait.
+func (p *pipeline[R]) flush(ctx context.Context, work func(context.Context)) {
 	if ctx.Err() != nil {
+		p.stopOnce.Do(func() { p.stopBy = time.Now().Add(p.rec.cfg.ShutdownTimeout) })
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), p.rec.cfg.ShutdownTimeout)
+		ctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), p.stopBy)
 		defer cancel()
 	}
-	p.process(ctx, batch)
+	work(ctx)
 }
 
 // collect returns the next batch: up to BatchSize messages, waiting at most
 // BatchWait after the first one. It returns early with an error when ctx is
 // done or the iterator fails.
 func (p *pipeline[R]) collect(ctx context.Context, iter jetstream.MessagesContext) ([]jetstream.Msg, error) {
-	var batch []jetstream.Msg
-	var deadline time.Time
+	msg, err := iter.Next(jetstream.NextContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	batch := make([]jetstream.Msg, 1, p.rec.cfg.BatchSize)
+	batch[0] = msg
+	// One deadline for the whole batch, not a timer per message.
+	fill, cancel := context.WithTimeout(ctx, p.rec.cfg.BatchWait)
+	defer cancel()
 	for len(batch) < p.rec.cfg.BatchSize {
-		wait := p.rec.cfg.BatchWait
-		if !deadline.IsZero() {
-			if wait = time.Until(deadline); wait <= 0 {
-				return batch, nil
-			}
-		}
-		nextCtx, cancel := context.WithTimeout(ctx, wait)
-		msg, err := iter.Next(jetstream.NextContext(nextCtx))
-		cancel()
+		msg, err := iter.Next(jetstream.NextContext(fill))
 		switch {
 		case err == nil:
-			if deadline.IsZero() {
-				deadline = time.Now().Add(p.rec.cfg.BatchWait)
-			}
 			batch = append(batch, msg)
 		case ctx.Err() != nil:
 			return batch, ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded):
-			if len(batch) > 0 {
-				return batch, nil
-			}
+			return batch, nil
 		default:
 			return batch, err
 		}
@@ -103,12 +154,10 @@ func (p *pipeline[R]) collect(ctx context.Context, iter jetstream.MessagesContex
 	return batch, nil
 }
 
-// process decodes, inserts and acknowledges one batch. Nothing is acked
-// before its row is inserted; a message that can never be inserted is
-// dead-lettered and the rest proceed.
-func (p *pipeline[R]) process(ctx context.Context, batch []jetstream.Msg) {
-	start := time.Now()
-	rows := make([]pending[R], 0, len(batch))
+// decode decodes a batch into rows. A message that can never be inserted
+// is dead-lettered; the rest proceed.
+func (p *pipeline[R]) decode(ctx context.Context, batch []jetstream.Msg) rows[R] {
+	b := rows[R]{msgs: make([]jetstream.Msg, 0, len(batch)), rows: make([]R, 0, len(batch))}
 	for _, msg := range batch {
 		md, _ := msg.Metadata()
 		if md != nil && md.NumDelivered > 1 {
@@ -123,28 +172,26 @@ func (p *pipeline[R]) process(ctx context.Context, batch []jetstream.Msg) {
 			p.rec.deadLetter(ctx, p.t.name, msg, fmt.Errorf("decode: %w", err))
 			continue
 		}
-		rows = append(rows, pending[R]{msg: msg, row: row})
+		b.msgs = append(b.msgs, msg)
+		b.rows = append(b.rows, row)
 	}
-	p.insert(ctx, rows)
-	p.log.Debug("batch done", zap.Int("messages", len(batch)), zap.Duration("took", time.Since(start)))
+	return b
 }
 
-// insert stores rows and acks their messages. While the error is transient
-// it retries with backoff until ctx ends; then it naks, so the messages come
-// back promptly to this or another recorder. On a permanent error it splits
-// the batch to find the rows at fault and dead-letters only those.
-func (p *pipeline[R]) insert(ctx context.Context, rows []pending[R]) {
-	if len(rows) == 0 {
+// insert stores rows and acks their messages. Nothing is acked before its
+// row is inserted. While the error is transient it retries with backoff
+// until ctx ends; then it naks, so the messages come back promptly to this
+// or another recorder. On a permanent error it splits the batch to find
+// the rows at fault and dead-letters only those.
+func (p *pipeline[R]) insert(ctx context.Context, b rows[R]) {
+	if b.len() == 0 {
 		return
 	}
-	values := make([]R, len(rows))
-	for i := range rows {
-		values[i] = rows[i].row
-	}
+	start := time.Now()
 	lastProgress := time.Now()
 	op := func() (struct{}, error) {
 		t0 := time.Now()
-		err := p.t.insert(ctx, values)
+		err := p.t.insert(ctx, b.rows)
 		p.rec.metrics.insertSeconds.WithLabelValues(p.t.name).Observe(time.Since(t0).Seconds())
 		if err != nil && p.rec.permanent(err) {
 			return struct{}{}, backoff.Permanent(err)
@@ -153,12 +200,12 @@ func (p *pipeline[R]) insert(ctx context.Context, rows []pending[R]) {
 	}
 	notify := func(err error, next time.Duration) {
 		p.rec.metrics.insertRetries.WithLabelValues(p.t.name).Inc()
-		p.log.Warn("insert failed, retrying", zap.Int("rows", len(rows)), zap.Duration("backoff", next), zap.Error(err))
+		p.log.Warn("insert failed, retrying", zap.Int("rows", b.len()), zap.Duration("backoff", next), zap.Error(err))
 		// Keep the messages ours while we wait, or JetStream hands them to
 		// another recorder after AckWait.
 		if time.Since(lastProgress) > p.rec.cfg.AckWait/3 {
-			for _, r := range rows {
-				_ = r.msg.InProgress() // best effort: a lost one only means a redelivery
+			for _, m := range b.msgs {
+				_ = m.InProgress() // best effort: a lost one only means a redelivery
 			}
 			lastProgress = time.Now()
 		}
@@ -169,21 +216,22 @@ func (p *pipeline[R]) insert(ctx context.Context, rows []pending[R]) {
 		backoff.WithNotify(notify))
 	switch {
 	case err == nil:
-		p.rec.metrics.batchSize.WithLabelValues(p.t.name).Observe(float64(len(rows)))
-		p.rec.metrics.rows.WithLabelValues(p.t.name).Add(float64(len(rows)))
-		for _, r := range rows {
-			if err := r.msg.Ack(); err != nil {
+		p.rec.metrics.batchSize.WithLabelValues(p.t.name).Observe(float64(b.len()))
+		p.rec.metrics.rows.WithLabelValues(p.t.name).Add(float64(b.len()))
+		for _, m := range b.msgs {
+			if err := m.Ack(); err != nil {
 				// The row is stored; a redelivery is absorbed by the table.
 				p.log.Warn("ack failed; message will be redelivered", zap.Error(err))
 			}
 		}
+		p.log.Debug("batch stored", zap.Int("rows", b.len()), zap.Duration("took", time.Since(start)))
 	case p.rec.permanent(err):
-		p.isolate(ctx, rows, err)
+		p.isolate(ctx, b, err)
 	default:
 		// Stopping while the store is unavailable: give the work back.
-		p.log.Warn("batch not stored before shutdown; handing it back", zap.Int("rows", len(rows)), zap.Error(err))
-		for _, r := range rows {
-			_ = r.msg.Nak() // best effort: without it the message returns after AckWait
+		p.log.Warn("batch not stored before shutdown; handing it back", zap.Int("rows", b.len()), zap.Error(err))
+		for _, m := range b.msgs {
+			_ = m.Nak() // best effort: without it the message returns after AckWait
 		}
 	}
 }
@@ -192,34 +240,35 @@ func (p *pipeline[R]) insert(ctx context.Context, rows []pending[R]) {
 // rows at fault and inserts the others. When the store names the bad rows
 // they go at once; otherwise the batch is split in halves until they are
 // found, which costs O(bad × log n) inserts.
-func (p *pipeline[R]) isolate(ctx context.Context, rows []pending[R], err error) {
-	if len(rows) == 1 {
-		p.rec.deadLetter(ctx, p.t.name, rows[0].msg, fmt.Errorf("insert: %w", err))
+func (p *pipeline[R]) isolate(ctx context.Context, b rows[R], err error) {
+	if b.len() == 1 {
+		p.rec.deadLetter(ctx, p.t.name, b.msgs[0], fmt.Errorf("insert: %w", err))
 		return
 	}
 	if bad := p.rec.badRows(err); len(bad) > 0 {
 		isBad := make(map[int]bool, len(bad))
 		for _, i := range bad {
-			if i >= 0 && i < len(rows) {
+			if i >= 0 && i < b.len() {
 				isBad[i] = true
 			}
 		}
 		if len(isBad) > 0 {
-			rest := make([]pending[R], 0, len(rows)-len(isBad))
-			for i, r := range rows {
+			rest := rows[R]{msgs: make([]jetstream.Msg, 0, b.len()-len(isBad)), rows: make([]R, 0, b.len()-len(isBad))}
+			for i, m := range b.msgs {
 				if isBad[i] {
-					p.rec.deadLetter(ctx, p.t.name, r.msg, fmt.Errorf("insert: %w", err))
+					p.rec.deadLetter(ctx, p.t.name, m, fmt.Errorf("insert: %w", err))
 				} else {
-					rest = append(rest, r)
+					rest.msgs = append(rest.msgs, m)
+					rest.rows = append(rest.rows, b.rows[i])
 				}
 			}
 			p.insert(ctx, rest)
 			return
 		}
 	}
-	half := len(rows) / 2
-	p.insert(ctx, rows[:half])
-	p.insert(ctx, rows[half:])
+	half := b.len() / 2
+	p.insert(ctx, b.slice(0, half))
+	p.insert(ctx, b.slice(half, b.len()))
 }
 
 func seqString(msg jetstream.Msg) string {

@@ -114,16 +114,18 @@ func (r *Recorder) run(ctx context.Context) error {
 
 // storeFees inserts fee records and enqueues the recording jobs of the
 // recorded ones in one step: the batch is acked only when both succeeded,
-// so a recorded call cannot be stored and forgotten. A retry after a failed
-// enqueue inserts the rows again, which the table absorbs.
+// so a recorded call cannot be stored and forgotten. The two run at once
+// (ClickHouse and JetStream do not wait for each other); a retry after
+// either failed does both again, which the table and the jobs' message ids
+// absorb.
 func (r *Recorder) storeFees(ctx context.Context, rows []privatenumber.FeeRecord) error {
-	if err := r.store.InsertFees(ctx, rows); err != nil {
-		return err
-	}
 	if r.jobs == nil {
-		return nil
+		return r.store.InsertFees(ctx, rows)
 	}
-	return r.jobs.Enqueue(ctx, rows)
+	var g errgroup.Group
+	g.Go(func() error { return r.jobs.Enqueue(ctx, rows) })
+	err := r.store.InsertFees(ctx, rows)
+	return errors.Join(err, g.Wait())
 }
 
 func newPipeline[R any](ctx context.Context, r *Recorder, t table[R]) (*pipeline[R], error) {

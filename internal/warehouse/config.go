@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pnstream/pnstream/internal/pii"
 )
 
 // Config says how to reach ClickHouse. Only cmd/ fills it from the
@@ -41,6 +43,28 @@ type Config struct {
 	// (PN_CLICKHOUSE_READ_TIMEOUT, default 30s). A large batch INSERT must
 	// finish within it.
 	ReadTimeout time.Duration
+
+	// Cluster names a cluster of the servers' remote_servers
+	// (PN_CLICKHOUSE_CLUSTER, default empty: one server). When set, Migrate
+	// applies the cluster variant of the migrations (see
+	// schemas.Migration.ClusterStatements): tables replicated through
+	// ZooKeeper, sharded behind Distributed tables of the same names, DDL
+	// ON CLUSTER; and inserts wait until every shard has its rows
+	// (insert_distributed_sync). It must be a plain identifier.
+	Cluster string
+
+	// PIIMode is how subscribers' phone numbers are stored (PN_PII_MODE,
+	// default "masked"; see package pii): "raw", "masked" (country code and
+	// last four digits) or "hmac" (a keyed hash under PIIKey, the same for
+	// the same number, so joins and per-number counts still work). It
+	// applies to the number columns, the sessionId and the raw JSON of
+	// fee_records and call_events.
+	PIIMode string
+
+	// PIIKey is the HMAC key of PIIMode "hmac", at least 32 bytes
+	// (PN_PII_KEY). It is a secret like Password. Changing it changes every
+	// hash, so rows before and after no longer join.
+	PIIKey string
 }
 
 // Defaults of Config.
@@ -60,14 +84,15 @@ func DefaultConfig() Config {
 		User:        DefaultUser,
 		DialTimeout: DefaultDialTimeout,
 		ReadTimeout: DefaultReadTimeout,
+		PIIMode:     pii.DefaultMode,
 	}
 }
 
 // RegisterFlags binds c's fields to flags of fs, with c's current values as
 // defaults, so call it on DefaultConfig(). The flags are clickhouse-addr,
 // clickhouse-database, clickhouse-user, clickhouse-password,
-// clickhouse-dial-timeout and clickhouse-read-timeout; with ff's env-var
-// prefix "PN" they map to PN_CLICKHOUSE_ADDR and so on. The password flag
+// clickhouse-dial-timeout, clickhouse-read-timeout and clickhouse-cluster;
+// with ff's env-var prefix "PN" they map to PN_CLICKHOUSE_ADDR and so on. The password flag
 // shows no default in --help, whatever c holds.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "clickhouse-addr", c.Addr, "ClickHouse native endpoint host:port, or a comma-separated list")
@@ -76,6 +101,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var((*secretValue)(&c.Password), "clickhouse-password", "ClickHouse password (secret)")
 	fs.DurationVar(&c.DialTimeout, "clickhouse-dial-timeout", c.DialTimeout, "ClickHouse connect timeout")
 	fs.DurationVar(&c.ReadTimeout, "clickhouse-read-timeout", c.ReadTimeout, "ClickHouse timeout for one request's answer")
+	fs.StringVar(&c.Cluster, "clickhouse-cluster", c.Cluster, "ClickHouse cluster (remote_servers) for replicated, sharded tables; empty: one server")
+	fs.StringVar(&c.PIIMode, "pii-mode", c.PIIMode, "how phone numbers are stored: raw, masked (country code and last 4 digits) or hmac (keyed hash, PN_PII_KEY)")
+	fs.Var((*secretValue)(&c.PIIKey), "pii-key", "HMAC key of pii-mode hmac, at least 32 bytes (secret)")
 }
 
 // secretValue is a flag.Value that never shows its value, so that --help
@@ -85,7 +113,8 @@ type secretValue string
 func (s *secretValue) Set(v string) error { *s = secretValue(v); return nil }
 func (s *secretValue) String() string     { return "" }
 
-// identifier is what Database may be: it is spliced into DDL unquoted.
+// identifier is what Database and Cluster may be: they are spliced into
+// DDL unquoted.
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
 // Validate reports every problem of c at once, joined with errors.Join, or
@@ -111,6 +140,9 @@ func (c Config) Validate() error {
 	if !identifier.MatchString(c.Database) {
 		errs = append(errs, fmt.Errorf("clickhouse database %q: want a plain identifier ([A-Za-z_][A-Za-z0-9_]*, at most 64 bytes)", c.Database))
 	}
+	if c.Cluster != "" && !identifier.MatchString(c.Cluster) {
+		errs = append(errs, fmt.Errorf("clickhouse cluster %q: want a plain identifier ([A-Za-z_][A-Za-z0-9_]*, at most 64 bytes)", c.Cluster))
+	}
 	if c.User == "" {
 		errs = append(errs, errors.New("clickhouse user: required"))
 	}
@@ -120,6 +152,7 @@ func (c Config) Validate() error {
 	if c.ReadTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("clickhouse read timeout %v: must be positive", c.ReadTimeout))
 	}
+	errs = append(errs, pii.Validate(c.PIIMode, []byte(c.PIIKey)))
 	return errors.Join(errs...)
 }
 
@@ -134,14 +167,24 @@ func (c Config) addrs() []string {
 	return out
 }
 
-// String renders c for logs with the password redacted.
+// PIIPolicy returns the phone-number policy of PIIMode and PIIKey; it
+// fails as Validate does when they are invalid.
+func (c Config) PIIPolicy() (pii.Policy, error) {
+	return pii.New(c.PIIMode, []byte(c.PIIKey))
+}
+
+// String renders c for logs with the password and PII key redacted.
 func (c Config) String() string {
 	pw := ""
 	if c.Password != "" {
 		pw = "REDACTED"
 	}
-	return fmt.Sprintf("{Addr:%s Database:%s User:%s Password:%s DialTimeout:%v ReadTimeout:%v}",
-		c.Addr, c.Database, c.User, pw, c.DialTimeout, c.ReadTimeout)
+	key := ""
+	if c.PIIKey != "" {
+		key = "REDACTED"
+	}
+	return fmt.Sprintf("{Addr:%s Database:%s User:%s Password:%s DialTimeout:%v ReadTimeout:%v Cluster:%s PIIMode:%s PIIKey:%s}",
+		c.Addr, c.Database, c.User, pw, c.DialTimeout, c.ReadTimeout, c.Cluster, c.PIIMode, key)
 }
 
 // GoString makes %#v redact the password too.

@@ -166,3 +166,26 @@ func TestPartitionChunks(t *testing.T) {
 		t.Errorf("240 months: %v, want %v", got, want)
 	}
 }
+
+func TestValidateCluster(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Cluster = "pn_cluster"
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("Validate(cluster %q) = %v", cfg.Cluster, err)
+	}
+	if !strings.Contains(cfg.String(), "Cluster:pn_cluster") {
+		t.Errorf("String does not show the cluster: %s", cfg)
+	}
+	for _, bad := range []string{"pn-cluster", "c; DROP DATABASE pn", "1c"} {
+		cfg.Cluster = bad
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "clickhouse cluster") {
+			t.Errorf("Validate(cluster %q) = %v, want a cluster error", bad, err)
+		}
+	}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	cfg = DefaultConfig()
+	cfg.RegisterFlags(fs)
+	if err := fs.Parse([]string{"-clickhouse-cluster", "c1"}); err != nil || cfg.Cluster != "c1" {
+		t.Errorf("-clickhouse-cluster c1: Cluster = %q, %v", cfg.Cluster, err)
+	}
+}

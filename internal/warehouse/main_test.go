@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/testenv"
 )
 
@@ -45,12 +46,15 @@ func run(m *testing.M) int {
 }
 
 // openTest opens a Warehouse on a new database of the test server, closed
-// when the test ends. It does not migrate.
+// when the test ends. It does not migrate. It stores phone numbers raw, so
+// that tests can compare rows with what was inserted; pii_test.go covers
+// the other modes.
 func openTest(t testing.TB) *Warehouse {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Addr = chServer.Addr()
 	cfg.Database = chServer.NewDatabase(t)
+	cfg.PIIMode = pii.ModeRaw
 	return openConfig(t, cfg)
 }
 

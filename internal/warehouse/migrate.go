@@ -30,6 +30,13 @@ const migrationsTable = "schema_migrations"
 // migration's text has changed since, because the change would silently not
 // reach existing databases: the fix is a new migration. Errors reaching the
 // server are transient (see IsPermanent).
+//
+// With Config.Cluster set, every statement runs ON CLUSTER and the
+// migrations are applied in their cluster variant (see
+// schemas.Migration.ClusterStatements); schema_migrations is then one
+// table replicated to every server of the cluster, so whichever server a
+// migrator reaches knows what was applied. The checksum is that of the
+// migration file in both forms.
 func (w *Warehouse) Migrate(ctx context.Context) error {
 	_, err := w.migrate(ctx)
 	return err
@@ -42,18 +49,10 @@ func (w *Warehouse) migrate(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	if err := w.execDDL(ctx, "CREATE DATABASE IF NOT EXISTS "+w.db); err != nil {
+	if err := w.execDDL(ctx, "CREATE DATABASE IF NOT EXISTS "+w.db+w.onCluster()); err != nil {
 		return nil, fmt.Errorf("migrate: create database %s: %w", w.db, err)
 	}
-	if err := w.execDDL(ctx, `CREATE TABLE IF NOT EXISTS `+w.table(migrationsTable)+`
-(
-    version    UInt32,
-    name       String,
-    checksum   String,
-    applied_at DateTime
-)
-ENGINE = ReplacingMergeTree()
-ORDER BY version`); err != nil {
+	if err := w.execDDL(ctx, w.migrationsTableDDL()); err != nil {
 		return nil, fmt.Errorf("migrate: create %s: %w", migrationsTable, err)
 	}
 	applied, err := w.appliedMigrations(ctx)
@@ -70,7 +69,11 @@ ORDER BY version`); err != nil {
 			}
 			continue
 		}
-		for i, stmt := range m.Statements(w.db) {
+		stmts, err := w.statements(m)
+		if err != nil {
+			return done, fmt.Errorf("migrate: %w", err)
+		}
+		for i, stmt := range stmts {
 			if err := w.execDDL(ctx, stmt); err != nil {
 				return done, fmt.Errorf("migrate: %s statement %d: %w", m.Name, i+1, err)
 			}
@@ -81,6 +84,47 @@ ORDER BY version`); err != nil {
 		done = append(done, m.Name)
 	}
 	return done, nil
+}
+
+// migrationsColumns are the columns of schema_migrations.
+const migrationsColumns = `
+(
+    version    UInt32,
+    name       String,
+    checksum   String,
+    applied_at DateTime
+)`
+
+// migrationsTableDDL creates schema_migrations. On a cluster its replicas
+// are all the servers of the cluster, whatever their shard: the ZooKeeper
+// path has no {shard}, and each replica is named by its shard and replica
+// macros, which together are unique.
+func (w *Warehouse) migrationsTableDDL() string {
+	if w.cluster == "" {
+		return `CREATE TABLE IF NOT EXISTS ` + w.table(migrationsTable) + migrationsColumns + `
+ENGINE = ReplacingMergeTree()
+ORDER BY version`
+	}
+	return `CREATE TABLE IF NOT EXISTS ` + w.table(migrationsTable) + w.onCluster() + migrationsColumns + `
+ENGINE = ReplicatedReplacingMergeTree('` + schemas.ReplicationPathPrefix + `all/` + w.db + `/` + migrationsTable + `', '{shard}-{replica}')
+ORDER BY version`
+}
+
+// onCluster is the ON CLUSTER clause of DDL: empty for one server.
+func (w *Warehouse) onCluster() string {
+	if w.cluster == "" {
+		return ""
+	}
+	return " ON CLUSTER " + w.cluster
+}
+
+// statements returns m's statements for this deployment: as written for one
+// server, or their cluster variant.
+func (w *Warehouse) statements(m schemas.Migration) ([]string, error) {
+	if w.cluster == "" {
+		return m.Statements(w.db), nil
+	}
+	return m.ClusterStatements(w.db, w.cluster)
 }
 
 // execDDL runs one idempotent DDL statement. An "already exists" answer is

@@ -18,6 +18,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/pnstream/pnstream/internal/pii"
 )
 
 // Warehouse is a pool of connections to one ClickHouse deployment and the
@@ -25,6 +27,11 @@ import (
 type Warehouse struct {
 	conn driver.Conn
 	db   string
+	// cluster is Config.Cluster: empty for one server.
+	cluster string
+	// pii is applied to every fee record and call event before it is
+	// stored.
+	pii pii.Policy
 }
 
 // Open validates cfg, opens a connection pool and pings the server, so a
@@ -37,8 +44,16 @@ func Open(ctx context.Context, cfg Config) (*Warehouse, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("clickhouse config: %w", err)
 	}
+	var settings clickhouse.Settings
+	if cfg.Cluster != "" {
+		// An insert into a Distributed table returns once every shard
+		// stored its rows, not once the receiving server queued them, so
+		// a message is acked only after its row is on its shard.
+		settings = clickhouse.Settings{"insert_distributed_sync": 1}
+	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Protocol: clickhouse.Native,
+		Settings: settings,
 		Addr:     cfg.addrs(),
 		Auth: clickhouse.Auth{
 			Username: cfg.User,
@@ -62,7 +77,11 @@ func Open(ctx context.Context, cfg Config) (*Warehouse, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open clickhouse %s: %w", cfg.Addr, err)
 	}
-	w := &Warehouse{conn: conn, db: cfg.Database}
+	policy, err := cfg.PIIPolicy()
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("clickhouse config: %w", err), conn.Close())
+	}
+	w := &Warehouse{conn: conn, db: cfg.Database, cluster: cfg.Cluster, pii: policy}
 	if err := w.Ping(ctx); err != nil {
 		return nil, errors.Join(err, w.Close())
 	}

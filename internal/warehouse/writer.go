@@ -115,6 +115,7 @@ func (w *Warehouse) InsertFees(ctx context.Context, recs []privatenumber.FeeReco
 	if len(recs) == 0 {
 		return nil
 	}
+	recs = w.pii.Fees(recs) // a copy unless raw: the caller's records stay as received
 	if err := checkRows(recs, checkFee, feeID); err != nil {
 		return fmt.Errorf("insert fee batch: %w", err)
 	}
@@ -137,6 +138,7 @@ func (w *Warehouse) InsertEvents(ctx context.Context, events []privatenumber.Cal
 	if len(events) == 0 {
 		return nil
 	}
+	events = w.pii.Events(events)
 	if err := checkRows(events, checkEvent, (*privatenumber.CallEvent).MsgID); err != nil {
 		return fmt.Errorf("insert event batch: %w", err)
 	}

@@ -1,0 +1,99 @@
+package archive
+
+import (
+	"context"
+	"time"
+
+	"github.com/pnstream/pnstream/internal/warehouse"
+)
+
+// rowGroupMax is the most pn.recordings rows in one INSERT, and the most
+// archived jobs waiting for theirs. rowLinger is how long the first row of
+// a group waits for others: an INSERT costs ClickHouse 18.16 about 7 ms
+// whatever its size, and a recording's ack may well wait that long.
+const (
+	rowGroupMax = 512
+	rowLinger   = 50 * time.Millisecond
+)
+
+// rowWriter stores the pn.recordings rows of the mirror workers and then
+// settles their jobs, so that a worker goes on with its next recording
+// while the row of the last one is written. Rows are inserted in groups:
+// those that come within rowLinger of the first, or while the INSERT
+// before runs, go together (a group commit). Many small recordings then
+// cost one INSERT per group instead of one each, which ClickHouse, built
+// for few large inserts, needs.
+type rowWriter struct {
+	rows Rows
+	reqs chan rowRequest
+}
+
+// rowRequest is an archived recording whose job is settled by done once
+// its row is stored (nil) or could not be (the error).
+type rowRequest struct {
+	row  warehouse.Recording
+	done func(error)
+}
+
+func newRowWriter(rows Rows) *rowWriter {
+	return &rowWriter{rows: rows, reqs: make(chan rowRequest, rowGroupMax)}
+}
+
+// submit hands a row to the writer; done runs once it is stored or not.
+// Once ctx is done, and the queue full, done runs at once with ctx's error.
+func (w *rowWriter) submit(ctx context.Context, row warehouse.Recording, done func(error)) {
+	select {
+	case w.reqs <- rowRequest{row: row, done: done}:
+	case <-ctx.Done():
+		done(ctx.Err())
+	}
+}
+
+// run stores the submitted rows until close, then returns once every one
+// is settled. Inserts use ctx: once it is done they fail at once, and the
+// jobs are handed back.
+func (w *rowWriter) run(ctx context.Context) {
+	linger := time.NewTimer(rowLinger)
+	defer linger.Stop()
+	for first := range w.reqs {
+		group := []rowRequest{first}
+		linger.Reset(rowLinger)
+	more:
+		for len(group) < rowGroupMax {
+			select {
+			case r, ok := <-w.reqs:
+				if !ok {
+					break more
+				}
+				group = append(group, r)
+			case <-linger.C:
+				break more
+			}
+		}
+		w.store(ctx, group)
+	}
+}
+
+// close ends run once the rows submitted so far are settled; submit must
+// not be called afterwards.
+func (w *rowWriter) close() { close(w.reqs) }
+
+// store inserts a group's rows and settles the group. When the group fails
+// as a whole each row is tried alone, so that one row's error is only its
+// own.
+func (w *rowWriter) store(ctx context.Context, group []rowRequest) {
+	rows := make([]warehouse.Recording, len(group))
+	for i, r := range group {
+		rows[i] = r.row
+	}
+	err := w.rows.InsertRecordings(ctx, rows)
+	if err != nil && len(group) > 1 && ctx.Err() == nil {
+		for _, r := range group {
+			r.done(w.rows.InsertRecordings(ctx, []warehouse.Recording{r.row}))
+		}
+		return
+	}
+	for _, r := range group {
+		r.done(err)
+	}
+}

@@ -1,0 +1,85 @@
+package bench
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"testing"
+)
+
+func TestTemplateFillsTheIdentity(t *testing.T) {
+	tpl, err := cut([]byte("{\n  \"icid\": \"abc\",\n  \"x\": 1\n}"), "icid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(tpl.append(nil, []byte("new"))); got != "{\n  \"icid\": \"new\",\n  \"x\": 1\n}" {
+		t.Errorf("filled template = %q", got)
+	}
+	for _, doc := range []string{`{"x":1}`, `{"icid":1}`, `{"icid":"open`} {
+		if _, err := cut([]byte(doc), "icid"); err == nil {
+			t.Errorf("cut(%s) did not fail", doc)
+		}
+	}
+}
+
+func TestCorpusMakesDistinctValidPushes(t *testing.T) {
+	c, err := newCorpus()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := c.feePush(nil, 0, 50), c.feePush(nil, 0, 50)
+	if bytes.Equal(a, b) {
+		t.Error("two pushes of the same shapes are identical: identities repeat")
+	}
+	if err := checkPush(a); err != nil {
+		t.Error(err)
+	}
+	data, eventType, id := c.eventMessage(3)
+	if eventType == "" || !strings.HasPrefix(id, "event:bench") || !bytes.Contains(data, []byte(`"statusInfo"`)) {
+		t.Errorf("event message %q %q %s", eventType, id, data)
+	}
+}
+
+func TestReportMediansRatiosAndTargets(t *testing.T) {
+	var r Report
+	for _, x := range [][2]float64{{100, 90}, {120, 84}, {110, 99}} {
+		r.add("s", "rate", "raw", x[0], x[1], &Target{Kind: "ratio", Value: 0.8})
+	}
+	r.add("s", "p99", "", 0, 40, &Target{Kind: "max", Value: 50})
+	rate, p99 := r.Rows[0], r.Rows[1]
+	if got := median(rate.Ratio); math.Abs(got-0.9) > 1e-9 {
+		t.Errorf("median ratio = %v, want 0.9", got)
+	}
+	if rate.Met == nil || !*rate.Met || p99.Met == nil || !*p99.Met {
+		t.Errorf("targets not met: %+v %+v", rate, p99)
+	}
+	if got := cell(rate.PN, "%.0f"); got != "90 [84–99]" {
+		t.Errorf("cell = %q", got)
+	}
+	var out strings.Builder
+	if err := r.WriteTable(&out); err != nil || !strings.Contains(out.String(), "≥ 0.8 × raw") {
+		t.Errorf("table: %v\n%s", err, out.String())
+	}
+}
+
+func TestModelSharesTheCPUs(t *testing.T) {
+	l := stageLimits{decode: 60e3, publish: 60e3, drain: 60e3, insert: 60e3}
+	if got := l.model(); math.Abs(got-15e3) > 1e-6 {
+		t.Errorf("model = %v, want 15000", got)
+	}
+	l.insert = 0
+	if l.model() != 0 {
+		t.Error("model without a stage limit is not 0")
+	}
+}
+
+func TestDefaultConfigIsValid(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := DefaultConfig()
+	c.Stages, c.Repeat = []string{"ingest", "nope"}, 0
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "nope") || !strings.Contains(err.Error(), "repeat") {
+		t.Errorf("Validate = %v", err)
+	}
+}

@@ -1,0 +1,144 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// cpuTimes is the CPU time used so far by this process and by each
+// server process, so that a measurement can say where its time went.
+type cpuTimes map[string]time.Duration
+
+// serverPIDs finds the server processes of this run: their command lines
+// name the run's directory.
+func serverPIDs(dir string) map[string]int {
+	pids := make(map[string]int)
+	entries, _ := os.ReadDir("/proc") // best effort: no figures without /proc
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(cmdline, []byte(dir)) {
+			continue
+		}
+		exe := filepath.Base(string(bytes.SplitN(cmdline, []byte{0}, 2)[0]))
+		pids[exe] = pid
+	}
+	return pids
+}
+
+// clockTick is the unit of /proc/<pid>/stat times (USER_HZ), 100 Hz on
+// every Linux architecture Go runs on.
+const clockTick = 10 * time.Millisecond
+
+func (b *Bench) cpuTimes() cpuTimes {
+	t := cpuTimes{}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		t["pnbench"] = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	for name, pid := range b.pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the parenthesised command: state is field 3,
+		// utime and stime fields 14 and 15.
+		_, rest, ok := strings.Cut(string(stat), ") ")
+		f := strings.Fields(rest)
+		if !ok || len(f) < 13 {
+			continue
+		}
+		utime, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		t[name] = time.Duration(utime+stime) * clockTick
+	}
+	return t
+}
+
+// measurement is a timed part of a stage: it profiles the CPU into
+// ProfileDir/<name>.pprof when set, and accounts the CPU time of every
+// process.
+type measurement struct {
+	b       *Bench
+	name    string
+	before  cpuTimes
+	profile *os.File
+}
+
+func (b *Bench) measure(name string) *measurement {
+	m := &measurement{b: b, name: name}
+	if b.cfg.ProfileDir != "" {
+		f, err := os.Create(filepath.Join(b.cfg.ProfileDir, name+".pprof"))
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			m.profile = f
+		} else if f != nil {
+			_ = f.Close() // the figures do not depend on it
+		}
+	}
+	m.before = b.cpuTimes()
+	return m
+}
+
+// done stops the profile and returns the CPU time each process used per
+// unit of work (n units), in microseconds.
+func (m *measurement) done(n int) map[string]float64 {
+	after := m.b.cpuTimes()
+	if m.profile != nil {
+		pprof.StopCPUProfile()
+		_ = m.profile.Close() // best effort, as above
+	}
+	return after.since(m.before).perUnit(n)
+}
+
+// since returns the CPU time used between before and t.
+func (t cpuTimes) since(before cpuTimes) cpuTimes {
+	d := cpuTimes{}
+	for k, v := range t {
+		d[k] = v - before[k]
+	}
+	return d
+}
+
+// add adds d to t.
+func (t cpuTimes) add(d cpuTimes) {
+	for k, v := range d {
+		t[k] += v
+	}
+}
+
+// perUnit returns t per unit of work (n units), in microseconds.
+func (t cpuTimes) perUnit(n int) map[string]float64 {
+	per := make(map[string]float64)
+	for k, v := range t {
+		if n > 0 {
+			per[k] = float64(v) / float64(time.Microsecond) / float64(n)
+		}
+	}
+	return per
+}
+
+// addCPU reports CPU µs per unit of a raw measurement and pnstream's
+// beside it, for each of the processes procs that the stage uses.
+func (r *Report) addCPU(stage, unit string, raw, pn map[string]float64, procs ...string) {
+	for _, proc := range procs {
+		p, ok := pn[proc]
+		if !ok {
+			continue
+		}
+		label := "CPU µs/" + unit + ", " + proc
+		if proc == "pnbench" {
+			label += " (pnstream + load)"
+		}
+		r.add(stage, label, "the raw limit's run", raw[proc], p, nil)
+	}
+}

@@ -1,0 +1,149 @@
+package privatenumber
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// The one-pass decoder must give exactly what encoding/json gives: the
+// same records, the same rejections and the same errors, for every body.
+
+// sameAsJSON checks DecodePush against decodePushJSON on body.
+func sameAsJSON(t *testing.T, body []byte, kind Kind) {
+	t.Helper()
+	got, gotErr := DecodePush(body, kind)
+	want, wantErr := decodePushJSON(body, kind)
+	if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+		t.Fatalf("body %q kind %d: error %v, encoding/json says %v", body, kind, gotErr, wantErr)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("body %q kind %d:\n got %+v\nwant %+v", body, kind, got, want)
+	}
+}
+
+var fastDecodeBodies = []string{
+	string(feePush(feeRecord(""))),
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","direction":1,"recordFlag":"1","ulFailReason":"","fwdUnaswRsn":17.0,"sipStatusCode":null,"failTime":null,"fwdAnswerTime":"","extendNumber":"02"}]}`,
+	" \n{ \"feeLst\" : [ {\"icid\" : \"a\" , \"sessionId\":\"s\",\"callInTime\":\"2024-05-01 10:00:00\"} ] , \"eventType\" : \"fee\" } \r\n\t",
+	`{"eventType":"fee","feeLst":[{"icid":"a\u0041\n","sessionId":"s\"q","callInTime":"2024-05-01 10:00:00","recordFileDownloadUrl":"https://h/x?a=1\u0026b=2"}]}`,
+	"{\"eventType\":\"fee\",\"feeLst\":[{\"icid\":\"a\",\"sessionId\":\"s\xff\xfe\",\"callInTime\":\"2024-05-01 10:00:00\",\"hostName\":\"ホスト\"}]}",
+	`{"eventType":"fee","feeLst":[{"ICID":"a","sessionid":"s","callInTime":"2024-05-01 10:00:00"}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","icid":"b","spId":"x","spId":null,"sessionId":"s","callInTime":"2024-05-01 10:00:00"}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","voiceCheckType":3,"nested":{"a":[1,2,{"b":null}],"c":true,"d":false,"e":-1.5e+3}}]}`,
+	`{"eventType":"fee","EventType":"answer","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00"}]}`,
+	`{"eventType":"fee","eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00"}]}`,
+	`{"eventType":"fee","statusInfo":null,"feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00"}]}`,
+	`{"eventType":"fee","statusInfo":"x","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00"}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00"}]} x`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00"},]}`,
+	`{"eventType":"fee","feeLst":[5,"x",null,{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00"}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":1,"sessionId":"s","callInTime":"2024-05-01 10:00:00"}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-02-30 10:00:00","direction":"x"}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01T10:00:00Z","direction":01}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","direction":-0,"recordFlag":1e0}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","spId":"\x01"}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","spId":"\u12"}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","x":[tru]}]}`,
+	`{"eventType":"fee","feeLst":[]}`,
+	`{"eventType":"fee","feeLst":{}}`,
+	`{"eventType":"fee"}`,
+	`{"eventType":"fe\u0065","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00"}]}`,
+	`{"eventType":"answer","statusInfo":{"sessionId":"s","timestamp":"2024-01-01 00:00:00"}}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","fwdStartTime":"2024-05-01 24:00:00","callEndTime":" 2024-05-01 10:00:00"}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"1970-01-01 00:00:00"}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","direction":2147483648,"ttsPlayTimes":"-2147483648"}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","ſpId":"long s","appKey":"K"}]}`,
+	`[]`, ``, `null`, `{}`, `{"eventType":null,"feeLst":null}`,
+	`{"eventType":"fee","feeLst":[` + strings.Repeat(`[`, 2000) + strings.Repeat(`]`, 2000) + `]}`,
+}
+
+func TestFastDecodeMatchesEncodingJSON(t *testing.T) {
+	fifty := make([]string, 51)
+	for i := range fifty {
+		fifty[i] = feeRecord(fmt.Sprintf(`"mptyId":"m%d"`, i))
+	}
+	bodies := append(fastDecodeBodies, string(feePush(fifty[:50]...)), string(feePush(fifty...)),
+		string(readTestdata(t, "seed-fee.json")), string(readTestdata(t, "seed-event.json")))
+	for _, body := range bodies {
+		for _, kind := range []Kind{AnyPush, FeePush, EventPush} {
+			sameAsJSON(t, []byte(body), kind)
+		}
+	}
+}
+
+// TestFastDecodeRecordMatchesEncodingJSON checks DecodeFeeRecord, the
+// recorder's decoding, the same way.
+func TestFastDecodeRecordMatchesEncodingJSON(t *testing.T) {
+	for _, body := range fastDecodeBodies {
+		var p struct{ FeeLst []json.RawMessage }
+		if json.Unmarshal([]byte(body), &p) != nil {
+			continue
+		}
+		for _, raw := range p.FeeLst {
+			got, gotErr := DecodeFeeRecord(raw)
+			var want FeeRecord
+			wantErr := json.Unmarshal(raw, &want)
+			if wantErr == nil {
+				want, wantErr = decodeFeeRecordChecked(want, raw)
+			} else {
+				wantErr = jsonError("", wantErr)
+			}
+			if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || (wantErr == nil && !reflect.DeepEqual(got, want)) {
+				t.Errorf("record %s:\n got %+v, %v\nwant %+v, %v", raw, got, gotErr, want, wantErr)
+			}
+		}
+	}
+}
+
+// decodeFeeRecordChecked finishes a record decoded by encoding/json as
+// decodeFeeRecord does.
+func decodeFeeRecordChecked(r FeeRecord, raw []byte) (FeeRecord, error) {
+	if r.ExtendNum == "" {
+		r.ExtendNum = r.ExtendNumber
+	}
+	r.ExtendNumber = ""
+	r.Raw = raw
+	if errs := r.validate(""); len(errs) > 0 {
+		return r, errs
+	}
+	return r, nil
+}
+
+func FuzzDecodePush(f *testing.F) {
+	for _, b := range fastDecodeBodies {
+		f.Add([]byte(b))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		sameAsJSON(t, body, AnyPush)
+	})
+}
+
+func BenchmarkDecodePush(b *testing.B) {
+	recs := make([]string, MaxFeeRecords)
+	seed := readTestdata(b, "seed-fee.json")
+	var p struct{ FeeLst []json.RawMessage }
+	if err := json.Unmarshal(seed, &p); err != nil {
+		b.Fatal(err)
+	}
+	for i := range recs {
+		recs[i] = string(p.FeeLst[0])
+	}
+	body := feePush(recs...)
+	b.SetBytes(int64(len(body)))
+	for _, c := range []struct {
+		name   string
+		decode func([]byte, Kind) (*Push, error)
+	}{{"one-pass", DecodePush}, {"encoding-json", decodePushJSON}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.decode(body, FeePush); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,230 @@
+package privatenumber
+
+import (
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// The fuzz targets of push decoding and push authentication. `make fuzz`
+// runs each for a bounded time; `go test` runs their seeds and the inputs
+// kept under testdata/fuzz (crashers found earlier) as regression cases.
+
+// addSeeds adds every JSON file of testdata as a seed.
+func addSeeds(f *testing.F) {
+	f.Helper()
+	files, err := filepath.Glob("testdata/*.json")
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no seeds in testdata: %v", err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range []string{
+		`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","direction":"1","ulFailReason":12.0}]}`,
+		`{"eventType":"fee","feeLst":[{"icid":"a"},{"icid":"b","sessionId":"s","callInTime":"2024-05-01T10:00:00Z","extendNumber":"02"}]}`,
+		`{"eventType":"disconnect","statusInfo":{"sessionId":"s","timestamp":"2024-05-01 10:00:00","stateCode":"8101"}}`,
+		`{"eventType":"callin","statusInfo":{"sessionId":"s\ud800","timestamp":"2024-05-01 10:00:00"}}`,
+		`{"eventType":"fee","eventType":"callin","feeLst":[],"statusInfo":null}`,
+	} {
+		f.Add([]byte(s))
+	}
+}
+
+// FuzzDecodePushAccepted: no input panics, and what ingest accepts the recorder
+// can store: every accepted record decodes again from its own bytes (the
+// message body) to the same identity, with ids that are valid, bounded and
+// printable.
+func FuzzDecodePushAccepted(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, kind := range []Kind{AnyPush, EventPush, FeePush} {
+			p, err := DecodePush(body, kind)
+			if err != nil {
+				if !errors.Is(err, ErrInvalid) {
+					t.Fatalf("DecodePush error %v does not match ErrInvalid", err)
+				}
+				continue
+			}
+			if p.Event != nil {
+				checkEvent(t, p.Event)
+				continue
+			}
+			if n := len(p.Fees) + len(p.Rejected); n < 1 || n > MaxFeeRecords {
+				t.Fatalf("fee push of %d records accepted", n)
+			}
+			for i := range p.Fees {
+				checkFee(t, &p.Fees[i])
+			}
+			if len(p.Rejected) > 0 && p.Err() == nil {
+				t.Fatal("rejected records without an error")
+			}
+		}
+	})
+}
+
+// FuzzDecodeFeeRecord: the recorder's decoding of a PN_FEES message.
+func FuzzDecodeFeeRecord(f *testing.F) {
+	f.Add([]byte(`{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","recordFlag":1,"direction":2}`))
+	fuzzDecode(f, DecodeFeeRecord, checkFee)
+}
+
+// FuzzDecodeCallEvent: the recorder's decoding of a PN_EVENTS message.
+func FuzzDecodeCallEvent(f *testing.F) {
+	fuzzDecode(f, DecodeCallEvent, checkEvent)
+}
+
+// fuzzDecode fuzzes one of the recorder's decoders: an input is refused
+// with an ErrInvalid error, or accepted as a record that check approves.
+func fuzzDecode[R any](f *testing.F, decode func([]byte) (R, error), check func(*testing.T, *R)) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		r, err := decode(raw)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v does not match ErrInvalid", err)
+			}
+			return
+		}
+		check(t, &r)
+	})
+}
+
+func checkFee(t *testing.T, r *FeeRecord) {
+	t.Helper()
+	checkIdentity(t, "icid", r.ICID, 64)
+	checkIdentity(t, "sessionId", r.SessionID, 256)
+	checkTime(t, "callInTime", r.CallInTime, true)
+	if r.Direction < 0 || r.Direction > 2 || (r.RecordFlag != 0 && r.RecordFlag != 1) {
+		t.Fatalf("direction %d, recordFlag %d accepted", r.Direction, r.RecordFlag)
+	}
+	again, err := DecodeFeeRecord(r.Raw)
+	if err != nil {
+		t.Fatalf("accepted record %q does not decode again: %v", r.Raw, err)
+	}
+	if again.MsgID() != r.MsgID() || !again.CallInTime.Equal(r.CallInTime.Time) || again.ExtendNum != r.ExtendNum {
+		t.Fatalf("record decodes differently from its own bytes: %+v then %+v", r, again)
+	}
+}
+
+func checkEvent(t *testing.T, e *CallEvent) {
+	t.Helper()
+	checkIdentity(t, "sessionId", e.SessionID, 256)
+	checkTime(t, "timestamp", e.Timestamp, true)
+	again, err := DecodeCallEvent(e.Raw)
+	if err != nil {
+		t.Fatalf("accepted event %q does not decode again: %v", e.Raw, err)
+	}
+	if again.MsgID() != e.MsgID() {
+		t.Fatalf("event id %q, from its own bytes %q", e.MsgID(), again.MsgID())
+	}
+}
+
+// checkIdentity: an id that becomes a message id, a row key and an object
+// key is present, bounded, valid UTF-8 without U+FFFD, and printable.
+func checkIdentity(t *testing.T, name, v string, maxLen int) {
+	t.Helper()
+	if v == "" || len(v) > maxLen || !utf8.ValidString(v) || strings.ContainsRune(v, utf8.RuneError) ||
+		strings.IndexFunc(v, func(c rune) bool { return c < 0x21 || c == 0x7f }) >= 0 {
+		t.Fatalf("%s %q accepted", name, v)
+	}
+}
+
+// checkTime: an accepted time fits ClickHouse's DateTime.
+func checkTime(t *testing.T, name string, v Time, required bool) {
+	t.Helper()
+	if v.IsZero() {
+		if required {
+			t.Fatalf("%s absent but accepted", name)
+		}
+		return
+	}
+	if v.Before(minTime) || v.After(maxTime) || v.Location() != time.UTC {
+		t.Fatalf("%s %v accepted", name, v.Time)
+	}
+}
+
+// FuzzParseUsernameToken: no input panics; an accepted token has every
+// attribute and a valid nonce, and its String parses back to itself.
+func FuzzParseUsernameToken(f *testing.F) {
+	for _, s := range []string{
+		`UsernameToken Username="app",PasswordDigest="ZA==",Nonce="abc123",Created="2024-05-01T10:00:00Z"`,
+		`UsernameToken Created="2024-05-01T10:00:00Z", Nonce="n", PasswordDigest="d", Username="u"`,
+		`UsernameToken Username="a,b",PasswordDigest="d",Nonce="n",Created="c"`,
+		`UsernameToken Username="",PasswordDigest="d",Nonce="n",Created="c"`,
+		`UsernameToken Username="u",Username="v",PasswordDigest="d",Nonce="n",Created="c"`,
+		`  UsernameToken Username="u"`,
+		`UsernameToken`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		tok, err := ParseUsernameToken(v)
+		if err != nil {
+			if !errors.Is(err, ErrUnauthenticated) {
+				t.Fatalf("error %v does not match ErrUnauthenticated", err)
+			}
+			return
+		}
+		if tok.Username == "" || tok.PasswordDigest == "" || tok.Created == "" || !ValidNonce(tok.Nonce) {
+			t.Fatalf("incomplete token accepted: %+v", tok)
+		}
+		again, err := ParseUsernameToken(tok.String())
+		if err != nil || again != tok {
+			t.Fatalf("%q parsed to %+v, whose String %q parses to %+v, %v", v, tok, tok.String(), again, err)
+		}
+	})
+}
+
+// FuzzVerify: no header panics the verifier, and a header it accepts
+// carries a digest of the app secret over its nonce and a Created within
+// the window.
+func FuzzVerify(f *testing.F) {
+	now := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	for _, wsse := range []bool{false, true} {
+		h := http.Header{}
+		(&Signer{AppKey: "app", AppSecret: "secret", WSSE: wsse, Now: func() time.Time { return now }}).Sign(h)
+		f.Add(h.Get(HeaderAKSK), h.Get(HeaderWSSE))
+	}
+	f.Add(`UsernameToken Username="app",PasswordDigest="x",Nonce="1",Created="2024-05-01T10:00:00Z"`, "")
+	f.Add("", `UsernameToken Username="app"`)
+	f.Fuzz(func(t *testing.T, aksk, wsse string) {
+		v := NewVerifier("app", "secret", 5*time.Minute, 16, func() time.Time { return now })
+		h := http.Header{}
+		if aksk != "" {
+			h.Set(HeaderAKSK, aksk)
+		}
+		if wsse != "" {
+			h.Set(HeaderWSSE, wsse)
+		}
+		tok, err := v.Verify(h)
+		if err != nil {
+			if !errors.Is(err, ErrUnauthenticated) {
+				t.Fatalf("error %v does not match ErrUnauthenticated", err)
+			}
+			return
+		}
+		digest := AKSKDigest
+		if aksk == "" {
+			digest = WSSEDigest
+		}
+		created, perr := time.Parse(CreatedLayout, tok.Created)
+		if tok.Username != "app" || tok.PasswordDigest != digest("secret", tok.Nonce, tok.Created) || perr != nil ||
+			created.Sub(now).Abs() > 5*time.Minute {
+			t.Fatalf("accepted %+v", tok)
+		}
+		v.Remember(tok)
+		if _, err := v.Verify(h); !errors.Is(err, ErrAuthReplayed) {
+			t.Fatalf("replay of an accepted token: %v", err)
+		}
+	})
+}

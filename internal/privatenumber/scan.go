@@ -1,0 +1,307 @@
+package privatenumber
+
+// A JSON scanner for the decoding fast path. Push bodies are decoded in
+// one pass over the bytes: the fee records are found in the body, and each
+// is decoded from its own bytes, which are kept as its Raw, instead of
+// encoding/json copying every record into a json.RawMessage and then
+// scanning it twice more to decode it.
+//
+// The scanner accepts exactly the JSON grammar (RFC 8259) that
+// encoding/json accepts. The fast path handles the common shapes only;
+// whenever anything is unusual (an error of any kind, escaped keys,
+// keys matching a field case-insensitively, duplicated top-level keys,
+// nesting beyond maxScanDepth) it reports failure and the caller decodes
+// with encoding/json instead, so results and error messages are exactly
+// those of encoding/json.
+
+import "unicode/utf8"
+
+// maxScanDepth bounds the nesting the scanner follows; deeper documents go
+// the encoding/json way, which has its own limit and error.
+const maxScanDepth = 1000
+
+// scanner walks a JSON document. Every method reports false on anything
+// it does not accept, leaving the scanner in an unspecified position.
+type scanner struct {
+	b []byte
+	i int
+}
+
+// ws skips JSON whitespace.
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// consume skips whitespace and then c, reporting whether c was there.
+func (s *scanner) consume(c byte) bool {
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// peek skips whitespace and returns the next byte, or 0 at the end.
+func (s *scanner) peek() byte {
+	s.ws()
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+// jsonString is a scanned string: its content between the quotes, and
+// whether it has escapes or bytes outside ASCII (which may be invalid
+// UTF-8), the cases where the content is not the decoded value as is.
+type jsonString struct {
+	start, end int
+	escaped    bool
+	high       bool
+}
+
+// str scans a string; s.b[s.i] must be its opening quote.
+func (s *scanner) str() (jsonString, bool) {
+	s.i++
+	v := jsonString{start: s.i}
+	for s.i < len(s.b) {
+		for s.i < len(s.b) && plain[s.b[s.i]] {
+			s.i++
+		}
+		if s.i == len(s.b) {
+			break
+		}
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			v.end = s.i
+			s.i++
+			return v, true
+		case c == '\\':
+			v.escaped = true
+			if !s.escape() {
+				return v, false
+			}
+		case c < 0x20:
+			return v, false
+		default:
+			if c >= 0x80 {
+				v.high = true
+			}
+			s.i++
+		}
+	}
+	return v, false
+}
+
+// plain marks the bytes a string holds as they are: printable ASCII but
+// the quote and the backslash.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// escape scans one escape sequence at s.i.
+func (s *scanner) escape() bool {
+	if s.i+1 >= len(s.b) {
+		return false
+	}
+	switch s.b[s.i+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		s.i += 2
+		return true
+	case 'u':
+		if s.i+6 > len(s.b) {
+			return false
+		}
+		for _, h := range s.b[s.i+2 : s.i+6] {
+			if !isHex(h) {
+				return false
+			}
+		}
+		s.i += 6
+		return true
+	}
+	return false
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// number scans -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?.
+func (s *scanner) number() bool {
+	if s.i < len(s.b) && s.b[s.i] == '-' {
+		s.i++
+	}
+	switch {
+	case s.i < len(s.b) && s.b[s.i] == '0':
+		s.i++
+	case s.i < len(s.b) && '1' <= s.b[s.i] && s.b[s.i] <= '9':
+		s.digits()
+	default:
+		return false
+	}
+	if s.i < len(s.b) && s.b[s.i] == '.' {
+		s.i++
+		if !s.digits() {
+			return false
+		}
+	}
+	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		s.i++
+		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
+			s.i++
+		}
+		if !s.digits() {
+			return false
+		}
+	}
+	return true
+}
+
+// digits scans [0-9]+.
+func (s *scanner) digits() bool {
+	start := s.i
+	for s.i < len(s.b) && isDigit(s.b[s.i]) {
+		s.i++
+	}
+	return s.i > start
+}
+
+// literal scans the literal word at s.i.
+func (s *scanner) literal(word string) bool {
+	if len(s.b)-s.i < len(word) || string(s.b[s.i:s.i+len(word)]) != word {
+		return false
+	}
+	s.i += len(word)
+	return true
+}
+
+// Kinds of values value reports: the first byte of each.
+const (
+	kindString = '"'
+	kindNumber = '0'
+	kindObject = '{'
+	kindArray  = '['
+	kindTrue   = 't'
+	kindFalse  = 'f'
+	kindNull   = 'n'
+)
+
+// value scans any value after optional whitespace and returns its kind and
+// where it starts; it ends at s.i.
+func (s *scanner) value(depth int) (kind byte, start int, ok bool) {
+	s.ws()
+	if s.i >= len(s.b) {
+		return 0, 0, false
+	}
+	start = s.i
+	switch c := s.b[s.i]; c {
+	case '"':
+		_, ok = s.str()
+		return kindString, start, ok
+	case '{':
+		return kindObject, start, s.object(depth + 1)
+	case '[':
+		return kindArray, start, s.array(depth + 1)
+	case 't':
+		return kindTrue, start, s.literal("true")
+	case 'f':
+		return kindFalse, start, s.literal("false")
+	case 'n':
+		return kindNull, start, s.literal("null")
+	default:
+		if c == '-' || isDigit(c) {
+			return kindNumber, start, s.number()
+		}
+		return 0, 0, false
+	}
+}
+
+// object scans an object whose members are of no interest; s.b[s.i] must
+// be '{'.
+func (s *scanner) object(depth int) bool {
+	if depth > maxScanDepth {
+		return false
+	}
+	s.i++
+	if s.consume('}') {
+		return true
+	}
+	for {
+		if s.peek() != '"' {
+			return false
+		}
+		if _, ok := s.str(); !ok || !s.consume(':') {
+			return false
+		}
+		if _, _, ok := s.value(depth); !ok {
+			return false
+		}
+		if s.consume(',') {
+			continue
+		}
+		return s.consume('}')
+	}
+}
+
+// array scans an array whose elements are of no interest; s.b[s.i] must
+// be '['.
+func (s *scanner) array(depth int) bool {
+	if depth > maxScanDepth {
+		return false
+	}
+	s.i++
+	if s.consume(']') {
+		return true
+	}
+	for {
+		if _, _, ok := s.value(depth); !ok {
+			return false
+		}
+		if s.consume(',') {
+			continue
+		}
+		return s.consume(']')
+	}
+}
+
+// members calls member for each member of the object at s.i, with the
+// member's key (unescaped keys only) and the scanner positioned before its
+// value; member must scan the value. It stops at the first false.
+func (s *scanner) members(member func(key []byte) bool) bool {
+	if !s.consume('{') {
+		return false
+	}
+	if s.consume('}') {
+		return true
+	}
+	for {
+		if s.peek() != '"' {
+			return false
+		}
+		k, ok := s.str()
+		if !ok || k.escaped || !s.consume(':') {
+			return false
+		}
+		if !member(s.b[k.start:k.end]) {
+			return false
+		}
+		if s.consume(',') {
+			continue
+		}
+		return s.consume('}')
+	}
+}

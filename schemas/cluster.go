@@ -1,0 +1,143 @@
+package schemas
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// The cluster variant of the migrations. The files in clickhouse/ describe
+// one server; on a ClickHouse cluster (remote_servers, ZooKeeper, and the
+// {shard} and {replica} macros on every server) the same migrations are
+// applied in a form derived from them, so that there is one text to review
+// and to keep up to date:
+//
+//   - CREATE DATABASE gains ON CLUSTER.
+//   - Each table T becomes T_local, created ON CLUSTER with the Replicated
+//     twin of its engine (ReplacingMergeTree → ReplicatedReplacingMergeTree)
+//     under the ZooKeeper path /clickhouse/tables/{shard}/<database>/T, so
+//     the replicas of a shard share its rows; and T itself becomes a
+//     Distributed table over T_local, sharded by cityHash64 of the first
+//     column of T's ORDER BY key. Every copy of an identity (icid;
+//     session_id, event_type, event_time) therefore lands on the same shard,
+//     where ReplacingMergeTree collapses it, and readers and writers keep
+//     using T: SELECT ... FROM T FINAL is merged on each shard.
+//   - Views gain ON CLUSTER; they read the Distributed tables.
+//
+// Column comments are dropped: ClickHouse 18.16 refuses to create a
+// replicated table whose columns have comments ("Table structure in
+// ZooKeeper is too different from local table structure", code 122). They
+// stay documented in the migration files.
+//
+// A statement of another shape (a materialized view, an ALTER, a table
+// without ORDER BY) has no derived form: ClusterStatements returns an error
+// naming it, which the tests of this package turn into a failure for every
+// embedded migration, so a new migration cannot silently lack its cluster
+// variant.
+
+// LocalTableSuffix names the per-shard table under a Distributed one:
+// fee_records holds Distributed rows stored in fee_records_local.
+const LocalTableSuffix = "_local"
+
+// ReplicationPathPrefix is where the replicated tables keep their state in
+// ZooKeeper; a table's path is ReplicationPathPrefix + "{shard}/<database>/<table>".
+const ReplicationPathPrefix = "/clickhouse/tables/"
+
+var (
+	clusterCreateDatabase = regexp.MustCompile(`^CREATE DATABASE IF NOT EXISTS ([A-Za-z_]\w*)$`)
+	clusterCreateView     = regexp.MustCompile(`(?s)^(CREATE VIEW IF NOT EXISTS [A-Za-z_]\w*\.[A-Za-z_]\w*)(\s+AS\s.*)$`)
+	clusterCreateTable    = regexp.MustCompile(`^CREATE TABLE IF NOT EXISTS ([A-Za-z_]\w*)\.([A-Za-z_]\w*)\s*\(`)
+	// The engine clause after the column list: a MergeTree family engine
+	// with simple arguments, then the rest (PARTITION BY, ORDER BY, ...).
+	clusterEngine = regexp.MustCompile(`(?s)^\s*ENGINE\s*=\s*([A-Za-z]*MergeTree)(?:\s*\(([^()]*)\))?(.*)$`)
+	// The first column of the ORDER BY key, bare or in a tuple.
+	clusterOrderBy = regexp.MustCompile(`\bORDER BY\s+(?:\(\s*)?([A-Za-z_]\w*)\s*(?:[,)]|$)`)
+	columnComment  = regexp.MustCompile(`\s+COMMENT\s+'(?:[^'\\]|\\.)*'`)
+)
+
+// ClusterStatements returns the migration's statements for a database
+// sharded and replicated on the named ClickHouse cluster, in file order: the
+// cluster variant described above. database and cluster must be plain
+// identifiers; the caller validates them, since they are spliced into DDL.
+func (m Migration) ClusterStatements(database, cluster string) ([]string, error) {
+	var out []string
+	for _, s := range m.Statements(database) {
+		derived, err := clusterStatement(s, cluster)
+		if err != nil {
+			return nil, fmt.Errorf("%s: no cluster variant: %w", m.Name, err)
+		}
+		out = append(out, derived...)
+	}
+	return out, nil
+}
+
+// clusterStatement derives the cluster form of one single-server statement.
+func clusterStatement(stmt, cluster string) ([]string, error) {
+	onCluster := " ON CLUSTER " + cluster
+	if clusterCreateDatabase.MatchString(stmt) {
+		return []string{stmt + onCluster}, nil
+	}
+	if v := clusterCreateView.FindStringSubmatch(stmt); v != nil {
+		return []string{v[1] + onCluster + v[2]}, nil
+	}
+	t := clusterCreateTable.FindStringSubmatchIndex(stmt)
+	if t == nil {
+		return nil, fmt.Errorf("unsupported statement (want CREATE DATABASE, TABLE or VIEW IF NOT EXISTS): %.60q", stmt)
+	}
+	db, table := stmt[t[2]:t[3]], stmt[t[4]:t[5]]
+	open := t[1] - 1
+	end, err := closingParen(stmt, open)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", table, err)
+	}
+	columns := columnComment.ReplaceAllString(stmt[open:end+1], "")
+	e := clusterEngine.FindStringSubmatch(stmt[end+1:])
+	if e == nil {
+		return nil, fmt.Errorf("table %s: want ENGINE = <MergeTree family>(simple arguments) after the columns", table)
+	}
+	engine, args, rest := e[1], strings.TrimSpace(e[2]), e[3]
+	if strings.HasPrefix(engine, "Replicated") {
+		return nil, fmt.Errorf("table %s: engine %s is replicated already; migrations describe one server", table, engine)
+	}
+	key := clusterOrderBy.FindStringSubmatch(rest)
+	if key == nil {
+		return nil, fmt.Errorf("table %s: want ORDER BY starting with a column, to shard by", table)
+	}
+	replicated := fmt.Sprintf("'%s{shard}/%s/%s', '{replica}'", ReplicationPathPrefix, db, table)
+	if args != "" {
+		replicated += ", " + args
+	}
+	local := table + LocalTableSuffix
+	return []string{
+		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s\n%s\nENGINE = Replicated%s(%s)%s",
+			db, local, onCluster, columns, engine, replicated, rest),
+		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s AS %s.%s\nENGINE = Distributed(%s, %s, %s, cityHash64(%s))",
+			db, table, onCluster, db, local, cluster, db, local, key[1]),
+	}, nil
+}
+
+// closingParen returns the index of the parenthesis that closes the one at
+// open, skipping single-quoted strings (with backslash escapes).
+func closingParen(s string, open int) (int, error) {
+	depth := 0
+	for i := open; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '\'':
+			for i++; i < len(s) && s[i] != '\''; i++ {
+				if s[i] == '\\' {
+					i++
+				}
+			}
+		case '(':
+			depth++
+		case ')':
+			if depth--; depth == 0 {
+				return i, nil
+			}
+		}
+	}
+	return 0, errors.New("unbalanced parentheses in the column list")
+}

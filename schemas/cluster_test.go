@@ -1,0 +1,117 @@
+package schemas_test
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pnstream/pnstream/schemas"
+)
+
+func TestClusterStatements(t *testing.T) {
+	m := schemas.Migration{Name: "0001_x.sql", SQL: `-- a table, a view
+CREATE TABLE IF NOT EXISTS {{database}}.calls
+(
+    icid        String COMMENT 'the identity (icid); it\'s quoted',
+    call_time   Nullable(DateTime) COMMENT 'UTC',
+    ingested_at DateTime DEFAULT now()
+)
+ENGINE = ReplacingMergeTree(ingested_at)
+PARTITION BY toYYYYMM(ingested_at)
+ORDER BY (icid, call_time);
+
+CREATE VIEW IF NOT EXISTS {{database}}.calls_latest AS
+SELECT * FROM {{database}}.calls FINAL;
+`}
+	got, err := m.ClusterStatements("pn", "pn_cluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`CREATE TABLE IF NOT EXISTS pn.calls_local ON CLUSTER pn_cluster
+(
+    icid        String,
+    call_time   Nullable(DateTime),
+    ingested_at DateTime DEFAULT now()
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/pn/calls', '{replica}', ingested_at)
+PARTITION BY toYYYYMM(ingested_at)
+ORDER BY (icid, call_time)`,
+		`CREATE TABLE IF NOT EXISTS pn.calls ON CLUSTER pn_cluster AS pn.calls_local
+ENGINE = Distributed(pn_cluster, pn, calls_local, cityHash64(icid))`,
+		`CREATE VIEW IF NOT EXISTS pn.calls_latest ON CLUSTER pn_cluster AS
+SELECT * FROM pn.calls FINAL`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("ClusterStatements =\n%s\nwant\n%s", strings.Join(got, "\n;\n"), strings.Join(want, "\n;\n"))
+	}
+
+	db := schemas.Migration{SQL: "CREATE DATABASE IF NOT EXISTS {{database}}"}
+	if got, err := db.ClusterStatements("pn", "c"); err != nil || !slices.Equal(got, []string{"CREATE DATABASE IF NOT EXISTS pn ON CLUSTER c"}) {
+		t.Errorf("database: %q, %v", got, err)
+	}
+	plain := schemas.Migration{SQL: "CREATE TABLE IF NOT EXISTS {{database}}.t\n(\n    k String\n)\nENGINE = MergeTree\nORDER BY k"}
+	got, err = plain.ClusterStatements("pn", "c")
+	if err != nil || len(got) != 2 || !strings.Contains(got[0], "ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/pn/t', '{replica}')\nORDER BY k") {
+		t.Errorf("engine without arguments: %q, %v", got, err)
+	}
+}
+
+// Statements that have no derived cluster form are refused with a reason,
+// never passed through as single-server DDL.
+func TestClusterStatementsRefuse(t *testing.T) {
+	table := "CREATE TABLE IF NOT EXISTS {{database}}.t\n(\n    k String\n)\n"
+	for _, tt := range []struct{ name, sql, want string }{
+		{"materialized view", "CREATE MATERIALIZED VIEW IF NOT EXISTS {{database}}.mv ENGINE = SummingMergeTree() ORDER BY k AS SELECT k FROM {{database}}.t", "unsupported statement"},
+		{"alter", "ALTER TABLE {{database}}.t ADD COLUMN x String", "unsupported statement"},
+		{"replicated already", table + "ENGINE = ReplicatedMergeTree('/p', 'r')\nORDER BY k", "replicated already"},
+		{"no order by", table + "ENGINE = MergeTree\nPARTITION BY k", "ORDER BY"},
+		{"expression key", table + "ENGINE = MergeTree\nORDER BY cityHash64(k)", "ORDER BY"},
+		{"other engine", table + "ENGINE = Log", "MergeTree family"},
+		{"unbalanced", "CREATE TABLE IF NOT EXISTS {{database}}.t\n(\n    k String COMMENT ')'\n", "unbalanced"},
+	} {
+		_, err := schemas.Migration{Name: "0009_bad.sql", SQL: tt.sql}.ClusterStatements("pn", "c")
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "0009_bad.sql") {
+			t.Errorf("%s: err = %v, want one naming the file and containing %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+// Every embedded migration has a cluster variant: each table becomes a
+// replicated local table and a Distributed table sharded by its identity.
+func TestEmbeddedMigrationsClusterVariant(t *testing.T) {
+	ms, err := schemas.ClickHouseMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ddl := regexp.MustCompile(`^(?s)CREATE (DATABASE|TABLE|VIEW) IF NOT EXISTS db\.\w+ ON CLUSTER c[\s$]`)
+	distributed := regexp.MustCompile(`ENGINE = Distributed\(c, db, (\w+)_local, cityHash64\((\w+)\)\)$`)
+	shardKeys := map[string]string{}
+	for _, m := range ms {
+		stmts, err := m.ClusterStatements("db", "c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(stmts) < len(m.Statements("db")) {
+			t.Errorf("%s: %d cluster statements for %d single-server ones", m.Name, len(stmts), len(m.Statements("db")))
+		}
+		for _, s := range stmts {
+			if !ddl.MatchString(s) {
+				t.Errorf("%s: not an idempotent CREATE ... ON CLUSTER:\n%s", m.Name, s)
+			}
+			if strings.Contains(s, "COMMENT") || strings.Contains(s, "{{") {
+				t.Errorf("%s: keeps a column comment or a placeholder:\n%s", m.Name, s)
+			}
+			if d := distributed.FindStringSubmatch(s); d != nil {
+				shardKeys[d[1]] = d[2]
+			}
+		}
+	}
+	want := map[string]string{"fee_records": "icid", "call_events": "session_id", "recordings": "icid"}
+	for table, key := range want {
+		if shardKeys[table] != key {
+			t.Errorf("%s is sharded by %q, want %q (its identity, so that copies collapse on one shard)", table, shardKeys[table], key)
+		}
+	}
+}
