@@ -97,6 +97,7 @@ lint: ## gofmt, go vet and staticcheck
 # skipping (see internal/testenv); CI is passed through for the same reason.
 test: deps lint ## deps, lint, then every test with -race against real servers, then test-chaos
 	CI=$${CI:-} PN_REQUIRE_SERVERS=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/internal/chaos$$')
+	$(MAKE) --no-print-directory test-chaos
 
 # The fault-injection suite (internal/chaos) runs on its own, after the other
 # tests: it runs the real binaries for minutes, wants the machine to itself,

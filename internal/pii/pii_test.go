@@ -105,3 +105,32 @@ func TestFees(t *testing.T) {
 		t.Error("raw policy copied the records")
 	}
 }
+
+// One call's CDR and events keep joining on session_id: the stored form of
+// a sessionId does not depend on which record carried it.
+func TestSessionIDIsTheSameForEventsAndFees(t *testing.T) {
+	const x, a, b = "+8617000000001", "+8613812345678", "+8615987654321"
+	for _, session := range []string{
+		a + "_" + x + "_4_627e5c1f_963036_669_1_0",
+		"8613812345678_" + x + "_4_627e5c1f_963036_669_1_0",
+		"1202_1051_4294967295_20190124070250@callenabler246.huaweicaas.com",
+	} {
+		for _, mode := range []string{ModeMasked, ModeHMAC} {
+			p, err := New(mode, []byte("0123456789abcdef0123456789abcdef"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fee := p.Fees([]privatenumber.FeeRecord{{ICID: "1", BindNum: x, CallerNum: a, CalleeNum: x, FwdDstNum: b, SessionID: session}})[0]
+			callin := p.Events([]privatenumber.CallEvent{{EventType: "callin", Caller: a, Called: x, SessionID: session}})[0]
+			callout := p.Events([]privatenumber.CallEvent{{EventType: "callout", Caller: x, Called: b, SessionID: session}})[0]
+			if fee.SessionID != callin.SessionID || fee.SessionID != callout.SessionID || fee.SessionID != p.FeeSessionID(&privatenumber.FeeRecord{SessionID: session}) {
+				t.Errorf("%s %q: fee %q, callin %q, callout %q", mode, session, fee.SessionID, callin.SessionID, callout.SessionID)
+			}
+			for _, n := range []string{a, x, strings.TrimPrefix(a, "+")} {
+				if strings.Contains(fee.SessionID, n) {
+					t.Errorf("%s: stored session %q still holds %s", mode, fee.SessionID, n)
+				}
+			}
+		}
+	}
+}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/streams"
-	"github.com/pnstream/pnstream/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -62,19 +61,9 @@ func (e *badRowsError) Unwrap() error { return errBadRow }
 func TestPermanentInsertErrorDeadLettersOnlyTheBadRows(t *testing.T) {
 	for _, named := range []bool{false, true} {
 		t.Run(fmt.Sprintf("store names rows=%v", named), func(t *testing.T) {
-			ns := testenv.NATS(t)
-			cc := streams.DefaultConnConfig()
-			cc.URL = ns.URL()
-			nc, js, err := streams.Connect(cc, "isolate", zaptest.NewLogger(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer nc.Close()
+			js := provisionedJetStream(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			if err := streams.Provision(ctx, js, streams.DefaultConfig()); err != nil {
-				t.Fatal(err)
-			}
 			const n = 64
 			for i := range n {
 				icid := fmt.Sprintf("good-%d", i)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
 
@@ -15,6 +16,24 @@ import (
 	"github.com/pnstream/pnstream/internal/streams"
 	"github.com/pnstream/pnstream/internal/testenv"
 )
+
+// provisionedJetStream returns JetStream on a NATS server of the test's
+// own, with pnstream's streams.
+func provisionedJetStream(t *testing.T) jetstream.JetStream {
+	t.Helper()
+	ns := testenv.NATS(t)
+	cc := streams.DefaultConnConfig()
+	cc.URL = ns.URL()
+	nc, js, err := streams.Connect(cc, t.Name(), zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if err := streams.Provision(context.Background(), js, streams.DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
 
 // downStore fails every insert as an unreachable ClickHouse does.
 type downStore struct{ inserts atomic.Int64 }
@@ -36,19 +55,9 @@ func (s *downStore) InsertEvents(context.Context, []privatenumber.CallEvent) err
 // within one ShutdownTimeout, not one per batch: a SIGTERM must end within
 // the pod's grace period.
 func TestShutdownDuringOutageTakesOneShutdownTimeout(t *testing.T) {
-	ns := testenv.NATS(t)
-	cc := streams.DefaultConnConfig()
-	cc.URL = ns.URL()
-	nc, js, err := streams.Connect(cc, "shutdown", zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	js := provisionedJetStream(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := streams.Provision(ctx, js, streams.DefaultConfig()); err != nil {
-		t.Fatal(err)
-	}
 	for i := range 200 {
 		body := fmt.Sprintf(`{"icid":"down-%d","sessionId":"s","callInTime":"2024-01-01 00:00:00"}`, i)
 		if _, err := js.Publish(ctx, streams.FeeSubject, []byte(body)); err != nil {
