@@ -23,26 +23,7 @@ var (
 	s3         *testenv.S3Server
 )
 
-func TestMain(m *testing.M) {
-	var err error
-	if clickhouse, err = testenv.StartClickHouse(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if s3, err = testenv.StartS3(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		_ = clickhouse.Close()
-		os.Exit(1)
-	}
-	code := m.Run()
-	for _, c := range []interface{ Close() error }{s3, clickhouse} {
-		if err := c.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m, testenv.Servers{ClickHouse: &clickhouse, S3: &s3}) }
 
 func TestRunRefusesBadConfig(t *testing.T) {
 	err := run(context.Background(), []string{"-recorder-batch-size", "0", "-clickhouse-database", "bad name"})

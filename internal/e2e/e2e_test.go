@@ -16,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/pnstream/pnstream/internal/archive"
@@ -34,33 +33,7 @@ var (
 	s3         *testenv.S3Server
 )
 
-func TestMain(m *testing.M) {
-	var err error
-	clickhouse, err = testenv.StartClickHouse(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if s3, err = testenv.StartS3(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		_ = clickhouse.Close()
-		os.Exit(1)
-	}
-	code := m.Run()
-	for _, c := range []interface{ Close() error }{s3, clickhouse} {
-		if err := c.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	if code == 0 {
-		if err := goleak.Find(goleak.IgnoreCurrent()); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m, testenv.Servers{ClickHouse: &clickhouse, S3: &s3}) }
 
 const (
 	appKey    = "e2e-app"

@@ -1,12 +1,7 @@
 package gaps
 
 import (
-	"context"
-	"fmt"
-	"os"
 	"testing"
-
-	"go.uber.org/goleak"
 
 	"github.com/pnstream/pnstream/internal/testenv"
 )
@@ -15,27 +10,4 @@ import (
 // database of its own.
 var chServer *testenv.ClickHouseServer
 
-func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	var err error
-	chServer, err = testenv.StartClickHouse(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	code := m.Run()
-	if err := chServer.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	return code
-}
+func TestMain(m *testing.M) { testenv.Main(m, testenv.Servers{ClickHouse: &chServer}) }

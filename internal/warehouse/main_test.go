@@ -2,12 +2,8 @@ package warehouse
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/testenv"
@@ -18,32 +14,7 @@ import (
 // them stops the server.
 var chServer *testenv.ClickHouseServer
 
-func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	var err error
-	chServer, err = testenv.StartClickHouse(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	code := m.Run()
-	if err := chServer.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	// Every Warehouse a test opens must be closed: the driver's pool runs a
-	// goroutine until Close.
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	return code
-}
+func TestMain(m *testing.M) { testenv.Main(m, testenv.Servers{ClickHouse: &chServer}) }
 
 // openTest opens a Warehouse on a new database of the test server, closed
 // when the test ends. It does not migrate. It stores phone numbers raw, so
