@@ -36,7 +36,7 @@ func (b *Bench) runE2E(ctx context.Context, rep *Report) error {
 		return err
 	}
 	defer wh.Close()
-	table := db + ".fee_records"
+	table := db + ".fee_records FINAL"
 	in, err := startIngest(ctx, nc, js)
 	if err != nil {
 		return err

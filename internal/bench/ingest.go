@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -24,11 +25,15 @@ const (
 	benchAppSecret = "pnbench-secret"
 )
 
-// productionLogger logs at info level as JSON, as the commands do, into
-// nothing: what logging costs stays in the figures.
+// productionLogger logs at info level as JSON, as the commands do, so
+// that what logging costs stays in the figures; warnings and errors, which
+// explain a bad figure (retries, redeliveries), also go to stderr.
 func productionLogger() *zap.Logger {
 	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
-	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(io.Discard), zap.InfoLevel))
+	return zap.New(zapcore.NewTee(
+		zapcore.NewCore(enc, zapcore.AddSync(io.Discard), zap.InfoLevel),
+		zapcore.NewCore(enc.Clone(), zapcore.Lock(os.Stderr), zap.WarnLevel),
+	))
 }
 
 // ingestServer is pnstream's ingest on a loopback port, wired as

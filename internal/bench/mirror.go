@@ -244,7 +244,7 @@ func (r *mirrorRig) mirror(ctx context.Context, fees []privatenumber.FeeRecord) 
 		return time.Time{}, time.Time{}, err
 	}
 	defer conn.Close()
-	table := r.db + ".recordings WHERE status = '" + warehouse.RecordingArchived + "'"
+	table := r.db + ".recordings FINAL WHERE status = '" + warehouse.RecordingArchived + "'"
 	base, err := countRows(ctx, conn, table)
 	if err != nil {
 		return time.Time{}, time.Time{}, err

@@ -32,6 +32,13 @@ func NewJetStreamPublisher(nc *nats.Conn, js jetstream.JetStream) *JetStreamPubl
 	return &JetStreamPublisher{nc: nc, js: js}
 }
 
+// publishWindow bounds the messages of one Publish awaiting their PubAck.
+// A JetStream context takes at most 4,000 pending async publishes by
+// default, and PublishMsgAsync fails beyond that after a 200 ms stall: a
+// group larger than that (the recording jobs of a 20,000-record batch)
+// would fail whenever JetStream is a little slow, and be retried whole.
+const publishWindow = 1000
+
 // Publish stores msgs and returns nil only when every one was stored; a
 // duplicate counts as stored. Errors match ErrUnavailable.
 func (p *JetStreamPublisher) Publish(ctx context.Context, msgs ...Message) error {
@@ -42,20 +49,33 @@ func (p *JetStreamPublisher) Publish(ctx context.Context, msgs ...Message) error
 	}
 	futures := make([]jetstream.PubAckFuture, len(msgs))
 	for i, m := range msgs {
+		if i >= publishWindow {
+			if err := waitAck(ctx, futures[i-publishWindow], msgs[i-publishWindow].MsgID); err != nil {
+				return err
+			}
+		}
 		f, err := p.js.PublishMsgAsync(&nats.Msg{Subject: m.Subject, Data: m.Data, Header: m.Header}, jetstream.WithMsgID(m.MsgID))
 		if err != nil {
 			return fmt.Errorf("publish %s: %w: %w", m.MsgID, ErrUnavailable, err)
 		}
 		futures[i] = f
 	}
-	for i, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("publish %s: %w: %w", msgs[i].MsgID, ErrUnavailable, err)
-		case <-ctx.Done():
-			return fmt.Errorf("publish %s: %w: %w", msgs[i].MsgID, ErrUnavailable, context.Cause(ctx))
+	for i := max(0, len(msgs)-publishWindow); i < len(msgs); i++ {
+		if err := waitAck(ctx, futures[i], msgs[i].MsgID); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// waitAck waits for the PubAck of the message with id msgID.
+func waitAck(ctx context.Context, f jetstream.PubAckFuture, msgID string) error {
+	select {
+	case <-f.Ok():
+		return nil
+	case err := <-f.Err():
+		return fmt.Errorf("publish %s: %w: %w", msgID, ErrUnavailable, err)
+	case <-ctx.Done():
+		return fmt.Errorf("publish %s: %w: %w", msgID, ErrUnavailable, context.Cause(ctx))
+	}
 }
