@@ -134,6 +134,12 @@ func (m *Mirror) run(ctx context.Context) error {
 					if gctx.Err() != nil {
 						return nil
 					}
+					if errors.Is(err, jetstream.ErrNoHeartbeat) {
+						// A cluster node or the connection went away; the
+						// iterator pulls again by itself.
+						m.log.Warn("job consumer missed heartbeats; pulling again", zap.Error(err))
+						continue
+					}
 					return fmt.Errorf("consume %s: %w", streams.Recordings, err)
 				}
 				m.handle(gctx, msg, rows)

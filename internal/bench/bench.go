@@ -176,6 +176,11 @@ func Run(ctx context.Context, cfg Config, progress func(format string, args ...a
 		defer os.RemoveAll(dir)
 		b.dir = dir
 	}
+	if cfg.ProfileDir != "" {
+		if err := os.MkdirAll(cfg.ProfileDir, 0o750); err != nil {
+			return nil, fmt.Errorf("profile dir: %w", err)
+		}
+	}
 	var err error
 	if b.corpus, err = newCorpus(); err != nil {
 		return nil, err

@@ -130,6 +130,12 @@ func (p *pipeline[R]) flush(ctx context.Context, work func(context.Context)) {
 // done or the iterator fails.
 func (p *pipeline[R]) collect(ctx context.Context, iter jetstream.MessagesContext) ([]jetstream.Msg, error) {
 	msg, err := iter.Next(jetstream.NextContext(ctx))
+	for errors.Is(err, jetstream.ErrNoHeartbeat) && ctx.Err() == nil {
+		// The server missed heartbeats (a cluster node or the connection
+		// went away); the iterator pulls again by itself.
+		p.log.Warn("consumer missed heartbeats; pulling again", zap.Error(err))
+		msg, err = iter.Next(jetstream.NextContext(ctx))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -145,8 +151,8 @@ func (p *pipeline[R]) collect(ctx context.Context, iter jetstream.MessagesContex
 			batch = append(batch, msg)
 		case ctx.Err() != nil:
 			return batch, ctx.Err()
-		case errors.Is(err, context.DeadlineExceeded):
-			return batch, nil
+		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, jetstream.ErrNoHeartbeat):
+			return batch, nil // a missed heartbeat is retried by the next collect
 		default:
 			return batch, err
 		}
