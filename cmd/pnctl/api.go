@@ -75,16 +75,27 @@ func (r *refFlags) resolve(fs *flag.FlagSet) (privatenumber.BindingRef, error) {
 	return r.ref, nil
 }
 
+// parseRefCommand parses the flags of a command that names one binding
+// (by SUBSCRIPTION_ID, or --virtual-num and --extend-num) and returns the
+// client and the binding.
+func parseRefCommand(fs *flag.FlagSet, o *apiOptions, args []string) (*privatenumber.Client, privatenumber.BindingRef, error) {
+	var r refFlags
+	r.register(fs)
+	client, _, err := parseAPI(fs, o, args)
+	if err != nil {
+		return nil, privatenumber.BindingRef{}, err
+	}
+	ref, err := r.resolve(fs)
+	if err != nil {
+		return nil, privatenumber.BindingRef{}, err
+	}
+	return client, ref, nil
+}
+
 func runUnbind(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("pnctl unbind", flag.ContinueOnError)
 	var o apiOptions
-	var r refFlags
-	r.register(fs)
-	client, _, err := parseAPI(fs, &o, args)
-	if err != nil {
-		return err
-	}
-	ref, err := r.resolve(fs)
+	client, ref, err := parseRefCommand(fs, &o, args)
 	if err != nil {
 		return err
 	}
@@ -102,13 +113,7 @@ func runUnbind(ctx context.Context, args []string, out io.Writer) error {
 func runQuery(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("pnctl query", flag.ContinueOnError)
 	var o apiOptions
-	var r refFlags
-	r.register(fs)
-	client, _, err := parseAPI(fs, &o, args)
-	if err != nil {
-		return err
-	}
-	ref, err := r.resolve(fs)
+	client, ref, err := parseRefCommand(fs, &o, args)
 	if err != nil {
 		return err
 	}
