@@ -6,11 +6,13 @@
 //
 // The policy covers the subscribers' numbers: a CDR's callerNum,
 // calleeNum, fwdDisplayNum and fwdDstNum and a call event's caller and
-// called, wherever they occur: in their columns, inside the sessionId
-// (which the platform may build from them, "+8613…_+8615…_4_…"), and in
-// the stored raw JSON. The privacy number X (bindNum) is the tenant's own
-// leased number, not a person's, and stays as it is: usage per X is what
-// analysts count.
+// called, wherever they occur: in their columns, in the stored raw JSON,
+// and inside the sessionId when the platform built it from them
+// ("+8613…_+8615…_4_…"). Identities are never merged: the icid is never
+// changed, and a sessionId is stored as sent unless it holds a number,
+// then in a form that stays distinct (see SessionID). The privacy number X
+// (bindNum) is the tenant's own leased number, not a person's, and stays
+// as it is in the CDR's columns: usage per X is what analysts count.
 package pii
 
 import (

@@ -1,14 +1,15 @@
 package pii
 
 import (
-	"strings"
-
 	"github.com/pnstream/pnstream/internal/privatenumber"
 )
 
 // Fees returns recs with the policy applied: a new slice of changed copies,
 // or recs itself when the policy is raw. recs is not modified: the recorder
-// hands the same records to the recording jobs at the same time.
+// hands the same records to the recording jobs at the same time. The icid
+// is never changed, in its column or in the raw JSON; the raw JSON's
+// sessionId becomes the stored one, so a record read back from the
+// warehouse carries the sessionId of its row.
 func (p Policy) Fees(recs []privatenumber.FeeRecord) []privatenumber.FeeRecord {
 	if p.Raw() {
 		return recs
@@ -27,49 +28,24 @@ func (p Policy) Fees(recs []privatenumber.FeeRecord) []privatenumber.FeeRecord {
 		}
 		r.CallerNum, r.CalleeNum = num(r.CallerNum), num(r.CalleeNum)
 		r.FwdDisplayNum, r.FwdDstNum = num(r.FwdDisplayNum), num(r.FwdDstNum)
-		r.SessionID = p.SessionID(r.SessionID)
-		r.Raw = rep.Bytes(r.Raw)
+		r.SessionID = p.FeeSessionID(&recs[i])
+		r.Raw = rewriteRaw(r.Raw, recs[i].SessionID, r.SessionID, rep)
 		out[i] = r
 	}
 	return out
 }
 
 // FeeSessionID returns the sessionId of r as Fees stores it: for the
-// recording rows, which carry no numbers of their own but must join the CDR.
+// recording jobs and rows, which carry no numbers of their own but must
+// join the CDR.
 func (p Policy) FeeSessionID(r *privatenumber.FeeRecord) string {
-	return p.SessionID(r.SessionID)
+	return p.SessionID(r.SessionID, feeNumbers(r)...)
 }
 
-// SessionID returns the stored form of a sessionId: every "_"-separated
-// part that is a phone number (7 to 15 digits, with or without "+") goes
-// through Number. It depends on the sessionId alone, not on the record it
-// came with, so call events, CDRs and recordings of one call keep joining
-// on session_id under every policy. X is rewritten here too: a sessionId
-// does not say which of its numbers is X.
-func (p Policy) SessionID(s string) string {
-	if p.Raw() || !strings.Contains(s, "_") {
-		return s
-	}
-	parts := strings.Split(s, "_")
-	for i, part := range parts {
-		if isPhoneNumber(part) {
-			parts[i] = p.Number(part)
-		}
-	}
-	return strings.Join(parts, "_")
-}
-
-func isPhoneNumber(s string) bool {
-	digits := strings.TrimPrefix(s, "+")
-	if len(digits) < 7 || len(digits) > 15 {
-		return false
-	}
-	for _, c := range digits {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
+// feeNumbers are the numbers a CDR carries, X included: the gate of
+// SessionID must not depend on which of them is X.
+func feeNumbers(r *privatenumber.FeeRecord) []string {
+	return []string{r.CallerNum, r.CalleeNum, r.FwdDisplayNum, r.FwdDstNum, r.BindNum}
 }
 
 // feeReplacer replaces the personal numbers of r: all but X.
@@ -93,9 +69,14 @@ func (p Policy) Events(events []privatenumber.CallEvent) []privatenumber.CallEve
 		e := events[i]
 		rep := p.Replacer(e.Caller, e.Called)
 		e.Caller, e.Called = rep.number(p, e.Caller), rep.number(p, e.Called)
-		e.SessionID = p.SessionID(e.SessionID)
-		e.Raw = rep.Bytes(e.Raw)
+		e.SessionID = p.EventSessionID(&events[i])
+		e.Raw = rewriteRaw(e.Raw, events[i].SessionID, e.SessionID, rep)
 		out[i] = e
 	}
 	return out
+}
+
+// EventSessionID returns the sessionId of e as Events stores it.
+func (p Policy) EventSessionID(e *privatenumber.CallEvent) string {
+	return p.SessionID(e.SessionID, e.Caller, e.Called)
 }
