@@ -175,7 +175,7 @@ func TestSessionIDHidesNumbers(t *testing.T) {
 			t.Errorf("raw changed %q", id)
 		}
 	}
-	if m := ps[ModeMasked].SessionID(a+"_1"); m != "+86*******7762_1~"+ps[ModeMasked].digest(a+"_1") {
+	if m := ps[ModeMasked].SessionID(a + "_1"); m != "+86*******7762_1~"+ps[ModeMasked].digest(a+"_1") {
 		t.Errorf("masked form %q", m)
 	}
 	// hmac's digest is keyed: the masked mode's is not.
