@@ -11,6 +11,11 @@ import (
 // ErrInvalid is matched by every validation error of this package.
 var ErrInvalid = errors.New("invalid push")
 
+// ErrRecordTooLarge is matched (besides ErrInvalid) by the error of a
+// record larger than the decoder's record limit: a fee record in
+// Push.Rejected, or a call event body.
+var ErrRecordTooLarge = errors.New("record too large")
+
 // FieldError says which field of a push is wrong and why. Field is a JSON
 // path in the push body, such as "feeLst[3].callInTime" or
 // "statusInfo.sessionId"; it is empty when the body as a whole is wrong (not
@@ -18,6 +23,8 @@ var ErrInvalid = errors.New("invalid push")
 type FieldError struct {
 	Field  string `json:"field"`
 	Reason string `json:"reason"`
+
+	kind error // a sentinel the error also matches, or nil
 }
 
 func (e *FieldError) Error() string {
@@ -27,8 +34,11 @@ func (e *FieldError) Error() string {
 	return e.Field + ": " + e.Reason
 }
 
-// Is makes errors.Is(err, ErrInvalid) true for every FieldError.
-func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+// Is makes errors.Is(err, ErrInvalid) true for every FieldError, and
+// errors.Is(err, ErrRecordTooLarge) true for a record over the limit.
+func (e *FieldError) Is(target error) bool {
+	return target == ErrInvalid || (e.kind != nil && target == e.kind)
+}
 
 // FieldErrors lists the problems of one push, in body order.
 type FieldErrors []*FieldError
@@ -41,11 +51,36 @@ func (es FieldErrors) Error() string {
 	return strings.Join(parts, "; ")
 }
 
-// Is makes errors.Is(err, ErrInvalid) true for FieldErrors.
-func (es FieldErrors) Is(target error) bool { return target == ErrInvalid }
+// Is makes errors.Is(err, ErrInvalid) true for FieldErrors, and
+// errors.Is(err, ErrRecordTooLarge) true when one of them is a record over
+// the limit.
+func (es FieldErrors) Is(target error) bool {
+	if target == ErrInvalid {
+		return true
+	}
+	for _, e := range es {
+		if e.Is(target) {
+			return true
+		}
+	}
+	return false
+}
 
 func fieldErr(field, format string, args ...any) *FieldError {
 	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// tooLarge is the error of a record of n bytes over the limit of max.
+func tooLarge(field, what string, n, max int) *FieldError {
+	e := fieldErr(field, "%s of %d bytes; the record limit is %d bytes", what, n, max)
+	e.kind = ErrRecordTooLarge
+	return e
+}
+
+// errTooManyFees is the error of a feeLst of more than MaxFeeRecords
+// records. It cannot say how many: decoding stops at the first one over.
+func errTooManyFees() error {
+	return FieldErrors{fieldErr("feeLst", "more than %d records; want 1 to %d", MaxFeeRecords, MaxFeeRecords)}
 }
 
 // jsonError turns an encoding/json error into a FieldError whose path starts

@@ -2,7 +2,7 @@ package privatenumber
 
 import (
 	"bytes"
-	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -13,12 +13,14 @@ import (
 
 // decodeFeePushFast decodes a fee push in one pass. It reports false when
 // the body is not a plain, well-formed fee push that kind accepts, or has
-// anything the fast path leaves to encoding/json; DecodePush then decodes
-// it the slow way. Records the fast path cannot decode are decoded the
-// slow way one by one, so their errors are encoding/json's.
-func decodeFeePushFast(body []byte, kind Kind) (*Push, bool) {
+// anything the fast path leaves to encoding/json; Decode then decodes it
+// the slow way. Records the fast path cannot decode are decoded the slow
+// way one by one, so their errors are encoding/json's. It stops with an
+// error as soon as a 51st record appears (as tooManyFees would), and
+// rejects the records over limit bytes.
+func decodeFeePushFast(body []byte, kind Kind, limit int) (p *Push, err error, ok bool) {
 	if kind == EventPush {
-		return nil, false
+		return nil, nil, false
 	}
 	s := scanner{b: body}
 	// One string for every field of every record: one allocation.
@@ -29,8 +31,9 @@ func decodeFeePushFast(body []byte, kind Kind) (*Push, bool) {
 		fees       []FeeRecord  // decoded, or zero where left to encoding/json
 		records    []fastRecord // where each element of feeLst is
 		haveFeeLst bool
+		tooMany    bool
 	)
-	ok := s.members(func(key []byte) bool {
+	ok = s.members(func(key []byte) bool {
 		switch string(key) {
 		case "eventType":
 			if haveType || s.peek() != '"' {
@@ -51,11 +54,15 @@ func decodeFeePushFast(body []byte, kind Kind) (*Push, bool) {
 				return true
 			}
 			for {
+				if len(records) == MaxFeeRecords {
+					tooMany = true
+					return false
+				}
 				if s.peek() != '{' {
 					return false
 				}
 				start := s.i
-				r, decoded := s.feeRecord(text)
+				r, decoded := s.feeRecord(text, limit)
 				if !decoded {
 					// Left to encoding/json, but the body must still be
 					// well-formed JSON.
@@ -84,20 +91,24 @@ func decodeFeePushFast(body []byte, kind Kind) (*Push, bool) {
 			return ok
 		}
 	})
+	if tooMany {
+		return nil, errTooManyFees(), true
+	}
 	s.ws()
 	if !ok || s.i != len(body) || !haveType || string(body[eventType.start:eventType.end]) != EventTypeFee ||
-		len(records) == 0 || len(records) > MaxFeeRecords {
-		return nil, false
+		len(records) == 0 {
+		return nil, nil, false
 	}
 	// The valid records move to the front of fees, in order, in place.
-	p := &Push{EventType: EventTypeFee, Fees: fees[:0]}
+	p = &Push{EventType: EventTypeFee, Fees: fees[:0]}
 	for i := range records {
 		fr := &records[i]
 		raw := body[fr.start:fr.end:fr.end]
-		var (
-			r   FeeRecord
-			err error
-		)
+		var r FeeRecord
+		if len(raw) > limit {
+			p.Rejected = append(p.Rejected, RejectedRecord{Index: i, Raw: raw, Err: FieldErrors{tooLarge(feePath(i), "record", len(raw), limit)}})
+			continue
+		}
 		if fr.decoded {
 			r, err = fees[i].checked(feePath(i), raw)
 		} else {
@@ -110,7 +121,7 @@ func decodeFeePushFast(body []byte, kind Kind) (*Push, bool) {
 		p.Fees = append(p.Fees, r)
 	}
 	clear(fees[len(p.Fees):]) // no strings kept alive past the valid ones
-	return p, true
+	return p, nil, true
 }
 
 // fastRecord is an element of feeLst: its span in the body, and whether
@@ -172,20 +183,26 @@ var feeKeys = []string{
 func decodeFeeFast(raw []byte) (FeeRecord, bool) {
 	s := scanner{b: raw}
 	s.ws()
-	r, ok := s.feeRecord(string(raw))
+	r, ok := s.feeRecord(string(raw), math.MaxInt)
 	s.ws()
 	return r, ok && s.i == len(raw)
 }
 
 // feeRecord decodes the object at s.i as a FeeRecord; text is s.b as a
-// string, which the record's strings are cut from.
-func (s *scanner) feeRecord(text string) (FeeRecord, bool) {
+// string, which the record's strings are cut from. Once the record is
+// longer than limit bytes it only scans the rest: the record is refused
+// for its size, and decoding it would be wasted work.
+func (s *scanner) feeRecord(text string, limit int) (FeeRecord, bool) {
 	var r FeeRecord
 	raw := s.b
+	recStart := s.i
 	ok := s.members(func(key []byte) bool {
 		kind, start, ok := s.value(1)
 		if !ok {
 			return false
+		}
+		if s.i-recStart > limit {
+			return true
 		}
 		val := raw[start:s.i]
 		if field := r.stringField(key); field != nil {
@@ -290,9 +307,9 @@ func setString(field *string, kind byte, val []byte, text string) bool {
 		*field = text[1 : len(text)-1]
 		return true
 	}
-	// Escapes or invalid UTF-8: encoding/json's unquoting, on this value
-	// only.
-	return json.Unmarshal(val, field) == nil
+	// Escapes or invalid UTF-8: encoding/json's unquoting.
+	*field = unquote(content)
+	return true
 }
 
 func hasHigh(b []byte) bool {

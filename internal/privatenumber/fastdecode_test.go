@@ -2,6 +2,7 @@ package privatenumber
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -11,16 +12,22 @@ import (
 // The one-pass decoder must give exactly what encoding/json gives: the
 // same records, the same rejections and the same errors, for every body.
 
-// sameAsJSON checks DecodePush against decodePushJSON on body.
+// sameAsJSON checks Decode against decodePushJSON on body, with the
+// default record limit and with one small enough to refuse most records.
 func sameAsJSON(t *testing.T, body []byte, kind Kind) {
 	t.Helper()
-	got, gotErr := DecodePush(body, kind)
-	want, wantErr := decodePushJSON(body, kind)
-	if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
-		t.Fatalf("body %q kind %d: error %v, encoding/json says %v", body, kind, gotErr, wantErr)
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("body %q kind %d:\n got %+v\nwant %+v", body, kind, got, want)
+	for _, limit := range []int{DefaultMaxRecordBytes, 64} {
+		got, gotErr := Decoder{MaxRecordBytes: limit}.Decode(body, kind)
+		want, wantErr := decodePushJSON(body, kind, limit)
+		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+			t.Fatalf("body %q kind %d limit %d: error %v, encoding/json says %v", body, kind, limit, gotErr, wantErr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("body %q kind %d limit %d:\n got %+v\nwant %+v", body, kind, limit, got, want)
+		}
+		if gotErr != nil && !errors.Is(gotErr, ErrInvalid) {
+			t.Fatalf("body %q kind %d: error %v does not match ErrInvalid", body, kind, gotErr)
+		}
 	}
 }
 
@@ -136,7 +143,9 @@ func BenchmarkDecodePush(b *testing.B) {
 	for _, c := range []struct {
 		name   string
 		decode func([]byte, Kind) (*Push, error)
-	}{{"one-pass", DecodePush}, {"encoding-json", decodePushJSON}} {
+	}{{"one-pass", DecodePush}, {"encoding-json", func(body []byte, kind Kind) (*Push, error) {
+		return decodePushJSON(body, kind, DefaultMaxRecordBytes)
+	}}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -40,7 +40,7 @@ func (p *Push) Err() error {
 	return errs
 }
 
-// Kind selects which push bodies DecodePush accepts.
+// Kind selects which push bodies Decode accepts.
 type Kind int
 
 const (
@@ -55,26 +55,63 @@ type pushBody struct {
 	FeeLst     []json.RawMessage `json:"feeLst"`
 }
 
-// DecodePush decodes and validates a push body of the given kind. It returns
+// DefaultMaxRecordBytes is the record limit of a zero Decoder: a real CDR
+// is about 1.5 KB.
+const DefaultMaxRecordBytes = 64 << 10
+
+// Decoder decodes push bodies with bounded work: a fee push is refused as
+// soon as its 51st record appears, and no record may exceed MaxRecordBytes.
+// Decoding a body allocates a small multiple of its size. The zero Decoder
+// uses the defaults.
+type Decoder struct {
+	// MaxRecordBytes is the largest fee record (its JSON) or call event
+	// body taken; 0 or less means DefaultMaxRecordBytes.
+	MaxRecordBytes int
+}
+
+func (d Decoder) maxRecordBytes() int {
+	if d.MaxRecordBytes <= 0 {
+		return DefaultMaxRecordBytes
+	}
+	return d.MaxRecordBytes
+}
+
+// Decode decodes and validates a push body of the given kind. It returns
 // an error matching ErrInvalid when the body as a whole is unusable: not
 // JSON, wrong or unknown eventType, missing statusInfo, feeLst missing, empty
-// or longer than MaxFeeRecords, or an invalid call event. Invalid records of
-// an otherwise sound fee push are not an error here; they are listed in
-// Push.Rejected, and Push.Err reports them.
+// or longer than MaxFeeRecords, an invalid call event, or a call event body
+// over MaxRecordBytes (that error matches ErrRecordTooLarge too). Invalid
+// records of an otherwise sound fee push are not an error here; they are
+// listed in Push.Rejected, and Push.Err reports them; a fee record over
+// MaxRecordBytes is one of them, its error matching ErrRecordTooLarge.
 //
 // A fee push is decoded in one pass over the body, each record's Raw being
 // a slice of body (which must not be modified afterwards); anything the
 // one-pass decoder does not take, encoding/json decodes, with the same
 // results.
-func DecodePush(body []byte, kind Kind) (*Push, error) {
-	if p, ok := decodeFeePushFast(body, kind); ok {
-		return p, nil
+func (d Decoder) Decode(body []byte, kind Kind) (*Push, error) {
+	limit := d.maxRecordBytes()
+	if p, err, ok := decodeFeePushFast(body, kind, limit); ok {
+		return p, err
 	}
-	return decodePushJSON(body, kind)
+	return decodePushJSON(body, kind, limit)
 }
 
-// decodePushJSON is DecodePush with encoding/json.
-func decodePushJSON(body []byte, kind Kind) (*Push, error) {
+// DecodePush is Decoder{}.Decode: the default record limit.
+func DecodePush(body []byte, kind Kind) (*Push, error) {
+	return Decoder{}.Decode(body, kind)
+}
+
+// decodePushJSON is Decode with encoding/json, once the limits are
+// checked without allocating.
+func decodePushJSON(body []byte, kind Kind, limit int) (*Push, error) {
+	if kind == EventPush && len(body) > limit {
+		// A call event is one record: no need to read it.
+		return nil, FieldErrors{tooLarge("", "call event", len(body), limit)}
+	}
+	if tooManyFees(body) {
+		return nil, errTooManyFees()
+	}
 	var b pushBody
 	if err := json.Unmarshal(body, &b); err != nil {
 		return nil, FieldErrors{jsonError("", err)}
@@ -87,6 +124,9 @@ func decodePushJSON(body []byte, kind Kind) (*Push, error) {
 		return nil, FieldErrors{fieldErr("eventType", "fee pushes go to /v1/notifications/fees")}
 	}
 	if !isFee {
+		if len(body) > limit {
+			return nil, FieldErrors{tooLarge("", "call event", len(body), limit)}
+		}
 		ev := eventBody{EventType: b.EventType, StatusInfo: b.StatusInfo}
 		e, err := ev.event(body)
 		if err != nil {
@@ -100,10 +140,14 @@ func decodePushJSON(body []byte, kind Kind) (*Push, error) {
 	case n == 0:
 		return nil, FieldErrors{fieldErr("feeLst", "empty; want 1 to %d records", MaxFeeRecords)}
 	case n > MaxFeeRecords:
-		return nil, FieldErrors{fieldErr("feeLst", "%d records; want 1 to %d", n, MaxFeeRecords)}
+		return nil, errTooManyFees() // tooManyFees counts every array json may take as feeLst
 	}
 	p := &Push{EventType: EventTypeFee, Fees: make([]FeeRecord, 0, len(b.FeeLst))}
 	for i, raw := range b.FeeLst {
+		if len(raw) > limit {
+			p.Rejected = append(p.Rejected, RejectedRecord{Index: i, Raw: raw, Err: FieldErrors{tooLarge(feePath(i), "record", len(raw), limit)}})
+			continue
+		}
 		r, err := decodeFeeRecord(feePath(i), raw)
 		if err != nil {
 			p.Rejected = append(p.Rejected, RejectedRecord{Index: i, Raw: raw, Err: asFieldErrors(err)})

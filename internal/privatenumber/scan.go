@@ -14,7 +14,12 @@ package privatenumber
 // with encoding/json instead, so results and error messages are exactly
 // those of encoding/json.
 
-import "unicode/utf8"
+import (
+	"strings"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+)
 
 // maxScanDepth bounds the nesting the scanner follows; deeper documents go
 // the encoding/json way, which has its own limit and error.
@@ -304,4 +309,97 @@ func (s *scanner) members(member func(key []byte) bool) bool {
 		}
 		return s.consume('}')
 	}
+}
+
+// unquote decodes the content of a scanned JSON string (between its
+// quotes) exactly as encoding/json does, invalid UTF-8 and lone surrogates
+// becoming U+FFFD, in one allocation of the result's size: encoding/json
+// allocates the input's size and grows it by doubling for invalid UTF-8,
+// then copies the result.
+func unquote(content []byte) string {
+	var b strings.Builder
+	b.Grow(unquoteTo(nil, content))
+	unquoteTo(&b, content)
+	return b.String()
+}
+
+// unquoteTo writes the decoded content to w, or only counts it when w is
+// nil, and returns its length. content must have been scanned by str.
+func unquoteTo(w *strings.Builder, content []byte) int {
+	n := 0
+	put := func(c byte) {
+		n++
+		if w != nil {
+			w.WriteByte(c)
+		}
+	}
+	putRune := func(r rune) {
+		n += utf8.RuneLen(r)
+		if w != nil {
+			w.WriteRune(r)
+		}
+	}
+	for i := 0; i < len(content); {
+		c := content[i]
+		switch {
+		case c == '\\':
+			switch e := content[i+1]; e {
+			case 'u':
+				r := getu4(content[i:])
+				i += 6
+				if utf16.IsSurrogate(r) {
+					if dec := utf16.DecodeRune(r, getu4(content[i:])); dec != unicode.ReplacementChar {
+						putRune(dec)
+						i += 6
+						continue
+					}
+					r = unicode.ReplacementChar
+				}
+				putRune(r)
+			default:
+				put(unescaped[e])
+				i += 2
+			}
+		case c < utf8.RuneSelf:
+			put(c)
+			i++
+		default:
+			r, size := utf8.DecodeRune(content[i:])
+			if r == utf8.RuneError && size == 1 {
+				putRune(utf8.RuneError)
+			} else {
+				n += size
+				if w != nil {
+					w.Write(content[i : i+size])
+				}
+			}
+			i += size
+		}
+	}
+	return n
+}
+
+// unescaped maps the byte after a backslash to what it stands for.
+var unescaped = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
+
+// getu4 decodes a \uXXXX escape at the start of s, or returns -1.
+func getu4(s []byte) rune {
+	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
+		return -1
+	}
+	var r rune
+	for _, c := range s[2:6] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return -1
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
