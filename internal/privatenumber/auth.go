@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -37,8 +38,9 @@ var (
 	ErrAuthMalformed   = authError("malformed UsernameToken")
 	ErrAuthUsername    = authError("unknown app key")
 	ErrAuthDigest      = authError("password digest mismatch")
-	ErrAuthExpired     = authError("created outside the replay window")
+	ErrAuthExpired     = authError("created outside the accepted window")
 	ErrAuthReplayed    = authError("nonce already used")
+	ErrAuthWSSEOff     = authError("X-WSSE scheme disabled")
 )
 
 type authErr struct{ msg string }
@@ -160,92 +162,203 @@ func NewNonce() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Verifier checks the authentication headers of incoming requests with the
-// app secret: the digest, the app key, a replay window around Created and
-// nonces not used before within that window. It is safe for concurrent use.
-//
-// A nonce counts as used only once the caller says so with Remember, after
-// the request succeeded: a push that failed on our side (a 503) and is
-// retried with the same headers must not be refused as a replay.
-type Verifier struct {
-	appKey    string
-	appSecret string
-	window    time.Duration
-	now       func() time.Time
-	nonces    *nonceSet
+// Credential is an app key and one of its secrets. An app key may appear in
+// several credentials (a secret rotation's overlap).
+type Credential struct {
+	// AppKey the token's Username must equal; empty matches any Username
+	// (a single-app set-up that does not check the key).
+	AppKey string
+	// AppSecret signs the digests. Never printed: String and MarshalJSON
+	// redact it.
+	AppSecret string
 }
 
-// NewVerifier returns a Verifier that accepts tokens whose Created is within
-// window of now, in either direction. maxNonces bounds the memory spent on
-// remembered nonces.
+// String formats c without its secret.
+func (c Credential) String() string { return c.AppKey + ":[redacted]" }
+
+// MarshalJSON encodes c without its secret, so logging a config that holds
+// credentials cannot leak them.
+func (c Credential) MarshalJSON() ([]byte, error) {
+	return []byte(strconv.Quote(c.String())), nil
+}
+
+// VerifierConfig says which tokens a Verifier accepts.
+type VerifierConfig struct {
+	// Credentials accepted; a token passes when its Username and digest
+	// match one of them.
+	Credentials []Credential
+	// MaxAge is how far in the past Created may be.
+	MaxAge time.Duration
+	// ClockSkew is how far in the future Created may be (the sender's clock
+	// running ahead).
+	ClockSkew time.Duration
+	// NoWSSE refuses the legacy X-WSSE scheme: only X-AKSK passes.
+	NoWSSE bool
+	// MaxNonces bounds the in-process nonce memory of Verify, Remember and
+	// VerifyOnce; Authenticate does not use it. 0 means 100,000.
+	MaxNonces int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Verifier checks the authentication headers of incoming requests: the
+// digest with one of the configured credentials, the app key, Created
+// within [now-MaxAge, now+ClockSkew] and, for Verify and VerifyOnce, nonces
+// not used before in this process. It is safe for concurrent use.
+//
+// Authenticate checks everything but the nonce: a receiver whose nonces are
+// kept elsewhere (ingest's shared store) uses it. Verify checks the nonce
+// against an in-process memory that counts a nonce as used only once the
+// caller says so with Remember, after the request succeeded.
+type Verifier struct {
+	creds  []Credential
+	maxAge time.Duration
+	skew   time.Duration
+	noWSSE bool
+	now    func() time.Time
+	nonces *nonceSet
+}
+
+// NewVerifier returns a Verifier of one credential that accepts tokens whose
+// Created is within window of now, in either direction. maxNonces bounds the
+// memory spent on remembered nonces.
 func NewVerifier(appKey, appSecret string, window time.Duration, maxNonces int, now func() time.Time) *Verifier {
+	return NewVerifierFromConfig(VerifierConfig{
+		Credentials: []Credential{{AppKey: appKey, AppSecret: appSecret}},
+		MaxAge:      window, ClockSkew: window, MaxNonces: maxNonces, Now: now,
+	})
+}
+
+// NewVerifierFromConfig returns a Verifier of cfg. Credentials are copied.
+func NewVerifierFromConfig(cfg VerifierConfig) *Verifier {
+	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Verifier{appKey: appKey, appSecret: appSecret, window: window, now: now, nonces: newNonceSet(maxNonces)}
+	return &Verifier{
+		creds:  append([]Credential(nil), cfg.Credentials...),
+		maxAge: cfg.MaxAge, skew: cfg.ClockSkew, noWSSE: cfg.NoWSSE,
+		now: now, nonces: newNonceSet(cfg.MaxNonces),
+	}
 }
 
-// Verify checks h and returns the verified token, or an error matching
-// ErrUnauthenticated.
-func (v *Verifier) Verify(h http.Header) (UsernameToken, error) {
+// Authenticated is what Authenticate learnt from a request.
+type Authenticated struct {
+	// Token as sent. Set whenever the header parsed, even when the token
+	// was then refused, for the record of the refusal.
+	Token UsernameToken
+	// AppKey of the credential that matched: the configured key, empty for
+	// a credential without one. Nonces are scoped by it, not by the
+	// token's Username, which the digest does not cover.
+	AppKey string
+	// Created, parsed.
+	Created time.Time
+	// WSSE is true for the legacy scheme.
+	WSSE bool
+}
+
+// Authenticate checks h's token (scheme, format, key, digest, Created) but
+// not whether its nonce was used before. Errors match ErrUnauthenticated;
+// the specific ones (ErrAuthUsername, ErrAuthDigest, ...) are for the
+// record and the metrics, not for the client, who must not learn which
+// keys exist.
+func (v *Verifier) Authenticate(h http.Header) (Authenticated, error) {
+	var a Authenticated
 	value, digest := h.Get(HeaderAKSK), AKSKDigest
 	if value == "" {
-		value, digest = h.Get(HeaderWSSE), WSSEDigest
+		value, digest, a.WSSE = h.Get(HeaderWSSE), WSSEDigest, true
 	}
 	if value == "" {
-		return UsernameToken{}, ErrAuthMissing
+		return a, ErrAuthMissing
+	}
+	if a.WSSE && v.noWSSE {
+		return a, ErrAuthWSSEOff
 	}
 	t, err := ParseUsernameToken(value)
 	if err != nil {
-		return UsernameToken{}, err
+		return a, err
 	}
-	if v.appKey != "" && subtle.ConstantTimeCompare([]byte(t.Username), []byte(v.appKey)) != 1 {
-		return t, ErrAuthUsername
+	a.Token = t
+	key, err := v.match(t, digest)
+	if err != nil {
+		return a, err
 	}
-	want := digest(v.appSecret, t.Nonce, t.Created)
-	if !hmac.Equal([]byte(want), []byte(t.PasswordDigest)) {
-		return t, ErrAuthDigest
-	}
+	a.AppKey = key
 	created, err := time.Parse(CreatedLayout, t.Created)
 	if err != nil {
-		return t, ErrAuthMalformed
+		return a, ErrAuthMalformed
 	}
+	a.Created = created
 	now := v.now()
-	if d := now.Sub(created); d > v.window || d < -v.window {
-		return t, fmt.Errorf("%w: created %s, now %s", ErrAuthExpired, t.Created, now.UTC().Format(CreatedLayout))
+	if d := now.Sub(created); d > v.maxAge || d < -v.skew {
+		return a, fmt.Errorf("%w: created %s, now %s", ErrAuthExpired, t.Created, now.UTC().Format(CreatedLayout))
 	}
-	if v.nonces.contains(t.Nonce, now) {
-		return t, ErrAuthReplayed
-	}
-	return t, nil
+	return a, nil
 }
 
-// Remember marks the token's nonce as used until it leaves the window.
+// match finds the credential of t. It computes the digest of every
+// credential and compares in constant time, so the time taken does not
+// tell a known key from an unknown one.
+func (v *Verifier) match(t UsernameToken, digest func(secret, nonce, created string) string) (string, error) {
+	given := []byte(t.PasswordDigest)
+	keyKnown, found := 0, -1
+	for i, c := range v.creds {
+		keyOK := 1
+		if c.AppKey != "" {
+			keyOK = subtle.ConstantTimeCompare([]byte(t.Username), []byte(c.AppKey))
+		}
+		digestOK := subtle.ConstantTimeCompare([]byte(digest(c.AppSecret, t.Nonce, t.Created)), given)
+		keyKnown |= keyOK
+		if keyOK&digestOK == 1 && found < 0 {
+			found = i
+		}
+	}
+	switch {
+	case found >= 0:
+		return v.creds[found].AppKey, nil
+	case keyKnown == 0:
+		return "", ErrAuthUsername
+	default:
+		return "", ErrAuthDigest
+	}
+}
+
+// Verify checks h as Authenticate does and that the nonce was not
+// remembered before, and returns the token.
+func (v *Verifier) Verify(h http.Header) (UsernameToken, error) {
+	a, err := v.Authenticate(h)
+	if err != nil {
+		return a.Token, err
+	}
+	if v.nonces.contains(a.Token.Nonce, v.now()) {
+		return a.Token, ErrAuthReplayed
+	}
+	return a.Token, nil
+}
+
+// Remember marks the token's nonce as used until Created leaves MaxAge.
 func (v *Verifier) Remember(t UsernameToken) {
 	created, err := time.Parse(CreatedLayout, t.Created)
 	if err != nil {
 		return
 	}
-	v.nonces.add(t.Nonce, created.Add(v.window), v.now())
+	v.nonces.add(t.Nonce, created.Add(v.maxAge), v.now())
 }
 
 // VerifyOnce is Verify and Remember in one step, so that two concurrent
 // requests carrying the same nonce cannot both pass. It suits a server that
 // spends a nonce whatever becomes of the request, such as the platform's
-// API; a push receiver that must accept retries uses Verify and Remember.
+// API; a push receiver that must accept retries of the same body uses
+// Authenticate and a shared nonce store bound to the body.
 func (v *Verifier) VerifyOnce(h http.Header) (UsernameToken, error) {
-	t, err := v.Verify(h)
+	a, err := v.Authenticate(h)
 	if err != nil {
-		return t, err
+		return a.Token, err
 	}
-	created, err := time.Parse(CreatedLayout, t.Created)
-	if err != nil { // Verify parsed it already; kept for safety
-		return t, ErrAuthMalformed
+	if !v.nonces.addNew(a.Token.Nonce, a.Created.Add(v.maxAge), v.now()) {
+		return a.Token, ErrAuthReplayed
 	}
-	if !v.nonces.addNew(t.Nonce, created.Add(v.window), v.now()) {
-		return t, ErrAuthReplayed
-	}
-	return t, nil
+	return a.Token, nil
 }
 
 // nonceSet remembers nonces until they expire, at most max of them; when

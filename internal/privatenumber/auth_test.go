@@ -1,8 +1,11 @@
 package privatenumber
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -124,5 +127,106 @@ func TestVerifyOnceSpendsNonceAtomically(t *testing.T) {
 	wg.Wait()
 	if passed.Load() != 1 {
 		t.Errorf("%d concurrent uses of one nonce passed, want 1", passed.Load())
+	}
+}
+
+func TestAuthenticateSeveralCredentials(t *testing.T) {
+	now := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	v := NewVerifierFromConfig(VerifierConfig{
+		Credentials: []Credential{{"app", "old-secret"}, {"app", "new-secret"}, {"other", "other-secret"}},
+		MaxAge:      6 * time.Hour, ClockSkew: 5 * time.Minute,
+		Now: func() time.Time { return now },
+	})
+	sign := func(key, secret string, wsse bool, at time.Time) http.Header {
+		h := http.Header{}
+		(&Signer{AppKey: key, AppSecret: secret, WSSE: wsse, Now: func() time.Time { return at }}).Sign(h)
+		return h
+	}
+	tests := []struct {
+		name    string
+		header  http.Header
+		want    error
+		wantKey string
+	}{
+		{"old secret of a rotation", sign("app", "old-secret", false, now), nil, "app"},
+		{"new secret of a rotation", sign("app", "new-secret", false, now), nil, "app"},
+		{"second app", sign("other", "other-secret", false, now), nil, "other"},
+		{"second app over WSSE", sign("other", "other-secret", true, now), nil, "other"},
+		{"another app's secret", sign("app", "other-secret", false, now), ErrAuthDigest, ""},
+		{"unknown key", sign("stranger", "new-secret", false, now), ErrAuthUsername, ""},
+		{"5 hours old", sign("app", "new-secret", false, now.Add(-5*time.Hour)), nil, "app"},
+		{"exactly the max age", sign("app", "new-secret", false, now.Add(-6*time.Hour)), nil, "app"},
+		{"7 hours old", sign("app", "new-secret", false, now.Add(-7*time.Hour)), ErrAuthExpired, "app"},
+		{"4 minutes ahead", sign("app", "new-secret", false, now.Add(4*time.Minute)), nil, "app"},
+		{"10 minutes ahead", sign("app", "new-secret", false, now.Add(10*time.Minute)), ErrAuthExpired, "app"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := v.Authenticate(tt.header)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Authenticate = %v, want %v", err, tt.want)
+			}
+			if tt.want != nil && !errors.Is(err, ErrUnauthenticated) {
+				t.Errorf("%v does not match ErrUnauthenticated", err)
+			}
+			if a.AppKey != tt.wantKey {
+				t.Errorf("matched key %q, want %q", a.AppKey, tt.wantKey)
+			}
+			if a.Token.Nonce == "" {
+				t.Error("parsed token not returned")
+			}
+		})
+	}
+	// Authenticate keeps no nonce memory: the same header passes again.
+	h := sign("app", "new-secret", false, now)
+	for range 2 {
+		if _, err := v.Authenticate(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestAuthenticateWithoutWSSE(t *testing.T) {
+	now := time.Now()
+	v := NewVerifierFromConfig(VerifierConfig{Credentials: []Credential{{"app", "secret"}}, MaxAge: time.Hour, ClockSkew: time.Minute, NoWSSE: true})
+	wsse := http.Header{}
+	(&Signer{AppKey: "app", AppSecret: "secret", WSSE: true, Now: func() time.Time { return now }}).Sign(wsse)
+	if _, err := v.Authenticate(wsse); !errors.Is(err, ErrAuthWSSEOff) || !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("X-WSSE with WSSE off: %v, want ErrAuthWSSEOff", err)
+	}
+	aksk := http.Header{}
+	(&Signer{AppKey: "app", AppSecret: "secret", Now: func() time.Time { return now }}).Sign(aksk)
+	if _, err := v.Authenticate(aksk); err != nil {
+		t.Fatalf("X-AKSK with WSSE off: %v", err)
+	}
+}
+
+func TestAuthenticateKeylessCredentialScopesNoncesByCredential(t *testing.T) {
+	// A credential without a key accepts any Username, which the digest
+	// does not cover: the nonce scope must not follow the Username.
+	v := NewVerifierFromConfig(VerifierConfig{Credentials: []Credential{{"", "secret"}}, MaxAge: time.Hour, ClockSkew: time.Minute})
+	for _, user := range []string{"a", "b"} {
+		h := http.Header{}
+		(&Signer{AppKey: user, AppSecret: "secret"}).Sign(h)
+		a, err := v.Authenticate(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.AppKey != "" {
+			t.Errorf("Username %q matched key %q, want the credential's empty key", user, a.AppKey)
+		}
+	}
+}
+
+func TestCredentialNeverPrintsItsSecret(t *testing.T) {
+	c := Credential{AppKey: "app", AppSecret: "s3cr3t-value"}
+	js, err := json.Marshal(struct{ C []Credential }{[]Credential{c}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{c.String(), fmt.Sprint(c), fmt.Sprintf("%v %+v", c, []Credential{c}), string(js)} {
+		if strings.Contains(out, "s3cr3t") || !strings.Contains(out, "app") {
+			t.Errorf("printed %q", out)
+		}
 	}
 }
