@@ -51,6 +51,9 @@ type setup struct {
 	timeScale float64
 	// archive runs the recording mirror into S3.
 	archive bool
+	// maxPayload is nats-server's max_payload, such as "8MB"; "" keeps its
+	// default (1 MB).
+	maxPayload string
 }
 
 // rig is one run of the pipeline: processes started from the binaries in
@@ -198,6 +201,9 @@ func (r *rig) startNATS() {
 func (r *rig) natsConfig(n *natsNode) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "server_name: %q\nlisten: \"127.0.0.1:%d\"\nhttp: \"127.0.0.1:%d\"\n", n.name, n.port, n.monPort)
+	if r.cfg.maxPayload != "" {
+		fmt.Fprintf(&b, "max_payload: %s\n", r.cfg.maxPayload)
+	}
 	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n", filepath.Join(r.dir, n.name))
 	if r.cfg.sync != "" {
 		fmt.Fprintf(&b, "  sync_interval: %s\n", r.cfg.sync)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,13 @@ type tap struct {
 	target string
 	client *http.Client
 	srv    *http.Server
+	// next picks the target of each push when spread over replicas.
+	next atomic.Uint64
+
+	// targets, when set by spread, replace target, round-robin; observe,
+	// when set, sees each push ingest answered (attack: captured headers).
+	targets []string
+	observe func(path string, header http.Header, status int)
 
 	mu         sync.Mutex
 	sentFees   map[string]bool // icid of every CDR pushed
@@ -71,7 +79,8 @@ func (tp *tap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	tp.note(push, tp.sentFees, tp.sentEvents)
 
-	req, err := http.NewRequestWithContext(r.Context(), r.Method, tp.target+r.URL.Path, bytes.NewReader(body))
+	target, observe := tp.route()
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, target+r.URL.Path, bytes.NewReader(body))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -91,6 +100,9 @@ func (tp *tap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tp.count(resp.StatusCode)
+	if observe != nil {
+		observe(r.URL.Path, r.Header.Clone(), resp.StatusCode)
+	}
 	if resp.StatusCode == http.StatusOK {
 		tp.note(push, tp.ackedFees, tp.ackedEvent)
 	}
@@ -99,6 +111,25 @@ func (tp *tap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(answer) // the simulator may have given up waiting
+}
+
+// spread sends the pushes round-robin to targets (ingest replicas) instead
+// of the one target of newTap, and shows each answered push to observe
+// (nil for none).
+func (tp *tap) spread(observe func(path string, header http.Header, status int), targets ...string) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	tp.targets, tp.observe = targets, observe
+}
+
+// route returns where the next push goes, and its observer.
+func (tp *tap) route() (string, func(string, http.Header, int)) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	if len(tp.targets) == 0 {
+		return tp.target, tp.observe
+	}
+	return tp.targets[tp.next.Add(1)%uint64(len(tp.targets))], tp.observe
 }
 
 func (tp *tap) note(p *privatenumber.Push, fees, events map[string]bool) {
