@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/privatenumber"
@@ -135,6 +136,56 @@ func TestPIIPoliciesLeaveNoFullNumber(t *testing.T) {
 				WHERE caller = caller_num`)
 			if len(joined) != 1 || joined[0] != fmt.Sprint(len(fees)) {
 				t.Errorf("CDRs joining their events on session_id and caller: %v, want %d", joined, len(fees))
+			}
+		})
+	}
+}
+
+// TestPIIPoliciesKeepSessionIdentities stores, under every mode, events of
+// two calls whose seed-form sessionIds differ only in digits of the
+// 10-digit id part (same type, same second), and two calls whose
+// number-built sessionIds differ only in the caller's hidden digits: each
+// call keeps its own row, and the seed's sessionId is found as the
+// platform sent it.
+func TestPIIPoliciesKeepSessionIdentities(t *testing.T) {
+	at := time.Date(2019, 1, 24, 7, 3, 28, 0, time.UTC)
+	sessions := []string{
+		"1202_1051_4294967295_20190124070250@callenabler246.huaweicaas.com",
+		"1202_1051_4294967296_20190124070250@callenabler246.huaweicaas.com",
+		"1202_1051_5294967295_20190124070250@callenabler246.huaweicaas.com",
+		"+8613442977762_+8615006212131_4_627e5c1f_963036_669_1_0",
+		"+8613442977763_+8615006212131_4_627e5c1f_963036_669_1_0",
+		"+8613442977762_+8615006212132_4_627e5c1f_963036_669_1_0",
+	}
+	for _, mode := range []string{pii.ModeRaw, pii.ModeMasked, pii.ModeHMAC} {
+		t.Run(mode, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Addr = chServer.Addr()
+			cfg.Database = chServer.NewDatabase(t)
+			cfg.PIIMode, cfg.PIIKey = mode, "a test key of thirty-two bytes.."
+			w := openConfig(t, cfg)
+			ctx := testContext(t)
+			if err := w.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var events []privatenumber.CallEvent
+			for _, s := range sessions {
+				e := disconnect(s, at)
+				e.Caller, e.Called = "+86138****0022", "+86138****7021"
+				events = append(events, e)
+			}
+			if err := w.InsertEvents(ctx, events); err != nil {
+				t.Fatal(err)
+			}
+			got := queryRows(t, w, "SELECT toString(count()) FROM "+w.table("call_events")+" FINAL")
+			if len(got) != 1 || got[0] != fmt.Sprint(len(sessions)) {
+				t.Errorf("%d calls stored as %v rows", len(sessions), got)
+			}
+			for _, s := range sessions[:3] {
+				found := queryRows(t, w, "SELECT session_id FROM "+w.table("call_events")+" FINAL WHERE session_id = '"+s+"'")
+				if len(found) != 1 {
+					t.Errorf("lookup by the platform's sessionId %q: %v", s, found)
+				}
 			}
 		})
 	}
