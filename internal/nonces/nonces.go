@@ -1,0 +1,117 @@
+// Package nonces is the store of push nonces shared by every ingest
+// replica: a JetStream KV bucket (streams.Nonces, "PN_NONCES") in which a
+// nonce is checked and recorded in one atomic, create-only step, bound to
+// a digest of the push body, and forgotten after a per-key TTL
+// (PN_PUSH_MAX_AGE). It survives restarts of ingest and of the server
+// (file storage).
+//
+// An entry is kept small, because at 1,000 pushes/s a 6 h window holds
+// about 22 million nonces (see the nonces stage of `make bench` for the
+// measured disk and server memory per million):
+//
+//   - the key is 12 bytes of SHA-256 over (appKey, nonce), base64url
+//     without padding: 16 characters, legal in a KV key. Two distinct
+//     (appKey, nonce) pairs share a key with probability about
+//     n²/2⁹⁷ ≈ 3·10⁻¹⁵ for n = 22 million live nonces; a collision costs a
+//     false 401 (or acceptance of an identical body), never a forgery,
+//     because the key is also bound to the body.
+//   - the value is 12 bytes of SHA-256 over the body. Passing a forged
+//     body under a captured nonce needs a second preimage of a 96-bit
+//     truncated SHA-256 (about 2⁹⁶ hashes); the attacker cannot choose
+//     the original body, so birthday collisions do not help.
+package nonces
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// KeyBytes and DigestBytes are the lengths of the truncated SHA-256 hashes
+// that make an entry's key and value (see the package comment for the
+// collision figures).
+const (
+	KeyBytes    = 12
+	DigestBytes = 12
+)
+
+// ErrReused means the nonce was seen before with another body: a replay
+// of captured headers with a forged body. Ingest answers 401.
+var ErrReused = errors.New("nonce reused with another body")
+
+// Store records push nonces in a KV bucket with per-key TTL (the bucket
+// needs LimitMarkerTTL set, nats-server ≥ 2.11). It is safe for concurrent
+// use, and any number of Stores on any number of connections share the
+// bucket's state.
+type Store struct {
+	kv jetstream.KeyValue
+}
+
+// New returns a Store on kv, the streams.Nonces bucket. It does no I/O.
+func New(kv jetstream.KeyValue) *Store {
+	return &Store{kv: kv}
+}
+
+// Claim atomically records (appKey, nonce) bound to a digest of body for
+// ttl (at least 1s, whole seconds; the server's TTL resolution). It returns
+// nil when the nonce is new, or when it was seen before with the same body
+// (the platform re-sent the push with its original headers; the records'
+// identities absorb it). It returns an error matching ErrReused when the
+// nonce was seen before with another body. Any other error means the store
+// could not be reached or answered unexpectedly: the caller answers 503.
+func (s *Store) Claim(ctx context.Context, appKey, nonce string, body []byte, ttl time.Duration) error {
+	if ttl < time.Second {
+		return fmt.Errorf("claim nonce: ttl %s: want at least 1s", ttl)
+	}
+	key := Key(appKey, nonce)
+	sum := Digest(body)
+	// One retry: the entry may expire between a refused Create and the Get.
+	for range 2 {
+		_, err := s.kv.Create(ctx, key, sum, jetstream.KeyTTL(ttl))
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return fmt.Errorf("claim nonce: create: %w", err)
+		}
+		e, err := s.kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("claim nonce: get: %w", err)
+		}
+		if !bytes.Equal(e.Value(), sum) {
+			return ErrReused
+		}
+		return nil
+	}
+	return errors.New("claim nonce: entry kept expiring between create and get")
+}
+
+// Key is the bucket key of (appKey, nonce): KeyBytes of SHA-256 over both,
+// length-prefixed so that no two pairs share an input, base64url without
+// padding.
+func Key(appKey, nonce string) string {
+	h := sha256.New()
+	var n [8]byte
+	for i := range n {
+		n[i] = byte(uint64(len(appKey)) >> (8 * i))
+	}
+	h.Write(n[:])
+	h.Write([]byte(appKey))
+	h.Write([]byte(nonce))
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:KeyBytes])
+}
+
+// Digest is the stored value for body: DigestBytes of its SHA-256.
+func Digest(body []byte) []byte {
+	sum := sha256.Sum256(body)
+	return sum[:DigestBytes]
+}

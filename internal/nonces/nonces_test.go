@@ -1,0 +1,200 @@
+package nonces_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pnstream/pnstream/internal/nonces"
+	"github.com/pnstream/pnstream/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m, testenv.Servers{}) }
+
+const ttl = time.Hour
+
+// bucket opens (creating it when missing) the nonce bucket on url over a
+// connection of its own, as one ingest replica would.
+func bucket(t *testing.T, url string) jetstream.KeyValue {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.NoReconnect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	kv, err := js.CreateOrUpdateKeyValue(ctx, bucketConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kv
+}
+
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func claim(t *testing.T, s *nonces.Store, appKey, nonce, body string, want error) {
+	t.Helper()
+	err := s.Claim(ctxFor(t), appKey, nonce, []byte(body), ttl)
+	if want == nil && err != nil || want != nil && !errors.Is(err, want) {
+		t.Fatalf("Claim(%q, %q, %q) = %v, want %v", appKey, nonce, body, err, want)
+	}
+}
+
+func TestClaim(t *testing.T) {
+	s := nonces.New(bucket(t, testenv.NATS(t).URL()))
+	claim(t, s, "app1", "n1", "body A", nil)
+	claim(t, s, "app1", "n1", "body A", nil)              // the platform's re-push
+	claim(t, s, "app1", "n1", "body B", nonces.ErrReused) // a forged body
+	claim(t, s, "app1", "n1", "", nonces.ErrReused)       // an empty one too
+	claim(t, s, "app2", "n1", "body B", nil)              // another app's nonce
+	claim(t, s, "app1", "n2", "body B", nil)              // another nonce
+	claim(t, s, "app1", "n1", "body A", nil)              // still bound to A
+	claim(t, s, "app", "1n1", "body B", nil)              // no ambiguity between the parts
+	claim(t, s, "app1", "n1", "body A\x00", nonces.ErrReused)
+}
+
+func TestClaimRefusesShortTTL(t *testing.T) {
+	s := nonces.New(bucket(t, testenv.NATS(t).URL()))
+	if err := s.Claim(ctxFor(t), "app", "n", nil, 500*time.Millisecond); err == nil || errors.Is(err, nonces.ErrReused) {
+		t.Fatalf("Claim with ttl 500ms = %v, want a ttl error", err)
+	}
+}
+
+func TestReplicasShareState(t *testing.T) {
+	srv := testenv.NATS(t)
+	a := nonces.New(bucket(t, srv.URL()))
+	b := nonces.New(bucket(t, srv.URL()))
+	claim(t, a, "app", "n", "original", nil)
+	claim(t, b, "app", "n", "forged", nonces.ErrReused)
+	claim(t, b, "app", "n", "original", nil)
+	claim(t, b, "app", "m", "original", nil)
+	claim(t, a, "app", "m", "forged", nonces.ErrReused)
+}
+
+func TestSurvivesServerRestart(t *testing.T) {
+	srv := testenv.NATS(t)
+	claim(t, nonces.New(bucket(t, srv.URL())), "app", "n", "original", nil)
+	srv.Restart(t)
+	s := nonces.New(bucket(t, srv.URL()))
+	claim(t, s, "app", "n", "forged", nonces.ErrReused)
+	claim(t, s, "app", "n", "original", nil)
+}
+
+func TestUnreachableIsNotReused(t *testing.T) {
+	srv := testenv.NATS(t)
+	s := nonces.New(bucket(t, srv.URL()))
+	claim(t, s, "app", "n", "original", nil)
+	srv.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := s.Claim(ctx, "app", "n", []byte("forged"), ttl)
+	if err == nil || errors.Is(err, nonces.ErrReused) {
+		t.Fatalf("Claim with the server down = %v, want an unreachable error", err)
+	}
+}
+
+// TestExpiry: after its ttl a nonce may be used again, with any body, and
+// not before.
+func TestExpiry(t *testing.T) {
+	s := nonces.New(bucket(t, testenv.NATS(t).URL()))
+	ctx := ctxFor(t)
+	const short = time.Second
+	start := time.Now()
+	if err := s.Claim(ctx, "app", "n", []byte("first"), short); err != nil {
+		t.Fatal(err)
+	}
+	var elapsed time.Duration
+	for {
+		err := s.Claim(ctx, "app", "n", []byte("second"), short)
+		elapsed = time.Since(start)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, nonces.ErrReused) {
+			t.Fatalf("Claim after %s = %v", elapsed, err)
+		}
+		if elapsed > 20*time.Second {
+			t.Fatalf("nonce with ttl %s still claimed after %s", short, elapsed)
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval
+	}
+	if elapsed < short {
+		t.Fatalf("nonce with ttl %s claimable again after %s", short, elapsed)
+	}
+	// The new claim binds the nonce to the new body.
+	if err := s.Claim(ctx, "app", "n", []byte("first"), short); !errors.Is(err, nonces.ErrReused) {
+		t.Fatalf("Claim of the old body after re-claim = %v, want ErrReused", err)
+	}
+}
+
+// TestConcurrentClaims: replicas racing for one nonce with different bodies;
+// exactly one wins, the others are told it was reused.
+func TestConcurrentClaims(t *testing.T) {
+	srv := testenv.NATS(t)
+	const replicas, racers, rounds = 3, 12, 20
+	stores := make([]*nonces.Store, replicas)
+	for i := range stores {
+		stores[i] = nonces.New(bucket(t, srv.URL()))
+	}
+	ctx := ctxFor(t)
+	for round := range rounds {
+		nonce := fmt.Sprintf("race-%d", round)
+		errs := make([]error, racers)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range racers {
+			wg.Go(func() {
+				<-start
+				errs[i] = stores[i%replicas].Claim(ctx, "app", nonce, fmt.Appendf(nil, "body %d", i), ttl)
+			})
+		}
+		close(start)
+		wg.Wait()
+		won := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, nonces.ErrReused):
+				t.Fatalf("round %d racer %d: %v", round, i, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: %d claims won, want exactly 1", round, won)
+		}
+	}
+}
+
+func TestKeyAndDigestAreShort(t *testing.T) {
+	legal := regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	seen := map[string]bool{}
+	for _, p := range [][2]string{{"ab", "c"}, {"a", "bc"}, {"", "abc"}, {"abc", ""}, {"app", "n"}} {
+		k := nonces.Key(p[0], p[1])
+		if len(k) != 16 || !legal.MatchString(k) {
+			t.Errorf("Key%q = %q: want 16 base64url characters", p, k)
+		}
+		if seen[k] {
+			t.Errorf("Key%q = %q repeats another pair's key", p, k)
+		}
+		seen[k] = true
+	}
+	if d := nonces.Digest([]byte("x")); len(d) != nonces.DigestBytes {
+		t.Errorf("Digest is %d bytes, want %d", len(d), nonces.DigestBytes)
+	}
+}
