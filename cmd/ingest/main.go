@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
@@ -34,21 +33,26 @@ func main() {
 }
 
 type config struct {
-	log     daemon.LogConfig
-	debug   daemon.DebugConfig
-	ingest  ingest.Config
-	nats    streams.ConnConfig
-	streams streams.Config
+	log    daemon.LogConfig
+	debug  daemon.DebugConfig
+	ingest ingest.Config
+	nats   streams.ConnConfig
+}
+
+// removedSettings are variables ingest no longer reads, with what replaced
+// them; setting one logs a warning rather than being silently ignored.
+var removedSettings = map[string]string{
+	"PN_PUSH_REPLAY_WINDOW": "PN_PUSH_MAX_AGE (past) and PN_PUSH_CLOCK_SKEW (future)",
+	"PN_PUSH_MAX_NONCES":    "the shared nonce bucket PN_NONCES (its byte limit is the recorder's PN_STREAM_NONCES_MAX_BYTES)",
 }
 
 func run(ctx context.Context, args []string) error {
-	cfg := config{ingest: ingest.DefaultConfig(), nats: streams.DefaultConnConfig(), streams: streams.DefaultConfig()}
+	cfg := config{ingest: ingest.DefaultConfig(), nats: streams.DefaultConnConfig()}
 	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
 	cfg.log.RegisterFlags(fs)
 	cfg.debug.RegisterFlags(fs)
 	cfg.ingest.RegisterFlags(fs)
 	cfg.nats.RegisterFlags(fs)
-	cfg.streams.RegisterFlags(fs)
 	if err := daemon.Parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -56,7 +60,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.ingest.Complete()
-	if err := errors.Join(cfg.ingest.Validate(), cfg.nats.Validate(), cfg.streams.Validate()); err != nil {
+	if err := errors.Join(cfg.ingest.Validate(), cfg.nats.Validate()); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	log, err := daemon.NewLogger(cfg.log, "ingest")
@@ -64,29 +68,34 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	log.Info("starting", zap.Any("config", cfg.ingest.Redacted()), zap.String("nats_url", cfg.nats.URL), zap.Any("streams", cfg.streams))
+	log.Info("starting", zap.Any("config", cfg.ingest.Redacted()), zap.String("nats_url", cfg.nats.Redacted().URL))
 	if cfg.ingest.Auth == ingest.AuthOff {
 		log.Warn("push authentication is OFF: anyone who can reach this port can inject call records")
 	}
+	for name, instead := range removedSettings {
+		if os.Getenv(name) != "" {
+			log.Warn("setting no longer read", zap.String("variable", name), zap.String("instead", instead))
+		}
+	}
 
+	// The streams and the nonce bucket are provisioned by the recorder's
+	// set-up, not here, so that an operator's limits are not overwritten;
+	// until they exist readiness is false and pushes get 503.
 	nc, js, err := streams.Connect(cfg.nats, "pnstream-ingest", log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	if err := streams.Provision(ctx, js, cfg.streams); err != nil {
-		// Not fatal: NATS may come later; publishes then fail with 503 and
-		// readiness stays false until the streams exist.
-		log.Warn("streams not provisioned yet", zap.Error(err))
-	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := ingest.New(cfg.ingest, ingest.Deps{
-		Publisher: streams.NewJetStreamPublisher(nc, js),
-		Ready:     readiness(js, cfg.streams),
-		Logger:    log,
-		Registry:  reg,
+		Publisher:  streams.NewJetStreamPublisher(nc, js),
+		Nonces:     ingest.NewJetStreamNonces(js),
+		MaxPayload: nc.MaxPayload,
+		Ready:      func(ctx context.Context) error { return streams.Check(ctx, js) },
+		Logger:     log,
+		Registry:   reg,
 	})
 	ln, err := net.Listen("tcp", cfg.ingest.Addr)
 	if err != nil {
@@ -107,18 +116,4 @@ func run(ctx context.Context, args []string) error {
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// readiness is true when JetStream answers and the streams exist; it
-// provisions them when they are missing, e.g. after NATS came up late.
-func readiness(js jetstream.JetStream, sc streams.Config) ingest.ReadyFunc {
-	return func(ctx context.Context) error {
-		if _, err := js.Stream(ctx, streams.Fees); err != nil {
-			if errors.Is(err, jetstream.ErrStreamNotFound) {
-				return streams.Provision(ctx, js, sc)
-			}
-			return fmt.Errorf("jetstream: %w", err)
-		}
-		return nil
-	}
 }

@@ -3,15 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"go.uber.org/zap/zaptest"
+
 	"github.com/pnstream/pnstream/internal/localserver"
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/streams"
 	"github.com/pnstream/pnstream/internal/testenv"
 )
 
@@ -23,13 +28,38 @@ func TestRunRefusesIncompleteConfig(t *testing.T) {
 		{[]string{"-nats-url", "nats://127.0.0.1:1"}, "PN_APP_SECRET"},
 		{[]string{"-push-auth", "required"}, "no app secret"},
 		{[]string{"-push-auth", "maybe", "-app-secret", "s"}, `push auth "maybe"`},
-		{[]string{"-app-secret", "s", "-stream-replicas", "0", "-ingest-write-timeout", "1s"}, "replicas"},
+		{[]string{"-app-secret", "s", "-push-max-age", "0s", "-ingest-write-timeout", "1s"}, "push max age"},
+		{[]string{"-app-secret", "s", "-push-max-age", "0s", "-ingest-write-timeout", "1s"}, "write timeout"},
+		{[]string{"-push-credentials", "app:secret,broken"}, "push credential 2"},
+		{[]string{"-push-credentials", "a:same,b:same"}, "share a secret"},
 	}
 	for _, tt := range tests {
 		err := run(context.Background(), tt.args)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("run(%q) = %v, want an error containing %q", tt.args, err, tt.want)
 		}
+	}
+}
+
+// waitReady polls /readyz until it answers status with a body containing
+// want.
+func waitReady(t *testing.T, base string, status int, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == status && strings.Contains(string(body), want) {
+				return
+			}
+			err = fmt.Errorf("%d %q", resp.StatusCode, body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz not %d %q: %v", status, want, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -53,20 +83,23 @@ func TestRunServesThenShutsDownGracefully(t *testing.T) {
 	go func() { done <- run(ctx, []string{"-ingest-addr", addr, "-nats-url", ns.URL(), "-app-key", "cmd-key"}) }()
 
 	base := "http://" + addr
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ingest not ready: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	// ingest provisions nothing: it is not ready until the recorder's
+	// set-up created the streams and the nonce bucket.
+	waitReady(t, base, http.StatusServiceUnavailable, "not provisioned")
+	nc, js, err := streams.Connect(streams.ConnConfig{URL: ns.URL(), ReconnectWait: 50 * time.Millisecond}, "cmd-test", zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer nc.Close()
+	if err := streams.Check(ctx, js); !errors.Is(err, streams.ErrNotProvisioned) {
+		t.Fatalf("before provisioning, Check = %v: ingest created streams", err)
+	}
+	sc := streams.DefaultConfig()
+	sc.MaxBytes, sc.RejectedMaxBytes, sc.DeadMaxBytes, sc.NonceMaxBytes = 64<<20, 16<<20, 16<<20, 16<<20 // the test server's store is 1 GiB
+	if err := streams.Provision(ctx, js, sc); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, base, http.StatusOK, "ready")
 	if resp, err := http.Get(pprof); err != nil || resp.StatusCode != 200 {
 		t.Errorf("pprof (PN_PPROF_ADDR): %v %v", resp, err)
 	} else {

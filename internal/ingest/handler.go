@@ -2,8 +2,6 @@ package ingest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,9 +10,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
+	"github.com/pnstream/pnstream/internal/nonces"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/streams"
 )
@@ -34,15 +32,19 @@ var (
 	errMethod   = errors.New("method not allowed")
 )
 
-// pushHandler serves one push path: verify, decode, split, publish, answer.
+// pushHandler serves one push path: verify, read, claim the nonce, decode,
+// split, publish, answer.
 type pushHandler struct {
-	kind     privatenumber.Kind
-	path     string
-	cfg      *Config
-	pub      Publisher
-	verifier *privatenumber.Verifier // nil when push auth is off
-	metrics  *metrics
-	log      *zap.Logger
+	kind       privatenumber.Kind
+	path       string
+	cfg        *Config
+	pub        Publisher
+	nonces     NonceStore
+	maxPayload func() int64
+	verifier   *privatenumber.Verifier // nil when push auth is off
+	decoder    privatenumber.Decoder
+	metrics    *metrics
+	log        *zap.Logger
 }
 
 func (h *pushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -50,13 +52,17 @@ func (h *pushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	status, err := h.handle(r.Context(), w, r)
 	writeAnswer(w, status, err, h.cfg.RetryAfter)
 	h.metrics.observeRequest(h.path, status, time.Since(start))
-	if err == nil && !h.log.Core().Enabled(zap.DebugLevel) {
-		return // nothing to log: no logger, request id or fields to make
+	// 401s are what anonymous clients cause: counted, kept, not logged above
+	// Debug, so that they cannot flood the log.
+	if (err == nil || status == http.StatusUnauthorized) && !h.log.Core().Enabled(zap.DebugLevel) {
+		return
 	}
 	log := h.log.With(zap.String("request_id", requestID(r)), zap.String("path", h.path))
 	switch {
 	case status == http.StatusServiceUnavailable:
 		log.Warn("push not stored, platform will retry", zap.Int("status", status), zap.Error(err))
+	case status == http.StatusUnauthorized:
+		log.Debug("push refused", zap.Int("status", status), zap.Error(err))
 	case err != nil:
 		log.Info("push refused", zap.Int("status", status), zap.Error(err))
 	default:
@@ -64,33 +70,53 @@ func (h *pushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// handle returns the HTTP status of the push and the error behind it.
-// Everything refused is kept in PN_REJECTED before the answer; when that
-// fails too the answer is 503, so the platform retries and nothing is lost.
+// handle returns the HTTP status of the push and the error behind it. The
+// cheap checks come first: the token before the body is read, the body's
+// size before it is decoded, the nonce before anything is stored.
+// Everything refused is kept in PN_REJECTED (bounded) before the answer;
+// when that fails too the answer is 503, so the platform retries and
+// nothing is lost.
 func (h *pushHandler) handle(ctx context.Context, w http.ResponseWriter, r *http.Request) (int, error) {
 	if r.Method != http.MethodPost {
 		return http.StatusMethodNotAllowed, fmt.Errorf("%w: %s", errMethod, r.Method)
+	}
+	var auth privatenumber.Authenticated
+	if h.verifier != nil {
+		var err error
+		if auth, err = h.verifier.Authenticate(r.Header); err != nil {
+			return h.refuseUnread(ctx, w, r, refusal{status: http.StatusUnauthorized, class: classUnauthenticated, reason: authReason(err), cause: err, auth: &auth})
+		}
+	}
+	if r.ContentLength > h.cfg.MaxBodyBytes {
+		err := fmt.Errorf("%w: %d bytes, the limit is %d", errTooLarge, r.ContentLength, h.cfg.MaxBodyBytes)
+		return h.refuseUnread(ctx, w, r, refusal{status: http.StatusRequestEntityTooLarge, class: classTooLarge, reason: reasonTooLarge, cause: err, auth: &auth})
 	}
 	body, err := readBody(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes), r.ContentLength, h.cfg.MaxBodyBytes)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
+			// Sent without a length; MaxBytesReader closes the connection.
 			err = fmt.Errorf("%w: more than %d bytes", errTooLarge, h.cfg.MaxBodyBytes)
-			return h.reject(ctx, r, body, http.StatusRequestEntityTooLarge, "too_large", err, true)
+			return h.refuse(ctx, r, refusal{status: http.StatusRequestEntityTooLarge, class: classTooLarge, reason: reasonTooLarge, cause: err, auth: &auth,
+				kept: body[:min(len(body), RefusedBodyBytes)], truncated: true, size: -1})
 		}
 		return http.StatusBadRequest, fmt.Errorf("read body: %w", err)
 	}
-
-	var token privatenumber.UsernameToken
 	if h.verifier != nil {
-		if token, err = h.verifier.Verify(r.Header); err != nil {
-			return h.reject(ctx, r, body, http.StatusUnauthorized, "unauthenticated", err, false)
+		if status, err := h.claim(ctx, r, &auth, body); err != nil {
+			return status, err
 		}
 	}
 
-	push, err := privatenumber.DecodePush(body, h.kind)
+	push, err := h.decoder.Decode(body, h.kind)
 	if err != nil {
-		return h.reject(ctx, r, body, http.StatusBadRequest, "invalid", err, false)
+		if errors.Is(err, privatenumber.ErrRecordTooLarge) {
+			// A call event is one record: over the record limit, the body
+			// is too large, and kept as little as any other 413.
+			return h.refuse(ctx, r, refusal{status: http.StatusRequestEntityTooLarge, class: classTooLarge, reason: reasonRecordTooLarge, cause: err, auth: &auth,
+				kept: body[:min(len(body), RefusedBodyBytes)], truncated: len(body) > RefusedBodyBytes, size: int64(len(body))})
+		}
+		return h.refuse(ctx, r, refusal{status: http.StatusBadRequest, class: classInvalid, reason: reasonInvalid, cause: err, auth: &auth, kept: body, size: int64(len(body))})
 	}
 
 	msgs := messages(push)
@@ -103,15 +129,61 @@ func (h *pushHandler) handle(ctx context.Context, w http.ResponseWriter, r *http
 	h.metrics.publishSeconds.Observe(time.Since(t0).Seconds())
 	h.metrics.countRecords(push)
 
-	status, err := http.StatusOK, error(nil)
 	if perr := push.Err(); perr != nil {
 		// The valid records are stored; the body is kept for the invalid ones.
-		status, err = h.reject(ctx, r, body, http.StatusBadRequest, "invalid", perr, false)
+		reason := reasonInvalid
+		if errors.Is(perr, privatenumber.ErrRecordTooLarge) {
+			reason = reasonRecordTooLarge
+		}
+		return h.refuse(ctx, r, refusal{status: http.StatusBadRequest, class: classInvalid, reason: reason, cause: perr, auth: &auth, kept: body, size: int64(len(body))})
 	}
-	if h.verifier != nil && status != http.StatusServiceUnavailable {
-		h.verifier.Remember(token)
+	return http.StatusOK, nil
+}
+
+// claim checks and records the push's nonce, bound to the body, in the
+// shared store, for as long as its Created passes authentication (plus the
+// clock skew, for replicas whose clocks differ). It returns 0 and nil when
+// the push may go on.
+func (h *pushHandler) claim(ctx context.Context, r *http.Request, auth *privatenumber.Authenticated, body []byte) (int, error) {
+	t0 := time.Now()
+	// Whole seconds, rounded up: the server's TTL resolution.
+	ttl := max(auth.Created.Add(h.cfg.MaxAge+h.cfg.ClockSkew).Sub(t0), time.Second)
+	ttl = (ttl + time.Second - 1).Truncate(time.Second)
+	cctx, cancel := context.WithTimeout(ctx, h.cfg.PublishTimeout)
+	defer cancel()
+	err := h.nonces.Claim(cctx, auth.AppKey, auth.Token.Nonce, body, ttl)
+	h.metrics.nonceSeconds.Observe(time.Since(t0).Seconds())
+	switch {
+	case err == nil:
+		return 0, nil
+	case errors.Is(err, nonces.ErrReused):
+		// Captured headers with another body: a forgery. Keep as little of
+		// it as of any other 401.
+		return h.refuse(ctx, r, refusal{status: http.StatusUnauthorized, class: classUnauthenticated, reason: reasonNonceReused,
+			cause: fmt.Errorf("%w: %w", privatenumber.ErrAuthReplayed, err), auth: auth,
+			kept: body[:min(len(body), RefusedBodyBytes)], truncated: len(body) > RefusedBodyBytes, size: int64(len(body))})
+	default:
+		h.metrics.nonceErrors.Inc()
+		return http.StatusServiceUnavailable, fmt.Errorf("nonce store: %w", err)
 	}
-	return status, err
+}
+
+// authReason is the refusal reason of an authentication error.
+func authReason(err error) string {
+	switch {
+	case errors.Is(err, privatenumber.ErrAuthMissing):
+		return reasonAuthMissing
+	case errors.Is(err, privatenumber.ErrAuthUsername):
+		return reasonAuthUnknownKey
+	case errors.Is(err, privatenumber.ErrAuthDigest):
+		return reasonAuthDigest
+	case errors.Is(err, privatenumber.ErrAuthExpired):
+		return reasonAuthExpired
+	case errors.Is(err, privatenumber.ErrAuthWSSEOff):
+		return reasonAuthWSSEOff
+	default:
+		return reasonAuthMalformed
+	}
 }
 
 // readBody reads a request body in one buffer sized from Content-Length
@@ -152,41 +224,6 @@ func messages(p *privatenumber.Push) []streams.Message {
 	return msgs
 }
 
-// reject keeps a refused body in PN_REJECTED with the reason and returns the
-// status to answer: the given one once the body is stored, 503 otherwise.
-func (h *pushHandler) reject(ctx context.Context, r *http.Request, body []byte, status int, class string, cause error, truncated bool) (int, error) {
-	hdr := nats.Header{}
-	hdr.Set(streams.HeaderReason, truncate(cause.Error(), 4096))
-	hdr.Set(streams.HeaderStatus, strconv.Itoa(status))
-	hdr.Set(streams.HeaderPath, r.URL.Path)
-	hdr.Set(streams.HeaderRemoteAddr, r.RemoteAddr)
-	hdr.Set(streams.HeaderReceivedAt, time.Now().UTC().Format(time.RFC3339Nano))
-	if truncated {
-		hdr.Set(streams.HeaderTruncated, "true")
-	}
-	for _, name := range []string{"Content-Type", "User-Agent", privatenumber.HeaderAuthorization, privatenumber.HeaderAKSK, privatenumber.HeaderWSSE, "X-Request-Id"} {
-		if v := r.Header.Get(name); v != "" {
-			hdr.Set(streams.HeaderOrigHeaders+name, truncate(v, 1024))
-		}
-	}
-	// The same body refused for the same reason is kept once per duplicate
-	// window, so a retry storm does not flood the stream.
-	sum := sha256.Sum256(append([]byte(class+"\x00"), body...))
-	msg := streams.Message{
-		Subject: streams.RejectedPrefix + class,
-		MsgID:   "rejected:" + hex.EncodeToString(sum[:]),
-		Data:    body,
-		Header:  hdr,
-	}
-	pubCtx, cancel := context.WithTimeout(ctx, h.cfg.PublishTimeout)
-	defer cancel()
-	if err := h.pub.Publish(pubCtx, msg); err != nil {
-		return http.StatusServiceUnavailable, fmt.Errorf("keep rejected body (%v): %w", cause, err)
-	}
-	h.metrics.rejected.WithLabelValues(class).Inc()
-	return status, cause
-}
-
 // answer is the JSON body of every answer, in the platform's style.
 type answer struct {
 	ResultCode string                      `json:"resultcode"`
@@ -209,7 +246,7 @@ func writeAnswer(w http.ResponseWriter, status int, err error, retryAfter time.D
 	a := answer{ResultCode: "0", ResultDesc: "Success"}
 	if err != nil {
 		a.ResultCode = strconv.Itoa(status)
-		a.ResultDesc = truncate(err.Error(), 2048)
+		a.ResultDesc = truncateUTF8(err.Error(), 2048)
 		var fes privatenumber.FieldErrors
 		if errors.As(err, &fes) {
 			a.Errors = fes
@@ -222,6 +259,9 @@ func writeAnswer(w http.ResponseWriter, status int, err error, retryAfter time.D
 	case http.StatusMethodNotAllowed:
 		w.Header().Set("Allow", http.MethodPost)
 	case http.StatusUnauthorized:
+		// One answer for every refused token, so that a client learns
+		// nothing of which keys exist or why its token failed.
+		a = answer{ResultCode: strconv.Itoa(status), ResultDesc: "Unauthorized"}
 		w.Header().Set("WWW-Authenticate", privatenumber.AuthorizationAKSK)
 	}
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
@@ -234,11 +274,4 @@ func requestID(r *http.Request) string {
 		return id
 	}
 	return privatenumber.NewNonce()[:16]
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -47,10 +47,12 @@ func newHostile(t *testing.T) *hostile {
 		t.Fatal(err)
 	}
 	s := ingest.New(cfg, ingest.Deps{
-		Publisher: streams.NewJetStreamPublisher(e.nc, e.js),
-		Ready:     func(context.Context) error { return nil },
-		Logger:    zaptest.NewLogger(t),
-		Registry:  prometheus.NewRegistry(),
+		Publisher:  streams.NewJetStreamPublisher(e.nc, e.js),
+		Nonces:     ingest.NewJetStreamNonces(e.js),
+		MaxPayload: e.nc.MaxPayload,
+		Ready:      func(context.Context) error { return nil },
+		Logger:     zaptest.NewLogger(t),
+		Registry:   prometheus.NewRegistry(),
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -185,13 +187,14 @@ func hostileCases(replayed func(http.Header)) []hostileCase {
 		}, status: 401, kept: "unauthenticated"},
 		{name: "X-AKSK wrong secret", body: fees(record("wrong-secret", "")), sign: signAt(appKey, "not-it", false, now), status: 401, kept: "unauthenticated"},
 		{name: "X-AKSK wrong app key", body: fees(record("wrong-key", "")), sign: signAt("other-app", appSecret, false, now), status: 401, kept: "unauthenticated"},
-		{name: "X-AKSK expired", body: fees(record("expired", "")), sign: signAt(appKey, appSecret, false, now.Add(-6*time.Minute)), status: 401, kept: "unauthenticated"},
+		{name: "X-AKSK 7 hours old", body: fees(record("expired", "")), sign: signAt(appKey, appSecret, false, now.Add(-7*time.Hour)), status: 401, kept: "unauthenticated"},
+		{name: "X-AKSK 5 hours old (a late re-push)", body: fees(record("five-hours", "")), sign: signAt(appKey, appSecret, false, now.Add(-5*time.Hour)), status: 200, stored: 1},
 		{name: "X-AKSK from a clock 6 min ahead", body: fees(record("future", "")), sign: signAt(appKey, appSecret, false, now.Add(6*time.Minute)), status: 401, kept: "unauthenticated"},
 		{name: "X-AKSK from a clock 4 min ahead", body: fees(record("near-future", "")), sign: signAt(appKey, appSecret, false, now.Add(4*time.Minute)), status: 200, stored: 1},
 		{name: "X-AKSK replayed", body: fees(record("replayed", "")), sign: replayed, status: 401, kept: "unauthenticated"},
 		{name: "garbled X-WSSE", body: fees(record("wsse-garbled", "")), sign: setHeader("X-WSSE", `UsernameToken Username=`), status: 401, kept: "unauthenticated"},
 		{name: "X-WSSE wrong secret", body: fees(record("wsse-secret", "")), sign: signAt(appKey, "not-it", true, now), status: 401, kept: "unauthenticated"},
-		{name: "X-WSSE expired", body: fees(record("wsse-expired", "")), sign: signAt(appKey, appSecret, true, now.Add(-time.Hour)), status: 401, kept: "unauthenticated"},
+		{name: "X-WSSE expired", body: fees(record("wsse-expired", "")), sign: signAt(appKey, appSecret, true, now.Add(-7*time.Hour)), status: 401, kept: "unauthenticated"},
 		{name: "X-WSSE digest used as X-AKSK", body: fees(record("scheme-swap", "")), sign: func(h http.Header) {
 			signAt(appKey, appSecret, true, now)(h)
 			h.Set("X-AKSK", h.Get("X-WSSE"))
@@ -286,10 +289,16 @@ func (h *hostile) checkKept(t *testing.T, c hostileCase, added uint64) {
 	}
 	m := h.lastMsg(streams.Rejected, streams.RejectedPrefix+c.kept)
 	want := c.body
-	if c.kept == "too_large" {
-		want = c.body[:256<<10]
+	if c.kept != "invalid" && len(want) > ingest.RefusedBodyBytes {
+		// 401 and 413 keep the first 4 KiB.
+		want = c.body[:ingest.RefusedBodyBytes]
 		if m.Header.Get(streams.HeaderTruncated) != "true" {
 			t.Error("truncated body kept without Pn-Truncated")
+		}
+	}
+	for name := range m.Header {
+		if n := strings.ToLower(name); strings.Contains(n, "aksk") || strings.Contains(n, "wsse") || strings.Contains(n, "authorization") {
+			t.Errorf("credential header %s kept", name)
 		}
 	}
 	if !bytes.Equal(m.Data, want) {

@@ -45,6 +45,36 @@ type env struct {
 func newEnv(t *testing.T, mutate ...func(*ingest.Config)) *env {
 	t.Helper()
 	ns := testenv.NATS(t)
+	sc := streams.DefaultConnConfig()
+	sc.URL = ns.URL()
+	sc.ReconnectWait = 50 * time.Millisecond
+	nc, js, err := streams.Connect(sc, "ingest-test", zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if err := streams.Provision(context.Background(), js, smallStreams()); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, nats: ns, nc: nc, js: js}
+	e.srv = e.serve(nc, js, mutate...)
+	return e
+}
+
+// smallStreams is the default stream layout with byte limits that fit the
+// embedded test server's store (1 GiB).
+func smallStreams() streams.Config {
+	cfg := streams.DefaultConfig()
+	cfg.MaxBytes = 64 << 20
+	cfg.RejectedMaxBytes = 16 << 20
+	cfg.DeadMaxBytes = 16 << 20
+	cfg.NonceMaxBytes = 16 << 20
+	return cfg
+}
+
+// testConfig is the Config of the tests' servers.
+func testConfig(t *testing.T, mutate ...func(*ingest.Config)) ingest.Config {
+	t.Helper()
 	cfg := ingest.DefaultConfig()
 	cfg.AppKey, cfg.AppSecret = appKey, appSecret
 	cfg.PublishTimeout = 2 * time.Second
@@ -56,35 +86,46 @@ func newEnv(t *testing.T, mutate ...func(*ingest.Config)) *env {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	return cfg
+}
+
+// replica starts another ingest Server on the env's NATS, with its own
+// connection, as a second pod (or a restarted one) would have.
+func (e *env) replica(mutate ...func(*ingest.Config)) *httptest.Server {
+	e.t.Helper()
 	sc := streams.DefaultConnConfig()
-	sc.URL = ns.URL()
+	sc.URL = e.nats.URL()
 	sc.ReconnectWait = 50 * time.Millisecond
-	nc, js, err := streams.Connect(sc, "ingest-test", zaptest.NewLogger(t))
+	nc, js, err := streams.Connect(sc, "ingest-test-replica", zaptest.NewLogger(e.t))
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	t.Cleanup(nc.Close)
-	ctx := context.Background()
-	if err := streams.Provision(ctx, js, streams.DefaultConfig()); err != nil {
-		t.Fatal(err)
-	}
+	e.t.Cleanup(nc.Close)
+	return e.serve(nc, js, mutate...)
+}
+
+// serve starts an ingest Server on nc.
+func (e *env) serve(nc *nats.Conn, js jetstream.JetStream, mutate ...func(*ingest.Config)) *httptest.Server {
+	t := e.t
+	t.Helper()
+	cfg := testConfig(t, mutate...)
 	s := ingest.New(cfg, ingest.Deps{
-		Publisher: streams.NewJetStreamPublisher(nc, js),
-		Ready: func(ctx context.Context) error {
-			_, err := js.AccountInfo(ctx)
-			return err
-		},
-		Logger:   zaptest.NewLogger(t),
-		Registry: prometheus.NewRegistry(),
+		Publisher:  streams.NewJetStreamPublisher(nc, js),
+		Nonces:     ingest.NewJetStreamNonces(js),
+		MaxPayload: nc.MaxPayload,
+		Ready:      func(ctx context.Context) error { return streams.Check(ctx, js) },
+		Logger:     zaptest.NewLogger(t),
+		Registry:   prometheus.NewRegistry(),
 	})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &env{t: t, nats: ns, nc: nc, js: js, srv: srv}
+	return srv
 }
 
 type reply struct {
 	status int
 	header http.Header
+	raw    []byte
 	body   struct {
 		ResultCode string `json:"resultcode"`
 		ResultDesc string `json:"resultdesc"`
@@ -97,7 +138,12 @@ type reply struct {
 
 func (e *env) post(path string, body []byte, sign func(http.Header)) reply {
 	e.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.srv.URL+path, bytes.NewReader(body))
+	return e.postTo(e.srv, path, body, sign)
+}
+
+func (e *env) postTo(srv *httptest.Server, path string, body []byte, sign func(http.Header)) reply {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, srv.URL+path, bytes.NewReader(body))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -105,7 +151,7 @@ func (e *env) post(path string, body []byte, sign func(http.Header)) reply {
 	if sign != nil {
 		sign(req.Header)
 	}
-	resp, err := e.srv.Client().Do(req)
+	resp, err := srv.Client().Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -113,6 +159,7 @@ func (e *env) post(path string, body []byte, sign func(http.Header)) reply {
 	var r reply
 	r.status, r.header = resp.StatusCode, resp.Header
 	raw, _ := io.ReadAll(resp.Body)
+	r.raw = raw
 	if err := json.Unmarshal(raw, &r.body); err != nil {
 		e.t.Fatalf("answer %d is not JSON: %q", resp.StatusCode, raw)
 	}
@@ -240,7 +287,7 @@ func TestAuthenticationFailures(t *testing.T) {
 	}{
 		{"unsigned", nil},
 		{"wrong signature", sign(appKey, "not-the-secret", now)},
-		{"expired created", sign(appKey, appSecret, now.Add(-time.Hour))},
+		{"expired created", sign(appKey, appSecret, now.Add(-7*time.Hour))},
 		{"garbled header", func(h http.Header) { h.Set("X-AKSK", "UsernameToken garbage") }},
 	}
 	for _, tt := range tests {
@@ -352,8 +399,9 @@ func TestOversizedBody(t *testing.T) {
 	if r.status != http.StatusRequestEntityTooLarge {
 		t.Fatalf("status %d, want 413", r.status)
 	}
+	// Only the first 4 KiB are kept of a body refused for its size.
 	m := e.lastMsg(streams.Rejected, streams.RejectedPrefix+"too_large")
-	if m.Header.Get(streams.HeaderTruncated) != "true" || len(m.Data) != 256<<10 {
+	if m.Header.Get(streams.HeaderTruncated) != "true" || !bytes.Equal(m.Data, body[:ingest.RefusedBodyBytes]) {
 		t.Errorf("kept %d bytes, truncated=%q", len(m.Data), m.Header.Get(streams.HeaderTruncated))
 	}
 }

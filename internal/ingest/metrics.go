@@ -9,12 +9,31 @@ import (
 	"github.com/pnstream/pnstream/internal/privatenumber"
 )
 
+// Refusal reasons, the label of pn_ingest_refused_total. The 401 answer is
+// the same for every auth_* reason; only the metric and PN_REJECTED tell
+// them apart.
+const (
+	reasonAuthMissing    = "auth_missing"
+	reasonAuthMalformed  = "auth_malformed"
+	reasonAuthUnknownKey = "auth_unknown_key"
+	reasonAuthDigest     = "auth_digest"
+	reasonAuthExpired    = "auth_expired"
+	reasonAuthWSSEOff    = "auth_wsse_off"
+	reasonNonceReused    = "nonce_reused"
+	reasonTooLarge       = "too_large"
+	reasonRecordTooLarge = "record_too_large"
+	reasonInvalid        = "invalid"
+)
+
 type metrics struct {
 	requests       *prometheus.CounterVec
 	duration       *prometheus.HistogramVec
 	publishSeconds prometheus.Histogram
 	records        *prometheus.CounterVec
 	rejected       *prometheus.CounterVec
+	refused        *prometheus.CounterVec
+	nonceSeconds   prometheus.Histogram
+	nonceErrors    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -39,10 +58,27 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"type"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pn_ingest_rejected_total",
-			Help: "Bodies kept in PN_REJECTED, by reason class.",
+			Help: "Bodies kept in PN_REJECTED, by reason class (the subject's last token).",
 		}, []string{"reason"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pn_ingest_refused_total",
+			Help: "Pushes or records refused, by precise reason (auth_missing, auth_malformed, auth_unknown_key, auth_digest, auth_expired, auth_wsse_off, nonce_reused, too_large, record_too_large, invalid).",
+		}, []string{"reason"}),
+		nonceSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "pn_ingest_nonce_claim_duration_seconds",
+			Help:    "Time to check and record a push nonce in the shared store.",
+			Buckets: []float64{.0002, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5},
+		}),
+		nonceErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pn_ingest_nonce_claim_errors_total",
+			Help: "Nonce claims that failed because the store could not answer (the push got 503).",
+		}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.publishSeconds, m.records, m.rejected)
+	reg.MustRegister(m.requests, m.duration, m.publishSeconds, m.records, m.rejected, m.refused, m.nonceSeconds, m.nonceErrors)
+	for _, r := range []string{reasonAuthMissing, reasonAuthMalformed, reasonAuthUnknownKey, reasonAuthDigest, reasonAuthExpired,
+		reasonAuthWSSEOff, reasonNonceReused, reasonTooLarge, reasonRecordTooLarge, reasonInvalid} {
+		m.refused.WithLabelValues(r) // every series from the start, so rate() sees the first one
+	}
 	return m
 }
 

@@ -46,22 +46,41 @@ type Server struct {
 // Deps are what a Server needs besides its Config.
 type Deps struct {
 	Publisher Publisher
-	Ready     ReadyFunc
-	Logger    *zap.Logger
+	// Nonces is the shared nonce store (NewJetStreamNonces); required when
+	// push auth is required.
+	Nonces NonceStore
+	// MaxPayload returns the NATS server's max_payload (nats.Conn's
+	// MaxPayload), which bounds the body a 400 keeps in PN_REJECTED; nil or
+	// 0 means 1 MiB, nats-server's default.
+	MaxPayload func() int64
+	Ready      ReadyFunc
+	Logger     *zap.Logger
 	// Registry for metrics; it is also what /metrics serves.
 	Registry *prometheus.Registry
 }
 
-// New returns a Server. cfg must be valid.
+// New returns a Server. cfg must be valid; with push auth required,
+// deps.Nonces must be set (New panics otherwise: pushes could not be
+// checked for replays).
 func New(cfg Config, deps Deps) *Server {
 	s := &Server{cfg: cfg, log: deps.Logger, ready: deps.Ready}
 	m := newMetrics(deps.Registry)
 	var verifier *privatenumber.Verifier
 	if cfg.Auth == AuthRequired {
-		verifier = privatenumber.NewVerifier(cfg.AppKey, cfg.AppSecret, cfg.ReplayWindow, cfg.MaxNonces, nil)
+		if deps.Nonces == nil {
+			panic("ingest.New: push auth is required but Deps.Nonces is nil (use ingest.NewJetStreamNonces(js))")
+		}
+		verifier = privatenumber.NewVerifierFromConfig(cfg.VerifierConfig())
+	}
+	maxPayload := deps.MaxPayload
+	if maxPayload == nil {
+		maxPayload = func() int64 { return 0 }
 	}
 	push := func(path string, kind privatenumber.Kind) http.Handler {
-		return &pushHandler{kind: kind, path: path, cfg: &s.cfg, pub: deps.Publisher, verifier: verifier, metrics: m, log: deps.Logger}
+		return &pushHandler{
+			kind: kind, path: path, cfg: &s.cfg, pub: deps.Publisher, nonces: deps.Nonces, maxPayload: maxPayload,
+			verifier: verifier, decoder: privatenumber.Decoder{MaxRecordBytes: cfg.MaxRecordBytes}, metrics: m, log: deps.Logger,
+		}
 	}
 	mux := http.NewServeMux()
 	mux.Handle(PathNotifications, push(PathNotifications, privatenumber.AnyPush))
