@@ -106,20 +106,23 @@ func (e *env) replica(mutate ...func(*ingest.Config)) *httptest.Server {
 
 // serve starts an ingest Server on nc.
 func (e *env) serve(nc *nats.Conn, js jetstream.JetStream, mutate ...func(*ingest.Config)) *httptest.Server {
-	t := e.t
-	t.Helper()
-	cfg := testConfig(t, mutate...)
-	s := ingest.New(cfg, ingest.Deps{
+	e.t.Helper()
+	srv := httptest.NewServer(e.server(nc, js, mutate...).Handler())
+	e.t.Cleanup(srv.Close)
+	return srv
+}
+
+// server returns an ingest Server on nc, wired as cmd/ingest wires it.
+func (e *env) server(nc *nats.Conn, js jetstream.JetStream, mutate ...func(*ingest.Config)) *ingest.Server {
+	e.t.Helper()
+	return ingest.New(testConfig(e.t, mutate...), ingest.Deps{
 		Publisher:  streams.NewJetStreamPublisher(nc, js),
 		Nonces:     ingest.NewJetStreamNonces(js),
 		MaxPayload: nc.MaxPayload,
 		Ready:      func(ctx context.Context) error { return streams.Check(ctx, js) },
-		Logger:     zaptest.NewLogger(t),
+		Logger:     zaptest.NewLogger(e.t),
 		Registry:   prometheus.NewRegistry(),
 	})
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
-	return srv
 }
 
 type reply struct {

@@ -64,8 +64,10 @@ type refusal struct {
 }
 
 // refuseUnread refuses a push whose body was not read: it reads at most
-// RefusedBodyBytes of it, and when more follows asks the server to close
-// the connection after the answer rather than drain a stranger's body.
+// RefusedBodyBytes of it, and when more follows closes the connection
+// after the answer rather than keep it for a stranger. (net/http still
+// discards up to 256 KiB of a body after the answer, and reads nothing when
+// more than that remains.)
 func (h *pushHandler) refuseUnread(ctx context.Context, w http.ResponseWriter, r *http.Request, rf refusal) (int, error) {
 	n := int64(RefusedBodyBytes)
 	if r.ContentLength >= 0 {
