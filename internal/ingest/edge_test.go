@@ -362,7 +362,9 @@ func TestEightMegabytes(t *testing.T) {
 // invalid one is answered 400 with what fits of it kept, not 503.
 func TestTwoMegabytesWithARaisedLimit(t *testing.T) {
 	e := newEnv(t, func(c *ingest.Config) { c.MaxBodyBytes = 4 << 20 })
-	rec := func(i int) string { return record(fmt.Sprintf("two-mb-%d", i), `,"hostName":"`+strings.Repeat("h", 50<<10)+`"`) }
+	rec := func(i int) string {
+		return record(fmt.Sprintf("two-mb-%d", i), `,"hostName":"`+strings.Repeat("h", 50<<10)+`"`)
+	}
 	var recs []string
 	for i := range 42 {
 		recs = append(recs, rec(i))
