@@ -7,7 +7,8 @@
 //
 // Stages: ingest (signed pushes over HTTP into JetStream), recorder
 // (PN_FEES into ClickHouse), mirror (recordings into S3) and e2e (push to
-// visible row). cmd/pnbench is its command; `make bench` runs it.
+// visible row), nonces (the shared push nonce store's claims/s, disk and
+// server memory per million nonces). cmd/pnbench is its command; `make bench` runs it.
 package bench
 
 import (
@@ -29,10 +30,11 @@ const (
 	StageRecorder = "recorder"
 	StageMirror   = "mirror"
 	StageE2E      = "e2e"
+	StageNonces   = "nonces"
 )
 
 // AllStages lists every stage.
-var AllStages = []string{StageIngest, StageRecorder, StageMirror, StageE2E}
+var AllStages = []string{StageIngest, StageRecorder, StageMirror, StageE2E, StageNonces}
 
 // Config of a benchmark run.
 type Config struct {
@@ -68,6 +70,8 @@ type Config struct {
 	// Dir keeps the servers' data; empty means a temporary directory,
 	// removed at the end.
 	Dir string
+	// NonceCount is how many nonces the nonces stage claims per variant.
+	NonceCount int
 	// ProfileDir, when set, receives a CPU profile of each timed
 	// measurement, named after it.
 	ProfileDir string
@@ -88,6 +92,7 @@ func DefaultConfig() Config {
 		E2ERate:           5000,
 		E2EDuration:       60 * time.Second,
 		StreamStorage:     "file",
+		NonceCount:        1_000_000,
 	}
 }
 
@@ -110,6 +115,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.StreamStorage, "stream-storage", c.StreamStorage, `JetStream storage: "file" (production) or "memory"`)
 	fs.StringVar(&c.NATSServer, "nats-server", c.NATSServer, "nats-server binary run as a child process (empty: embedded)")
 	fs.StringVar(&c.Dir, "dir", c.Dir, "directory for the servers' data (empty: a temporary one, removed)")
+	fs.IntVar(&c.NonceCount, "nonces", c.NonceCount, "nonces claimed per variant by the nonces stage")
 	fs.StringVar(&c.ProfileDir, "profile-dir", c.ProfileDir, "write a CPU profile of each timed measurement into this directory")
 }
 
@@ -138,6 +144,9 @@ func (c Config) Validate() error {
 	}
 	if c.MirrorConcurrency < 1 || c.MirrorConcurrency > 256 {
 		errs = append(errs, fmt.Errorf("mirror concurrency %d: want 1 to 256", c.MirrorConcurrency))
+	}
+	if c.NonceCount < 1000 {
+		errs = append(errs, fmt.Errorf("nonces %d: want at least 1000", c.NonceCount))
 	}
 	if c.StreamStorage != "file" && c.StreamStorage != "memory" {
 		errs = append(errs, fmt.Errorf("stream storage %q: want file or memory", c.StreamStorage))
@@ -185,7 +194,7 @@ func Run(ctx context.Context, cfg Config, progress func(format string, args ...a
 	if b.corpus, err = newCorpus(); err != nil {
 		return nil, err
 	}
-	needCH := slices.ContainsFunc(cfg.Stages, func(s string) bool { return s != StageIngest })
+	needCH := slices.ContainsFunc(cfg.Stages, func(s string) bool { return s != StageIngest && s != StageNonces })
 	needS3 := slices.Contains(cfg.Stages, StageMirror)
 	progress("starting servers in %s", b.dir)
 	b.srv, err = startServers(ctx, b.dir, cfg.NATSServer, needCH, needS3)
@@ -198,7 +207,7 @@ func Run(ctx context.Context, cfg Config, progress func(format string, args ...a
 		Settings: fmt.Sprintf("stages %s; %s per throughput run, %d conns; %d pre-filled records; e2e %.0f records/s for %s; NATS %s, %s storage",
 			strings.Join(cfg.Stages, ","), cfg.Duration, cfg.Conns, cfg.RecorderRecords, cfg.E2ERate, cfg.E2EDuration, natsMode(cfg.NATSServer), cfg.StreamStorage)}
 	stages := map[string]func(context.Context, *Report) error{
-		StageIngest: b.runIngest, StageRecorder: b.runRecorder, StageMirror: b.runMirror, StageE2E: b.runE2E,
+		StageIngest: b.runIngest, StageRecorder: b.runRecorder, StageMirror: b.runMirror, StageE2E: b.runE2E, StageNonces: b.runNonces,
 	}
 	for i := range cfg.Repeat {
 		for _, s := range AllStages {

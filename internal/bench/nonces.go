@@ -1,0 +1,361 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pnstream/pnstream/internal/nonces"
+)
+
+// The nonces stage claims NonceCount nonces into the nonce bucket of a
+// nats-server child process of its own (fresh for each variant, so its
+// memory is the bucket's), and reports claims/s, disk and server memory per
+// million nonces beside the raw limit of the same sizes: kv.Put, which
+// neither checks for an existing key nor sets a TTL.
+
+// nonceTTL is PN_PUSH_MAX_AGE's default: every claimed key stays for the
+// whole run, as in a full window.
+const nonceTTL = 6 * time.Hour
+
+// nonceWorkers is how many claims are in flight: ingest replicas answer
+// many pushes at once, each waiting for its claim.
+const nonceWorkers = 64
+
+// nonceVariant is one way of storing the nonces.
+type nonceVariant struct {
+	name   string
+	bucket jetstream.KeyValueConfig
+	// claim stores the i-th nonce; nil when the pnstream Store does it.
+	claim func(ctx context.Context, kv jetstream.KeyValue, i int) error
+}
+
+// nonceFigures are one variant's measurements, per nonce or per million.
+type nonceFigures struct {
+	perSec        float64
+	streamBytes   float64 // stream State.Bytes per nonce
+	diskBytes     float64 // allocated blocks of the store directory per nonce
+	rssMBPerM     float64 // VmRSS growth, MB per million
+	hwmMBPerM     float64 // VmHWM growth, MB per million
+	restartMBPerM float64 // VmRSS after a restart on the same store, above a fresh server's, MB per million
+}
+
+// nonceBucket is the bucket as the store needs it: one entry per key and
+// per-key TTLs; delete markers of expired keys kept the minimum second.
+func nonceBucket() jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{Bucket: "PN_NONCES", History: 1, Storage: jetstream.FileStorage, LimitMarkerTTL: time.Second}
+}
+
+func (b *Bench) runNonces(ctx context.Context, rep *Report) error {
+	bin, err := b.natsBinary(ctx)
+	if err != nil {
+		return err
+	}
+	n := b.cfg.NonceCount
+	store := nonceVariant{name: "store"} // the Store: key 16 chars, value 12 B, per-key TTL
+	raw := nonceVariant{name: "raw", bucket: jetstream.KeyValueConfig{Bucket: "PN_NONCES", History: 1, Storage: jetstream.FileStorage},
+		claim: func(ctx context.Context, kv jetstream.KeyValue, i int) error {
+			key, val := benchNonce(i, nonces.KeyBytes, nonces.DigestBytes)
+			_, err := kv.Put(ctx, key, val)
+			return err
+		}}
+	// The same operation with larger hashes: the figures follow the sizes.
+	wide := nonceVariant{name: "wide", bucket: nonceBucket(),
+		claim: func(ctx context.Context, kv jetstream.KeyValue, i int) error {
+			key, val := benchNonce(i, 24, 32)
+			_, err := kv.Create(ctx, key, val, jetstream.KeyTTL(nonceTTL))
+			return err
+		}}
+	// Expiry by the bucket's max age instead of per-key TTLs: what the
+	// server's TTL wheel costs.
+	aged := nonceBucket()
+	aged.LimitMarkerTTL, aged.TTL = 0, nonceTTL
+	bucketAge := nonceVariant{name: "bucket-age", bucket: aged,
+		claim: func(ctx context.Context, kv jetstream.KeyValue, i int) error {
+			key, val := benchNonce(i, nonces.KeyBytes, nonces.DigestBytes)
+			_, err := kv.Create(ctx, key, val)
+			return err
+		}}
+	fig := map[string]nonceFigures{}
+	for _, v := range []nonceVariant{raw, store, wide, bucketAge} {
+		b.progress("nonces: %d into a fresh nats-server (%s)", n, v.name)
+		f, err := b.measureNonces(ctx, bin, v, n)
+		if err != nil {
+			return fmt.Errorf("%s: %w", v.name, err)
+		}
+		fig[v.name] = f
+	}
+	r, s := fig["raw"], fig["store"]
+	const by = "kv.Put of the same key and value sizes, no create check, no TTL"
+	rep.add(StageNonces, "claims/s (kv.Create, key 16 ch, value 12 B, TTL 6h)", by, r.perSec, s.perSec, nil)
+	rep.add(StageNonces, "stream bytes/nonce", by, r.streamBytes, s.streamBytes, nil)
+	rep.add(StageNonces, "disk bytes/nonce (store dir, after shutdown)", by, r.diskBytes, s.diskBytes, nil)
+	rep.add(StageNonces, "nats-server RSS MB/million nonces", by, r.rssMBPerM, s.rssMBPerM, nil)
+	rep.add(StageNonces, "nats-server peak RSS MB/million nonces", by, r.hwmMBPerM, s.hwmMBPerM, nil)
+	rep.add(StageNonces, "nats-server RSS after restart MB/million", by, r.restartMBPerM, s.restartMBPerM, nil)
+	for _, alt := range []struct{ name, label string }{
+		{"wide", "key 32 ch, value 32 B, TTL 6h"},
+		{"bucket-age", "key 16 ch, value 12 B, bucket max age 6h, no per-key TTL"},
+	} {
+		a := fig[alt.name]
+		by := "the store (key 16 ch, value 12 B, per-key TTL)"
+		rep.add(StageNonces, alt.label+": claims/s", by, s.perSec, a.perSec, nil)
+		rep.add(StageNonces, alt.label+": stream bytes/nonce", by, s.streamBytes, a.streamBytes, nil)
+		rep.add(StageNonces, alt.label+": disk bytes/nonce", by, s.diskBytes, a.diskBytes, nil)
+		rep.add(StageNonces, alt.label+": RSS MB/million", by, s.rssMBPerM, a.rssMBPerM, nil)
+		rep.add(StageNonces, alt.label+": RSS after restart MB/million", by, s.restartMBPerM, a.restartMBPerM, nil)
+	}
+	return nil
+}
+
+// benchNonce is the i-th nonce of a variant: a key of keyBytes hashed bytes
+// (base64url) and a value of valBytes.
+func benchNonce(i, keyBytes, valBytes int) (string, []byte) {
+	k := sha256.Sum256(strconv.AppendInt([]byte("key"), int64(i), 10))
+	v := sha256.Sum256(strconv.AppendInt([]byte("val"), int64(i), 10))
+	return base64.RawURLEncoding.EncodeToString(k[:keyBytes]), v[:valBytes]
+}
+
+// measureNonces claims n nonces of v into a fresh server, then restarts it
+// on the same store.
+func (b *Bench) measureNonces(ctx context.Context, bin string, v nonceVariant, n int) (nonceFigures, error) {
+	var f nonceFigures
+	dir := filepath.Join(b.dir, "nonces-"+v.name)
+	srv, err := startNonceServer(ctx, dir, bin)
+	if err != nil {
+		return f, err
+	}
+	defer func() { _ = srv.stop() }() // a no-op once stopped below
+	bucket := v.bucket
+	if v.claim == nil {
+		bucket = nonceBucket()
+	}
+	kv, err := srv.js.CreateOrUpdateKeyValue(ctx, bucket)
+	if err != nil {
+		return f, fmt.Errorf("create bucket: %w", err)
+	}
+	base, err := procStatus(srv.pid)
+	if err != nil {
+		return f, err
+	}
+	claim := v.claim
+	if claim == nil {
+		s := nonces.New(kv)
+		claim = func(ctx context.Context, _ jetstream.KeyValue, i int) error {
+			return s.Claim(ctx, "bench-app", "nonce-"+strconv.Itoa(i), strconv.AppendInt([]byte("body "), int64(i), 10), nonceTTL)
+		}
+	}
+	start := time.Now()
+	if err := claimAll(ctx, kv, n, claim); err != nil {
+		return f, err
+	}
+	elapsed := time.Since(start)
+	after, err := procStatus(srv.pid)
+	if err != nil {
+		return f, err
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return f, fmt.Errorf("bucket status: %w", err)
+	}
+	if st.Values() != uint64(n) {
+		return f, fmt.Errorf("bucket holds %d values, want %d", st.Values(), n)
+	}
+	millions := float64(n) / 1e6
+	f.perSec = float64(n) / elapsed.Seconds()
+	f.streamBytes = float64(st.Bytes()) / float64(n)
+	f.rssMBPerM = float64(after.rss-base.rss) / 1e6 / millions
+	f.hwmMBPerM = float64(after.hwm-base.hwm) / 1e6 / millions
+	if err := srv.stop(); err != nil {
+		return f, err
+	}
+	disk, err := allocatedBytes(filepath.Join(dir, "jetstream"))
+	if err != nil {
+		return f, err
+	}
+	f.diskBytes = float64(disk) / float64(n)
+
+	// The memory a server needs to hold a full window again after a restart.
+	srv, err = startNonceServer(ctx, dir, bin)
+	if err != nil {
+		return f, err
+	}
+	defer func() { _ = srv.stop() }()
+	kv, err = srv.js.KeyValue(ctx, bucket.Bucket)
+	if err != nil {
+		return f, fmt.Errorf("bucket after restart: %w", err)
+	}
+	if st, err = kv.Status(ctx); err != nil || st.Values() != uint64(n) {
+		return f, fmt.Errorf("bucket after restart: %d values (want %d), %v", st.Values(), n, err)
+	}
+	restarted, err := procStatus(srv.pid)
+	if err != nil {
+		return f, err
+	}
+	f.restartMBPerM = float64(restarted.rss-base.rss) / 1e6 / millions
+	return f, srv.stop()
+}
+
+// claimAll runs claim for 0..n-1 on nonceWorkers goroutines; every claim
+// must succeed.
+func claimAll(ctx context.Context, kv jetstream.KeyValue, n int, claim func(context.Context, jetstream.KeyValue, int) error) error {
+	var next atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for range nonceWorkers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				err := claim(cctx, kv, i)
+				cancel()
+				if err != nil {
+					once.Do(func() { firstErr = fmt.Errorf("claim %d: %w", i, err) })
+					next.Store(int64(n)) // stop the others
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// nonceServer is a nats-server child process and a connection to it.
+type nonceServer struct {
+	pid  int
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	stop func() error
+}
+
+func startNonceServer(ctx context.Context, dir, bin string) (*nonceServer, error) {
+	url, stop, err := startNATSProcess(ctx, dir, bin)
+	if err != nil {
+		return nil, err
+	}
+	s := &nonceServer{}
+	var once sync.Once
+	var stopErr error
+	s.stop = func() error {
+		once.Do(func() {
+			if s.nc != nil {
+				s.nc.Close()
+			}
+			stopErr = stop()
+		})
+		return stopErr
+	}
+	// The child's command line names dir (its -sd), as serverPIDs expects.
+	pid, ok := serverPIDs(dir)["nats-server"]
+	if !ok {
+		return nil, errors.Join(fmt.Errorf("no nats-server process found for %s", dir), s.stop())
+	}
+	s.pid = pid
+	if s.nc, err = nats.Connect(url); err != nil {
+		return nil, errors.Join(fmt.Errorf("connect %s: %w", url, err), s.stop())
+	}
+	if s.js, err = jetstream.New(s.nc); err != nil {
+		return nil, errors.Join(err, s.stop())
+	}
+	return s, nil
+}
+
+// natsBinary returns the nats-server binary to run: -nats-server, else
+// bin/nats-server, else one built from the pinned module into the run's
+// directory.
+func (b *Bench) natsBinary(ctx context.Context) (string, error) {
+	if b.cfg.NATSServer != "" {
+		return b.cfg.NATSServer, nil
+	}
+	if _, err := os.Stat("bin/nats-server"); err == nil {
+		return "bin/nats-server", nil
+	}
+	bin := filepath.Join(b.dir, "nats-server")
+	b.progress("nonces: building %s (the stage measures a nats-server process of its own)", bin)
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/nats-io/nats-server/v2").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("build nats-server: %w: %s", err, out)
+	}
+	return bin, nil
+}
+
+// memStatus is a process's resident memory, in bytes.
+type memStatus struct{ rss, hwm int64 }
+
+// procStatus reads VmRSS and VmHWM of pid.
+func procStatus(pid int) (memStatus, error) {
+	var m memStatus
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return m, fmt.Errorf("server memory: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (k != "VmRSS" && k != "VmHWM") {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err != nil {
+			return m, fmt.Errorf("server memory: %s: %w", k, err)
+		}
+		if k == "VmRSS" {
+			m.rss = kb << 10
+		} else {
+			m.hwm = kb << 10
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return m, fmt.Errorf("server memory: %w", err)
+	}
+	if m.rss == 0 || m.hwm == 0 {
+		return m, fmt.Errorf("server memory: no VmRSS/VmHWM for pid %d", pid)
+	}
+	return m, nil
+}
+
+// allocatedBytes is the disk space the files under dir take.
+func allocatedBytes(dir string) (int64, error) {
+	var total int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			total += st.Blocks * 512
+		} else {
+			total += info.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store size: %w", err)
+	}
+	return total, nil
+}
