@@ -9,41 +9,95 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Config sets how the streams are kept. The defaults suit one local server;
-// production sets Replicas to 3.
+// Config sets how the streams and the nonce bucket are kept. Only the
+// recorder's set-up (and its -migrate-only Job) provisions them, so the
+// recorder's settings are the source of truth: a limit changed by hand on
+// the server (nats stream edit) is set back at its next start. Change them
+// through these settings.
+//
+// Byte limits reserve space: nats-server refuses to create a stream whose
+// MaxBytes does not fit its max_file_store (max_memory_store for memory
+// storage) minus what the other streams reserve. Every server of a cluster
+// holds one replica of each stream, so each needs room for the sum: with
+// the defaults 10+10+10 GiB (data) + 1 (PN_REJECTED) + 2 (PN_DEAD) + 4
+// (PN_NONCES) = 37 GiB, within the 100 GiB volume of the scale-out values
+// with room for the file store's own overhead. nats-server's default
+// max_file_store is 75% of the disk's free space, so a local server needs
+// about 50 GiB free or smaller limits.
+//
+// Sizes below count a message as stored: body, subject, headers (the
+// Nats-Msg-Id) and ~30 bytes of framing, so a fee record (~1.5 KB) takes
+// ~1.6 KB and a call event (~0.7 KB) ~0.85 KB.
 type Config struct {
 	// Replicas of every stream: 1, or 3 on a cluster. PN_STREAM_REPLICAS, default 1.
 	Replicas int
-	// Storage is "file" or "memory". PN_STREAM_STORAGE, default file.
+	// Storage is "file" or "memory". PN_STREAM_STORAGE, default file. With
+	// memory the byte limits must fit the server's max_memory_store.
 	Storage string
-	// MaxAge of the data streams (events, fees, recordings); the recorder
-	// normally consumes within seconds, so this is the outage a stream can
-	// ride out. PN_STREAM_MAX_AGE, default 7 days: as long as the platform
-	// keeps recordings.
+	// MaxAge of the data streams (events, fees, recordings): messages older
+	// than this are dropped even if no recorder consumed them. The outage
+	// a stream rides out is the shorter of MaxAge and MaxBytes at the
+	// traffic's rate. PN_STREAM_MAX_AGE, default 7 days: as long as the
+	// platform keeps recordings.
 	MaxAge time.Duration
+	// MaxBytes of each data stream (PN_EVENTS, PN_FEES, PN_RECORDINGS).
+	// A full data stream refuses new messages (DiscardNew): ingest answers
+	// 503 and the platform retries (for 300 minutes), so nothing is dropped
+	// silently, and what the stream holds is kept until consumed.
+	// PN_STREAM_MAX_BYTES, default 10 GiB: ~6.7 million fee records, which
+	// is 1.9 h of a sustained peak of 1,000 records/s, 19 h at 100/s, or
+	// the full 7 days at 11/s (~1 million calls a day); for events
+	// (~12 million) 3.5 h at 1,000/s. Size it to the volume: (volume × 0.9
+	// − the other limits) / 3.
+	MaxBytes int64
 	// RejectedMaxAge of PN_REJECTED and PN_DEAD: time for an operator to
 	// look and replay. PN_STREAM_REJECTED_MAX_AGE, default 30 days.
 	RejectedMaxAge time.Duration
+	// RejectedMaxBytes of PN_REJECTED, which drops its oldest when full
+	// (DiscardOld): anonymous clients can fill it, and a refusal must never
+	// cost a real push its place. PN_STREAM_REJECTED_MAX_BYTES, default
+	// 1 GiB: ≥ 130,000 refusals of 401/413 (≤ 8 KiB each) or ~1,000 whole
+	// 400 bodies of 1 MiB.
+	RejectedMaxBytes int64
+	// DeadMaxBytes of PN_DEAD, which drops its oldest when full
+	// (DiscardOld): a flood of dead letters (a schema bug) must not stop the
+	// pipeline. PN_STREAM_DEAD_MAX_BYTES, default 2 GiB: ~1.3 million dead
+	// fee records, more than a day of all traffic at 10 records/s.
+	DeadMaxBytes int64
+	// NonceMaxBytes of the PN_NONCES bucket (push nonces, each key expiring
+	// with its own TTL, PN_PUSH_MAX_AGE). A full bucket refuses new nonces
+	// (DiscardNew), so pushes get 503 rather than a replay slipping through.
+	// PN_STREAM_NONCES_MAX_BYTES, default 4 GiB: at 1,000 pushes/s a 6 h
+	// window holds ~22 million nonces, ~3.3 GB at ~150 bytes an entry.
+	NonceMaxBytes int64
 	// DuplicateWindow absorbs the platform's quick re-pushes (1, 4, 9
 	// minutes). The server keeps every id of the window in memory, so it
 	// is not stretched to cover the late ones (106–300 minutes): the
 	// identity-keyed tables absorb those. PN_STREAM_DUPLICATE_WINDOW,
 	// default 15m.
 	DuplicateWindow time.Duration
-	// MaxMsgSize caps a message; a fee record is ~1.5 KB, a rejected body at
-	// most the ingest body limit. PN_STREAM_MAX_MSG_SIZE, default 2 MiB.
+	// MaxMsgSize caps a message, headers included. A record is at most
+	// PN_INGEST_MAX_RECORD_BYTES (64 KiB), a 401/413 refusal 4 KiB plus
+	// headers, a dead letter a record plus its reason (≤ 4 KiB); the
+	// server refuses anything above its max_payload anyway.
+	// PN_STREAM_MAX_MSG_SIZE, default 1 MiB: nats-server's default
+	// max_payload, so nothing depends on raising it.
 	MaxMsgSize int
 }
 
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{
-		Replicas:        1,
-		Storage:         "file",
-		MaxAge:          7 * 24 * time.Hour,
-		RejectedMaxAge:  30 * 24 * time.Hour,
-		DuplicateWindow: 15 * time.Minute,
-		MaxMsgSize:      2 << 20,
+		Replicas:         1,
+		Storage:          "file",
+		MaxAge:           7 * 24 * time.Hour,
+		MaxBytes:         10 << 30,
+		RejectedMaxAge:   30 * 24 * time.Hour,
+		RejectedMaxBytes: 1 << 30,
+		DeadMaxBytes:     2 << 30,
+		NonceMaxBytes:    4 << 30,
+		DuplicateWindow:  15 * time.Minute,
+		MaxMsgSize:       1 << 20,
 	}
 }
 
@@ -53,10 +107,24 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Replicas, "stream-replicas", c.Replicas, "replicas of every JetStream stream (1, or 3 on a cluster)")
 	fs.StringVar(&c.Storage, "stream-storage", c.Storage, "stream storage: file or memory")
 	fs.DurationVar(&c.MaxAge, "stream-max-age", c.MaxAge, "max age of messages in the data streams")
+	fs.Int64Var(&c.MaxBytes, "stream-max-bytes", c.MaxBytes, "byte limit of each data stream (PN_EVENTS, PN_FEES, PN_RECORDINGS); full refuses new messages")
 	fs.DurationVar(&c.RejectedMaxAge, "stream-rejected-max-age", c.RejectedMaxAge, "max age of messages in PN_REJECTED and PN_DEAD")
+	fs.Int64Var(&c.RejectedMaxBytes, "stream-rejected-max-bytes", c.RejectedMaxBytes, "byte limit of PN_REJECTED; full drops its oldest")
+	fs.Int64Var(&c.DeadMaxBytes, "stream-dead-max-bytes", c.DeadMaxBytes, "byte limit of PN_DEAD; full drops its oldest")
+	fs.Int64Var(&c.NonceMaxBytes, "stream-nonces-max-bytes", c.NonceMaxBytes, "byte limit of the PN_NONCES bucket; full refuses new nonces")
 	fs.DurationVar(&c.DuplicateWindow, "stream-duplicate-window", c.DuplicateWindow, "JetStream duplicate window (ids are kept in server memory)")
-	fs.IntVar(&c.MaxMsgSize, "stream-max-msg-size", c.MaxMsgSize, "largest message a stream accepts, bytes")
+	fs.IntVar(&c.MaxMsgSize, "stream-max-msg-size", c.MaxMsgSize, "largest message a stream accepts, headers included, bytes")
 }
+
+// minMsgSize is a 64 KiB record (PN_INGEST_MAX_RECORD_BYTES's default) with
+// room for its headers, or a dead letter's.
+const minMsgSize = 80 << 10
+
+// maxMsgSizeLimit is nats-server's hard limit of max_payload.
+const maxMsgSizeLimit = 64 << 20
+
+// minNonceBytes keeps the bucket useful: ~100,000 nonces.
+const minNonceBytes = 16 << 20
 
 // Validate reports every problem of c.
 func (c Config) Validate() error {
@@ -73,39 +141,81 @@ func (c Config) Validate() error {
 	if c.DuplicateWindow <= 0 || c.DuplicateWindow > c.MaxAge {
 		errs = append(errs, fmt.Errorf("stream duplicate window %s: want >0 and <= max age", c.DuplicateWindow))
 	}
-	if c.MaxMsgSize < 64<<10 {
-		errs = append(errs, fmt.Errorf("stream max msg size %d: want at least 64 KiB", c.MaxMsgSize))
+	if c.MaxMsgSize < minMsgSize || c.MaxMsgSize > maxMsgSizeLimit {
+		errs = append(errs, fmt.Errorf("stream max msg size %d: want %d (80 KiB) to %d (64 MiB)", c.MaxMsgSize, minMsgSize, maxMsgSizeLimit))
+	}
+	// A stream must hold at least one message of the largest size.
+	for _, l := range []struct {
+		name  string
+		bytes int64
+	}{{"stream max bytes", c.MaxBytes}, {"stream rejected max bytes", c.RejectedMaxBytes}, {"stream dead max bytes", c.DeadMaxBytes}} {
+		if l.bytes < int64(c.MaxMsgSize) {
+			errs = append(errs, fmt.Errorf("%s %d: want at least the max msg size (%d)", l.name, l.bytes, c.MaxMsgSize))
+		}
+	}
+	if c.NonceMaxBytes < minNonceBytes {
+		errs = append(errs, fmt.Errorf("stream nonces max bytes %d: want at least %d (16 MiB, ~100,000 nonces)", c.NonceMaxBytes, minNonceBytes))
 	}
 	return errors.Join(errs...)
 }
 
+func (c Config) storage() jetstream.StorageType {
+	if c.Storage == "memory" {
+		return jetstream.MemoryStorage
+	}
+	return jetstream.FileStorage
+}
+
 // StreamConfigs returns the JetStream configuration of each stream.
 func (c Config) StreamConfigs() []jetstream.StreamConfig {
-	storage := jetstream.FileStorage
-	if c.Storage == "memory" {
-		storage = jetstream.MemoryStorage
-	}
-	base := func(name, desc string, subjects []string, maxAge time.Duration) jetstream.StreamConfig {
+	base := func(name, desc string, subjects []string, maxAge time.Duration, maxBytes int64, discard jetstream.DiscardPolicy) jetstream.StreamConfig {
 		return jetstream.StreamConfig{
 			Name:        name,
 			Description: desc,
 			Subjects:    subjects,
-			Storage:     storage,
+			Storage:     c.storage(),
 			Replicas:    c.Replicas,
 			MaxAge:      maxAge,
+			MaxBytes:    maxBytes,
 			Duplicates:  c.DuplicateWindow,
 			MaxMsgSize:  int32(c.MaxMsgSize),
-			Discard:     jetstream.DiscardOld,
+			Discard:     discard,
 			Retention:   jetstream.LimitsPolicy,
 		}
 	}
-	recordings := base(Recordings, "one mirror job per recorded call", []string{RecordingSubject}, c.MaxAge)
+	// Data streams refuse when full: the publisher gets an error and the
+	// platform retries. PN_REJECTED and PN_DEAD make room instead.
+	recordings := base(Recordings, "one mirror job per recorded call", []string{RecordingSubject}, c.MaxAge, c.MaxBytes, jetstream.DiscardNew)
 	recordings.Retention = jetstream.WorkQueuePolicy
 	return []jetstream.StreamConfig{
-		base(Events, "call events, one message per event", []string{EventSubjectPrefix + ">"}, c.MaxAge),
-		base(Fees, "fee records (CDRs), one message per record", []string{FeeSubject}, c.MaxAge),
+		base(Events, "call events, one message per event", []string{EventSubjectPrefix + ">"}, c.MaxAge, c.MaxBytes, jetstream.DiscardNew),
+		base(Fees, "fee records (CDRs), one message per record", []string{FeeSubject}, c.MaxAge, c.MaxBytes, jetstream.DiscardNew),
 		recordings,
-		base(Rejected, "push bodies that failed validation or authentication", []string{RejectedPrefix + ">"}, c.RejectedMaxAge),
-		base(Dead, "messages that could never be processed, with the last error", []string{DeadPrefix + ">"}, c.RejectedMaxAge),
+		base(Rejected, "push bodies that failed validation or authentication", []string{RejectedPrefix + ">"}, c.RejectedMaxAge, c.RejectedMaxBytes, jetstream.DiscardOld),
+		base(Dead, "messages that could never be processed, with the last error", []string{DeadPrefix + ">"}, c.RejectedMaxAge, c.DeadMaxBytes, jetstream.DiscardOld),
+	}
+}
+
+// nonceMarkerTTL is how long a key's expiry marker stays. Nothing watches
+// the bucket, so the shortest the server allows (1 s) would do; a minute
+// costs ~60,000 markers at 1,000 expiries/s and eases debugging.
+const nonceMarkerTTL = time.Minute
+
+// NonceBucketConfig returns the configuration of the PN_NONCES bucket.
+// Every key carries its own TTL (KeyValue.Create with jetstream.KeyTTL),
+// which LimitMarkerTTL enables. The bucket has no TTL of its own: a bucket
+// TTL shorter than PN_PUSH_MAX_AGE would forget nonces a replay could still
+// use, and one longer would bound nothing useful; a key created without a
+// TTL (a bug) shows as a bucket that fills up and refuses. History 1: only
+// whether a nonce was seen, and with which body, matters.
+func (c Config) NonceBucketConfig() jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:         Nonces,
+		Description:    "push nonces seen by ingest, each expiring with PN_PUSH_MAX_AGE",
+		History:        1,
+		MaxBytes:       c.NonceMaxBytes,
+		Storage:        c.storage(),
+		Replicas:       c.Replicas,
+		LimitMarkerTTL: nonceMarkerTTL,
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -39,8 +40,15 @@ func (c *ConnConfig) RegisterFlags(fs *flag.FlagSet) {
 // Validate reports every problem of c.
 func (c ConnConfig) Validate() error {
 	var errs []error
-	if c.URL == "" {
+	if strings.TrimSpace(c.URL) == "" {
 		errs = append(errs, errors.New("nats url is empty"))
+	} else {
+		// The URL is never quoted: it may carry a password.
+		for i, p := range strings.Split(c.URL, ",") {
+			if _, ok := parseNATSURL(strings.TrimSpace(p)); !ok {
+				errs = append(errs, fmt.Errorf("nats url %d of the list: unparsable or without a host", i+1))
+			}
+		}
 	}
 	if c.ReconnectWait <= 0 {
 		errs = append(errs, fmt.Errorf("nats reconnect wait %s: want > 0", c.ReconnectWait))
@@ -51,6 +59,7 @@ func (c ConnConfig) Validate() error {
 // Connect connects to NATS. The connection retries its first connect and
 // reconnects forever, so a process started before NATS, or outliving a NATS
 // restart, recovers on its own; callers watch IsConnected for readiness.
+// Neither its logs nor its errors show the URL's credentials.
 func Connect(cfg ConnConfig, name string, log *zap.Logger) (*nats.Conn, jetstream.JetStream, error) {
 	opts := []nats.Option{
 		nats.Name(name),
@@ -59,7 +68,7 @@ func Connect(cfg ConnConfig, name string, log *zap.Logger) (*nats.Conn, jetstrea
 		nats.ReconnectWait(cfg.ReconnectWait),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil { // nil on a deliberate close
-				log.Warn("nats disconnected", zap.Error(err))
+				log.Warn("nats disconnected", zap.Error(scrub(err, cfg.URL)))
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
@@ -70,15 +79,20 @@ func Connect(cfg ConnConfig, name string, log *zap.Logger) (*nats.Conn, jetstrea
 			if sub != nil {
 				subject = sub.Subject
 			}
-			log.Warn("nats async error", zap.String("subject", subject), zap.Error(err))
+			log.Warn("nats async error", zap.String("subject", subject), zap.Error(scrub(err, cfg.URL)))
 		}),
 	}
 	if cfg.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
 	}
+	// nats.go's URL parse errors quote the whole URL, password included:
+	// refuse unparsable URLs here, without quoting them.
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("connect nats: %w", err)
+	}
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect nats: %w", err)
+		return nil, nil, fmt.Errorf("connect nats %s: %w", RedactURL(cfg.URL), scrub(err, cfg.URL))
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -107,4 +121,32 @@ func Drain(nc *nats.Conn, timeout time.Duration) error {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return nil
+}
+
+// scrub returns err, or, when its text holds a credential of the URLs in
+// rawURLs, an error with the same text minus the credentials (the chain is
+// lost then: a credential must never reach a log).
+func scrub(err error, rawURLs string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	clean := msg
+	for _, p := range strings.Split(rawURLs, ",") {
+		u, ok := parseNATSURL(strings.TrimSpace(p))
+		if !ok || u.User == nil {
+			continue
+		}
+		clean = strings.ReplaceAll(clean, u.User.String(), "redacted") // as escaped in the URL
+		if pw, set := u.User.Password(); set && pw != "" {
+			clean = strings.ReplaceAll(clean, pw, "redacted")
+		}
+		if name := u.User.Username(); name != "" {
+			clean = strings.ReplaceAll(clean, name, "redacted")
+		}
+	}
+	if clean == msg {
+		return err
+	}
+	return errors.New(clean)
 }

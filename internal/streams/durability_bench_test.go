@@ -91,6 +91,7 @@ func durabilityServer(b *testing.B, syncAlways bool) *streams.JetStreamPublisher
 		b.Fatal(err)
 	}
 	b.Cleanup(nc.Close)
+	// The default byte limits: the server's store is 75% of the free disk.
 	cfg := streams.DefaultConfig()
 	cfg.DuplicateWindow = time.Minute
 	if err := streams.Provision(context.Background(), js, cfg); err != nil {

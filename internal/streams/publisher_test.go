@@ -26,7 +26,7 @@ func TestPublishGroupLargerThanThePendingLimit(t *testing.T) {
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := streams.Provision(ctx, js, streams.DefaultConfig()); err != nil {
+	if err := streams.Provision(ctx, js, smallConfig()); err != nil {
 		t.Fatal(err)
 	}
 	const n = 12_000

@@ -1,17 +1,11 @@
-// Package streams holds pnstream's JetStream layout: the five streams, their
-// subjects, the headers pnstream sets on messages, and the idempotent
-// provisioning that creates or updates the streams at start-up.
+// Package streams holds pnstream's JetStream layout: the five streams and
+// the nonce bucket, their subjects, the headers pnstream sets on messages,
+// and the idempotent provisioning that creates or updates them.
 //
-// Ingest and the recorder both provision, so either can start first.
+// Only the recorder's set-up (and its -migrate-only Job) provisions, so the
+// operator's limits are set in one place; ingest only checks (Check) that
+// everything exists.
 package streams
-
-import (
-	"context"
-	"errors"
-	"fmt"
-
-	"github.com/nats-io/nats.go/jetstream"
-)
 
 // Stream names and subjects; see DESIGN.md.
 const (
@@ -20,6 +14,10 @@ const (
 	Recordings = "PN_RECORDINGS"
 	Rejected   = "PN_REJECTED"
 	Dead       = "PN_DEAD"
+
+	// Nonces is the JetStream KV bucket of push nonces (its stream is
+	// KV_PN_NONCES); see NonceBucketConfig.
+	Nonces = "PN_NONCES"
 
 	EventSubjectPrefix = "pn.events." // + eventType
 	FeeSubject         = "pn.fees"
@@ -45,15 +43,3 @@ const (
 
 // EventSubject returns the subject of a call event of the given type.
 func EventSubject(eventType string) string { return EventSubjectPrefix + eventType }
-
-// Provision creates every stream of cfg, or updates it to cfg when it
-// exists. It is safe to call from several processes at once.
-func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
-	var errs []error
-	for _, sc := range cfg.StreamConfigs() {
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-			errs = append(errs, fmt.Errorf("provision stream %s: %w", sc.Name, err))
-		}
-	}
-	return errors.Join(errs...)
-}

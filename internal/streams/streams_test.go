@@ -22,7 +22,7 @@ func TestProvisionIsIdempotentAndUpdates(t *testing.T) {
 	}
 	defer nc.Close()
 	ctx := context.Background()
-	cfg := streams.DefaultConfig()
+	cfg := smallConfig()
 	for range 2 {
 		if err := streams.Provision(ctx, js, cfg); err != nil {
 			t.Fatal(err)
