@@ -131,6 +131,14 @@ func hostileCases(replayed func(http.Header)) []hostileCase {
 	for i := range 51 {
 		fifty = append(fifty, record(fmt.Sprintf("fifty-one-%d", i), ""))
 	}
+	// The worst bodies of a size the limit lets through.
+	tiny := []byte(`{"eventType":"fee","feeLst":[{}` + strings.Repeat(`,{}`, (maxBody-40)/3) + `]}`)
+	var manyKeys strings.Builder
+	for i := range 4000 {
+		fmt.Fprintf(&manyKeys, `,"k%d":%d`, i, i)
+	}
+	megabyte := append(fees(record("unsigned-megabyte", `,"x":"`)), bytes.Repeat([]byte("m"), 1<<20)...)
+	forged := fees(record("forged-under-captured", `,"x":"`+strings.Repeat("f", 100<<10)+`"`))
 	return []hostileCase{
 		// Bodies that are not a push: 400, naming the field, kept.
 		{name: "empty body", body: []byte{}, status: 400, kept: "invalid"},
@@ -204,6 +212,20 @@ func hostileCases(replayed func(http.Header)) []hostileCase {
 			signAt(appKey, appSecret, true, now)(h)
 			h.Set("X-AKSK", "UsernameToken nonsense")
 		}, status: 401, kept: "unauthenticated"},
+		// Hostile bodies: bounded work, bounded keeping.
+		{name: "unsigned 1 MiB", body: megabyte, sign: unsigned, status: 401, kept: "unauthenticated"},
+		{name: "forged body under captured headers", body: forged, sign: replayed, status: 401, kept: "unauthenticated"},
+		{name: "many tiny records", path: ingest.PathFees, body: tiny, status: 400, field: "feeLst", kept: "invalid"},
+		// Deeper than encoding/json's 10,000 levels: the body is not JSON
+		// any consumer could parse, so the whole push is refused.
+		{name: "deep nesting in a record", body: fees(record("deep-record", `,"x":`+strings.Repeat("[", 30000)+strings.Repeat("]", 30000)), record("beside-deep", "")),
+			status: 400, kept: "invalid"},
+		{name: "huge string", body: fees(record("huge-string", `,"hostName":"`+strings.Repeat("s", 200<<10)+`"`)), status: 400, field: "feeLst[0]", kept: "invalid"},
+		{name: "many keys", body: fees(record("many-keys", manyKeys.String())), status: 200, stored: 1},
+		{name: "oversized record beside a valid one", body: fees(record("valid-beside", ""), record("oversized-record", `,"x":"`+strings.Repeat("o", 100<<10)+`"`)),
+			status: 400, field: "feeLst[1]", kept: "invalid", stored: 1},
+		{name: "oversized call event", path: ingest.PathEvents, body: []byte(`{"eventType":"answer","statusInfo":{"sessionId":"s-big","timestamp":"2024-05-01 10:00:00","x":"` +
+			strings.Repeat("e", 70<<10) + `"}}`), status: 413, kept: "too_large"},
 		// Paths and methods: answered, nothing kept or stored.
 		{name: "unknown path", path: "/v1/notifications/other", body: fees(record("path", "")), status: 404},
 		{name: "path with a typo", path: "/v1/notification", body: fees(record("typo", "")), status: 404},
