@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/pnstream/pnstream/internal/redact"
 )
 
 // Categories of platform result codes. An *APIError matches the one its
@@ -190,7 +192,7 @@ func errorFromResponse(status int, body []byte) *APIError {
 	if err := json.Unmarshal(body, &r); err == nil && r.ResultCode != nil && *r.ResultCode != "" {
 		return &APIError{HTTPStatus: status, ResultCode: string(*r.ResultCode), ResultDesc: r.ResultDesc}
 	}
-	desc := string(bytes.TrimSpace(body))
+	desc := redact.String(string(bytes.TrimSpace(body))) // a redirect page may quote a signed URL
 	if len(desc) > 256 {
 		desc = desc[:256] + "…"
 	}

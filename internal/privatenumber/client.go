@@ -15,6 +15,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/pnstream/pnstream/internal/redact"
 )
 
 // DefaultBaseURL is the platform's access address for apps in cn-north-1.
@@ -79,16 +81,16 @@ func (c ClientConfig) Validate() error {
 func parseBaseURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, fmt.Errorf("base URL: %w", err)
+		return nil, fmt.Errorf("base URL: %w", redact.Error(err))
 	}
 	if u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return nil, fmt.Errorf("base URL %q: want scheme://host[:port][/path]", s)
+		return nil, fmt.Errorf("base URL %q: want scheme://host[:port][/path]", redact.URL(s))
 	}
 	switch {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && isLoopback(u.Hostname()):
 	default:
-		return nil, fmt.Errorf("base URL %q: the platform is called over https (plain http only on a loopback host)", s)
+		return nil, fmt.Errorf("base URL %q: the platform is called over https (plain http only on a loopback host)", redact.URL(s))
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	return u, nil
@@ -193,7 +195,9 @@ func (c *Client) Modify(ctx context.Context, req *ModifyRequest) error {
 // of the platform's 301, without following it. recordDomain and fileName
 // are the CDR's recordDomain and recordObjectName. The URL expires: fetch
 // it again before each download. A recording past its 7 days is an error
-// matching ErrNotFound.
+// matching ErrNotFound. The URL is a bearer secret: log it, and errors that
+// quote it, only through package redact. The errors returned carry no
+// signed URL.
 func (c *Client) RecordingURL(ctx context.Context, recordDomain, fileName string) (*url.URL, error) {
 	q := url.Values{"recordDomain": {recordDomain}, "fileName": {fileName}}
 	resp, body, err := c.do(ctx, http.MethodGet, PathRecording, q, nil)
@@ -205,7 +209,8 @@ func (c *Client) RecordingURL(ctx context.Context, recordDomain, fileName string
 	}
 	loc, err := resp.Location() // resolves a relative Location against the request
 	if err != nil {
-		return nil, fmt.Errorf("recording URL %s: 301 without a usable Location: %w", fileName, err)
+		// The Location is a signed URL, and url.Parse's error quotes it.
+		return nil, fmt.Errorf("recording URL %s: 301 without a usable Location: %w", fileName, redact.Error(err))
 	}
 	return loc, nil
 }
@@ -247,14 +252,14 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
-		return nil, nil, fmt.Errorf("build request: %w", err)
+		return nil, nil, fmt.Errorf("build request: %w", redact.Error(err))
 	}
 	req.Header.Set("Content-Type", ContentType)
 	req.Header.Set("Accept", "application/json")
 	c.signer.Sign(req.Header)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, redact.Error(err) // a *url.Error quotes the request URL
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))

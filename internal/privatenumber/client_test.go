@@ -210,3 +210,48 @@ func TestClientConfigValidate(t *testing.T) {
 		t.Error("Validate prints the secret")
 	}
 }
+
+// The record-URL API answers with a signed URL, a bearer secret: no error
+// of the client quotes it, whatever the answer's shape, and a base URL's
+// credentials are not printed either.
+func TestClientErrorsCarryNoSignedURL(t *testing.T) {
+	const token = "SIGNED-TOKEN-51c2"
+	for _, tc := range []struct {
+		name     string
+		status   int
+		location string
+		body     string
+	}{
+		{"unparsable Location", http.StatusMovedPermanently, "https://rec.example.com/%zz.wav?Signature=" + token, ""},
+		{"302 page quoting the URL", http.StatusFound, "", `<a href="https://rec.example.com/a.wav?Signature=` + token + `">moved</a>`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				if tc.location != "" {
+					w.Header()["Location"] = []string{tc.location}
+				}
+				w.WriteHeader(tc.status)
+				_, _ = io.WriteString(w, tc.body)
+			}))
+			defer srv.Close()
+			c, err := NewClient(ClientConfig{BaseURL: srv.URL, AppKey: "key", AppSecret: "secret"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.RecordingURL(context.Background(), "rec.example.com", "a.wav")
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if strings.Contains(err.Error(), token) {
+				t.Errorf("error carries the signed URL: %v", err)
+			}
+			if !strings.Contains(err.Error(), "rec.example.com") {
+				t.Errorf("error %q no longer says where", err)
+			}
+		})
+	}
+	_, err := NewClient(ClientConfig{BaseURL: "https://user:" + token + "@platform.example.com", AppKey: "k", AppSecret: "s"})
+	if err == nil || strings.Contains(err.Error(), token) {
+		t.Errorf("base URL with credentials: %v", err)
+	}
+}
