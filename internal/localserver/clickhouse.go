@@ -65,6 +65,15 @@ func (c *ClickHouse) Addr() string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.cfg.TCPPort))
 }
 
+// SecureAddr returns the native protocol over TLS address,
+// "127.0.0.1:<SecureTCPPort>", or "" when Config.SecureTCPPort is zero.
+func (c *ClickHouse) SecureAddr() string {
+	if c.cfg.SecureTCPPort == 0 {
+		return ""
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.cfg.SecureTCPPort))
+}
+
 // HTTPAddr returns the HTTP interface address, "127.0.0.1:<HTTPPort>".
 func (c *ClickHouse) HTTPAddr() string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.cfg.HTTPPort))

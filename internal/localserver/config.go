@@ -46,6 +46,11 @@ type Config struct {
 	TCPPort int
 	// HTTPPort is the HTTP interface port on 127.0.0.1. Required.
 	HTTPPort int
+	// SecureTCPPort, when not zero, is a second native protocol port on
+	// 127.0.0.1 that speaks TLS with CertFile and KeyFile (PEM): for
+	// testing clients' TLS. Start still checks the plain ports only.
+	SecureTCPPort     int
+	CertFile, KeyFile string
 	// Binary is the clickhouse-server executable. Empty means FindBinary.
 	Binary string
 	// StartTimeout bounds how long Start waits for the server to answer.
@@ -67,6 +72,17 @@ func (c Config) Validate() error {
 	}
 	if c.TCPPort != 0 && c.TCPPort == c.HTTPPort {
 		errs = append(errs, fmt.Errorf("tcp and http port are both %d", c.TCPPort))
+	}
+	if c.SecureTCPPort != 0 {
+		if err := validPort(c.SecureTCPPort); err != nil {
+			errs = append(errs, fmt.Errorf("secure tcp port: %w", err))
+		}
+		if c.SecureTCPPort == c.TCPPort || c.SecureTCPPort == c.HTTPPort {
+			errs = append(errs, fmt.Errorf("secure tcp port %d is already the tcp or http port", c.SecureTCPPort))
+		}
+	}
+	if (c.SecureTCPPort != 0) != (c.CertFile != "" && c.KeyFile != "") || (c.CertFile == "") != (c.KeyFile == "") {
+		errs = append(errs, errors.New("secure tcp port, cert file and key file go together"))
 	}
 	return errors.Join(errs...)
 }

@@ -72,8 +72,9 @@ func (l layout) prepare(cfg Config) error {
 	}
 	data := struct {
 		layout
-		TCPPort, HTTPPort int
-	}{l, cfg.TCPPort, cfg.HTTPPort}
+		TCPPort, HTTPPort, SecureTCPPort int
+		CertFile, KeyFile                string
+	}{l, cfg.TCPPort, cfg.HTTPPort, cfg.SecureTCPPort, cfg.CertFile, cfg.KeyFile}
 	files := []struct{ tmpl, path string }{
 		{"config.xml.tmpl", l.ConfigFile},
 		{"users.xml.tmpl", l.UsersFile},

@@ -2,6 +2,8 @@ package localserver
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -51,6 +53,10 @@ type S3Config struct {
 	// only account. Both required. They reach the gateway through its
 	// environment, not its command line, so ps does not show them.
 	AccessKey, SecretKey string
+	// CertFile and KeyFile (PEM), when set, make the gateway speak HTTPS
+	// only, for testing clients' TLS. CertFile must name 127.0.0.1; Start
+	// trusts the certificates in it.
+	CertFile, KeyFile string
 	// Binary is the versitygw executable. Empty means FindS3Binary.
 	Binary string
 	// StartTimeout bounds how long Start waits for the gateway to answer.
@@ -73,6 +79,9 @@ func (c S3Config) Validate() error {
 	}
 	if c.SecretKey == "" {
 		errs = append(errs, errors.New("secret key is required"))
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		errs = append(errs, errors.New("cert file and key file go together"))
 	}
 	return errors.Join(errs...)
 }
@@ -168,12 +177,26 @@ func NewS3(cfg S3Config) (*S3, error) {
 		return nil, fmt.Errorf("s3 config: %w", err)
 	}
 	s := &S3{cfg: cfg, layout: newS3Layout(cfg.Dir)}
+	// No keep-alive, so that no idle connection (and goroutine) outlives
+	// Start.
+	transport := &http.Transport{DisableKeepAlives: true}
+	if cfg.CertFile != "" {
+		pem, err := os.ReadFile(cfg.CertFile)
+		if err != nil {
+			return nil, fmt.Errorf("s3 config: %w", err)
+		}
+		// A certificate in the root pool verifies itself, whoever signed it.
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("s3 config: no PEM certificate in %s", cfg.CertFile)
+		}
+		transport.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
 	prober, err := minio.New(s.Endpoint(), &minio.Options{
-		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
-		Region: S3Region,
-		// No keep-alive, so that no idle connection (and goroutine) outlives
-		// Start.
-		Transport: &http.Transport{DisableKeepAlives: true},
+		Creds:     credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Region:    S3Region,
+		Secure:    cfg.CertFile != "",
+		Transport: transport,
 		// Start polls; minio-go's own retries would only delay the next poll.
 		MaxRetries: 1,
 	})
@@ -197,7 +220,8 @@ func NewS3(cfg S3Config) (*S3, error) {
 }
 
 // Endpoint returns the S3 endpoint, "127.0.0.1:<Port>", as minio-go and
-// PN_S3_ENDPOINT take it (no scheme; the gateway speaks plain HTTP).
+// PN_S3_ENDPOINT take it (no scheme; the gateway speaks plain HTTP unless
+// S3Config.CertFile is set).
 func (s *S3) Endpoint() string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cfg.Port))
 }
@@ -225,18 +249,24 @@ func (s *S3) prepare() error {
 }
 
 func (s *S3) command(bin string) *exec.Cmd {
-	cmd := exec.Command(bin,
+	args := []string{
 		"--port", s.Endpoint(),
 		"--region", S3Region,
 		"--health", S3HealthPath,
 		// Otherwise every request is logged to the output log.
 		"--quiet",
+	}
+	if s.cfg.CertFile != "" {
+		args = append(args, "--cert", s.cfg.CertFile, "--key", s.cfg.KeyFile)
+	}
+	args = append(args,
 		"posix",
 		// Versioning needs a directory for the older versions; without it
 		// object-locked buckets cannot keep the versions they protect.
 		"--versioning-dir", s.layout.VersionsDir,
 		s.layout.DataDir,
 	)
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = s.cfg.Dir
 	cmd.Env = append(gatewayEnv(os.Environ()),
 		"ROOT_ACCESS_KEY="+s.cfg.AccessKey,

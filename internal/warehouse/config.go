@@ -1,10 +1,13 @@
 package warehouse
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"net"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -65,6 +68,22 @@ type Config struct {
 	// (PN_PII_KEY). It is a secret like Password. Changing it changes every
 	// hash, so rows before and after no longer join.
 	PIIKey string
+
+	// TLS speaks the native protocol over TLS (PN_CLICKHOUSE_TLS, default
+	// false); Addr then names the server's tcp_port_secure (9440 by
+	// convention). The server's certificate is always verified.
+	TLS bool
+
+	// CAFile is a PEM file of the CAs that sign the server's certificate
+	// (PN_CLICKHOUSE_CA_FILE, default empty: the system roots). Only with
+	// TLS.
+	CAFile string
+
+	// TLSServerName is the name the server's certificate must carry
+	// (PN_CLICKHOUSE_TLS_SERVER_NAME, default empty: the host of the
+	// address dialled), for servers reached by an address their
+	// certificate does not name. Only with TLS.
+	TLSServerName string
 }
 
 // Defaults of Config.
@@ -91,7 +110,9 @@ func DefaultConfig() Config {
 // RegisterFlags binds c's fields to flags of fs, with c's current values as
 // defaults, so call it on DefaultConfig(). The flags are clickhouse-addr,
 // clickhouse-database, clickhouse-user, clickhouse-password,
-// clickhouse-dial-timeout, clickhouse-read-timeout and clickhouse-cluster;
+// clickhouse-dial-timeout, clickhouse-read-timeout, clickhouse-cluster,
+// pii-mode, pii-key, clickhouse-tls, clickhouse-ca-file and
+// clickhouse-tls-server-name;
 // with ff's env-var prefix "PN" they map to PN_CLICKHOUSE_ADDR and so on. The password flag
 // shows no default in --help, whatever c holds.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
@@ -104,6 +125,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Cluster, "clickhouse-cluster", c.Cluster, "ClickHouse cluster (remote_servers) for replicated, sharded tables; empty: one server")
 	fs.StringVar(&c.PIIMode, "pii-mode", c.PIIMode, "how phone numbers are stored: raw, masked (country code and last 4 digits) or hmac (keyed hash, PN_PII_KEY)")
 	fs.Var((*secretValue)(&c.PIIKey), "pii-key", "HMAC key of pii-mode hmac, at least 32 bytes (secret)")
+	fs.BoolVar(&c.TLS, "clickhouse-tls", c.TLS, "native protocol over TLS (the server's tcp_port_secure); the certificate is always verified")
+	fs.StringVar(&c.CAFile, "clickhouse-ca-file", c.CAFile, "PEM file of the CAs of ClickHouse's certificate (default: the system roots); needs clickhouse-tls")
+	fs.StringVar(&c.TLSServerName, "clickhouse-tls-server-name", c.TLSServerName, "name ClickHouse's certificate must carry (default: the host dialled); needs clickhouse-tls")
 }
 
 // secretValue is a flag.Value that never shows its value, so that --help
@@ -153,7 +177,38 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("clickhouse read timeout %v: must be positive", c.ReadTimeout))
 	}
 	errs = append(errs, pii.Validate(c.PIIMode, []byte(c.PIIKey)))
+	if !c.TLS && (c.CAFile != "" || c.TLSServerName != "") {
+		// A CA file without TLS would look like a verified connection
+		// while the bytes go in the clear.
+		errs = append(errs, errors.New("clickhouse ca file and tls server name need clickhouse tls (PN_CLICKHOUSE_TLS=true)"))
+	}
+	if _, err := c.TLSConfig(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// TLSConfig returns the client TLS configuration of c, or nil when TLS is
+// off. It reads CAFile (but touches no network), so Validate reports a
+// missing or malformed file at start-up rather than at every dial.
+func (c Config) TLSConfig() (*tls.Config, error) {
+	if !c.TLS {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLSServerName}
+	if c.CAFile == "" {
+		return cfg, nil // the system roots
+	}
+	pem, err := os.ReadFile(c.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse ca file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("clickhouse ca file %s: no PEM certificate in it", c.CAFile)
+	}
+	cfg.RootCAs = pool
+	return cfg, nil
 }
 
 // addrs splits Addr into its endpoints, dropping empty elements.
@@ -183,8 +238,8 @@ func (c Config) String() string {
 	if c.PIIKey != "" {
 		key = "REDACTED"
 	}
-	return fmt.Sprintf("{Addr:%s Database:%s User:%s Password:%s DialTimeout:%v ReadTimeout:%v Cluster:%s PIIMode:%s PIIKey:%s}",
-		c.Addr, c.Database, c.User, pw, c.DialTimeout, c.ReadTimeout, c.Cluster, c.PIIMode, key)
+	return fmt.Sprintf("{Addr:%s Database:%s User:%s Password:%s DialTimeout:%v ReadTimeout:%v Cluster:%s PIIMode:%s PIIKey:%s TLS:%t CAFile:%s TLSServerName:%s}",
+		c.Addr, c.Database, c.User, pw, c.DialTimeout, c.ReadTimeout, c.Cluster, c.PIIMode, key, c.TLS, c.CAFile, c.TLSServerName)
 }
 
 // GoString makes %#v redact the password too.

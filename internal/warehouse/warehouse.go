@@ -51,8 +51,13 @@ func Open(ctx context.Context, cfg Config) (*Warehouse, error) {
 		// a message is acked only after its row is on its shard.
 		settings = clickhouse.Settings{"insert_distributed_sync": 1}
 	}
+	tlsConfig, err := cfg.TLSConfig()
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse config: %w", err)
+	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Protocol: clickhouse.Native,
+		TLS:      tlsConfig,
 		Settings: settings,
 		Addr:     cfg.addrs(),
 		Auth: clickhouse.Auth{
