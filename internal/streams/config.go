@@ -149,8 +149,8 @@ func (c Config) Validate() error {
 		name  string
 		bytes int64
 	}{{"stream max bytes", c.MaxBytes}, {"stream rejected max bytes", c.RejectedMaxBytes}, {"stream dead max bytes", c.DeadMaxBytes}} {
-		if l.bytes < int64(c.MaxMsgSize) {
-			errs = append(errs, fmt.Errorf("%s %d: want at least the max msg size (%d)", l.name, l.bytes, c.MaxMsgSize))
+		if l.bytes <= 0 || l.bytes < int64(c.MaxMsgSize) {
+			errs = append(errs, fmt.Errorf("%s %d: want positive and at least the max msg size (%d)", l.name, l.bytes, c.MaxMsgSize))
 		}
 	}
 	if c.NonceMaxBytes < minNonceBytes {

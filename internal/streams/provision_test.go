@@ -119,3 +119,51 @@ func TestProvisionCreatesTheNonceBucketWithPerKeyTTL(t *testing.T) {
 		t.Errorf("Create after expiry = %v", err)
 	}
 }
+
+// Streams created by the previous release (DiscardOld, no byte limit, 2 MiB
+// messages) are updated in place by Provision, keeping their messages; a
+// byte limit below what a data stream holds drops nothing.
+func TestProvisionUpdatesStreamsOfThePreviousRelease(t *testing.T) {
+	_, js := connect(t)
+	ctx := testContext(t)
+	for _, sc := range smallConfig().StreamConfigs() {
+		sc.MaxBytes = 0
+		sc.Discard = jetstream.DiscardOld
+		sc.MaxMsgSize = 2 << 20
+		if _, err := js.CreateStream(ctx, sc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := make([]byte, 100<<10)
+	for i := range 10 { // 1 MB in PN_FEES and PN_RECORDINGS
+		for _, subject := range []string{streams.FeeSubject, streams.RecordingSubject} {
+			if _, err := js.Publish(ctx, subject, body); err != nil {
+				t.Fatalf("publish %d: %v", i, err)
+			}
+		}
+	}
+
+	cfg := tinyConfig() // 512 KiB: half of what the data streams hold
+	if err := streams.Provision(ctx, js, cfg); err != nil {
+		t.Fatalf("Provision over the previous release's streams: %v", err)
+	}
+	for _, sc := range cfg.StreamConfigs() {
+		info := streamInfo(t, js, sc.Name)
+		c := info.Config
+		if c.MaxBytes != sc.MaxBytes || c.Discard != sc.Discard || c.MaxMsgSize != sc.MaxMsgSize || c.Retention != sc.Retention {
+			t.Errorf("%s after update: max bytes %d discard %s max msg size %d retention %s, want %d %s %d %s",
+				sc.Name, c.MaxBytes, c.Discard, c.MaxMsgSize, c.Retention, sc.MaxBytes, sc.Discard, sc.MaxMsgSize, sc.Retention)
+		}
+	}
+	for _, name := range []string{streams.Fees, streams.Recordings} {
+		if info := streamInfo(t, js, name); info.State.Msgs != 10 || info.State.FirstSeq != 1 {
+			t.Errorf("%s after a lower byte limit: %d messages from seq %d, want all 10 kept", name, info.State.Msgs, info.State.FirstSeq)
+		}
+	}
+	if _, err := js.Publish(ctx, streams.FeeSubject, []byte("{}")); err == nil {
+		t.Error("a stream over its new byte limit took another message")
+	}
+	if err := streams.Check(ctx, js); err != nil {
+		t.Errorf("Check after the update: %v", err)
+	}
+}

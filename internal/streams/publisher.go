@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -56,7 +57,7 @@ func (p *JetStreamPublisher) Publish(ctx context.Context, msgs ...Message) error
 		}
 		f, err := p.js.PublishMsgAsync(&nats.Msg{Subject: m.Subject, Data: m.Data, Header: m.Header}, jetstream.WithMsgID(m.MsgID))
 		if err != nil {
-			return fmt.Errorf("publish %s: %w: %w", m.MsgID, ErrUnavailable, err)
+			return fmt.Errorf("publish %s: %w: %w", m.MsgID, ErrUnavailable, classify(err))
 		}
 		futures[i] = f
 	}
@@ -74,8 +75,28 @@ func waitAck(ctx context.Context, f jetstream.PubAckFuture, msgID string) error 
 	case <-f.Ok():
 		return nil
 	case err := <-f.Err():
-		return fmt.Errorf("publish %s: %w: %w", msgID, ErrUnavailable, err)
+		return fmt.Errorf("publish %s: %w: %w", msgID, ErrUnavailable, classify(err))
 	case <-ctx.Done():
 		return fmt.Errorf("publish %s: %w: %w", msgID, ErrUnavailable, context.Cause(ctx))
 	}
+}
+
+// ErrStreamFull matches a publish refused because the stream reached its
+// byte (or message) limit: the recorder is behind or down. It comes with
+// ErrUnavailable.
+var ErrStreamFull = errors.New("stream full")
+
+// jsStreamStoreFailed is the server's error code of a message the stream
+// could not store, limits reached among the causes.
+const jsStreamStoreFailed = 10077
+
+// classify adds ErrStreamFull to err when the server refused the message
+// because a limit of the stream (DiscardNew) was reached.
+func classify(err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jsStreamStoreFailed &&
+		strings.HasPrefix(apiErr.Description, "maximum ") && strings.HasSuffix(apiErr.Description, " exceeded") {
+		return fmt.Errorf("%w: %w", ErrStreamFull, err)
+	}
+	return err
 }

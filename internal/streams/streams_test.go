@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/pnstream/pnstream/internal/streams"
@@ -64,9 +65,55 @@ func TestConfigValidate(t *testing.T) {
 	}
 	bad := streams.Config{Replicas: 0, Storage: "tape", DuplicateWindow: 0}
 	err := bad.Validate()
-	for _, want := range []string{"replicas", "storage", "max ages", "duplicate window", "max msg size"} {
+	for _, want := range []string{"replicas", "storage", "max ages", "duplicate window", "max msg size",
+		"stream max bytes", "rejected max bytes", "dead max bytes", "nonces max bytes"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to mention %q", err, want)
 		}
+	}
+
+	for name, c := range map[string]struct {
+		change func(*streams.Config)
+		want   string
+	}{
+		"negative data limit":    {func(c *streams.Config) { c.MaxBytes = -1 }, "stream max bytes -1"},
+		"limit below a message":  {func(c *streams.Config) { c.DeadMaxBytes = 512 << 10 }, "stream dead max bytes"},
+		"tiny nonce bucket":      {func(c *streams.Config) { c.NonceMaxBytes = 1 << 20 }, "nonces max bytes"},
+		"message above 64 MiB":   {func(c *streams.Config) { c.MaxMsgSize = 65 << 20 }, "max msg size"},
+		"message below a record": {func(c *streams.Config) { c.MaxMsgSize = 64 << 10 }, "max msg size"},
+		"rejected limit unset":   {func(c *streams.Config) { c.RejectedMaxBytes = 0 }, "rejected max bytes 0"},
+	} {
+		cfg := streams.DefaultConfig()
+		c.change(&cfg)
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: Validate() = %v, want it to mention %q", name, err, c.want)
+		}
+	}
+}
+
+// The defaults keep every message within nats-server's default max_payload
+// (1 MiB) and reserve the sum the Config documents (37 GiB).
+func TestDefaultLimits(t *testing.T) {
+	cfg := streams.DefaultConfig()
+	if cfg.MaxMsgSize > 1<<20 {
+		t.Errorf("default max msg size %d is above the default max_payload", cfg.MaxMsgSize)
+	}
+	var sum int64
+	for _, sc := range cfg.StreamConfigs() {
+		if sc.MaxBytes <= 0 {
+			t.Errorf("%s has no byte limit", sc.Name)
+		}
+		want := jetstream.DiscardNew
+		if sc.Name == streams.Rejected || sc.Name == streams.Dead {
+			want = jetstream.DiscardOld
+		}
+		if sc.Discard != want {
+			t.Errorf("%s discards %s, want %s", sc.Name, sc.Discard, want)
+		}
+		sum += sc.MaxBytes
+	}
+	sum += cfg.NonceBucketConfig().MaxBytes
+	if sum != 37<<30 {
+		t.Errorf("default limits reserve %d bytes, the doc says 37 GiB", sum)
 	}
 }
