@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pnstream/pnstream/internal/redact"
 )
 
 // The push is untrusted input: its recordFileDownloadUrl, and the Location
@@ -22,7 +24,9 @@ import (
 // hosts on the allow-list, refuses private, loopback and link-local
 // addresses at connect time (so DNS names that resolve there, and DNS
 // rebinding, are caught too), follows only redirects that pass the same
-// checks, verifies TLS and caps size and time.
+// checks, verifies TLS and caps size and time. The URL is a bearer secret
+// (its query string signs it): no error of this file carries it whole, only
+// its redact.URL form.
 
 // HostPolicy decides which download URLs may be fetched.
 type HostPolicy struct {
@@ -38,7 +42,7 @@ type HostPolicy struct {
 func (p HostPolicy) CheckURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return permanent(fmt.Errorf("download url: %w", err))
+		return permanent(fmt.Errorf("download url: %w", redact.Error(err)))
 	}
 	switch {
 	case u.Scheme == "https":
@@ -162,10 +166,12 @@ func (f *Fetcher) Fetch(ctx context.Context, raw, dir string) (*Download, error)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
 	if err != nil {
-		return nil, permanent(fmt.Errorf("download request: %w", err))
+		return nil, permanent(fmt.Errorf("download request: %w", redact.Error(err)))
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
+		// A *url.Error: its message holds the whole URL, signature and all.
+		err = redact.Error(err)
 		if errors.Is(err, ErrPermanent) {
 			return nil, err
 		}
@@ -199,7 +205,7 @@ func (f *Fetcher) Fetch(ctx context.Context, raw, dir string) (*Download, error)
 		_, err = file.Seek(0, io.SeekStart)
 	}
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("download: %w", err), d.Close())
+		return nil, errors.Join(fmt.Errorf("download: %w", redact.Error(err)), d.Close())
 	}
 	d.Size, d.SHA256 = n, hex.EncodeToString(sha.Sum(nil))
 	return d, nil

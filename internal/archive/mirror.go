@@ -15,12 +15,14 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/redact"
 	"github.com/pnstream/pnstream/internal/streams"
 	"github.com/pnstream/pnstream/internal/warehouse"
 )
@@ -95,7 +97,7 @@ func (m *Mirror) run(ctx context.Context) error {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = min(m.cfg.RetryInitial, time.Second)
 	b.MaxInterval = min(m.cfg.RetryMax, 30*time.Second)
-	ensure := func() (struct{}, error) { return struct{}{}, m.deps.Bucket.Ensure(ctx) }
+	ensure := func() (struct{}, error) { return struct{}{}, redact.Error(m.deps.Bucket.Ensure(ctx)) }
 	if _, err := backoff.Retry(ctx, ensure, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0),
 		backoff.WithNotify(func(err error, next time.Duration) {
 			m.log.Warn("S3 unavailable at start; retrying", zap.Duration("retry_in", next), zap.Error(err))
@@ -161,6 +163,9 @@ func (m *Mirror) handle(ctx context.Context, msg jetstream.Msg, rows *rowWriter)
 		var rec warehouse.Recording
 		rec, err = m.mirror(ctx, &job)
 		stop()
+		// Every error reaches logs, the row and the dead letter from here:
+		// none may carry a signed download URL whole.
+		err = redact.Error(err)
 		if err == nil {
 			rows.submit(ctx, rec, func(err error) { m.settle(ctx, msg, &job, start, rec, err, log) })
 			return
@@ -247,6 +252,7 @@ func (m *Mirror) resolve(ctx context.Context, j *Job) (string, error) {
 		return "", err
 	}
 	u, err := m.deps.Resolver.RecordingURL(ctx, j.RecordDomain, j.RecordObjectName)
+	err = redact.Error(err) // a 301's unusable Location is quoted in the error
 	switch {
 	case err == nil:
 		return u.String(), nil
@@ -326,6 +332,7 @@ func (m *Mirror) keepAlive(msg jetstream.Msg) (stop func()) {
 // terminates it. If either cannot be stored the job is retried later
 // instead, so the failure itself is never lost.
 func (m *Mirror) fail(ctx context.Context, msg jetstream.Msg, j *Job, cause error, log *zap.Logger) {
+	cause = redact.Error(cause)
 	row := warehouse.Recording{
 		ICID: j.ICID, SessionID: j.SessionID, Bucket: m.cfg.Bucket, Status: warehouse.RecordingFailed,
 		Error: truncate(cause.Error(), 1024),
@@ -338,7 +345,9 @@ func (m *Mirror) fail(ctx context.Context, msg jetstream.Msg, j *Job, cause erro
 		err = m.deps.Rows.InsertRecordings(ctx, []warehouse.Recording{row})
 	}
 	if err == nil {
-		err = streams.DeadLetter(ctx, m.deps.JetStream, "recordings", msg, cause)
+		// The job holds recordFileDownloadUrl, which may be signed; pnctl
+		// backfill-recordings rebuilds the job from the stored CDR.
+		err = streams.DeadLetter(ctx, m.deps.JetStream, "recordings", redactedMsg{msg}, cause)
 	}
 	if err != nil {
 		log.Warn("recording failure not stored; retrying the job", zap.NamedError("store_error", err), zap.Error(cause))
@@ -355,4 +364,20 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// redactedMsg is a job message whose body and headers have their URLs
+// redacted, for the dead letter.
+type redactedMsg struct{ jetstream.Msg }
+
+func (m redactedMsg) Data() []byte { return []byte(redact.String(string(m.Msg.Data()))) }
+
+func (m redactedMsg) Headers() nats.Header {
+	h := nats.Header{}
+	for k, vs := range m.Msg.Headers() {
+		for _, v := range vs {
+			h[k] = append(h[k], redact.String(v))
+		}
+	}
+	return h
 }
