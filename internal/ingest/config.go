@@ -134,10 +134,18 @@ func (c Config) credentials() []privatenumber.Credential {
 	return append(all, c.Credentials...)
 }
 
-// VerifierConfig is the push verification c describes.
+// VerifierConfig is the push verification c describes. Malformed entries
+// (which Validate refuses) are left out, never taken as a keyless
+// credential.
 func (c Config) VerifierConfig() privatenumber.VerifierConfig {
+	var creds []privatenumber.Credential
+	for _, cr := range c.credentials() {
+		if cr.AppSecret != "" {
+			creds = append(creds, cr)
+		}
+	}
 	return privatenumber.VerifierConfig{
-		Credentials: c.credentials(),
+		Credentials: creds,
 		MaxAge:      c.MaxAge,
 		ClockSkew:   c.ClockSkew,
 		NoWSSE:      !c.WSSE,
@@ -181,6 +189,11 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("push auth %q: want required or off", c.Auth))
 	}
+	for i, cr := range c.Credentials {
+		if cr.AppKey == "" || cr.AppSecret == "" {
+			errs = append(errs, fmt.Errorf("push credential %d of the list (PN_PUSH_CREDENTIALS): want appKey:secret, both non-empty", i+1))
+		}
+	}
 	// Nonces are scoped by the app key of the credential that matched. A
 	// secret under two keys would let a captured header pass under the
 	// other key's scope (the digest does not cover the Username).
@@ -223,18 +236,19 @@ func (cs *Credentials) String() string {
 	return strings.Join(parts, ",")
 }
 
-// Set parses "appKey:secret,…". Errors never quote a secret.
+// Set parses "appKey:secret,…". It never fails: the flag package would
+// quote the whole value, secrets included, in its error. A malformed entry
+// is kept empty, and Validate reports it by position.
 func (cs *Credentials) Set(s string) error {
 	var out Credentials
-	for i, item := range strings.Split(s, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
+	for item := range strings.SplitSeq(s, ",") {
+		if strings.TrimSpace(item) == "" {
 			continue
 		}
-		key, secret, ok := strings.Cut(item, ":")
+		key, secret, _ := strings.Cut(item, ":")
 		key, secret = strings.TrimSpace(key), strings.TrimSpace(secret)
-		if !ok || key == "" || secret == "" {
-			return fmt.Errorf("push credential %d of the list: want appKey:secret, both non-empty", i+1)
+		if key == "" || secret == "" {
+			key, secret = "", ""
 		}
 		out = append(out, privatenumber.Credential{AppKey: key, AppSecret: secret})
 	}
