@@ -152,11 +152,15 @@ wait_ready clickhouse "http://127.0.0.1:$ch_http_port/ping" "Ok."
 
 # nats-server takes sync_interval from a configuration file only; the
 # flags below override the rest of it.
-nats_conf=()
-if [[ -n $nats_sync_interval ]]; then
-	printf 'jetstream { sync_interval: %s }\n' "$nats_sync_interval" >"$local_dir/nats.conf"
-	nats_conf=(-c "$local_dir/nats.conf")
-fi
+# max_file_store is an explicit cap because the streams' default byte limits
+# reserve 37 GiB, more than nats-server's default (75% of the free disk)
+# grants on a small disk; nothing is written up front.
+{
+	printf 'jetstream {\n  max_file_store: 1TB\n'
+	[[ -z $nats_sync_interval ]] || printf '  sync_interval: %s\n' "$nats_sync_interval"
+	printf '}\n'
+} >"$local_dir/nats.conf"
+nats_conf=(-c "$local_dir/nats.conf")
 start nats bin/nats-server "${nats_conf[@]}" --name pn-local --addr 127.0.0.1 --port "$nats_port" \
 	--http_port "$nats_monitor_port" --jetstream --store_dir "$local_dir/nats"
 wait_ready nats "http://127.0.0.1:$nats_monitor_port/healthz?js-enabled-only=true"

@@ -108,9 +108,10 @@ func startS3(ctx context.Context, dir, access, secret string) (*localserver.S3, 
 	return gw, nil
 }
 
-// natsStoreMax bounds JetStream's file store; a run writes a few GB at
-// most, and the streams' limits are pnstream's own.
-const natsStoreMax = 32 << 30
+// natsStoreMax is JetStream's file store cap, an accounting figure: a run
+// writes a few GB at most, but the streams' default byte limits reserve
+// 37 GiB, which must fit whatever the free disk.
+const natsStoreMax = 1 << 40
 
 // startNATSEmbedded runs nats-server in this process.
 func startNATSEmbedded(dir string) (string, func() error, error) {
