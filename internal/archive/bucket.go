@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -39,19 +40,58 @@ const (
 type Bucket struct {
 	client *minio.Client
 	cfg    Config
+	// lastPut is the Unix time of the last successful upload, 0 before
+	// the first: pn_archive_last_upload_timestamp_seconds.
+	lastPut atomic.Int64
 }
 
-// NewBucket returns the archive bucket of cfg. It does no I/O.
+// NewBucket returns the archive bucket of cfg. It does no I/O but reading
+// cfg.CAFile.
 func NewBucket(cfg Config) (*Bucket, error) {
+	tlsConfig, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	var transport http.RoundTripper // nil: minio-go's default
+	if tlsConfig != nil {
+		tr, err := minio.DefaultTransport(true)
+		if err != nil {
+			return nil, fmt.Errorf("s3 transport: %w", err)
+		}
+		tr.TLSClientConfig = tlsConfig
+		transport = tr
+	}
 	client, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
-		Secure: !cfg.Insecure,
-		Region: cfg.Region,
+		Creds:     credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure:    !cfg.Insecure,
+		Region:    cfg.Region,
+		Transport: transport,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("s3 client: %w", err)
 	}
 	return &Bucket{client: client, cfg: cfg}, nil
+}
+
+// Check asks S3 whether the bucket exists, which needs the endpoint to
+// answer, its certificate to verify and the credentials to be accepted;
+// a missing bucket is an error too, since no upload could succeed.
+func (b *Bucket) Check(ctx context.Context) error {
+	ok, err := b.client.BucketExists(ctx, b.cfg.Bucket)
+	if err != nil {
+		return fmt.Errorf("s3 bucket %s: %w", b.cfg.Bucket, err)
+	}
+	if !ok {
+		return fmt.Errorf("s3 bucket %s: does not exist", b.cfg.Bucket)
+	}
+	return nil
+}
+
+// LastPut returns the time of the last successful upload, and false when
+// there was none since the Bucket was made.
+func (b *Bucket) LastPut() (time.Time, bool) {
+	n := b.lastPut.Load()
+	return time.Unix(n, 0), n != 0
 }
 
 // Ensure creates the bucket when it is missing, with object locking when a
@@ -127,6 +167,7 @@ func (b *Bucket) Put(ctx context.Context, key string, j *Job, d *Download, conte
 	if err != nil {
 		return fmt.Errorf("put s3 object %s: %w", key, err)
 	}
+	b.lastPut.Store(time.Now().Unix())
 	return nil
 }
 

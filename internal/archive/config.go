@@ -1,6 +1,8 @@
 package archive
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,6 +33,16 @@ type Config struct {
 	// Insecure speaks plain HTTP to S3, for a gateway on localhost; TLS,
 	// when used, is always verified. PN_S3_INSECURE, default false.
 	Insecure bool
+	// CAFile is a PEM file of the CAs of the S3 endpoint's certificate, for
+	// an S3 behind a private CA (PN_S3_CA_FILE, default empty: the system
+	// roots). The certificate is verified either way.
+	CAFile string
+	// ProbeInterval is how often the recorder checks that S3 answers (a
+	// HEAD of the bucket), exported as pn_archive_s3_up, so an unreachable
+	// S3 shows within minutes (PN_S3_PROBE_INTERVAL, default 30s).
+	ProbeInterval time.Duration
+	// ProbeTimeout bounds one check (PN_S3_PROBE_TIMEOUT, default 10s).
+	ProbeTimeout time.Duration
 	// LockMode and LockDays set object-lock retention on every recording:
 	// "" (none), GOVERNANCE or COMPLIANCE. A bucket created by pnstream then
 	// has object locking enabled. PN_S3_LOCK_MODE, PN_S3_LOCK_DAYS.
@@ -81,6 +93,8 @@ func DefaultConfig() Config {
 	return Config{
 		Bucket:           "pn-recordings",
 		Region:           "us-east-1",
+		ProbeInterval:    30 * time.Second,
+		ProbeTimeout:     10 * time.Second,
 		Hosts:            DefaultRecordingHosts,
 		MaxBytes:         1 << 30,
 		DownloadTimeout:  10 * time.Minute,
@@ -103,6 +117,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.SecretKey, "s3-secret-key", c.SecretKey, "S3 secret key (never logged)")
 	fs.StringVar(&c.Region, "s3-region", c.Region, "S3 region")
 	fs.BoolVar(&c.Insecure, "s3-insecure", c.Insecure, "plain HTTP to S3 (a local gateway)")
+	fs.StringVar(&c.CAFile, "s3-ca-file", c.CAFile, "PEM file of the CAs of S3's certificate (default: the system roots)")
+	fs.DurationVar(&c.ProbeInterval, "s3-probe-interval", c.ProbeInterval, "how often the recorder checks that S3 answers (pn_archive_s3_up)")
+	fs.DurationVar(&c.ProbeTimeout, "s3-probe-timeout", c.ProbeTimeout, "time limit of one S3 check")
 	fs.StringVar(&c.LockMode, "s3-lock-mode", c.LockMode, "object-lock retention mode: GOVERNANCE or COMPLIANCE (empty: none)")
 	fs.IntVar(&c.LockDays, "s3-lock-days", c.LockDays, "object-lock retention in days")
 	fs.StringVar(&c.SSE, "s3-sse", c.SSE, "server-side encryption: SSE-S3 (empty: none)")
@@ -134,6 +151,15 @@ func (c Config) Validate() error {
 			errs = append(errs, errors.New("s3 access key and secret key are required (PN_S3_ACCESS_KEY, PN_S3_SECRET_KEY)"))
 		}
 	}
+	if c.CAFile != "" && c.Insecure {
+		errs = append(errs, errors.New("s3 ca file with s3 insecure: plain HTTP has no certificate to verify"))
+	}
+	if _, err := c.tlsConfig(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ProbeInterval <= 0 || c.ProbeTimeout <= 0 || c.ProbeTimeout > c.ProbeInterval {
+		errs = append(errs, fmt.Errorf("s3 probe interval %v and timeout %v: want positive, timeout <= interval", c.ProbeInterval, c.ProbeTimeout))
+	}
 	switch strings.ToUpper(c.LockMode) {
 	case "":
 	case "GOVERNANCE", "COMPLIANCE":
@@ -162,6 +188,24 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("recording consumer name is empty"))
 	}
 	return errors.Join(errs...)
+}
+
+// tlsConfig returns the TLS client configuration of the S3 endpoint: nil
+// (minio-go's own, on the system roots) without CAFile. It reads CAFile, so
+// Validate reports a missing or malformed file at start-up.
+func (c Config) tlsConfig() (*tls.Config, error) {
+	if c.CAFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(c.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("s3 ca file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("s3 ca file %s: no PEM certificate in it", c.CAFile)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 // Redacted returns a copy of c safe to log.
