@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -40,11 +41,16 @@ const nonceWorkers = 64
 
 // nonceVariant is one way of storing the nonces.
 type nonceVariant struct {
-	name   string
-	bucket jetstream.KeyValueConfig
-	// claim stores the i-th nonce; nil when the pnstream Store does it.
-	claim func(ctx context.Context, kv jetstream.KeyValue, i int) error
+	name string
+	// open creates or opens the store on js and returns how to claim the
+	// i-th nonce and how to read what the store holds.
+	open func(ctx context.Context, js jetstream.JetStream) (claimFunc, statusFunc, error)
 }
+
+type (
+	claimFunc  func(ctx context.Context, i int) error
+	statusFunc func(ctx context.Context) (msgs, bytes uint64, err error)
+)
 
 // nonceFigures are one variant's measurements, per nonce or per million.
 type nonceFigures struct {
@@ -62,38 +68,106 @@ func nonceBucket() jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{Bucket: "PN_NONCES", History: 1, Storage: jetstream.FileStorage, LimitMarkerTTL: time.Second}
 }
 
+// kvVariant stores the nonces in the bucket cfg with the claim of claimer.
+func kvVariant(name string, cfg jetstream.KeyValueConfig, claimer func(jetstream.KeyValue) claimFunc) nonceVariant {
+	return nonceVariant{name: name, open: func(ctx context.Context, js jetstream.JetStream) (claimFunc, statusFunc, error) {
+		kv, err := js.CreateOrUpdateKeyValue(ctx, cfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("create bucket: %w", err)
+		}
+		status := func(ctx context.Context) (uint64, uint64, error) {
+			st, err := kv.Status(ctx)
+			if err != nil {
+				return 0, 0, fmt.Errorf("bucket status: %w", err)
+			}
+			return st.Values(), st.Bytes(), nil
+		}
+		return claimer(kv), status, nil
+	}}
+}
+
+// dedupeVariant is the other scheme the issue names: one subject of a
+// stream deduplicated by Nats-Msg-Id = the key over the whole window, so
+// the server indexes ids, not subjects; a duplicate's PubAck names the
+// original message, whose digest is then compared.
+func dedupeVariant() nonceVariant {
+	return nonceVariant{name: "dedupe", open: func(ctx context.Context, js jetstream.JetStream) (claimFunc, statusFunc, error) {
+		st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name: "PN_NONCES_DEDUPE", Subjects: []string{"pn.nonces"}, Storage: jetstream.FileStorage,
+			// The message outlives its id, so a duplicate's original can be read.
+			Duplicates: nonceTTL, MaxAge: nonceTTL + time.Minute,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("create stream: %w", err)
+		}
+		claim := func(ctx context.Context, i int) error {
+			key, val := benchNonce(i, nonces.KeyBytes, nonces.DigestBytes)
+			ack, err := js.Publish(ctx, "pn.nonces", val, jetstream.WithMsgID(key))
+			if err != nil || !ack.Duplicate {
+				return err
+			}
+			m, err := st.GetMsg(ctx, ack.Sequence)
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(m.Data, val) {
+				return nonces.ErrReused
+			}
+			return nil
+		}
+		status := func(ctx context.Context) (uint64, uint64, error) {
+			info, err := st.Info(ctx)
+			if err != nil {
+				return 0, 0, fmt.Errorf("stream info: %w", err)
+			}
+			return info.State.Msgs, info.State.Bytes, nil
+		}
+		return claim, status, nil
+	}}
+}
+
 func (b *Bench) runNonces(ctx context.Context, rep *Report) error {
 	bin, err := b.natsBinary(ctx)
 	if err != nil {
 		return err
 	}
 	n := b.cfg.NonceCount
-	store := nonceVariant{name: "store"} // the Store: key 16 chars, value 12 B, per-key TTL
-	raw := nonceVariant{name: "raw", bucket: jetstream.KeyValueConfig{Bucket: "PN_NONCES", History: 1, Storage: jetstream.FileStorage},
-		claim: func(ctx context.Context, kv jetstream.KeyValue, i int) error {
-			key, val := benchNonce(i, nonces.KeyBytes, nonces.DigestBytes)
-			_, err := kv.Put(ctx, key, val)
-			return err
-		}}
+	// The Store: key 16 chars, value 12 B, per-key TTL.
+	store := kvVariant("store", nonceBucket(), func(kv jetstream.KeyValue) claimFunc {
+		s := nonces.New(kv)
+		return func(ctx context.Context, i int) error {
+			return s.Claim(ctx, "bench-app", "nonce-"+strconv.Itoa(i), strconv.AppendInt([]byte("body "), int64(i), 10), nonceTTL)
+		}
+	})
+	raw := kvVariant("raw", jetstream.KeyValueConfig{Bucket: "PN_NONCES", History: 1, Storage: jetstream.FileStorage},
+		func(kv jetstream.KeyValue) claimFunc {
+			return func(ctx context.Context, i int) error {
+				key, val := benchNonce(i, nonces.KeyBytes, nonces.DigestBytes)
+				_, err := kv.Put(ctx, key, val)
+				return err
+			}
+		})
 	// The same operation with larger hashes: the figures follow the sizes.
-	wide := nonceVariant{name: "wide", bucket: nonceBucket(),
-		claim: func(ctx context.Context, kv jetstream.KeyValue, i int) error {
+	wide := kvVariant("wide", nonceBucket(), func(kv jetstream.KeyValue) claimFunc {
+		return func(ctx context.Context, i int) error {
 			key, val := benchNonce(i, 24, 32)
 			_, err := kv.Create(ctx, key, val, jetstream.KeyTTL(nonceTTL))
 			return err
-		}}
+		}
+	})
 	// Expiry by the bucket's max age instead of per-key TTLs: what the
 	// server's TTL wheel costs.
 	aged := nonceBucket()
 	aged.LimitMarkerTTL, aged.TTL = 0, nonceTTL
-	bucketAge := nonceVariant{name: "bucket-age", bucket: aged,
-		claim: func(ctx context.Context, kv jetstream.KeyValue, i int) error {
+	bucketAge := kvVariant("bucket-age", aged, func(kv jetstream.KeyValue) claimFunc {
+		return func(ctx context.Context, i int) error {
 			key, val := benchNonce(i, nonces.KeyBytes, nonces.DigestBytes)
 			_, err := kv.Create(ctx, key, val)
 			return err
-		}}
+		}
+	})
 	fig := map[string]nonceFigures{}
-	for _, v := range []nonceVariant{raw, store, wide, bucketAge} {
+	for _, v := range []nonceVariant{raw, store, wide, bucketAge, dedupeVariant()} {
 		b.progress("nonces: %d into a fresh nats-server (%s)", n, v.name)
 		f, err := b.measureNonces(ctx, bin, v, n)
 		if err != nil {
@@ -112,6 +186,7 @@ func (b *Bench) runNonces(ctx context.Context, rep *Report) error {
 	for _, alt := range []struct{ name, label string }{
 		{"wide", "key 32 ch, value 32 B, TTL 6h"},
 		{"bucket-age", "key 16 ch, value 12 B, bucket max age 6h, no per-key TTL"},
+		{"dedupe", "one subject deduplicated by Nats-Msg-Id over 6h"},
 	} {
 		a := fig[alt.name]
 		by := "the store (key 16 ch, value 12 B, per-key TTL)"
@@ -142,27 +217,16 @@ func (b *Bench) measureNonces(ctx context.Context, bin string, v nonceVariant, n
 		return f, err
 	}
 	defer func() { _ = srv.stop() }() // a no-op once stopped below
-	bucket := v.bucket
-	if v.claim == nil {
-		bucket = nonceBucket()
-	}
-	kv, err := srv.js.CreateOrUpdateKeyValue(ctx, bucket)
+	claim, status, err := v.open(ctx, srv.js)
 	if err != nil {
-		return f, fmt.Errorf("create bucket: %w", err)
+		return f, err
 	}
 	base, err := procStatus(srv.pid)
 	if err != nil {
 		return f, err
 	}
-	claim := v.claim
-	if claim == nil {
-		s := nonces.New(kv)
-		claim = func(ctx context.Context, _ jetstream.KeyValue, i int) error {
-			return s.Claim(ctx, "bench-app", "nonce-"+strconv.Itoa(i), strconv.AppendInt([]byte("body "), int64(i), 10), nonceTTL)
-		}
-	}
 	start := time.Now()
-	if err := claimAll(ctx, kv, n, claim); err != nil {
+	if err := claimAll(ctx, n, claim); err != nil {
 		return f, err
 	}
 	elapsed := time.Since(start)
@@ -170,16 +234,16 @@ func (b *Bench) measureNonces(ctx context.Context, bin string, v nonceVariant, n
 	if err != nil {
 		return f, err
 	}
-	st, err := kv.Status(ctx)
+	msgs, size, err := status(ctx)
 	if err != nil {
-		return f, fmt.Errorf("bucket status: %w", err)
+		return f, err
 	}
-	if st.Values() != uint64(n) {
-		return f, fmt.Errorf("bucket holds %d values, want %d", st.Values(), n)
+	if msgs != uint64(n) {
+		return f, fmt.Errorf("store holds %d nonces, want %d", msgs, n)
 	}
 	millions := float64(n) / 1e6
 	f.perSec = float64(n) / elapsed.Seconds()
-	f.streamBytes = float64(st.Bytes()) / float64(n)
+	f.streamBytes = float64(size) / float64(n)
 	f.rssMBPerM = float64(after.rss-base.rss) / 1e6 / millions
 	f.hwmMBPerM = float64(after.hwm-base.hwm) / 1e6 / millions
 	if err := srv.stop(); err != nil {
@@ -197,12 +261,11 @@ func (b *Bench) measureNonces(ctx context.Context, bin string, v nonceVariant, n
 		return f, err
 	}
 	defer func() { _ = srv.stop() }()
-	kv, err = srv.js.KeyValue(ctx, bucket.Bucket)
-	if err != nil {
-		return f, fmt.Errorf("bucket after restart: %w", err)
+	if _, status, err = v.open(ctx, srv.js); err != nil {
+		return f, err
 	}
-	if st, err = kv.Status(ctx); err != nil || st.Values() != uint64(n) {
-		return f, fmt.Errorf("bucket after restart: %d values (want %d), %v", st.Values(), n, err)
+	if msgs, _, err = status(ctx); err != nil || msgs != uint64(n) {
+		return f, fmt.Errorf("after restart: %d nonces (want %d), %v", msgs, n, err)
 	}
 	restarted, err := procStatus(srv.pid)
 	if err != nil {
@@ -214,7 +277,7 @@ func (b *Bench) measureNonces(ctx context.Context, bin string, v nonceVariant, n
 
 // claimAll runs claim for 0..n-1 on nonceWorkers goroutines; every claim
 // must succeed.
-func claimAll(ctx context.Context, kv jetstream.KeyValue, n int, claim func(context.Context, jetstream.KeyValue, int) error) error {
+func claimAll(ctx context.Context, n int, claim claimFunc) error {
 	var next atomic.Int64
 	var firstErr error
 	var once sync.Once
@@ -227,7 +290,7 @@ func claimAll(ctx context.Context, kv jetstream.KeyValue, n int, claim func(cont
 					return
 				}
 				cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				err := claim(cctx, kv, i)
+				err := claim(cctx, i)
 				cancel()
 				if err != nil {
 					once.Do(func() { firstErr = fmt.Errorf("claim %d: %w", i, err) })
