@@ -1,18 +1,16 @@
 package nonces_test
 
 import (
-	"time"
-
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pnstream/pnstream/internal/streams"
 )
 
-// bucketConfig is the nonce bucket as the tests create it; a minute of
-// delete markers makes an expired key go through kv.Create's marker path.
+// bucketConfig is the nonce bucket as the recorder's set-up provisions it
+// (file storage; its delete markers make an expired key go through
+// kv.Create's marker path).
 func bucketConfig() jetstream.KeyValueConfig {
-	return jetstream.KeyValueConfig{
-		Bucket:         "PN_NONCES",
-		History:        1,
-		Storage:        jetstream.FileStorage,
-		LimitMarkerTTL: time.Minute,
-	}
+	cfg := streams.DefaultConfig()
+	cfg.NonceMaxBytes = 64 << 20 // the tests' server allows 1 GiB in all
+	return cfg.NonceBucketConfig()
 }

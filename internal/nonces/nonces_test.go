@@ -198,3 +198,40 @@ func TestKeyAndDigestAreShort(t *testing.T) {
 		t.Errorf("Digest is %d bytes, want %d", len(d), nonces.DigestBytes)
 	}
 }
+
+// TestFullBucketRefuses: a full bucket (DiscardNew) refuses new nonces with
+// an error the caller answers 503 with, never ErrReused, never nil.
+func TestFullBucketRefuses(t *testing.T) {
+	srv := testenv.NATS(t)
+	nc, err := nats.Connect(srv.URL(), nats.NoReconnect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := bucketConfig()
+	cfg.Bucket, cfg.MaxBytes = "SMALL_NONCES", 4096
+	ctx := ctxFor(t)
+	kv, err := js.CreateKeyValue(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := nonces.New(kv)
+	for i := range 1000 {
+		err := s.Claim(ctx, "app", fmt.Sprint(i), []byte("body"), ttl)
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, nonces.ErrReused) {
+			t.Fatalf("claim %d into a full bucket = %v, want a store error", i, err)
+		}
+		if i < 10 {
+			t.Fatalf("bucket of 4 KiB full after %d nonces: %v", i, err)
+		}
+		return
+	}
+	t.Fatal("1000 nonces fit in a bucket of 4 KiB")
+}
