@@ -101,7 +101,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	log.Info("starting", zap.Any("recorder", cfg.recorder), zap.String("nats_url", cfg.nats.URL),
+	log.Info("starting", zap.Any("recorder", cfg.recorder), zap.String("nats_url", cfg.nats.Redacted().URL),
 		zap.Stringer("clickhouse", cfg.warehouse), zap.Any("streams", cfg.streams),
 		zap.Any("archive", cfg.archive.Redacted()), zap.Any("gaps", cfg.gaps), zap.String("api_base_url", cfg.platform.BaseURL))
 	if !cfg.archive.Enabled() {
@@ -189,11 +189,15 @@ func run(ctx context.Context, args []string) error {
 		return rec.Run(gctx)
 	})
 	if cfg.archive.Enabled() {
-		mirror, err := newMirror(cfg, js, wh, log, reg)
+		mirror, probe, err := newMirror(cfg, js, wh, log, reg)
 		if err != nil {
 			return err
 		}
 		g.Go(func() error { return mirror.Run(gctx) })
+		// Readiness ignores the probe: CDRs reach ClickHouse without S3,
+		// and a recorder taken out of service would not bring S3 back.
+		// pn_archive_s3_up and its alert make the outage visible instead.
+		g.Go(func() error { return probe.Run(gctx) })
 	}
 	detector := gaps.New(cfg.gaps, wh, log.Named("gaps"), reg)
 	g.Go(func() error { return detector.Run(gctx) })
@@ -208,16 +212,20 @@ func run(ctx context.Context, args []string) error {
 	return nil
 }
 
-func newMirror(cfg config, js jetstream.JetStream, wh *warehouse.Warehouse, log *zap.Logger, reg prometheus.Registerer) (*archive.Mirror, error) {
+// newMirror returns the recording mirror and the probe of its bucket; they
+// share the bucket, so the probe exports the time of the mirror's last
+// upload.
+func newMirror(cfg config, js jetstream.JetStream, wh *warehouse.Warehouse, log *zap.Logger, reg prometheus.Registerer) (*archive.Mirror, *archive.Probe, error) {
 	client, err := privatenumber.NewClient(cfg.platform)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	bucket, err := archive.NewBucket(cfg.archive)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return archive.NewMirror(cfg.archive, archive.Deps{
+	mirror := archive.NewMirror(cfg.archive, archive.Deps{
 		JetStream: js, Resolver: client, Bucket: bucket, Rows: wh, Logger: log, Registry: reg,
-	}), nil
+	})
+	return mirror, archive.NewProbe(cfg.archive, bucket, log, reg), nil
 }

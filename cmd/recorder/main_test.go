@@ -158,6 +158,9 @@ func TestSecretsNeverLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	const appSecret = "app-secret-5f1b0c"
+	// The test server has no authorization, so it takes any user.
+	const natsPassword = "nats-password-3c8d"
+	natsURL := strings.Replace(ns.URL(), "nats://", "nats://pnstream:"+natsPassword+"@", 1)
 	t.Setenv("PN_APP_SECRET", appSecret)
 	t.Setenv("PN_S3_SECRET_KEY", s3.SecretKey())
 	t.Setenv("PN_LOG_LEVEL", "debug")
@@ -166,9 +169,10 @@ func TestSecretsNeverLogged(t *testing.T) {
 	done := make(chan error, 1)
 	admin := fmt.Sprintf("127.0.0.1:%d", port)
 	go func() {
-		done <- run(ctx, []string{"-nats-url", ns.URL(), "-clickhouse-addr", clickhouse.Addr(), "-clickhouse-database", db,
+		done <- run(ctx, []string{"-nats-url", natsURL, "-clickhouse-addr", clickhouse.Addr(), "-clickhouse-database", db,
 			"-recorder-admin-addr", admin, "-app-key", "k", "-api-base-url", "http://127.0.0.1:1",
-			"-s3-endpoint", s3.Endpoint(), "-s3-access-key", s3.AccessKey(), "-s3-insecure", "-s3-bucket", "secrets-test"})
+			"-s3-endpoint", s3.Endpoint(), "-s3-access-key", s3.AccessKey(), "-s3-insecure", "-s3-bucket", "secrets-test",
+			"-s3-probe-interval", "200ms", "-s3-probe-timeout", "200ms"})
 	}()
 	waitFor(t, "readyz", func() bool {
 		resp, err := http.Get("http://" + admin + "/readyz")
@@ -177,6 +181,17 @@ func TestSecretsNeverLogged(t *testing.T) {
 		}
 		resp.Body.Close()
 		return resp.StatusCode == 200
+	})
+	// The probe runs with the mirror: S3 shows as reachable once the
+	// mirror created the bucket.
+	waitFor(t, "pn_archive_s3_up 1", func() bool {
+		resp, err := http.Get("http://" + admin + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return err == nil && strings.Contains(string(body), "\npn_archive_s3_up 1\n")
 	})
 	cancel()
 	select {
@@ -201,7 +216,10 @@ func TestSecretsNeverLogged(t *testing.T) {
 	if !strings.Contains(out, "starting") {
 		t.Fatalf("captured no logs: %q", out)
 	}
-	for _, secret := range []string{appSecret, s3.SecretKey(), chPassword} {
+	if !strings.Contains(out, "nats://redacted@127.0.0.1:") {
+		t.Errorf("the start-up line does not show the NATS URL redacted: %q", out)
+	}
+	for _, secret := range []string{appSecret, s3.SecretKey(), chPassword, natsPassword} {
 		if strings.Contains(out, secret) {
 			t.Errorf("secret %q appears in the logs", secret)
 		}
