@@ -31,6 +31,7 @@ import (
 	"syscall"
 
 	"github.com/pnstream/pnstream/internal/daemon"
+	"github.com/pnstream/pnstream/internal/redact"
 )
 
 func main() {
@@ -87,5 +88,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
-	return err
+	// The one place pnctl's errors leave it: no signed URL or URL
+	// credentials in what it prints (recording-url prints its URL on
+	// purpose, on out, not in an error).
+	return redact.Error(err)
 }

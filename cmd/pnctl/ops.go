@@ -15,6 +15,7 @@ import (
 	"github.com/pnstream/pnstream/internal/daemon"
 	"github.com/pnstream/pnstream/internal/gaps"
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/redact"
 	"github.com/pnstream/pnstream/internal/streams"
 	"github.com/pnstream/pnstream/internal/warehouse"
 )
@@ -66,7 +67,7 @@ func runReplay(ctx context.Context, args []string, out io.Writer) error {
 		verb = "would replay"
 	}
 	for _, r := range done {
-		fmt.Fprintf(out, "%s %s #%d -> %s (%s) reason: %s\n", verb, streams.Dead, r.DeadSeq, r.Subject, r.MsgID, r.Reason)
+		fmt.Fprintf(out, "%s %s #%d -> %s (%s) reason: %s\n", verb, streams.Dead, r.DeadSeq, r.Subject, r.MsgID, redact.String(r.Reason))
 	}
 	fmt.Fprintf(out, "%s %d dead letters\n", verb, len(done))
 	return err

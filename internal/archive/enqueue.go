@@ -39,11 +39,12 @@ func (e *Enqueuer) WithPII(p pii.Policy) *Enqueuer {
 	return e
 }
 
-// Enqueue publishes one job per recorded record and waits until all are
-// stored. A job enqueued again (a re-pushed CDR) has the same Nats-Msg-Id
-// and the same object key, so it costs at most one idempotent attempt.
+// Enqueue publishes one job per recorded record, as received from the
+// platform, and waits until all are stored. A job enqueued again (a
+// re-pushed CDR) has the same Nats-Msg-Id and the same object key, so it
+// costs at most one idempotent attempt.
 func (e *Enqueuer) Enqueue(ctx context.Context, records []privatenumber.FeeRecord) error {
-	return e.enqueue(ctx, records, func(j *Job) string { return j.MsgID() })
+	return e.enqueue(ctx, records, e.pii.FeeSessionID, func(j *Job) string { return j.MsgID() })
 }
 
 // Backfill enqueues again the jobs of recorded records whose recording the
@@ -54,6 +55,13 @@ func (e *Enqueuer) Enqueue(ctx context.Context, records []privatenumber.FeeRecor
 // window, and a backfill run is named by its run so that running the same
 // backfill twice (a retry) enqueues each job once. The mirror is
 // idempotent (same object key; an archived object is not fetched again).
+//
+// records are CDRs as the warehouse stored them (their raw JSON read
+// back): the PII policy was applied when they were stored, by the same
+// code as Enqueue's (pii.Policy.Fees writes the stored sessionId into the
+// raw JSON), so each job gets the sessionId of its fee_records row as it
+// is. The policy is not applied again: a stored sessionId is not one the
+// policy leaves alone (two applications would not give the row's value).
 func (e *Enqueuer) Backfill(ctx context.Context, run string, records []privatenumber.FeeRecord, now time.Time) ([]Job, error) {
 	var live []privatenumber.FeeRecord
 	var jobs []Job
@@ -64,13 +72,16 @@ func (e *Enqueuer) Backfill(ctx context.Context, run string, records []privatenu
 			jobs = append(jobs, j)
 		}
 	}
-	if err := e.enqueue(ctx, live, func(j *Job) string { return "backfill:" + run + ":" + j.ICID }); err != nil {
+	stored := func(r *privatenumber.FeeRecord) string { return r.SessionID }
+	if err := e.enqueue(ctx, live, stored, func(j *Job) string { return "backfill:" + run + ":" + j.ICID }); err != nil {
 		return nil, err
 	}
 	return jobs, nil
 }
 
-func (e *Enqueuer) enqueue(ctx context.Context, records []privatenumber.FeeRecord, msgID func(*Job) string) error {
+// enqueue publishes the jobs of records, with the sessionId sessionID
+// gives and the Nats-Msg-Id msgID gives.
+func (e *Enqueuer) enqueue(ctx context.Context, records []privatenumber.FeeRecord, sessionID func(*privatenumber.FeeRecord) string, msgID func(*Job) string) error {
 	var msgs []streams.Message
 	for i := range records {
 		r := &records[i]
@@ -78,7 +89,7 @@ func (e *Enqueuer) enqueue(ctx context.Context, records []privatenumber.FeeRecor
 			continue
 		}
 		j := NewJob(r, e.retention)
-		j.SessionID = e.pii.FeeSessionID(r)
+		j.SessionID = sessionID(r)
 		data, err := json.Marshal(j)
 		if err != nil {
 			return fmt.Errorf("encode job %s: %w", j.ICID, err)
