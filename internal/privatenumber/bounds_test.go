@@ -2,6 +2,7 @@ package privatenumber
 
 import (
 	"bytes"
+	"errors"
 	"runtime"
 	"strconv"
 	"strings"
@@ -85,8 +86,8 @@ func worstBodies(size int) []worstBody {
 	// invalid UTF-8 (which decodes to three bytes a byte); lateBail ends the
 	// push with a key the one-pass decoder leaves to encoding/json, after
 	// it has read every record.
-	under := func(unit string, lateBail bool) []byte {
-		rec := `{` + okRecord + `,"hostName":"` + strings.Repeat(unit, (DefaultMaxRecordBytes-200)/len(unit)) + `"}`
+	under := func(unit string, lateBail bool, extra string) []byte {
+		rec := `{` + okRecord + extra + `,"hostName":"` + strings.Repeat(unit, (DefaultMaxRecordBytes-200)/len(unit)) + `"}`
 		tail := `]}`
 		if lateBail {
 			tail = `],"EventType":"fee"}`
@@ -94,12 +95,17 @@ func worstBodies(size int) []worstBody {
 		return fill(feeHead+rec, `,`+rec, tail, size)
 	}
 	return []worstBody{
-		{"fee/escapes-records", FeePush, under(`\u0000`, false)},
-		{"fee/escapes-records-late-bail", FeePush, under(`\u0000`, true)},
-		{"fee/surrogates-records", FeePush, under(`\ud800`, false)},
-		{"fee/surrogates-records-late-bail", FeePush, under(`\ud800`, true)},
-		{"fee/invalid-utf8-records", FeePush, under("\xff", false)},
-		{"fee/invalid-utf8-records-late-bail", FeePush, under("\xff", true)},
+		{"fee/escapes-records", FeePush, under(`\u0000`, false, "")},
+		{"fee/escapes-records-late-bail", FeePush, under(`\u0000`, true, "")},
+		{"fee/escapes-records-type-error", FeePush, under(`\u0000`, false, `,"spId":1`)},
+		{"fee/surrogates-records", FeePush, under(`\ud800`, false, "")},
+		{"fee/surrogates-records-late-bail", FeePush, under(`\ud800`, true, "")},
+		{"fee/surrogates-records-type-error", FeePush, under(`\ud800`, false, `,"spId":1`)},
+		{"fee/invalid-utf8-records", FeePush, under("\xff", false, "")},
+		{"fee/invalid-utf8-records-late-bail", FeePush, under("\xff", true, "")},
+		{"fee/invalid-utf8-records-folded-key", FeePush, under("\xff", false, `,"SPID":"x"`)},
+		{"fee/invalid-utf8-records-type-error", FeePush, under("\xff", false, `,"spId":1`)},
+		{"fee/invalid-utf8-records-late-bail-type-error", FeePush, under("\xff", true, `,"spId":1`)},
 		{"fee/invalid-utf8", FeePush, fill(feeHead+`{`+okRecord+`,"hostName":"`, "\xff", `"}]}`, size)},
 		// Fee pushes.
 		{"fee/tiny-records", FeePush, fill(feeHead, `{},`, `{}]}`, size)},
@@ -130,35 +136,138 @@ func worstBodies(size int) []worstBody {
 	}
 }
 
-// decodeCost measures one decode of body: bytes and allocations per call,
-// and the time per call.
-func decodeCost(decode func([]byte, Kind) (*Push, error), body []byte, kind Kind) (bytesPer float64, allocs float64, per time.Duration) {
-	const runs = 5
-	decode(body, kind) // warm up
+// decodeCost measures decoding body: bytes allocated and allocations per
+// decode, and the time one takes.
+func decodeCost(body []byte, kind Kind) (bytesPer, allocs float64, per time.Duration) {
+	const runs = 3
+	_, _ = DecodePush(body, kind) // warm up
 	var before, after runtime.MemStats
-	runtime.GC()
 	runtime.ReadMemStats(&before)
 	t0 := time.Now()
 	for range runs {
-		decode(body, kind)
+		_, _ = DecodePush(body, kind)
 	}
 	per = time.Since(t0) / runs
 	runtime.ReadMemStats(&after)
 	bytesPer = float64(after.TotalAlloc-before.TotalAlloc) / runs
-	allocs = testing.AllocsPerRun(runs, func() { decode(body, kind) })
+	allocs = testing.AllocsPerRun(runs, func() { _, _ = DecodePush(body, kind) })
 	return bytesPer, allocs, per
 }
+
+// Decoding allocates at most maxAllocFactor times the body, plus a constant
+// (the record array of a push), whatever the body. The worst case is
+// invalid UTF-8 in strings: encoding/json's rule (which the decoder keeps)
+// turns each such byte into U+FFFD, three bytes, besides the one copy of
+// the body the records' strings share.
+const (
+	maxAllocFactor   = 4
+	maxAllocConstant = 64 << 10
+	maxAllocs        = 1000 // per push: a few per record, never per element or key
+)
 
 func TestDecodeCostOfWorstBodies(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds 1 MiB bodies")
 	}
 	for _, w := range worstBodies(worstSize) {
-		b, allocs, per := decodeCost(DecodePush, w.body, w.kind)
+		bytesPer, allocs, per := decodeCost(w.body, w.kind)
 		p, err := DecodePush(w.body, w.kind)
 		if err == nil {
 			err = p.Err()
 		}
-		t.Logf("%-30s %8d B  alloc %6.2f x body  %8.0f allocs  %10v  err: %.80v", w.name, len(w.body), b/float64(len(w.body)), allocs, per, err)
+		ratio := bytesPer / float64(len(w.body))
+		t.Logf("%-48s %8d B  alloc %5.2f x body  %6.0f allocs  %12v  %.60v", w.name, len(w.body), ratio, allocs, per, err)
+		if bytesPer > float64(maxAllocFactor*len(w.body)+maxAllocConstant) || allocs > maxAllocs {
+			t.Errorf("%s: decoding allocates %.0f bytes (%.2f x body) in %.0f allocations; want at most %d x body + %d in %d",
+				w.name, bytesPer, ratio, allocs, maxAllocFactor, maxAllocConstant, maxAllocs)
+		}
+	}
+}
+
+// The bodies of the worst cases decode as they should: refused as a whole,
+// or with the record over the limit refused and the others kept.
+func TestWorstBodiesRefused(t *testing.T) {
+	for _, w := range worstBodies(worstSize) {
+		p, err := DecodePush(w.body, w.kind)
+		switch {
+		case strings.HasPrefix(w.name, "fee/tiny-") || w.name == "fee/50-large-records":
+			if err == nil || !strings.Contains(err.Error(), "feeLst: more than 50 records") {
+				t.Errorf("%s: error %v, want feeLst: more than 50 records", w.name, err)
+			}
+		case strings.HasPrefix(w.name, "event/"):
+			if !errors.Is(err, ErrRecordTooLarge) || !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s: error %v, want ErrRecordTooLarge", w.name, err)
+			}
+		case strings.HasPrefix(w.name, "fee/deep-"):
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s: error %v, want ErrInvalid", w.name, err)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", w.name, err)
+		case w.name == "fee/many-keys-top":
+			if len(p.Fees) != 1 {
+				t.Errorf("%s: %d records kept, want 1", w.name, len(p.Fees))
+			}
+		case len(p.Fees)+len(p.Rejected) > MaxFeeRecords:
+			t.Errorf("%s: %d records", w.name, len(p.Fees)+len(p.Rejected))
+		}
+	}
+}
+
+// A record over the limit is refused, naming it, while the others of its
+// push are kept; an event over the limit is refused whole.
+func TestRecordLimit(t *testing.T) {
+	big := feeRecord(`"hostName":"` + strings.Repeat("h", 200) + `"`)
+	body := feePush(feeRecord(""), big, `{"icid":"i3","sessionId":"s3","callInTime":"2024-05-01 10:00:00"}`)
+	for _, limit := range []int{len(big) - 1, 0} {
+		p, err := Decoder{MaxRecordBytes: limit}.Decode(body, FeePush)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if limit == 0 {
+			if len(p.Fees) != 3 || p.Err() != nil {
+				t.Fatalf("default limit: %d records kept, %v", len(p.Fees), p.Err())
+			}
+			continue
+		}
+		if len(p.Fees) != 2 || len(p.Rejected) != 1 || p.Rejected[0].Index != 1 || string(p.Rejected[0].Raw) != big {
+			t.Fatalf("limit %d: kept %d, rejected %+v", limit, len(p.Fees), p.Rejected)
+		}
+		err = p.Err()
+		var fes FieldErrors
+		if !errors.Is(err, ErrRecordTooLarge) || !errors.Is(err, ErrInvalid) || !errors.As(err, &fes) || fes[0].Field != "feeLst[1]" {
+			t.Errorf("limit %d: error %v, want ErrRecordTooLarge on feeLst[1]", limit, err)
+		}
+		if errors.Is(p.Rejected[0].Err[0], ErrRecordTooLarge) != true {
+			t.Error("the FieldError does not match ErrRecordTooLarge")
+		}
+	}
+	event := []byte(`{"eventType":"answer","statusInfo":{"sessionId":"s","timestamp":"2024-05-01 10:00:00","userData":"` + strings.Repeat("u", 100) + `"}}`)
+	for _, kind := range []Kind{AnyPush, EventPush} {
+		if _, err := (Decoder{MaxRecordBytes: 100}).Decode(event, kind); !errors.Is(err, ErrRecordTooLarge) {
+			t.Errorf("kind %d: event over the limit: %v, want ErrRecordTooLarge", kind, err)
+		}
+		if p, err := (Decoder{MaxRecordBytes: len(event)}).Decode(event, kind); err != nil || p.Event == nil {
+			t.Errorf("kind %d: event at the limit: %v", kind, err)
+		}
+	}
+	// A plain validation error does not match ErrRecordTooLarge.
+	if _, err := DecodePush([]byte(`{"eventType":"fee"}`), FeePush); errors.Is(err, ErrRecordTooLarge) {
+		t.Errorf("%v matches ErrRecordTooLarge", err)
+	}
+}
+
+// The 51st record fails the push before the rest is read: what follows it
+// need not even be JSON.
+func TestFiftyFirstRecordStopsDecoding(t *testing.T) {
+	recs := strings.Repeat(feeRecord("")+",", MaxFeeRecords)
+	for _, tail := range []string{feeRecord("") + "]}", "garbage", "5,[", ""} {
+		for _, kind := range []Kind{AnyPush, FeePush, EventPush} {
+			_, err := DecodePush([]byte(feeHead+recs+tail), kind)
+			var fes FieldErrors
+			if !errors.As(err, &fes) || fes[0].Field != "feeLst" || !strings.Contains(err.Error(), "more than 50") {
+				t.Errorf("tail %q kind %d: %v, want feeLst: more than 50 records", tail, kind, err)
+			}
+		}
 	}
 }

@@ -2,38 +2,42 @@ package privatenumber
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 )
 
-// The decoding fast path (see scan.go): fee pushes and fee records in one
-// pass, falling back to encoding/json whenever anything is unusual.
+// The decoding fast path (see scan.go): fee pushes and fee records,
+// falling back to encoding/json whenever anything is unusual.
 
-// decodeFeePushFast decodes a fee push in one pass. It reports false when
-// the body is not a plain, well-formed fee push that kind accepts, or has
-// anything the fast path leaves to encoding/json; Decode then decodes it
-// the slow way. Records the fast path cannot decode are decoded the slow
-// way one by one, so their errors are encoding/json's. It stops with an
-// error as soon as a 51st record appears (as tooManyFees would), and
-// rejects the records over limit bytes.
+// decodeFeePushFast decodes a fee push. It reports false when the body is
+// not a plain, well-formed fee push that kind accepts, or has anything the
+// fast path leaves to encoding/json; Decode then decodes it the slow way.
+// Records the fast path cannot decode are decoded the slow way one by one,
+// so their errors are encoding/json's. It stops with an error as soon as a
+// 51st record appears (as tooManyFees would), and rejects the records over
+// limit bytes.
+//
+// A first pass over the body checks it and finds the records without
+// allocating; only a body the fast path takes is decoded, so a body left
+// to encoding/json costs no decoding twice.
 func decodeFeePushFast(body []byte, kind Kind, limit int) (p *Push, err error, ok bool) {
 	if kind == EventPush {
 		return nil, nil, false
 	}
 	s := scanner{b: body}
-	// One string for every field of every record: one allocation.
-	text := string(body)
 	var (
 		eventType  jsonString
 		haveType   bool
-		fees       []FeeRecord  // decoded, or zero where left to encoding/json
-		records    []fastRecord // where each element of feeLst is
+		records    [MaxFeeRecords]span // where each element of feeLst is
+		n          int
 		haveFeeLst bool
 		tooMany    bool
 	)
-	ok = s.members(func(key []byte) bool {
+	ok = s.members(false, func(key []byte) bool {
 		switch string(key) {
 		case "eventType":
 			if haveType || s.peek() != '"' {
@@ -48,13 +52,11 @@ func decodeFeePushFast(body []byte, kind Kind, limit int) (p *Push, err error, o
 				return false
 			}
 			haveFeeLst = true
-			fees = make([]FeeRecord, 0, MaxFeeRecords)
-			records = make([]fastRecord, 0, MaxFeeRecords)
 			if s.consume(']') {
 				return true
 			}
 			for {
-				if len(records) == MaxFeeRecords {
+				if n == MaxFeeRecords {
 					tooMany = true
 					return false
 				}
@@ -62,17 +64,11 @@ func decodeFeePushFast(body []byte, kind Kind, limit int) (p *Push, err error, o
 					return false
 				}
 				start := s.i
-				r, decoded := s.feeRecord(text, limit)
-				if !decoded {
-					// Left to encoding/json, but the body must still be
-					// well-formed JSON.
-					s.i = start
-					if !s.object(2) {
-						return false
-					}
+				if !s.object(2) {
+					return false
 				}
-				fees = append(fees, r)
-				records = append(records, fastRecord{decoded: decoded, start: start, end: s.i})
+				records[n] = span{start, s.i}
+				n++
 				if s.consume(',') {
 					continue
 				}
@@ -95,24 +91,28 @@ func decodeFeePushFast(body []byte, kind Kind, limit int) (p *Push, err error, o
 		return nil, errTooManyFees(), true
 	}
 	s.ws()
-	if !ok || s.i != len(body) || !haveType || string(body[eventType.start:eventType.end]) != EventTypeFee ||
-		len(records) == 0 {
+	if !ok || s.i != len(body) || !haveType || string(body[eventType.start:eventType.end]) != EventTypeFee || n == 0 {
 		return nil, nil, false
 	}
-	// The valid records move to the front of fees, in order, in place.
-	p = &Push{EventType: EventTypeFee, Fees: fees[:0]}
-	for i := range records {
-		fr := &records[i]
-		raw := body[fr.start:fr.end:fr.end]
-		var r FeeRecord
+
+	// One string for every field of every record: one allocation.
+	text := string(body)
+	p = &Push{EventType: EventTypeFee, Fees: make([]FeeRecord, 0, n)}
+	for i, sp := range records[:n] {
+		raw := body[sp.start:sp.end:sp.end]
 		if len(raw) > limit {
 			p.Rejected = append(p.Rejected, RejectedRecord{Index: i, Raw: raw, Err: FieldErrors{tooLarge(feePath(i), "record", len(raw), limit)}})
 			continue
 		}
-		if fr.decoded {
-			r, err = fees[i].checked(feePath(i), raw)
-		} else {
-			r, err = decodeFeeRecord(feePath(i), raw)
+		rs := scanner{b: body, i: sp.start}
+		r, err, decoded := rs.feeRecord(text, limit)
+		switch {
+		case !decoded || rs.i != sp.end:
+			r, err = decodeFeeRecordJSON(feePath(i), raw)
+		case err != nil:
+			r, err = FeeRecord{}, jsonError(feePath(i), err)
+		default:
+			r, err = r.checked(feePath(i), raw)
 		}
 		if err != nil {
 			p.Rejected = append(p.Rejected, RejectedRecord{Index: i, Raw: raw, Err: asFieldErrors(err)})
@@ -120,16 +120,11 @@ func decodeFeePushFast(body []byte, kind Kind, limit int) (p *Push, err error, o
 		}
 		p.Fees = append(p.Fees, r)
 	}
-	clear(fees[len(p.Fees):]) // no strings kept alive past the valid ones
 	return p, nil, true
 }
 
-// fastRecord is an element of feeLst: its span in the body, and whether
-// the fast path decoded it.
-type fastRecord struct {
-	decoded    bool
-	start, end int
-}
+// span is where a value is in a body.
+type span struct{ start, end int }
 
 // pushKeys are the top-level keys of a push that pnstream decodes.
 var pushKeys = []string{"eventType", "statusInfo", "feeLst"}
@@ -178,76 +173,162 @@ var feeKeys = []string{
 }
 
 // decodeFeeFast decodes one fee record from raw, which must be exactly one
-// JSON object, as encoding/json would into a FeeRecord. It reports false
-// for anything it leaves to encoding/json, errors included.
-func decodeFeeFast(raw []byte) (FeeRecord, bool) {
+// JSON object, as encoding/json would into a FeeRecord: the record, or the
+// error encoding/json would return. It reports false for anything it
+// leaves to encoding/json (malformed JSON). With share, the record's
+// strings share one copy of raw (one allocation); without, each is copied
+// on its own (no more than the string fields).
+func decodeFeeFast(raw []byte, share bool) (FeeRecord, error, bool) {
 	s := scanner{b: raw}
 	s.ws()
-	r, ok := s.feeRecord(string(raw), math.MaxInt)
+	var text string
+	if share {
+		text = string(raw)
+	}
+	r, err, ok := s.feeRecord(text, math.MaxInt)
 	s.ws()
-	return r, ok && s.i == len(raw)
+	return r, err, ok && s.i == len(raw)
 }
 
-// feeRecord decodes the object at s.i as a FeeRecord; text is s.b as a
-// string, which the record's strings are cut from. Once the record is
-// longer than limit bytes it only scans the rest: the record is refused
+// feeRecord decodes the object at s.i as encoding/json would into a
+// FeeRecord; text is s.b as a string, which the record's strings are cut
+// from, or "" for strings copied one by one. It returns the error encoding/json would (the first value of the
+// wrong type for a string field, which does not stop decoding, or the
+// first error of an Int or Time field, which does), and reports false when
+// the object is malformed, for encoding/json to say how. Once the record
+// is longer than limit bytes it only scans the rest: the record is refused
 // for its size, and decoding it would be wasted work.
-func (s *scanner) feeRecord(text string, limit int) (FeeRecord, bool) {
-	var r FeeRecord
+func (s *scanner) feeRecord(text string, limit int) (r FeeRecord, err error, ok bool) {
 	raw := s.b
 	recStart := s.i
-	ok := s.members(func(key []byte) bool {
+	var (
+		typed *json.UnmarshalTypeError // the first string field of another type
+		stop  error                    // the error of an Int or Time field
+	)
+	ok = s.members(true, func(key []byte) bool {
 		kind, start, ok := s.value(1)
 		if !ok {
 			return false
 		}
-		if s.i-recStart > limit {
+		if stop != nil || s.i-recStart > limit {
+			return true // only checking the rest is well-formed, as encoding/json does first
+		}
+		name, known := feeKey(key)
+		if !known {
 			return true
 		}
 		val := raw[start:s.i]
-		if field := r.stringField(key); field != nil {
-			return setString(field, kind, val, text[start:s.i])
+		if field := r.stringField(name); field != nil {
+			var t string
+			if text != "" {
+				t = text[start:s.i]
+			}
+			if !setString(field, kind, val, t) && typed == nil {
+				typed = &json.UnmarshalTypeError{Value: kindName(kind), Type: stringType, Field: name}
+			}
+			return true
 		}
-		switch string(key) {
-		case "direction":
-			return r.Direction.UnmarshalJSON(val) == nil
-		case "fwdUnaswRsn":
-			return r.FwdUnaswRsn.UnmarshalJSON(val) == nil
-		case "ulFailReason":
-			return r.ULFailReason.UnmarshalJSON(val) == nil
-		case "sipStatusCode":
-			return r.SIPStatusCode.UnmarshalJSON(val) == nil
-		case "callOutUnaswRsn":
-			return r.CallOutUnaswRsn.UnmarshalJSON(val) == nil
-		case "recordFlag":
-			return r.RecordFlag.UnmarshalJSON(val) == nil
-		case "ttsPlayTimes":
-			return r.TTSPlayTimes.UnmarshalJSON(val) == nil
-		case "ttsTransDuration":
-			return r.TTSTransDuration.UnmarshalJSON(val) == nil
-		case "callInTime":
-			return r.CallInTime.UnmarshalJSON(val) == nil
-		case "fwdStartTime":
-			return r.FwdStartTime.UnmarshalJSON(val) == nil
-		case "fwdAlertingTime":
-			return r.FwdAlertingTime.UnmarshalJSON(val) == nil
-		case "fwdAnswerTime":
-			return r.FwdAnswerTime.UnmarshalJSON(val) == nil
-		case "callEndTime":
-			return r.CallEndTime.UnmarshalJSON(val) == nil
-		case "failTime":
-			return r.FailTime.UnmarshalJSON(val) == nil
-		case "recordStartTime":
-			return r.RecordStartTime.UnmarshalJSON(val) == nil
+		if err := r.setOther(name, val); err != nil {
+			// encoding/json names the field in its errors.
+			if te, ok := err.(*json.UnmarshalTypeError); ok && te.Field == "" {
+				te.Field = name
+			}
+			stop = err
 		}
-		return !foldsToKnown(key, feeKeys)
+		return true
 	})
-	return r, ok
+	switch {
+	case !ok:
+		return FeeRecord{}, nil, false
+	case stop != nil:
+		return FeeRecord{}, stop, true
+	case typed != nil:
+		return FeeRecord{}, typed, true
+	}
+	return r, nil, true
+}
+
+var stringType = reflect.TypeFor[string]()
+
+// kindName is how encoding/json names a JSON kind in its type errors.
+func kindName(kind byte) string {
+	switch kind {
+	case kindNumber:
+		return "number"
+	case kindTrue, kindFalse:
+		return "bool"
+	case kindObject:
+		return "object"
+	case kindArray:
+		return "array"
+	}
+	return "string"
+}
+
+// feeKey returns the name of the field encoding/json stores key in: the
+// key itself, or the name it folds to (encoding/json matches names
+// case-insensitively, with Unicode simple folding, as bytes.EqualFold).
+func feeKey(key []byte) (string, bool) {
+	if i, ok := feeKeyIndex[string(key)]; ok {
+		return feeKeys[i], true
+	}
+	for _, n := range feeKeys {
+		if bytes.EqualFold(key, []byte(n)) {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+// feeKeyIndex finds a feeKeys name spelt exactly.
+var feeKeyIndex = func() map[string]int {
+	m := make(map[string]int, len(feeKeys))
+	for i, n := range feeKeys {
+		m[n] = i
+	}
+	return m
+}()
+
+// setOther decodes val into the Int or Time field name.
+func (r *FeeRecord) setOther(name string, val []byte) error {
+	switch name {
+	case "direction":
+		return r.Direction.UnmarshalJSON(val)
+	case "fwdUnaswRsn":
+		return r.FwdUnaswRsn.UnmarshalJSON(val)
+	case "ulFailReason":
+		return r.ULFailReason.UnmarshalJSON(val)
+	case "sipStatusCode":
+		return r.SIPStatusCode.UnmarshalJSON(val)
+	case "callOutUnaswRsn":
+		return r.CallOutUnaswRsn.UnmarshalJSON(val)
+	case "recordFlag":
+		return r.RecordFlag.UnmarshalJSON(val)
+	case "ttsPlayTimes":
+		return r.TTSPlayTimes.UnmarshalJSON(val)
+	case "ttsTransDuration":
+		return r.TTSTransDuration.UnmarshalJSON(val)
+	case "callInTime":
+		return r.CallInTime.UnmarshalJSON(val)
+	case "fwdStartTime":
+		return r.FwdStartTime.UnmarshalJSON(val)
+	case "fwdAlertingTime":
+		return r.FwdAlertingTime.UnmarshalJSON(val)
+	case "fwdAnswerTime":
+		return r.FwdAnswerTime.UnmarshalJSON(val)
+	case "callEndTime":
+		return r.CallEndTime.UnmarshalJSON(val)
+	case "failTime":
+		return r.FailTime.UnmarshalJSON(val)
+	case "recordStartTime":
+		return r.RecordStartTime.UnmarshalJSON(val)
+	}
+	return nil
 }
 
 // stringField returns the string field named key, or nil.
-func (r *FeeRecord) stringField(key []byte) *string {
-	switch string(key) {
+func (r *FeeRecord) stringField(key string) *string {
+	switch key {
 	case "spId":
 		return &r.SpID
 	case "appKey":
@@ -293,7 +374,7 @@ func (r *FeeRecord) stringField(key []byte) *string {
 // setString stores a JSON value in a string field as encoding/json does:
 // a string is its decoded content, null leaves the field as it is, any
 // other kind is an error (reported as false). val is the value's bytes,
-// text the same as a string.
+// text the same as a string, or "" to copy the content.
 func setString(field *string, kind byte, val []byte, text string) bool {
 	switch kind {
 	case kindNull:
@@ -304,7 +385,11 @@ func setString(field *string, kind byte, val []byte, text string) bool {
 	}
 	content := val[1 : len(val)-1]
 	if bytes.IndexByte(content, '\\') < 0 && (!hasHigh(content) || utf8.Valid(content)) {
-		*field = text[1 : len(text)-1]
+		if text == "" {
+			*field = string(content)
+		} else {
+			*field = text[1 : len(text)-1]
+		}
 		return true
 	}
 	// Escapes or invalid UTF-8: encoding/json's unquoting.

@@ -64,6 +64,21 @@ var fastDecodeBodies = []string{
 	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","direction":2147483648,"ttsPlayTimes":"-2147483648"}]}`,
 	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","ſpId":"long s","appKey":"K"}]}`,
 	`[]`, ``, `null`, `{}`, `{"eventType":null,"feeLst":null}`,
+	// Keys encoding/json folds to a field, escaped keys, and values of the
+	// wrong type, which the one-pass decoder reports as encoding/json does.
+	`{"eventType":"fee","feeLst":[{"ICID":"a","SessionId":"s","CALLINTIME":"2024-05-01 10:00:00","app\u212Aey":"k","\u0069cid":"b"}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","\u0061\u0070\u0070\u004b\u0065\u0079\u0061\u0070\u0070\u004b\u0065\u0079\u0061\u0070\u0070\u004b\u0065\u0079":"x","\ud83d\ude00":1}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","spId":1,"direction":"x"}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","direction":"x","spId":1}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","spId":true,"appKey":[1],"hostName":{"a":1},"SPID":"ok"}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","failTime":{},"recordFlag":[]}]}`,
+	"{\"eventType\":\"fee\",\"feeLst\":[{\"icid\":\"a\",\"sessionId\":\"s\",\"callInTime\":\"2024-05-01 10:00:00\",\"hostName\":\"\xff\xfe\\u00e9\\ud800\\udc00\\ud800x\\n\"}]}",
+	// More than 50 records, and records over the limit.
+	`{"eventType":"fee","feeLst":[` + strings.Repeat(`{},`, 50) + `]}`,
+	`{"eventType":"fee","feeLst":[` + strings.Repeat(`0,`, 60) + `0]}`,
+	`{"eventType":"fee","FEELST":[` + strings.Repeat(`{},`, 60) + `{}],"feeLst":[{}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","hostName":"` + strings.Repeat("h", 100) + `"},{"icid":"b","sessionId":"s","callInTime":"2024-05-01 10:00:00"}]}`,
+	`{"eventType":"answer","statusInfo":{"sessionId":"s","timestamp":"2024-01-01 00:00:00","userData":"` + strings.Repeat("u", 100) + `"}}`,
 	`{"eventType":"fee","feeLst":[` + strings.Repeat(`[`, 2000) + strings.Repeat(`]`, 2000) + `]}`,
 }
 
@@ -123,8 +138,37 @@ func FuzzDecodePush(f *testing.F) {
 	for _, b := range fastDecodeBodies {
 		f.Add([]byte(b))
 	}
+	for _, w := range worstBodies(4 << 10) {
+		f.Add(w.body)
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		sameAsJSON(t, body, AnyPush)
+	})
+}
+
+// FuzzDecodeFeeRecordMatchesJSON: the recorder's decoding of a record
+// gives what encoding/json gives, errors included.
+func FuzzDecodeFeeRecordMatchesJSON(f *testing.F) {
+	for _, body := range fastDecodeBodies {
+		var p struct{ FeeLst []json.RawMessage }
+		if json.Unmarshal([]byte(body), &p) == nil {
+			for _, raw := range p.FeeLst {
+				f.Add([]byte(raw))
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, gotErr := DecodeFeeRecord(raw)
+		var want FeeRecord
+		wantErr := json.Unmarshal(raw, &want)
+		if wantErr == nil {
+			want, wantErr = decodeFeeRecordChecked(want, raw)
+		} else {
+			want, wantErr = FeeRecord{}, jsonError("", wantErr)
+		}
+		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("record %q:\n got %+v, %v\nwant %+v, %v", raw, got, gotErr, want, wantErr)
+		}
 	})
 }
 

@@ -71,17 +71,26 @@ func (r *FeeRecord) Recorded() bool { return r.RecordFlag == 1 }
 // DecodeFeeRecord decodes and validates one CDR, the message body of the
 // PN_FEES stream. raw is kept, not copied: the caller must not reuse it.
 func DecodeFeeRecord(raw []byte) (FeeRecord, error) {
-	return decodeFeeRecord("", raw)
+	return decodeFeeRecord("", raw, true)
 }
 
-func decodeFeeRecord(path string, raw []byte) (FeeRecord, error) {
-	r, ok := decodeFeeFast(raw)
-	if !ok {
-		// Anything unusual, errors included, the way encoding/json does it.
-		r = FeeRecord{}
-		if err := json.Unmarshal(raw, &r); err != nil {
+// decodeFeeRecord decodes raw; share is decodeFeeFast's.
+func decodeFeeRecord(path string, raw []byte, share bool) (FeeRecord, error) {
+	if r, err, ok := decodeFeeFast(raw, share); ok {
+		if err != nil {
 			return FeeRecord{}, jsonError(path, err)
 		}
+		return r.checked(path, raw)
+	}
+	// Anything unusual, errors included, the way encoding/json does it.
+	return decodeFeeRecordJSON(path, raw)
+}
+
+// decodeFeeRecordJSON is decodeFeeRecord with encoding/json.
+func decodeFeeRecordJSON(path string, raw []byte) (FeeRecord, error) {
+	var r FeeRecord
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return FeeRecord{}, jsonError(path, err)
 	}
 	return r.checked(path, raw)
 }

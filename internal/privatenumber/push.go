@@ -148,7 +148,9 @@ func decodePushJSON(body []byte, kind Kind, limit int) (*Push, error) {
 			p.Rejected = append(p.Rejected, RejectedRecord{Index: i, Raw: raw, Err: FieldErrors{tooLarge(feePath(i), "record", len(raw), limit)}})
 			continue
 		}
-		r, err := decodeFeeRecord(feePath(i), raw)
+		// raw is encoding/json's copy: copying it once more for the
+		// strings to share would cost more than the string fields.
+		r, err := decodeFeeRecord(feePath(i), raw, false)
 		if err != nil {
 			p.Rejected = append(p.Rejected, RejectedRecord{Index: i, Raw: raw, Err: asFieldErrors(err)})
 			continue

@@ -284,9 +284,12 @@ func (s *scanner) array(depth int) bool {
 }
 
 // members calls member for each member of the object at s.i, with the
-// member's key (unescaped keys only) and the scanner positioned before its
-// value; member must scan the value. It stops at the first false.
-func (s *scanner) members(member func(key []byte) bool) bool {
+// member's key and the scanner positioned before its value; member must
+// scan the value. It stops at the first false. Escaped keys are decoded
+// (the key passed is then only valid until the next member) when escaped
+// is true, refused otherwise.
+func (s *scanner) members(escaped bool, member func(key []byte) bool) bool {
+	var keys *keyBuf // made for the first escaped key only
 	if !s.consume('{') {
 		return false
 	}
@@ -298,10 +301,20 @@ func (s *scanner) members(member func(key []byte) bool) bool {
 			return false
 		}
 		k, ok := s.str()
-		if !ok || k.escaped || !s.consume(':') {
+		if !ok || !s.consume(':') {
 			return false
 		}
-		if !member(s.b[k.start:k.end]) {
+		key := s.b[k.start:k.end]
+		if k.escaped {
+			if !escaped {
+				return false
+			}
+			if keys == nil {
+				keys = new(keyBuf)
+			}
+			key = keys.unquote(key)
+		}
+		if !member(key) {
 			return false
 		}
 		if s.consume(',') {
@@ -311,34 +324,69 @@ func (s *scanner) members(member func(key []byte) bool) bool {
 	}
 }
 
+// keyBuf holds a decoded key. No field name is longer: a key that does not
+// fit matches none.
+type keyBuf struct {
+	b [64]byte
+}
+
+// noKey stands for a key longer than keyBuf: it matches no field.
+var noKey = []byte{0}
+
+// unquote decodes content, a scanned key with escapes, into k.
+func (k *keyBuf) unquote(content []byte) []byte {
+	w := sink{key: k.b[:0]}
+	unquoteTo(&w, content)
+	if w.n > len(k.b) {
+		return noKey
+	}
+	return w.key
+}
+
+// sink is where unquoteTo writes: a strings.Builder, a key buffer that
+// takes what fits, or nothing (counting only).
+type sink struct {
+	sb  *strings.Builder
+	key []byte
+	n   int
+}
+
+func (w *sink) write(p []byte) {
+	w.n += len(p)
+	switch {
+	case w.sb != nil:
+		w.sb.Write(p)
+	case w.key != nil && len(w.key)+len(p) <= cap(w.key):
+		w.key = append(w.key, p...)
+	}
+}
+
+func (w *sink) writeByte(c byte) {
+	w.write([]byte{c})
+}
+
+func (w *sink) writeRune(r rune) {
+	var b [utf8.UTFMax]byte
+	w.write(b[:utf8.EncodeRune(b[:], r)])
+}
+
 // unquote decodes the content of a scanned JSON string (between its
 // quotes) exactly as encoding/json does, invalid UTF-8 and lone surrogates
 // becoming U+FFFD, in one allocation of the result's size: encoding/json
-// allocates the input's size and grows it by doubling for invalid UTF-8,
-// then copies the result.
+// allocates the input's size, grows it by doubling for invalid UTF-8 (which
+// decodes to three bytes a byte), then copies the result.
 func unquote(content []byte) string {
+	var count sink
+	unquoteTo(&count, content)
 	var b strings.Builder
-	b.Grow(unquoteTo(nil, content))
-	unquoteTo(&b, content)
+	b.Grow(count.n)
+	unquoteTo(&sink{sb: &b}, content)
 	return b.String()
 }
 
-// unquoteTo writes the decoded content to w, or only counts it when w is
-// nil, and returns its length. content must have been scanned by str.
-func unquoteTo(w *strings.Builder, content []byte) int {
-	n := 0
-	put := func(c byte) {
-		n++
-		if w != nil {
-			w.WriteByte(c)
-		}
-	}
-	putRune := func(r rune) {
-		n += utf8.RuneLen(r)
-		if w != nil {
-			w.WriteRune(r)
-		}
-	}
+// unquoteTo writes the decoded content to w. content must have been
+// scanned by str.
+func unquoteTo(w *sink, content []byte) {
 	for i := 0; i < len(content); {
 		c := content[i]
 		switch {
@@ -349,34 +397,35 @@ func unquoteTo(w *strings.Builder, content []byte) int {
 				i += 6
 				if utf16.IsSurrogate(r) {
 					if dec := utf16.DecodeRune(r, getu4(content[i:])); dec != unicode.ReplacementChar {
-						putRune(dec)
+						w.writeRune(dec)
 						i += 6
 						continue
 					}
 					r = unicode.ReplacementChar
 				}
-				putRune(r)
+				w.writeRune(r)
 			default:
-				put(unescaped[e])
+				w.writeByte(unescaped[e])
 				i += 2
 			}
 		case c < utf8.RuneSelf:
-			put(c)
-			i++
+			// A run of plain bytes at once.
+			j := i + 1
+			for j < len(content) && content[j] != '\\' && content[j] < utf8.RuneSelf {
+				j++
+			}
+			w.write(content[i:j])
+			i = j
 		default:
 			r, size := utf8.DecodeRune(content[i:])
 			if r == utf8.RuneError && size == 1 {
-				putRune(utf8.RuneError)
+				w.writeRune(utf8.RuneError)
 			} else {
-				n += size
-				if w != nil {
-					w.Write(content[i : i+size])
-				}
+				w.write(content[i : i+size])
 			}
 			i += size
 		}
 	}
-	return n
 }
 
 // unescaped maps the byte after a backslash to what it stands for.
