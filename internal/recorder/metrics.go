@@ -9,6 +9,7 @@ type metrics struct {
 	insertRetries *prometheus.CounterVec
 	deadLetters   *prometheus.CounterVec
 	redeliveries  *prometheus.CounterVec
+	progressAcks  *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -33,7 +34,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		redeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pn_recorder_redeliveries_total", Help: "Messages received more than once, by table.",
 		}, []string{"table"}),
+		progressAcks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pn_recorder_progress_acks_total", Help: "Progress acks sent for messages of batches in hand longer than a third of AckWait, by table.",
+		}, []string{"table"}),
 	}
-	reg.MustRegister(m.rows, m.batchSize, m.insertSeconds, m.insertRetries, m.deadLetters, m.redeliveries)
+	reg.MustRegister(m.rows, m.batchSize, m.insertSeconds, m.insertRetries, m.deadLetters, m.redeliveries, m.progressAcks)
 	return m
 }

@@ -57,34 +57,46 @@ type pipeline[R any] struct {
 // the first uses this process' CPU and JetStream, the second mostly
 // ClickHouse's. At most three batches are in hand at once (one collected,
 // one decoded and waiting, one being inserted), within the consumer's
-// MaxAckPending of four.
+// MaxAckPending of four, and the client fetches at most PullMaxBytes
+// ahead: memory is bounded by PullMaxBytes + 3 × BatchMaxBytes of message
+// data (and the rows made of it), whatever the size of the records.
 func (p *pipeline[R]) run(ctx context.Context) error {
-	iter, err := p.cons.Messages(jetstream.PullMaxMessages(p.rec.cfg.BatchSize))
+	// PullMaxBytes alone: nats.go refuses it together with PullMaxMessages;
+	// collect enforces the batch's count, MaxAckPending the consumer's.
+	iter, err := p.cons.Messages(jetstream.PullMaxBytes(p.pullBytes()))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", p.t.stream, err)
 	}
 	defer iter.Stop()
-	decoded := make(chan rows[R], 1) // one batch waits while another is inserted
+	decoded := make(chan batch[R], 1) // one batch waits while another is inserted
 	var inserter sync.WaitGroup
 	inserter.Go(func() {
 		for b := range decoded {
-			p.flush(ctx, func(ctx context.Context) { p.insert(ctx, b) })
+			p.flush(ctx, func(ctx context.Context) { p.insert(ctx, b.rows) })
+			b.alive.stop()
 		}
 	})
 	defer inserter.Wait()
 	defer close(decoded)
+	var next jetstream.Msg // fetched, but did not fit in the batch before
 	for {
-		batch, err := p.collect(ctx, iter)
-		if len(batch) > 0 {
+		msgs, left, err := p.collect(ctx, iter, next)
+		next = left
+		if len(msgs) > 0 {
+			// Alive from here until insert is done with the batch: decoding,
+			// waiting for the inserter (possibly through a ClickHouse
+			// outage) and a slow insert all count against AckWait.
+			b := batch[R]{alive: p.keepAlive(msgs)}
 			start := time.Now()
-			var b rows[R]
-			p.flush(ctx, func(ctx context.Context) { b = p.decode(ctx, batch) })
-			p.log.Debug("batch decoded", zap.Int("messages", len(batch)), zap.Int("rows", b.len()), zap.Duration("took", time.Since(start)))
-			if b.len() > 0 {
-				p.handOver(decoded, b)
+			p.flush(ctx, func(ctx context.Context) { b.rows = p.decode(ctx, msgs) })
+			p.log.Debug("batch decoded", zap.Int("messages", len(msgs)), zap.Int("rows", b.rows.len()), zap.Duration("took", time.Since(start)))
+			if b.rows.len() > 0 {
+				decoded <- b // the inserter takes every batch, also when stopping
+			} else {
+				b.alive.stop()
 			}
 		}
-		if err != nil {
+		if err != nil { // collect leaves no message behind with an error
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -93,25 +105,27 @@ func (p *pipeline[R]) run(ctx context.Context) error {
 	}
 }
 
-// handOver passes a decoded batch to the inserter. While the inserter is
-// busy, possibly retrying through a ClickHouse outage, it keeps the batch's
-// messages ours with progress acks, as insert does for the batch it holds.
-// It returns once the inserter took the batch, which it always does, also
-// when stopping.
-func (p *pipeline[R]) handOver(decoded chan<- rows[R], b rows[R]) {
-	t := time.NewTicker(p.rec.cfg.AckWait / 3)
-	defer t.Stop()
-	for {
-		select {
-		case decoded <- b:
-			return
-		case <-t.C:
-			for _, m := range b.msgs {
-				_ = m.InProgress() // best effort: a lost one only means a redelivery
-			}
-		}
-	}
+// batch is a decoded batch and the keeper of its messages.
+type batch[R any] struct {
+	rows  rows[R]
+	alive *keeper
 }
+
+// pullBytes is the client's fetch-ahead bound: PullMaxBytes, raised to the
+// connection's max_payload and the subjects around it when smaller, or a
+// message of max_payload would never be fetched (the server ends a pull
+// too small for the next message with a 409 and nothing else).
+func (p *pipeline[R]) pullBytes() int {
+	n := p.rec.cfg.PullMaxBytes
+	if nc := p.rec.js.Conn(); nc != nil {
+		n = max(n, int(nc.MaxPayload())+pullOverhead)
+	}
+	return n
+}
+
+// pullOverhead is room for a message's subject and ack reply subject,
+// which the server counts against a pull's max_bytes with the payload.
+const pullOverhead = 4 << 10
 
 // flush runs work on a batch in hand, even when stopping: shutdown must
 // not leave fetched work undone until AckWait.
@@ -125,40 +139,57 @@ func (p *pipeline[R]) flush(ctx context.Context, work func(context.Context)) {
 	work(ctx)
 }
 
-// collect returns the next batch: up to BatchSize messages, waiting at most
-// BatchWait after the first one. It returns early with an error when ctx is
-// done or the iterator fails.
-func (p *pipeline[R]) collect(ctx context.Context, iter jetstream.MessagesContext) ([]jetstream.Msg, error) {
-	msg, err := iter.Next(jetstream.NextContext(ctx))
-	for errors.Is(err, jetstream.ErrNoHeartbeat) && ctx.Err() == nil {
-		// The server missed heartbeats (a cluster node or the connection
-		// went away); the iterator pulls again by itself.
-		p.log.Warn("consumer missed heartbeats; pulling again", zap.Error(err))
-		msg, err = iter.Next(jetstream.NextContext(ctx))
+// collect returns the next batch: messages up to BatchSize of them or
+// BatchMaxBytes of their data, waiting at most BatchWait after the first
+// one. first, if not nil, was fetched before and opens the batch. A
+// message that would take the batch past BatchMaxBytes is returned as
+// left, to open the next one; a message larger than BatchMaxBytes is a
+// batch on its own. collect returns early with an error when ctx is done
+// or the iterator fails.
+func (p *pipeline[R]) collect(ctx context.Context, iter jetstream.MessagesContext, first jetstream.Msg) (msgs []jetstream.Msg, left jetstream.Msg, err error) {
+	if first == nil {
+		first, err = iter.Next(jetstream.NextContext(ctx))
+		for errors.Is(err, jetstream.ErrNoHeartbeat) && ctx.Err() == nil {
+			// The server missed heartbeats (a cluster node or the connection
+			// went away); the iterator pulls again by itself.
+			p.log.Warn("consumer missed heartbeats; pulling again", zap.Error(err))
+			first, err = iter.Next(jetstream.NextContext(ctx))
+		}
+		if err != nil {
+			return nil, nil, err
+		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	batch := make([]jetstream.Msg, 1, p.rec.cfg.BatchSize)
-	batch[0] = msg
+	limit := p.rec.cfg.BatchMaxBytes
+	size := len(first.Data())
+	msgs = make([]jetstream.Msg, 1, min(p.rec.cfg.BatchSize, max(1, limit/avgMsgBytes)))
+	msgs[0] = first
 	// One deadline for the whole batch, not a timer per message.
 	fill, cancel := context.WithTimeout(ctx, p.rec.cfg.BatchWait)
 	defer cancel()
-	for len(batch) < p.rec.cfg.BatchSize {
+	for len(msgs) < p.rec.cfg.BatchSize && size < limit {
 		msg, err := iter.Next(jetstream.NextContext(fill))
 		switch {
 		case err == nil:
-			batch = append(batch, msg)
+			if size+len(msg.Data()) > limit {
+				return msgs, msg, nil
+			}
+			msgs = append(msgs, msg)
+			size += len(msg.Data())
 		case ctx.Err() != nil:
-			return batch, ctx.Err()
+			return msgs, nil, ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, jetstream.ErrNoHeartbeat):
-			return batch, nil // a missed heartbeat is retried by the next collect
+			return msgs, nil, nil // a missed heartbeat is retried by the next collect
 		default:
-			return batch, err
+			return msgs, nil, err
 		}
 	}
-	return batch, nil
+	return msgs, nil, nil
 }
+
+// avgMsgBytes sizes a batch's first allocation: about a CDR, so that a
+// batch of ordinary records seldom grows its slice and one of large
+// records does not reserve BatchSize entries.
+const avgMsgBytes = 1 << 10
 
 // decode decodes a batch into rows. A message that can never be inserted
 // is dead-lettered; the rest proceed.
@@ -185,7 +216,8 @@ func (p *pipeline[R]) decode(ctx context.Context, batch []jetstream.Msg) rows[R]
 }
 
 // insert stores rows and acks their messages. Nothing is acked before its
-// row is inserted. While the error is transient it retries with backoff
+// row is inserted. The caller keeps the messages alive meanwhile (see
+// keepAlive). While the error is transient it retries with backoff
 // until ctx ends; then it naks, so the messages come back promptly to this
 // or another recorder. On a permanent error it splits the batch to find
 // the rows at fault and dead-letters only those.
@@ -194,7 +226,6 @@ func (p *pipeline[R]) insert(ctx context.Context, b rows[R]) {
 		return
 	}
 	start := time.Now()
-	lastProgress := time.Now()
 	op := func() (struct{}, error) {
 		t0 := time.Now()
 		err := p.t.insert(ctx, b.rows)
@@ -206,15 +237,8 @@ func (p *pipeline[R]) insert(ctx context.Context, b rows[R]) {
 	}
 	notify := func(err error, next time.Duration) {
 		p.rec.metrics.insertRetries.WithLabelValues(p.t.name).Inc()
+		// The batch's keeper keeps the messages ours meanwhile.
 		p.log.Warn("insert failed, retrying", zap.Int("rows", b.len()), zap.Duration("backoff", next), zap.Error(err))
-		// Keep the messages ours while we wait, or JetStream hands them to
-		// another recorder after AckWait.
-		if time.Since(lastProgress) > p.rec.cfg.AckWait/3 {
-			for _, m := range b.msgs {
-				_ = m.InProgress() // best effort: a lost one only means a redelivery
-			}
-			lastProgress = time.Now()
-		}
 	}
 	_, err := backoff.Retry(ctx, op,
 		backoff.WithBackOff(p.rec.backoff()),

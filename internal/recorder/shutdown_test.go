@@ -19,20 +19,35 @@ import (
 
 // provisionedJetStream returns JetStream on a NATS server of the test's
 // own, with pnstream's streams.
-func provisionedJetStream(t *testing.T) jetstream.JetStream {
+func provisionedJetStream(t testing.TB) jetstream.JetStream {
 	t.Helper()
-	ns := testenv.NATS(t)
+	js := connectJetStream(t, testenv.NATS(t).URL())
+	provision(t, js)
+	return js
+}
+
+// connectJetStream connects to the NATS server at url until the test ends.
+func connectJetStream(t testing.TB, url string) jetstream.JetStream {
+	t.Helper()
 	cc := streams.DefaultConnConfig()
-	cc.URL = ns.URL()
+	cc.URL = url
 	nc, js, err := streams.Connect(cc, t.Name(), zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	if err := streams.Provision(context.Background(), js, streams.DefaultConfig()); err != nil {
+	return js
+}
+
+// provision creates pnstream's streams. The default byte limits (10 GiB a
+// data stream) do not fit the test server's 1 GiB of file store.
+func provision(t testing.TB, js jetstream.JetStream) {
+	t.Helper()
+	sc := streams.DefaultConfig()
+	sc.MaxBytes, sc.RejectedMaxBytes, sc.DeadMaxBytes, sc.NonceMaxBytes = 256<<20, 64<<20, 64<<20, 16<<20
+	if err := streams.Provision(context.Background(), js, sc); err != nil {
 		t.Fatal(err)
 	}
-	return js
 }
 
 // downStore fails every insert as an unreachable ClickHouse does.
