@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/pnstream/pnstream/internal/ingest"
@@ -35,14 +36,14 @@ const (
 )
 
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	nats *testenv.NATSServer
 	nc   *nats.Conn
 	js   jetstream.JetStream
 	srv  *httptest.Server
 }
 
-func newEnv(t *testing.T, mutate ...func(*ingest.Config)) *env {
+func newEnv(t testing.TB, mutate ...func(*ingest.Config)) *env {
 	t.Helper()
 	ns := testenv.NATS(t)
 	sc := streams.DefaultConnConfig()
@@ -73,7 +74,7 @@ func smallStreams() streams.Config {
 }
 
 // testConfig is the Config of the tests' servers.
-func testConfig(t *testing.T, mutate ...func(*ingest.Config)) ingest.Config {
+func testConfig(t testing.TB, mutate ...func(*ingest.Config)) ingest.Config {
 	t.Helper()
 	cfg := ingest.DefaultConfig()
 	cfg.AppKey, cfg.AppSecret = appKey, appSecret
@@ -115,12 +116,16 @@ func (e *env) serve(nc *nats.Conn, js jetstream.JetStream, mutate ...func(*inges
 // server returns an ingest Server on nc, wired as cmd/ingest wires it.
 func (e *env) server(nc *nats.Conn, js jetstream.JetStream, mutate ...func(*ingest.Config)) *ingest.Server {
 	e.t.Helper()
+	log := zaptest.NewLogger(e.t)
+	if _, ok := e.t.(*testing.B); ok {
+		log = zap.NewNop() // a line per push would be what is measured
+	}
 	return ingest.New(testConfig(e.t, mutate...), ingest.Deps{
 		Publisher:  streams.NewJetStreamPublisher(nc, js),
 		Nonces:     ingest.NewJetStreamNonces(js),
 		MaxPayload: nc.MaxPayload,
 		Ready:      func(ctx context.Context) error { return streams.Check(ctx, js) },
-		Logger:     zaptest.NewLogger(e.t),
+		Logger:     log,
 		Registry:   prometheus.NewRegistry(),
 	})
 }
@@ -199,7 +204,7 @@ func (e *env) lastMsg(stream, subject string) *jetstream.RawStreamMsg {
 	return m
 }
 
-func seed(t *testing.T, name string) []byte {
+func seed(t testing.TB, name string) []byte {
 	b, err := os.ReadFile("testdata/" + name)
 	if err != nil {
 		t.Fatal(err)

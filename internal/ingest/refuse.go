@@ -3,7 +3,7 @@ package ingest
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -138,13 +138,15 @@ func (h *pushHandler) refuse(ctx context.Context, r *http.Request, rf refusal) (
 		hdr.Set(streams.HeaderTruncated, "true")
 	}
 	// The same kept bytes refused for the same class are kept once per
-	// duplicate window, so a retry storm does not flood the stream.
+	// duplicate window, so a retry storm does not flood the stream. 128
+	// bits of the hash, short: the server keeps every id of the window in
+	// memory.
 	sum := sha256.New()
 	sum.Write([]byte(rf.class + "\x00"))
 	sum.Write(rf.kept)
 	msg := streams.Message{
 		Subject: streams.RejectedPrefix + rf.class,
-		MsgID:   "rejected:" + hex.EncodeToString(sum.Sum(nil)),
+		MsgID:   "rejected:" + base64.RawURLEncoding.EncodeToString(sum.Sum(nil)[:16]),
 		Data:    rf.kept,
 		Header:  hdr,
 	}
