@@ -209,9 +209,6 @@ func (r *rig) natsConfig(n *natsNode) string {
 	// default), which the server reserves: its own default is a share of
 	// the free disk, which a small test machine may not have.
 	b.WriteString("  max_file_store: 1099511627776\n")
-	// The streams' default byte limits reserve 37 GiB: an explicit cap keeps
-	// provisioning independent of this machine's free disk.
-	b.WriteString("  max_file_store: 1TB\n")
 	if r.cfg.sync != "" {
 		fmt.Fprintf(&b, "  sync_interval: %s\n", r.cfg.sync)
 	}
