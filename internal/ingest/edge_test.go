@@ -452,3 +452,30 @@ func TestNotReadyUntilProvisioned(t *testing.T) {
 		t.Error("ingest created the nonce bucket")
 	}
 }
+
+// TestInvalidBodyAboveTheStreamsMessageSize: when PN_REJECTED's own max
+// message size is below the server's max_payload (an operator raised
+// max_payload), a signed invalid body that fits the payload but not the
+// stream is still answered 400, with the first 4 KiB kept, not 503.
+func TestInvalidBodyAboveTheStreamsMessageSize(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	s, err := e.js.Stream(ctx, streams.Rejected)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.MaxMsgSize = 128 << 10
+	if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	invalid := append([]byte(`{"eventType":"fee","feeLst":[{"icid":`), bytes.Repeat([]byte("9"), 200<<10)...)
+	r := e.post(ingest.PathFees, invalid, signed)
+	if r.status != 400 {
+		t.Fatalf("invalid 200 KiB body over the stream's 128 KiB: %d %s", r.status, r.raw)
+	}
+	m, _ := e.lastRefusal("invalid")
+	if m.Header.Get(streams.HeaderTruncated) != "true" || len(m.Data) != ingest.RefusedBodyBytes || !bytes.HasPrefix(invalid, m.Data) {
+		t.Errorf("kept %d bytes truncated=%q, want the first %d", len(m.Data), m.Header.Get(streams.HeaderTruncated), ingest.RefusedBodyBytes)
+	}
+}

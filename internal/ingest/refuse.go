@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/streams"
@@ -152,7 +153,16 @@ func (h *pushHandler) refuse(ctx context.Context, r *http.Request, rf refusal) (
 	}
 	pubCtx, cancel := context.WithTimeout(ctx, h.cfg.PublishTimeout)
 	defer cancel()
-	if err := h.pub.Publish(pubCtx, msg); err != nil {
+	err := h.pub.Publish(pubCtx, msg)
+	if tooLargeForStream(err) && len(msg.Data) > RefusedBodyBytes {
+		// The stream's own max message size is below the server's
+		// max_payload: keep what any refusal keeps rather than answer 503
+		// to a body that could never be kept whole.
+		msg.Data = msg.Data[:RefusedBodyBytes]
+		msg.Header.Set(streams.HeaderTruncated, "true")
+		err = h.pub.Publish(pubCtx, msg)
+	}
+	if err != nil {
 		return http.StatusServiceUnavailable, fmt.Errorf("keep rejected body (%v): %w", rf.cause, err)
 	}
 	h.metrics.rejected.WithLabelValues(rf.class).Inc()
@@ -182,4 +192,11 @@ func truncateUTF8(s string, n int) string {
 		i--
 	}
 	return s[:i] + "…"
+}
+
+// tooLargeForStream reports whether JetStream refused a message as larger
+// than the stream's max message size (a permanent refusal, not an outage).
+func tooLargeForStream(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum
 }
