@@ -30,12 +30,6 @@ type Config struct {
 	// under half of the pod's GOMEMLIMIT (850 MiB). It makes inserts of
 	// about 5,500 CDRs. PN_RECORDER_BATCH_MAX_BYTES, default 8 MiB.
 	BatchMaxBytes int
-	// PullMaxBytes bounds the messages fetched ahead of the batch being
-	// collected (the client's buffer of each consumer). It is raised to the
-	// server's max_payload and some when smaller, so that the largest
-	// message can always be fetched; 2 MiB is a few pulls a second at full
-	// speed. PN_RECORDER_PULL_MAX_BYTES, default 2 MiB.
-	PullMaxBytes int
 	// BatchWait is the longest a record waits for its batch to fill, which
 	// bounds push-to-row latency (target p99 < 2 s). PN_RECORDER_BATCH_WAIT,
 	// default 1s.
@@ -64,16 +58,11 @@ type Config struct {
 	ConsumerPrefix string
 }
 
-// maxPullBytes is the most PullMaxBytes may be: 48 MiB, under the 64 MB a
-// subscription buffers before it counts as a slow consumer.
-const maxPullBytes = 48 << 20
-
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{
 		BatchSize:       20000,
 		BatchMaxBytes:   8 << 20,
-		PullMaxBytes:    2 << 20,
 		BatchWait:       time.Second,
 		AckWait:         30 * time.Second,
 		MaxDeliveries:   100,
@@ -88,7 +77,6 @@ func DefaultConfig() Config {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.BatchSize, "recorder-batch-size", c.BatchSize, "most records in one ClickHouse insert")
 	fs.IntVar(&c.BatchMaxBytes, "recorder-batch-max-bytes", c.BatchMaxBytes, "most bytes of message data in one ClickHouse insert (a larger message goes alone)")
-	fs.IntVar(&c.PullMaxBytes, "recorder-pull-max-bytes", c.PullMaxBytes, "most bytes fetched ahead of each consumer's batch (at least the server's max_payload)")
 	fs.DurationVar(&c.BatchWait, "recorder-batch-wait", c.BatchWait, "longest a record waits for its batch")
 	fs.DurationVar(&c.AckWait, "recorder-ack-wait", c.AckWait, "JetStream ack wait of the consumers")
 	fs.IntVar(&c.MaxDeliveries, "recorder-max-deliveries", c.MaxDeliveries, "deliveries after which a message is dead-lettered")
@@ -106,11 +94,6 @@ func (c Config) Validate() error {
 	}
 	if c.BatchMaxBytes < 1<<10 || c.BatchMaxBytes > 1<<30 {
 		errs = append(errs, fmt.Errorf("recorder batch max bytes %d: want 1 KiB to 1 GiB", c.BatchMaxBytes))
-	}
-	// The client drops messages beyond 64 MB buffered per subscription
-	// (nats.DefaultSubPendingBytesLimit), which only AckWait brings back.
-	if c.PullMaxBytes < 1<<10 || c.PullMaxBytes > maxPullBytes {
-		errs = append(errs, fmt.Errorf("recorder pull max bytes %d: want 1 KiB to %d", c.PullMaxBytes, maxPullBytes))
 	}
 	if c.BatchWait <= 0 || c.RetryInitial <= 0 || c.RetryMax < c.RetryInitial || c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("recorder batch wait, retry and shutdown durations must be positive, retry max >= retry initial"))

@@ -57,17 +57,10 @@ type pipeline[R any] struct {
 // the first uses this process' CPU and JetStream, the second mostly
 // ClickHouse's. At most three batches are in hand at once (one collected,
 // one decoded and waiting, one being inserted), within the consumer's
-// MaxAckPending of four, and the client fetches at most PullMaxBytes
-// ahead: memory is bounded by PullMaxBytes + 3 × BatchMaxBytes of message
-// data (and the rows made of it), whatever the size of the records.
+// MaxAckPending of four, and nothing is fetched beyond the batch being
+// collected: memory is bounded by 3 × BatchMaxBytes of message data and
+// the rows made of it, whatever the size of the records.
 func (p *pipeline[R]) run(ctx context.Context) error {
-	// PullMaxBytes alone: nats.go refuses it together with PullMaxMessages;
-	// collect enforces the batch's count, MaxAckPending the consumer's.
-	iter, err := p.cons.Messages(jetstream.PullMaxBytes(p.pullBytes()))
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", p.t.stream, err)
-	}
-	defer iter.Stop()
 	decoded := make(chan batch[R], 1) // one batch waits while another is inserted
 	var inserter sync.WaitGroup
 	inserter.Go(func() {
@@ -78,10 +71,8 @@ func (p *pipeline[R]) run(ctx context.Context) error {
 	})
 	defer inserter.Wait()
 	defer close(decoded)
-	var next jetstream.Msg // fetched, but did not fit in the batch before
 	for {
-		msgs, left, err := p.collect(ctx, iter, next)
-		next = left
+		msgs, err := p.collect(ctx)
 		if len(msgs) > 0 {
 			// Alive from here until insert is done with the batch: decoding,
 			// waiting for the inserter (possibly through a ClickHouse
@@ -96,7 +87,7 @@ func (p *pipeline[R]) run(ctx context.Context) error {
 				b.alive.stop()
 			}
 		}
-		if err != nil { // collect leaves no message behind with an error
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -111,22 +102,6 @@ type batch[R any] struct {
 	alive *keeper
 }
 
-// pullBytes is the client's fetch-ahead bound: PullMaxBytes, raised to the
-// connection's max_payload and the subjects around it when smaller, or a
-// message of max_payload would never be fetched (the server ends a pull
-// too small for the next message with a 409 and nothing else).
-func (p *pipeline[R]) pullBytes() int {
-	n := p.rec.cfg.PullMaxBytes
-	if nc := p.rec.js.Conn(); nc != nil {
-		n = max(n, int(nc.MaxPayload())+pullOverhead)
-	}
-	return n
-}
-
-// pullOverhead is room for a message's subject and ack reply subject,
-// which the server counts against a pull's max_bytes with the payload.
-const pullOverhead = 4 << 10
-
 // flush runs work on a batch in hand, even when stopping: shutdown must
 // not leave fetched work undone until AckWait.
 func (p *pipeline[R]) flush(ctx context.Context, work func(context.Context)) {
@@ -139,51 +114,82 @@ func (p *pipeline[R]) flush(ctx context.Context, work func(context.Context)) {
 	work(ctx)
 }
 
-// collect returns the next batch: messages up to BatchSize of them or
-// BatchMaxBytes of their data, waiting at most BatchWait after the first
-// one. first, if not nil, was fetched before and opens the batch. A
-// message that would take the batch past BatchMaxBytes is returned as
-// left, to open the next one; a message larger than BatchMaxBytes is a
-// batch on its own. collect returns early with an error when ctx is done
-// or the iterator fails.
-func (p *pipeline[R]) collect(ctx context.Context, iter jetstream.MessagesContext, first jetstream.Msg) (msgs []jetstream.Msg, left jetstream.Msg, err error) {
-	if first == nil {
-		first, err = iter.Next(jetstream.NextContext(ctx))
-		for errors.Is(err, jetstream.ErrNoHeartbeat) && ctx.Err() == nil {
-			// The server missed heartbeats (a cluster node or the connection
-			// went away); the iterator pulls again by itself.
-			p.log.Warn("consumer missed heartbeats; pulling again", zap.Error(err))
-			first, err = iter.Next(jetstream.NextContext(ctx))
-		}
+// collect returns the next batch: up to BatchSize messages and BatchMaxBytes
+// of their data (as the server counts them: with subjects), fetched by at
+// most BatchWait after the first one. The first message is fetched alone
+// and without a byte limit, so a message larger than BatchMaxBytes is a
+// batch on its own rather than stuck; the rest in one request bounded by
+// what is left. Every message fetched is in the batch when collect
+// returns: none waits in a client buffer, where no progress ack could
+// reach it while the batches before are inserted (JetStream's Messages
+// iterator fetches ahead). collect returns early with an error when ctx is
+// done or the consumer fails.
+func (p *pipeline[R]) collect(ctx context.Context) ([]jetstream.Msg, error) {
+	var first jetstream.Msg
+	for first == nil {
+		// Without a deadline the request lasts 30 s with heartbeats
+		// every 5 s, then another is sent.
+		mb, err := p.cons.Fetch(1, jetstream.FetchContext(ctx))
 		if err != nil {
-			return nil, nil, err
+			return nil, err
+		}
+		for m := range mb.Messages() {
+			first = m
+		}
+		err = mb.Error()
+		switch {
+		case ctx.Err() != nil:
+			if first != nil {
+				return []jetstream.Msg{first}, ctx.Err()
+			}
+			return nil, ctx.Err()
+		case errors.Is(err, jetstream.ErrNoHeartbeat):
+			// The server missed heartbeats (a cluster node or the
+			// connection went away); pull again.
+			p.log.Warn("consumer missed heartbeats; pulling again", zap.Error(err))
+		case err != nil:
+			return nil, err
 		}
 	}
-	limit := p.rec.cfg.BatchMaxBytes
-	size := len(first.Data())
-	msgs = make([]jetstream.Msg, 1, min(p.rec.cfg.BatchSize, max(1, limit/avgMsgBytes)))
+	size, limit := fetchedSize(first), p.rec.cfg.BatchMaxBytes
+	count := p.rec.cfg.BatchSize
+	msgs := make([]jetstream.Msg, 1, min(count, max(1, limit/avgMsgBytes)))
 	msgs[0] = first
-	// One deadline for the whole batch, not a timer per message.
+	if count == 1 || size >= limit {
+		return msgs, nil
+	}
+	// The request expires a little before fill (FetchContext), so that no
+	// message arrives after the fetch ended.
 	fill, cancel := context.WithTimeout(ctx, p.rec.cfg.BatchWait)
 	defer cancel()
-	for len(msgs) < p.rec.cfg.BatchSize && size < limit {
-		msg, err := iter.Next(jetstream.NextContext(fill))
-		switch {
-		case err == nil:
-			if size+len(msg.Data()) > limit {
-				return msgs, msg, nil
-			}
-			msgs = append(msgs, msg)
-			size += len(msg.Data())
-		case ctx.Err() != nil:
-			return msgs, nil, ctx.Err()
-		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, jetstream.ErrNoHeartbeat):
-			return msgs, nil, nil // a missed heartbeat is retried by the next collect
-		default:
-			return msgs, nil, err
+	mb, err := p.cons.Fetch(count-1, jetstream.FetchContext(fill), jetstream.FetchMaxBytes(limit-size))
+	if err != nil {
+		return msgs, err
+	}
+	for m := range mb.Messages() {
+		msgs = append(msgs, m)
+	}
+	err = mb.Error()
+	switch {
+	case ctx.Err() != nil:
+		return msgs, ctx.Err()
+	case err == nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, jetstream.ErrNoHeartbeat):
+		return msgs, nil // the batch's time is up
+	default:
+		return msgs, err
+	}
+}
+
+// fetchedSize is a message's size as the server counts it against a
+// fetch's max bytes: subject, reply subject, headers and data.
+func fetchedSize(m jetstream.Msg) int {
+	n := len(m.Subject()) + len(m.Reply()) + len(m.Data())
+	for k, vs := range m.Headers() {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4 // "k: v\r\n"
 		}
 	}
-	return msgs, nil, nil
+	return n
 }
 
 // avgMsgBytes sizes a batch's first allocation: about a CDR, so that a
