@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"sigs.k8s.io/yaml"
+
+	"github.com/pnstream/pnstream/internal/nonces"
+	"github.com/pnstream/pnstream/internal/streams"
+)
+
+// TestNATSPermissionsOfScaleOutValues runs the recorder, with its mirror,
+// and ingest's JetStream calls as the user pnstream of the accounts in
+// deploy/k8s/scale-out/nats-values.yaml, on a real server configured with
+// those accounts: everything pnstream does is allowed, and what it never
+// does (other streams, deleting its own) is refused.
+func TestNATSPermissionsOfScaleOutValues(t *testing.T) {
+	passwords := map[string]string{
+		"NATS_PNSTREAM_PASSWORD": "pnstream-pw-" + strings.Repeat("a", 8),
+		"NATS_SYS_PASSWORD":      "sys-pw-" + strings.Repeat("b", 8),
+		"NATS_ADMIN_PASSWORD":    "admin-pw-" + strings.Repeat("c", 8),
+	}
+	port := loopbackAddr(t)
+	srv := startNATSWithValues(t, port, passwords)
+	defer srv.Shutdown()
+	url := func(user, pw string) string { return "nats://" + user + ":" + pw + "@" + port }
+	pnstreamURL := url("pnstream", passwords["NATS_PNSTREAM_PASSWORD"])
+
+	if nc, err := nats.Connect(url("pnstream", "wrong")); err == nil {
+		nc.Close()
+		t.Error("a wrong password connects")
+	}
+
+	// The recorder: provisioning, its consumers, the mirror's consumer.
+	db := clickhouse.NewDatabase(t)
+	admin := loopbackAddr(t)
+	t.Setenv("PN_LOG_LEVEL", "warn")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-nats-url", pnstreamURL, "-clickhouse-addr", clickhouse.Addr(),
+			"-clickhouse-database", db, "-recorder-admin-addr", admin, "-recorder-batch-wait", "100ms",
+			"-app-key", "k", "-app-secret", "s", "-api-base-url", "http://127.0.0.1:1",
+			"-s3-endpoint", s3.Endpoint(), "-s3-access-key", s3.AccessKey(), "-s3-secret-key", s3.SecretKey(),
+			"-s3-insecure", "-s3-bucket", "nats-auth-test"})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	waitFor(t, "readyz", func() bool {
+		resp, err := http.Get("http://" + admin + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+
+	// Ingest's calls: the readiness check, a nonce claim, a publish.
+	nc, err := nats.Connect(pnstreamURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer ccancel()
+	if err := streams.Check(cctx, js); err != nil {
+		t.Fatalf("streams.Check as pnstream: %v", err)
+	}
+	kv, err := js.KeyValue(cctx, streams.Nonces)
+	if err != nil {
+		t.Fatalf("nonce bucket as pnstream: %v", err)
+	}
+	store := nonces.New(kv)
+	if err := store.Claim(cctx, "app", "nonce-1", []byte("body"), time.Minute); err != nil {
+		t.Fatalf("claim a nonce as pnstream: %v", err)
+	}
+	if err := store.Claim(cctx, "app", "nonce-1", []byte("other body"), time.Minute); !errors.Is(err, nonces.ErrReused) {
+		t.Fatalf("claim a nonce again with another body as pnstream: %v, want ErrReused", err)
+	}
+	fee := `{"icid":"auth-1","sessionId":"s-auth","callInTime":"2024-01-01 00:00:00","recordFlag":1,"recordObjectName":"a.wav","recordDomain":"ostor.huawei.com"}`
+	if err := streams.NewJetStreamPublisher(nc, js).Publish(cctx, streams.Message{
+		Subject: streams.FeeSubject, MsgID: "fee:auth-1", Data: []byte(fee),
+	}); err != nil {
+		t.Fatalf("publish a fee as pnstream: %v", err)
+	}
+	conn := clickhouse.Open(t, db)
+	waitFor(t, "the fee row", func() bool {
+		var n uint64
+		return conn.QueryRow(context.Background(), "SELECT count() FROM fee_records FINAL").Scan(&n) == nil && n == 1
+	})
+	// The recorder's ack got through: a denied ack would only show as a
+	// redelivery.
+	waitFor(t, "the fee's ack", func() bool {
+		c, err := js.Consumer(cctx, streams.Fees, "pn-recorder-fees")
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(cctx)
+		return err == nil && info.AckFloor.Consumer >= 1 && info.NumAckPending == 0
+	})
+	// The recorded call became a job that the mirror took (its platform is
+	// unreachable, so the job is in progress or waiting for a retry).
+	waitFor(t, "the mirror's job", func() bool {
+		c, err := js.Consumer(cctx, streams.Recordings, "pn-archive")
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(cctx)
+		return err == nil && info.Delivered.Consumer >= 1
+	})
+
+	// What pnstream never does is refused.
+	short := func() context.Context {
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		t.Cleanup(cancel)
+		return c
+	}
+	if err := js.DeleteStream(short(), streams.Fees); err == nil {
+		t.Error("pnstream may delete PN_FEES")
+	}
+	if _, err := js.CreateStream(short(), jetstream.StreamConfig{Name: "OTHER", Subjects: []string{"other.>"}}); err == nil {
+		t.Error("pnstream may create a stream of another name")
+	}
+	sub, err := nc.SubscribeSync("pn.>")
+	if err == nil {
+		// A denied subscription is reported asynchronously.
+		_ = nc.Flush()
+		if !strings.Contains(fmt.Sprint(nc.LastError()), "Permissions Violation") {
+			t.Error("pnstream may subscribe to pn.> directly")
+		}
+		_ = sub.Unsubscribe()
+	}
+
+	// The system account's user connects, and has no JetStream.
+	sys, err := nats.Connect(url("sys", passwords["NATS_SYS_PASSWORD"]))
+	if err != nil {
+		t.Fatalf("connect as sys: %v", err)
+	}
+	defer sys.Close()
+	sysJS, err := jetstream.New(sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sysJS.Stream(short(), streams.Fees); err == nil {
+		t.Error("the system account sees PN_FEES")
+	}
+}
+
+// startNATSWithValues starts an embedded JetStream server on addr with the
+// accounts, system account and max_payload of the NATS chart values, the
+// chart's "<< $VAR >>" passwords replaced by passwords[VAR].
+func startNATSWithValues(t *testing.T, addr string, passwords map[string]string) *server.Server {
+	t.Helper()
+	raw, err := os.ReadFile("../../deploy/k8s/scale-out/nats-values.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values struct {
+		Config struct {
+			Merge map[string]any `json:"merge"`
+		} `json:"config"`
+	}
+	if err := yaml.Unmarshal(raw, &values); err != nil {
+		t.Fatalf("nats-values.yaml: %v", err)
+	}
+	merge := values.Config.Merge
+	if merge["accounts"] == nil || merge["system_account"] == nil {
+		t.Fatal("nats-values.yaml: config.merge has no accounts or system_account")
+	}
+	// NATS's parser reads JSON, but not \u escapes: keep ">" as it is.
+	var accounts strings.Builder
+	enc := json.NewEncoder(&accounts)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(merge["accounts"]); err != nil {
+		t.Fatal(err)
+	}
+	text := accounts.String()
+	for name, pw := range passwords {
+		text = strings.ReplaceAll(text, `"<< $`+name+` >>"`, `"`+pw+`"`)
+	}
+	if strings.Contains(text, "<<") {
+		t.Fatalf("nats-values.yaml: a password variable the test does not know: %s", text)
+	}
+	host, port, _ := strings.Cut(addr, ":")
+	conf := fmt.Sprintf(`{"host": %q, "port": %s, "jetstream": {"store_dir": %q, "max_file_store": 1099511627776},
+		"system_account": %q, "accounts": %s}`, host, port, t.TempDir(), merge["system_account"], text)
+	path := filepath.Join(t.TempDir(), "nats.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := server.ProcessConfigFile(path)
+	if err != nil {
+		t.Fatalf("nats config from the values: %v", err)
+	}
+	opts.NoLog, opts.NoSigs = true, true
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		t.Fatal("nats-server with the values' accounts did not start")
+	}
+	return srv
+}
