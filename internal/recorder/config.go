@@ -11,9 +11,10 @@ import (
 type Config struct {
 	// BatchSize is the most records in one ClickHouse insert. ClickHouse
 	// wants few, large inserts (about one a second); on the test machine
-	// 18.16 took 10k-row batches at ~53k rows/s and 50k-row ones at ~92k,
-	// and 20k rows of ~1.5 KB take about 40 MB of memory. A table has up to
-	// three batches in hand (one collected, one waiting, one inserting).
+	// 18.16 took 10k-row batches at ~53k rows/s and 50k-row ones at ~92k.
+	// A table has up to three batches in hand (one collected, one waiting,
+	// one inserting); BatchMaxBytes bounds their memory, which this alone
+	// does not (20k CDRs peaked at 806 MiB of heap).
 	// PN_RECORDER_BATCH_SIZE, default 20000.
 	BatchSize int
 	// BatchMaxBytes bounds the message data of one batch: a batch closes at
@@ -21,14 +22,16 @@ type Config struct {
 	// memory is bounded whatever the size of the records (up to the NATS
 	// max_payload, whatever ingest accepts today). A single message larger
 	// than this is inserted alone. Measured (memory_test.go, a backlog
-	// drained by one consumer): the recorder's live heap peaks at about 15
-	// times BatchMaxBytes for records of 60 KiB and 18 times for CDRs of
-	// 1.5 KB (three batches in hand, the decoded rows, the PII policy's
-	// copy, the driver's column buffers and compressed block, the fetched
-	// messages): 121 and 150 MiB at 8 MiB, 183 and 266 MiB at 16 MiB. With
-	// both consumers draining and the mirror, 8 MiB keeps the live heap
-	// under half of the pod's GOMEMLIMIT (850 MiB). It makes inserts of
-	// about 5,500 CDRs. PN_RECORDER_BATCH_MAX_BYTES, default 8 MiB.
+	// drained by one consumer in a process of its own): the live heap peaks
+	// at about 15 times BatchMaxBytes for CDRs of 1.5 KB and 12 times for
+	// records of 60 KiB (three batches in hand, the decoded rows, the PII
+	// policy's copy, the driver's column buffers and compressed block):
+	// 126 and 95 MiB at 8 MiB, 234 and 171 MiB at 16 MiB, 460 (20,000 CDRs,
+	// the count binds) and 270 MiB at 32 MiB; the heap with garbage is
+	// about twice that under GOGC=100. With both consumers draining and the
+	// mirror, 8 MiB keeps the live heap under half of the pod's GOMEMLIMIT
+	// (850 MiB). It makes inserts of about 5,500 CDRs.
+	// PN_RECORDER_BATCH_MAX_BYTES, default 8 MiB.
 	BatchMaxBytes int
 	// BatchWait is the longest a record waits for its batch to fill, which
 	// bounds push-to-row latency (target p99 < 2 s). PN_RECORDER_BATCH_WAIT,
