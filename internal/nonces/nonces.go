@@ -50,7 +50,8 @@ var ErrReused = errors.New("nonce reused with another body")
 // use, and any number of Stores on any number of connections share the
 // bucket's state.
 type Store struct {
-	kv jetstream.KeyValue
+	kv jetstream.KeyValue // the bucket, or nil for a deduplicated stream
+	dd *dedupe
 }
 
 // New returns a Store on kv, the streams.Nonces bucket. It does no I/O.
@@ -71,6 +72,9 @@ func (s *Store) Claim(ctx context.Context, appKey, nonce string, body []byte, tt
 	}
 	key := Key(appKey, nonce)
 	sum := Digest(body)
+	if s.dd != nil {
+		return s.dd.claim(ctx, key, sum)
+	}
 	// One retry: the entry may expire between a refused Create and the Get.
 	for range 2 {
 		_, err := s.kv.Create(ctx, key, sum, jetstream.KeyTTL(ttl))

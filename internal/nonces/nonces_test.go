@@ -20,9 +20,52 @@ func TestMain(m *testing.M) { testenv.Main(m, testenv.Servers{}) }
 
 const ttl = time.Hour
 
-// bucket opens (creating it when missing) the nonce bucket on url over a
-// connection of its own, as one ingest replica would.
-func bucket(t *testing.T, url string) jetstream.KeyValue {
+// backend opens a Store on a fresh connection to url, as one ingest
+// replica would, creating its bucket or stream when missing: window is
+// the deduplicated stream's (the bucket takes Claim's ttl), maxBytes 0
+// keeps the default size.
+type backend struct {
+	name string
+	open func(t *testing.T, url string, window time.Duration, maxBytes int64) *nonces.Store
+}
+
+var backends = []backend{
+	{"kv", func(t *testing.T, url string, _ time.Duration, maxBytes int64) *nonces.Store {
+		js := connect(t, url)
+		cfg := bucketConfig()
+		if maxBytes > 0 {
+			cfg.MaxBytes = maxBytes
+		}
+		kv, err := js.CreateOrUpdateKeyValue(ctxFor(t), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return nonces.New(kv)
+	}},
+	{"dedupe", func(t *testing.T, url string, window time.Duration, maxBytes int64) *nonces.Store {
+		js := connect(t, url)
+		if maxBytes == 0 {
+			maxBytes = 64 << 20
+		}
+		st, err := js.CreateOrUpdateStream(ctxFor(t), jetstream.StreamConfig{
+			Name: "PN_NONCES_DEDUPE", Subjects: []string{"pn.nonces"}, Storage: jetstream.FileStorage,
+			Duplicates: window, MaxAge: window + time.Minute, MaxBytes: maxBytes, Discard: jetstream.DiscardNew,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return nonces.NewDeduplicated(js, st, "pn.nonces")
+	}},
+}
+
+// each runs test once per backend.
+func each(t *testing.T, test func(t *testing.T, b backend)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { test(t, b) })
+	}
+}
+
+func connect(t *testing.T, url string) jetstream.JetStream {
 	t.Helper()
 	nc, err := nats.Connect(url, nats.NoReconnect())
 	if err != nil {
@@ -33,13 +76,7 @@ func bucket(t *testing.T, url string) jetstream.KeyValue {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	kv, err := js.CreateOrUpdateKeyValue(ctx, bucketConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kv
+	return js
 }
 
 func ctxFor(t *testing.T) context.Context {
@@ -57,128 +94,141 @@ func claim(t *testing.T, s *nonces.Store, appKey, nonce, body string, want error
 }
 
 func TestClaim(t *testing.T) {
-	s := nonces.New(bucket(t, testenv.NATS(t).URL()))
-	claim(t, s, "app1", "n1", "body A", nil)
-	claim(t, s, "app1", "n1", "body A", nil)              // the platform's re-push
-	claim(t, s, "app1", "n1", "body B", nonces.ErrReused) // a forged body
-	claim(t, s, "app1", "n1", "", nonces.ErrReused)       // an empty one too
-	claim(t, s, "app2", "n1", "body B", nil)              // another app's nonce
-	claim(t, s, "app1", "n2", "body B", nil)              // another nonce
-	claim(t, s, "app1", "n1", "body A", nil)              // still bound to A
-	claim(t, s, "app", "1n1", "body B", nil)              // no ambiguity between the parts
-	claim(t, s, "app1", "n1", "body A\x00", nonces.ErrReused)
+	each(t, func(t *testing.T, b backend) {
+		s := b.open(t, testenv.NATS(t).URL(), ttl, 0)
+		claim(t, s, "app1", "n1", "body A", nil)
+		claim(t, s, "app1", "n1", "body A", nil)              // the platform's re-push
+		claim(t, s, "app1", "n1", "body B", nonces.ErrReused) // a forged body
+		claim(t, s, "app1", "n1", "", nonces.ErrReused)       // an empty one too
+		claim(t, s, "app2", "n1", "body B", nil)              // another app's nonce
+		claim(t, s, "app1", "n2", "body B", nil)              // another nonce
+		claim(t, s, "app1", "n1", "body A", nil)              // still bound to A
+		claim(t, s, "app", "1n1", "body B", nil)              // no ambiguity between the parts
+		claim(t, s, "app1", "n1", "body A\x00", nonces.ErrReused)
+	})
 }
 
 func TestClaimRefusesShortTTL(t *testing.T) {
-	s := nonces.New(bucket(t, testenv.NATS(t).URL()))
-	if err := s.Claim(ctxFor(t), "app", "n", nil, 500*time.Millisecond); err == nil || errors.Is(err, nonces.ErrReused) {
-		t.Fatalf("Claim with ttl 500ms = %v, want a ttl error", err)
-	}
+	each(t, func(t *testing.T, b backend) {
+		s := b.open(t, testenv.NATS(t).URL(), ttl, 0)
+		if err := s.Claim(ctxFor(t), "app", "n", nil, 500*time.Millisecond); err == nil || errors.Is(err, nonces.ErrReused) {
+			t.Fatalf("Claim with ttl 500ms = %v, want a ttl error", err)
+		}
+	})
 }
 
 func TestReplicasShareState(t *testing.T) {
-	srv := testenv.NATS(t)
-	a := nonces.New(bucket(t, srv.URL()))
-	b := nonces.New(bucket(t, srv.URL()))
-	claim(t, a, "app", "n", "original", nil)
-	claim(t, b, "app", "n", "forged", nonces.ErrReused)
-	claim(t, b, "app", "n", "original", nil)
-	claim(t, b, "app", "m", "original", nil)
-	claim(t, a, "app", "m", "forged", nonces.ErrReused)
+	each(t, func(t *testing.T, b backend) {
+		srv := testenv.NATS(t)
+		r1, r2 := b.open(t, srv.URL(), ttl, 0), b.open(t, srv.URL(), ttl, 0)
+		claim(t, r1, "app", "n", "original", nil)
+		claim(t, r2, "app", "n", "forged", nonces.ErrReused)
+		claim(t, r2, "app", "n", "original", nil)
+		claim(t, r2, "app", "m", "original", nil)
+		claim(t, r1, "app", "m", "forged", nonces.ErrReused)
+	})
 }
 
 func TestSurvivesServerRestart(t *testing.T) {
-	srv := testenv.NATS(t)
-	claim(t, nonces.New(bucket(t, srv.URL())), "app", "n", "original", nil)
-	srv.Restart(t)
-	s := nonces.New(bucket(t, srv.URL()))
-	claim(t, s, "app", "n", "forged", nonces.ErrReused)
-	claim(t, s, "app", "n", "original", nil)
+	each(t, func(t *testing.T, b backend) {
+		srv := testenv.NATS(t)
+		claim(t, b.open(t, srv.URL(), ttl, 0), "app", "n", "original", nil)
+		srv.Restart(t)
+		s := b.open(t, srv.URL(), ttl, 0)
+		claim(t, s, "app", "n", "forged", nonces.ErrReused)
+		claim(t, s, "app", "n", "original", nil)
+	})
 }
 
 func TestUnreachableIsNotReused(t *testing.T) {
-	srv := testenv.NATS(t)
-	s := nonces.New(bucket(t, srv.URL()))
-	claim(t, s, "app", "n", "original", nil)
-	srv.Shutdown()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	err := s.Claim(ctx, "app", "n", []byte("forged"), ttl)
-	if err == nil || errors.Is(err, nonces.ErrReused) {
-		t.Fatalf("Claim with the server down = %v, want an unreachable error", err)
-	}
+	each(t, func(t *testing.T, b backend) {
+		srv := testenv.NATS(t)
+		s := b.open(t, srv.URL(), ttl, 0)
+		claim(t, s, "app", "n", "original", nil)
+		srv.Shutdown()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		err := s.Claim(ctx, "app", "n", []byte("forged"), ttl)
+		if err == nil || errors.Is(err, nonces.ErrReused) {
+			t.Fatalf("Claim with the server down = %v, want an unreachable error", err)
+		}
+	})
 }
 
 // TestExpiry: after its ttl a nonce may be used again, with any body, and
 // not before.
 func TestExpiry(t *testing.T) {
-	s := nonces.New(bucket(t, testenv.NATS(t).URL()))
-	ctx := ctxFor(t)
-	const short = time.Second
-	start := time.Now()
-	if err := s.Claim(ctx, "app", "n", []byte("first"), short); err != nil {
-		t.Fatal(err)
-	}
-	var elapsed time.Duration
-	for {
-		err := s.Claim(ctx, "app", "n", []byte("second"), short)
-		elapsed = time.Since(start)
-		if err == nil {
-			break
+	each(t, func(t *testing.T, b backend) {
+		const short = time.Second
+		s := b.open(t, testenv.NATS(t).URL(), short, 0)
+		ctx := ctxFor(t)
+		start := time.Now()
+		if err := s.Claim(ctx, "app", "n", []byte("first"), short); err != nil {
+			t.Fatal(err)
 		}
-		if !errors.Is(err, nonces.ErrReused) {
-			t.Fatalf("Claim after %s = %v", elapsed, err)
+		var elapsed time.Duration
+		for {
+			err := s.Claim(ctx, "app", "n", []byte("second"), short)
+			elapsed = time.Since(start)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, nonces.ErrReused) {
+				t.Fatalf("Claim after %s = %v", elapsed, err)
+			}
+			if elapsed > 20*time.Second {
+				t.Fatalf("nonce with ttl %s still claimed after %s", short, elapsed)
+			}
+			time.Sleep(50 * time.Millisecond) // poll interval
 		}
-		if elapsed > 20*time.Second {
-			t.Fatalf("nonce with ttl %s still claimed after %s", short, elapsed)
+		if elapsed < short {
+			t.Fatalf("nonce with ttl %s claimable again after %s", short, elapsed)
 		}
-		time.Sleep(50 * time.Millisecond) // poll interval
-	}
-	if elapsed < short {
-		t.Fatalf("nonce with ttl %s claimable again after %s", short, elapsed)
-	}
-	// The new claim binds the nonce to the new body.
-	if err := s.Claim(ctx, "app", "n", []byte("first"), short); !errors.Is(err, nonces.ErrReused) {
-		t.Fatalf("Claim of the old body after re-claim = %v, want ErrReused", err)
-	}
+		// The new claim binds the nonce to the new body.
+		if err := s.Claim(ctx, "app", "n", []byte("first"), short); !errors.Is(err, nonces.ErrReused) {
+			t.Fatalf("Claim of the old body after re-claim = %v, want ErrReused", err)
+		}
+	})
 }
 
 // TestConcurrentClaims: replicas racing for one nonce with different bodies;
 // exactly one wins, the others are told it was reused.
 func TestConcurrentClaims(t *testing.T) {
-	srv := testenv.NATS(t)
-	const replicas, racers, rounds = 3, 12, 20
-	stores := make([]*nonces.Store, replicas)
-	for i := range stores {
-		stores[i] = nonces.New(bucket(t, srv.URL()))
-	}
-	ctx := ctxFor(t)
-	for round := range rounds {
-		nonce := fmt.Sprintf("race-%d", round)
-		errs := make([]error, racers)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range racers {
-			wg.Go(func() {
-				<-start
-				errs[i] = stores[i%replicas].Claim(ctx, "app", nonce, fmt.Appendf(nil, "body %d", i), ttl)
-			})
+	each(t, func(t *testing.T, b backend) {
+		srv := testenv.NATS(t)
+		const replicas, racers, rounds = 3, 12, 20
+		stores := make([]*nonces.Store, replicas)
+		for i := range stores {
+			stores[i] = b.open(t, srv.URL(), ttl, 0)
 		}
-		close(start)
-		wg.Wait()
-		won := 0
-		for i, err := range errs {
-			switch {
-			case err == nil:
-				won++
-			case !errors.Is(err, nonces.ErrReused):
-				t.Fatalf("round %d racer %d: %v", round, i, err)
+		ctx := ctxFor(t)
+		for round := range rounds {
+			nonce := fmt.Sprintf("race-%d", round)
+			errs := make([]error, racers)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range racers {
+				wg.Go(func() {
+					<-start
+					errs[i] = stores[i%replicas].Claim(ctx, "app", nonce, fmt.Appendf(nil, "body %d", i), ttl)
+				})
+			}
+			close(start)
+			wg.Wait()
+			won := 0
+			for i, err := range errs {
+				switch {
+				case err == nil:
+					won++
+				case !errors.Is(err, nonces.ErrReused):
+					t.Fatalf("round %d racer %d: %v", round, i, err)
+				}
+			}
+			if won != 1 {
+				t.Fatalf("round %d: %d claims won, want exactly 1", round, won)
 			}
 		}
-		if won != 1 {
-			t.Fatalf("round %d: %d claims won, want exactly 1", round, won)
-		}
-	}
+	})
 }
 
 func TestKeyAndDigestAreShort(t *testing.T) {
@@ -199,39 +249,26 @@ func TestKeyAndDigestAreShort(t *testing.T) {
 	}
 }
 
-// TestFullBucketRefuses: a full bucket (DiscardNew) refuses new nonces with
-// an error the caller answers 503 with, never ErrReused, never nil.
-func TestFullBucketRefuses(t *testing.T) {
-	srv := testenv.NATS(t)
-	nc, err := nats.Connect(srv.URL(), nats.NoReconnect())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := bucketConfig()
-	cfg.Bucket, cfg.MaxBytes = "SMALL_NONCES", 4096
-	ctx := ctxFor(t)
-	kv, err := js.CreateKeyValue(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := nonces.New(kv)
-	for i := range 1000 {
-		err := s.Claim(ctx, "app", fmt.Sprint(i), []byte("body"), ttl)
-		if err == nil {
-			continue
+// TestFullStoreRefuses: a full bucket or stream (discard new) refuses new
+// nonces with an error the caller answers 503 with, never ErrReused, never
+// nil.
+func TestFullStoreRefuses(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		s := b.open(t, testenv.NATS(t).URL(), ttl, 4096)
+		ctx := ctxFor(t)
+		for i := range 1000 {
+			err := s.Claim(ctx, "app", fmt.Sprint(i), []byte("body"), ttl)
+			if err == nil {
+				continue
+			}
+			if errors.Is(err, nonces.ErrReused) {
+				t.Fatalf("claim %d into a full store = %v, want a store error", i, err)
+			}
+			if i < 10 {
+				t.Fatalf("store of 4 KiB full after %d nonces: %v", i, err)
+			}
+			return
 		}
-		if errors.Is(err, nonces.ErrReused) {
-			t.Fatalf("claim %d into a full bucket = %v, want a store error", i, err)
-		}
-		if i < 10 {
-			t.Fatalf("bucket of 4 KiB full after %d nonces: %v", i, err)
-		}
-		return
-	}
-	t.Fatal("1000 nonces fit in a bucket of 4 KiB")
+		t.Fatal("1000 nonces fit in a store of 4 KiB")
+	})
 }
