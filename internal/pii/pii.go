@@ -165,7 +165,10 @@ type Replacer struct {
 	pairs []pair
 }
 
-type pair struct{ from, to string }
+type pair struct {
+	from, to   string
+	fromB, toB []byte // the same as bytes, for Bytes
+}
 
 // Replacer returns the Replacer of numbers under p; nil when p is raw or
 // there is no number. Each number is replaced as given and, when it starts
@@ -182,7 +185,7 @@ func (p Policy) Replacer(numbers ...string) *Replacer {
 		if len(from) < 7 || slices.ContainsFunc(pairs, func(q pair) bool { return q.from == from }) {
 			return
 		}
-		pairs = append(pairs, pair{from, to})
+		pairs = append(pairs, pair{from: from, to: to, fromB: []byte(from), toB: []byte(to)})
 	}
 	tos := make([]string, len(numbers)) // each hashed once: an HMAC costs a microsecond
 	for i, n := range numbers {
@@ -234,8 +237,8 @@ func (r *Replacer) Bytes(b []byte) []byte {
 		return b
 	}
 	for _, q := range r.pairs {
-		if bytes.Contains(b, []byte(q.from)) {
-			b = bytes.ReplaceAll(b, []byte(q.from), []byte(q.to))
+		if bytes.Contains(b, q.fromB) {
+			b = bytes.ReplaceAll(b, q.fromB, q.toB)
 		}
 	}
 	return b

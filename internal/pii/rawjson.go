@@ -34,7 +34,7 @@ func rewriteRaw(raw []byte, session, stored string, rep *Replacer) []byte {
 		out = append(out, with...)
 		copied = end
 	}
-	var key string
+	var key []byte // the last key seen, unescaped
 	for i := 0; i < len(raw); {
 		c := raw[i]
 		switch {
@@ -46,10 +46,10 @@ func rewriteRaw(raw []byte, session, stored string, rep *Replacer) []byte {
 			}
 			tok := raw[i:end]
 			if isKey(raw, end) {
-				key = unquote(tok)
+				key = unquoteBytes(tok)
 			} else {
 				switch {
-				case strings.EqualFold(key, "sessionId") && session != stored && unquote(tok) == session:
+				case bytes.EqualFold(key, []byte("sessionId")) && session != stored && unquote(tok) == session:
 					replace(i, end, quote(stored))
 				case kept(key):
 				default:
@@ -116,14 +116,22 @@ func unquote(tok []byte) string {
 	return s
 }
 
+// unquoteBytes is unquote without a copy when tok has no escape.
+func unquoteBytes(tok []byte) []byte {
+	if bytes.IndexByte(tok, '\\') < 0 {
+		return tok[1 : len(tok)-1]
+	}
+	return []byte(unquote(tok))
+}
+
 func quote(s string) []byte {
 	b, _ := json.Marshal(s) // a string always encodes
 	return b
 }
 
-func kept(key string) bool {
+func kept(key []byte) bool {
 	for _, k := range keptFields {
-		if strings.EqualFold(key, k) {
+		if len(key) == len(k) && bytes.EqualFold(key, []byte(k)) {
 			return true
 		}
 	}
