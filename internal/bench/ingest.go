@@ -51,10 +51,12 @@ func startIngest(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) (*i
 		return nil, fmt.Errorf("ingest config: %w", err)
 	}
 	srv := ingest.New(cfg, ingest.Deps{
-		Publisher: streams.NewJetStreamPublisher(nc, js),
-		Ready:     func(context.Context) error { return nil },
-		Logger:    productionLogger(),
-		Registry:  prometheus.NewRegistry(),
+		Publisher:  streams.NewJetStreamPublisher(nc, js),
+		Nonces:     ingest.NewJetStreamNonces(js),
+		MaxPayload: nc.MaxPayload,
+		Ready:      func(context.Context) error { return nil },
+		Logger:     productionLogger(),
+		Registry:   prometheus.NewRegistry(),
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

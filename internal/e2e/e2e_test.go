@@ -90,10 +90,12 @@ func start(t *testing.T, mutate func(*recorder.Config)) *pipeline {
 	icfg.AppKey, icfg.AppSecret = appKey, appSecret
 	icfg.Complete()
 	srv := ingest.New(icfg, ingest.Deps{
-		Publisher: streams.NewJetStreamPublisher(nc, js),
-		Ready:     func(context.Context) error { return nil },
-		Logger:    zaptest.NewLogger(t),
-		Registry:  prometheus.NewRegistry(),
+		Publisher:  streams.NewJetStreamPublisher(nc, js),
+		Nonces:     ingest.NewJetStreamNonces(js),
+		MaxPayload: nc.MaxPayload,
+		Ready:      func(context.Context) error { return nil },
+		Logger:     zaptest.NewLogger(t),
+		Registry:   prometheus.NewRegistry(),
 	})
 	p.ingest = httptest.NewServer(srv.Handler())
 	t.Cleanup(p.ingest.Close)
