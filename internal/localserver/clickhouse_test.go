@@ -26,6 +26,10 @@ func TestConfigValidate(t *testing.T) {
 			*c = localserver.Config{TCPPort: 70000, StartTimeout: -1, StopTimeout: -1}
 		}, []string{"dir is required", "tcp port: 70000", "http port: 0", "start timeout", "stop timeout"}},
 		{"same ports", func(c *localserver.Config) { c.HTTPPort = c.TCPPort }, []string{"both 19000"}},
+		{"TLS", func(c *localserver.Config) { c.SecureTCPPort, c.CertFile, c.KeyFile = 19440, "c.pem", "k.pem" }, nil},
+		{"TLS port without a certificate", func(c *localserver.Config) { c.SecureTCPPort = 19440 }, []string{"go together"}},
+		{"certificate without a TLS port", func(c *localserver.Config) { c.CertFile, c.KeyFile = "c.pem", "k.pem" }, []string{"go together"}},
+		{"TLS on the plain port", func(c *localserver.Config) { c.SecureTCPPort, c.CertFile, c.KeyFile = 19000, "c.pem", "k.pem" }, []string{"already the tcp or http port"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
