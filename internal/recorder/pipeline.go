@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
@@ -123,61 +125,81 @@ func (p *pipeline[R]) flush(ctx context.Context, work func(context.Context)) {
 // returns: none waits in a client buffer, where no progress ack could
 // reach it while the batches before are inserted (JetStream's Messages
 // iterator fetches ahead). collect returns early with an error when ctx is
-// done or the consumer fails.
+// done or the consumer is gone.
 func (p *pipeline[R]) collect(ctx context.Context) ([]jetstream.Msg, error) {
-	var first jetstream.Msg
-	for first == nil {
-		// Without a deadline the request lasts 30 s with heartbeats
-		// every 5 s, then another is sent.
-		mb, err := p.cons.Fetch(1, jetstream.FetchContext(ctx))
-		if err != nil {
-			return nil, err
-		}
-		for m := range mb.Messages() {
-			first = m
-		}
-		err = mb.Error()
-		switch {
-		case ctx.Err() != nil:
-			if first != nil {
-				return []jetstream.Msg{first}, ctx.Err()
-			}
-			return nil, ctx.Err()
-		case errors.Is(err, jetstream.ErrNoHeartbeat):
-			// The server missed heartbeats (a cluster node or the
-			// connection went away); pull again.
-			p.log.Warn("consumer missed heartbeats; pulling again", zap.Error(err))
-		case err != nil:
-			return nil, err
-		}
+	first, err := p.fetchFirst(ctx)
+	if first == nil {
+		return nil, err
 	}
-	size, limit := fetchedSize(first), p.rec.cfg.BatchMaxBytes
-	count := p.rec.cfg.BatchSize
-	msgs := make([]jetstream.Msg, 1, min(count, max(1, limit/avgMsgBytes)))
-	msgs[0] = first
-	if count == 1 || size >= limit {
-		return msgs, nil
+	msgs := []jetstream.Msg{first}
+	size, limit, count := fetchedSize(first), p.rec.cfg.BatchMaxBytes, p.rec.cfg.BatchSize
+	if err != nil || count == 1 || size >= limit {
+		return msgs, err
 	}
+	msgs = slices.Grow(msgs, min(count, limit/avgMsgBytes))
 	// The request expires a little before fill (FetchContext), so that no
 	// message arrives after the fetch ended.
 	fill, cancel := context.WithTimeout(ctx, p.rec.cfg.BatchWait)
 	defer cancel()
 	mb, err := p.cons.Fetch(count-1, jetstream.FetchContext(fill), jetstream.FetchMaxBytes(limit-size))
-	if err != nil {
-		return msgs, err
+	if err == nil {
+		for m := range mb.Messages() {
+			msgs = append(msgs, m)
+		}
+		err = mb.Error()
 	}
-	for m := range mb.Messages() {
-		msgs = append(msgs, m)
-	}
-	err = mb.Error()
 	switch {
 	case ctx.Err() != nil:
 		return msgs, ctx.Err()
-	case err == nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, jetstream.ErrNoHeartbeat):
+	case err == nil, errors.Is(err, context.DeadlineExceeded):
 		return msgs, nil // the batch's time is up
-	default:
+	case terminal(err):
 		return msgs, err
+	default:
+		p.log.Warn("fetch failed; the batch closes early", zap.Error(err))
+		return msgs, nil
 	}
+}
+
+// fetchFirst waits for the first message of a batch. Requests last 30 s
+// with heartbeats every 5 s, then another is sent. It returns an error
+// only when ctx is done (maybe with a message) or the consumer is gone.
+func (p *pipeline[R]) fetchFirst(ctx context.Context) (jetstream.Msg, error) {
+	for {
+		var first jetstream.Msg
+		mb, err := p.cons.Fetch(1, jetstream.FetchContext(ctx))
+		if err == nil {
+			for m := range mb.Messages() {
+				first = m
+			}
+			err = mb.Error()
+		}
+		switch {
+		case ctx.Err() != nil:
+			return first, ctx.Err()
+		case first != nil:
+			return first, nil
+		case err == nil:
+		case terminal(err):
+			return nil, err
+		default:
+			// A missed heartbeat, a new consumer leader, a server shutting
+			// down in a cluster: pull again, as the Messages iterator would.
+			p.log.Warn("fetch failed; pulling again", zap.Error(err))
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(p.rec.cfg.RetryInitial):
+			}
+		}
+	}
+}
+
+// terminal tells a fetch error after which the consumer cannot be used
+// again from the others, the way JetStream's Messages iterator does.
+func terminal(err error) bool {
+	return errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+		errors.Is(err, jetstream.ErrBadRequest) || errors.Is(err, nats.ErrConnectionClosed)
 }
 
 // fetchedSize is a message's size as the server counts it against a
