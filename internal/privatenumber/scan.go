@@ -362,10 +362,25 @@ func (w *sink) write(p []byte) {
 }
 
 func (w *sink) writeByte(c byte) {
-	w.write([]byte{c})
+	w.n++
+	switch {
+	case w.sb != nil:
+		w.sb.WriteByte(c)
+	case w.key != nil && len(w.key) < cap(w.key):
+		w.key = append(w.key, c)
+	}
 }
 
 func (w *sink) writeRune(r rune) {
+	if w.sb != nil {
+		n, _ := w.sb.WriteRune(r)
+		w.n += n
+		return
+	}
+	if w.key == nil {
+		w.n += utf8.RuneLen(r)
+		return
+	}
 	var b [utf8.UTFMax]byte
 	w.write(b[:utf8.EncodeRune(b[:], r)])
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package privatenumber
+
+const raceEnabled = false
