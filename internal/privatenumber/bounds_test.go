@@ -87,14 +87,14 @@ func worstBodies(size int) []worstBody {
 		if i > 0 {
 			recs = append(recs, ',')
 		}
-		recs = append(recs, `{"icid":"i`+strconv.Itoa(i)+`","sessionId":"s","callInTime":"2024-05-01 10:00:00","hostName":"`+strings.Repeat("h", size/64-100)+`"}`...)
+		recs = append(recs, `{"icid":"i`+strconv.Itoa(i)+`","sessionId":"s","callInTime":"2024-05-01 10:00:00","hostName":"`+strings.Repeat("h", max(size/64-100, 1))+`"}`...)
 	}
 	// Records just under the limit, each a string of escapes or of
 	// invalid UTF-8 (which decodes to three bytes a byte); lateBail ends the
 	// push with a key the one-pass decoder leaves to encoding/json, after
 	// it has read every record.
 	under := func(unit string, lateBail bool, extra string) []byte {
-		rec := `{` + okRecord + extra + `,"hostName":"` + strings.Repeat(unit, (DefaultMaxRecordBytes-200)/len(unit)) + `"}`
+		rec := `{` + okRecord + extra + `,"hostName":"` + strings.Repeat(unit, min(DefaultMaxRecordBytes-200, size/16)/len(unit)) + `"}`
 		tail := `]}`
 		if lateBail {
 			tail = `],"EventType":"fee"}`

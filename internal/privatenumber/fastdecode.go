@@ -18,7 +18,7 @@ import (
 // fast path leaves to encoding/json; Decode then decodes it the slow way.
 // Records the fast path cannot decode are decoded the slow way one by one,
 // so their errors are encoding/json's. It stops with an error as soon as a
-// 51st record appears (as tooManyFees would), and rejects the records over
+// 51st record appears (as preScan would), and rejects the records over
 // limit bytes.
 //
 // A first pass over the body checks it and finds the records without

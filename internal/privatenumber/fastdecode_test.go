@@ -138,7 +138,7 @@ func FuzzDecodePush(f *testing.F) {
 	for _, b := range fastDecodeBodies {
 		f.Add([]byte(b))
 	}
-	for _, w := range worstBodies(4 << 10) {
+	for _, w := range worstBodies(2 << 10) {
 		f.Add(w.body)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {

@@ -6,34 +6,47 @@ import "bytes"
 // would copy every element of a feeLst of any length before the decoder
 // could count them.
 
-// tooManyFees reports whether body's top-level object has an array that
-// encoding/json may decode as feeLst (its key folds to "feeLst", or is
-// escaped) with more than MaxFeeRecords elements. It looks no further than
-// the comma that opens the 51st element and allocates nothing. It stops,
-// reporting false, at anything malformed before that point: encoding/json
-// then says what.
-func tooManyFees(body []byte) bool {
+// preScan walks the top level of body without allocating. tooMany: an
+// array that encoding/json may decode as feeLst (its key folds to
+// "feeLst", or is escaped) has more than MaxFeeRecords elements; the scan
+// stops at the comma that opens the 51st. maybeFee: a member encoding/json
+// may decode as eventType (its key folds to "eventType", or is escaped) is
+// a string that may be "fee" (it is, or has escapes). The scan stops at
+// anything malformed, reporting what it found before: encoding/json then
+// says what is wrong, unless the limits refuse the body first.
+func preScan(body []byte) (tooMany, maybeFee bool) {
 	s := scanner{b: body}
 	if !s.consume('{') || s.consume('}') {
-		return false
+		return false, false
 	}
 	for {
 		if s.peek() != '"' {
-			return false
+			return false, maybeFee
 		}
 		k, ok := s.str()
 		if !ok || !s.consume(':') {
-			return false
+			return false, maybeFee
 		}
-		if s.peek() == '[' && (k.escaped || bytes.EqualFold(body[k.start:k.end], []byte("feeLst"))) {
-			if over, ok := s.countOver(MaxFeeRecords); over || !ok {
-				return over
+		key := body[k.start:k.end]
+		switch c := s.peek(); {
+		case c == '[' && (k.escaped || bytes.EqualFold(key, []byte("feeLst"))):
+			over, ok := s.countOver(MaxFeeRecords)
+			if over || !ok {
+				return over, maybeFee
 			}
-		} else if !s.skip() {
-			return false
+		case c == '"' && (k.escaped || bytes.EqualFold(key, []byte("eventType"))):
+			v, ok := s.str()
+			if !ok {
+				return false, maybeFee
+			}
+			maybeFee = maybeFee || v.escaped || string(body[v.start:v.end]) == EventTypeFee
+		default:
+			if !s.skip() {
+				return false, maybeFee
+			}
 		}
 		if !s.consume(',') {
-			return false
+			return false, maybeFee
 		}
 	}
 }

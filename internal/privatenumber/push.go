@@ -109,8 +109,13 @@ func decodePushJSON(body []byte, kind Kind, limit int) (*Push, error) {
 		// A call event is one record: no need to read it.
 		return nil, FieldErrors{tooLarge("", "call event", len(body), limit)}
 	}
-	if tooManyFees(body) {
+	tooMany, maybeFee := preScan(body)
+	if tooMany {
 		return nil, errTooManyFees()
+	}
+	if len(body) > limit && !maybeFee {
+		// Not a fee push, so one record: no need to read it either.
+		return nil, FieldErrors{tooLarge("", "non-fee push", len(body), limit)}
 	}
 	var b pushBody
 	if err := json.Unmarshal(body, &b); err != nil {
@@ -140,7 +145,7 @@ func decodePushJSON(body []byte, kind Kind, limit int) (*Push, error) {
 	case n == 0:
 		return nil, FieldErrors{fieldErr("feeLst", "empty; want 1 to %d records", MaxFeeRecords)}
 	case n > MaxFeeRecords:
-		return nil, errTooManyFees() // tooManyFees counts every array json may take as feeLst
+		return nil, errTooManyFees() // preScan counts every array json may take as feeLst
 	}
 	p := &Push{EventType: EventTypeFee, Fees: make([]FeeRecord, 0, len(b.FeeLst))}
 	for i, raw := range b.FeeLst {
