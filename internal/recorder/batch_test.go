@@ -9,6 +9,7 @@ import (
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/streams"
+	"github.com/pnstream/pnstream/internal/testenv"
 )
 
 // observedStore is the real warehouse seen from the recorder's side: it
@@ -162,5 +163,43 @@ func TestSlowInsertIsNotRedelivered(t *testing.T) {
 	}
 	if stored := storedICIDs(t, db); len(stored) != n {
 		t.Errorf("%d records stored, want %d", len(stored), n)
+	}
+}
+
+// A NATS server restart while the recorder waits for messages neither
+// stops the recorder (the fetch ends with "server shutdown", which the
+// Messages iterator would ride out too) nor leaves it waiting on a lost
+// pull request: records published after the restart are stored within
+// seconds.
+func TestConsumesAcrossNATSRestart(t *testing.T) {
+	ns := testenv.NATS(t)
+	js := connectJetStream(t, ns.URL())
+	provision(t, js)
+	wh, db := openWarehouse(t)
+	cfg := DefaultConfig()
+	cfg.BatchWait = 100 * time.Millisecond
+	startRecorder(t, cfg, js, wh, silentLogger(t))
+	publishFees(t, js, "before", 5, 1500)
+	waitStored(t, db, 5, 30*time.Second)
+
+	ns.Shutdown()
+	ns.Restart(t)
+	publishFees(t, js, "after", 5, 1500)
+	start := time.Now()
+	waitStored(t, db, 10, 30*time.Second)
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("records published after the restart stored after %s, want a few seconds", took)
+	}
+}
+
+// waitStored waits until fee_records holds n distinct icids.
+func waitStored(t *testing.T, db string, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for len(storedICIDs(t, db)) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d records stored after %s, want %d", len(storedICIDs(t, db)), timeout, n)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -161,13 +161,14 @@ func (p *pipeline[R]) collect(ctx context.Context) ([]jetstream.Msg, error) {
 	}
 }
 
-// fetchFirst waits for the first message of a batch. Requests last 30 s
-// with heartbeats every 5 s, then another is sent. It returns an error
+// fetchFirst waits for the first message of a batch. Requests last 30 s,
+// then another is sent; a request lost with its server (a restart, a
+// reconnect) is noticed when two heartbeats are missed. It returns an error
 // only when ctx is done (maybe with a message) or the consumer is gone.
 func (p *pipeline[R]) fetchFirst(ctx context.Context) (jetstream.Msg, error) {
 	for {
 		var first jetstream.Msg
-		mb, err := p.cons.Fetch(1, jetstream.FetchContext(ctx))
+		mb, err := p.cons.Fetch(1, jetstream.FetchContext(ctx), jetstream.FetchHeartbeat(firstHeartbeat))
 		if err == nil {
 			for m := range mb.Messages() {
 				first = m
@@ -194,6 +195,10 @@ func (p *pipeline[R]) fetchFirst(ctx context.Context) (jetstream.Msg, error) {
 		}
 	}
 }
+
+// firstHeartbeat is how often the server confirms a waiting request: a
+// lost one is sent again within two of them.
+const firstHeartbeat = time.Second
 
 // terminal tells a fetch error after which the consumer cannot be used
 // again from the others, the way JetStream's Messages iterator does.
