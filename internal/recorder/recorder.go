@@ -1,8 +1,9 @@
 // Package recorder is the worker that moves records from JetStream into
 // ClickHouse: durable pull consumers on PN_FEES and PN_EVENTS, batches
-// bounded by size and time, one insert per batch, acks only after the
-// insert, retries while ClickHouse is unavailable, and dead letters for
-// messages that can never be stored.
+// bounded by count, bytes and time, one insert per batch, progress acks
+// while a batch is in hand, acks only after the insert, retries while
+// ClickHouse is unavailable, and dead letters for messages that can never
+// be stored.
 package recorder
 
 import (
@@ -135,7 +136,7 @@ func newPipeline[R any](ctx context.Context, r *Recorder, t table[R]) (*pipeline
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       r.cfg.AckWait,
 		MaxDeliver:    -1, // the recorder decides when to give up: see MaxDeliveries
-		MaxAckPending: 4 * r.cfg.BatchSize,
+		MaxAckPending: 4 * r.cfg.BatchSize, // three batches in hand, and room to spare
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
