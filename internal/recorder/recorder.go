@@ -135,7 +135,7 @@ func newPipeline[R any](ctx context.Context, r *Recorder, t table[R]) (*pipeline
 		Description:   "pnstream recorder: " + t.name + " into ClickHouse",
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       r.cfg.AckWait,
-		MaxDeliver:    -1, // the recorder decides when to give up: see MaxDeliveries
+		MaxDeliver:    -1,                  // the recorder decides when to give up: see MaxDeliveries
 		MaxAckPending: 4 * r.cfg.BatchSize, // three batches in hand, and room to spare
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
