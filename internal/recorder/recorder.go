@@ -135,8 +135,9 @@ func newPipeline[R any](ctx context.Context, r *Recorder, t table[R]) (*pipeline
 		Description:   "pnstream recorder: " + t.name + " into ClickHouse",
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       r.cfg.AckWait,
-		MaxDeliver:    -1,                  // the recorder decides when to give up: see MaxDeliveries
-		MaxAckPending: 4 * r.cfg.BatchSize, // three batches in hand, and room to spare
+		MaxDeliver:    -1, // the recorder decides when to give up: see MaxDeliveries
+		// Three batches in hand at most, nothing fetched ahead of them.
+		MaxAckPending: 4 * r.cfg.BatchSize,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
