@@ -131,11 +131,11 @@ func (r *Recorder) storeFees(ctx context.Context, rows []privatenumber.FeeRecord
 
 func newPipeline[R any](ctx context.Context, r *Recorder, t table[R]) (*pipeline[R], error) {
 	cons, err := r.js.CreateOrUpdateConsumer(ctx, t.stream, jetstream.ConsumerConfig{
-		Durable:       t.durable,
-		Description:   "pnstream recorder: " + t.name + " into ClickHouse",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       r.cfg.AckWait,
-		MaxDeliver:    -1, // the recorder decides when to give up: see MaxDeliveries
+		Durable:     t.durable,
+		Description: "pnstream recorder: " + t.name + " into ClickHouse",
+		AckPolicy:   jetstream.AckExplicitPolicy,
+		AckWait:     r.cfg.AckWait,
+		MaxDeliver:  -1, // the recorder decides when to give up: see MaxDeliveries
 		// Three batches in hand at most, nothing fetched ahead of them.
 		MaxAckPending: 4 * r.cfg.BatchSize,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
