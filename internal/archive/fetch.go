@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -186,13 +188,14 @@ func (f *Fetcher) Fetch(ctx context.Context, raw, dir string) (*Download, error)
 	if resp.ContentLength > f.maxBytes {
 		return nil, permanent(fmt.Errorf("recording of %d bytes exceeds the cap of %d", resp.ContentLength, f.maxBytes))
 	}
-	file, err := os.CreateTemp(dir, "pn-recording-*")
+	file, err := os.CreateTemp(dir, spoolPattern)
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	// Unlinked at once: the open file is all the mirror needs, and a crash
 	// cannot leave it behind (the kernel frees it with the last descriptor).
-	if err := os.Remove(file.Name()); err != nil {
+	// Gone already means another mirror's start-up swept it: just as good.
+	if err := os.Remove(file.Name()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, errors.Join(fmt.Errorf("spool: %w", err), file.Close())
 	}
 	d := &Download{File: file, ContentType: resp.Header.Get("Content-Type")}
@@ -221,4 +224,31 @@ func checkLength(n, contentLength, maxBytes int64) error {
 		return errors.New("empty recording")
 	}
 	return nil
+}
+
+// spoolPattern names spooled downloads.
+const spoolPattern = "pn-recording-*"
+
+// SweepSpool removes spooled downloads left in dir: a process killed
+// between creating a spool file and unlinking it (microseconds apart)
+// leaves an empty one behind. It returns how many it removed.
+func SweepSpool(dir string) (int, error) {
+	names, err := filepath.Glob(filepath.Join(dir, spoolPattern))
+	if err != nil {
+		return 0, fmt.Errorf("sweep spool %s: %w", dir, err)
+	}
+	var errs []error
+	removed := 0
+	for _, name := range names {
+		switch err := os.Remove(name); {
+		case err == nil:
+			removed++
+		case !errors.Is(err, fs.ErrNotExist):
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return removed, fmt.Errorf("sweep spool %s: %w", dir, errors.Join(errs...))
+	}
+	return removed, nil
 }

@@ -91,6 +91,11 @@ func (m *Mirror) Run(ctx context.Context) error {
 }
 
 func (m *Mirror) run(ctx context.Context) error {
+	if n, err := SweepSpool(m.cfg.SpoolDir); err != nil {
+		m.log.Warn("spool directory not swept", zap.Error(err))
+	} else if n > 0 {
+		m.log.Info("removed spool files left by a killed recorder", zap.Int("files", n))
+	}
 	// S3 may be down when the recorder starts (an outage it was restarted
 	// in): wait for it rather than fail, which would stop the recorder's
 	// CDRs too. The jobs wait in PN_RECORDINGS meanwhile.

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -44,5 +45,27 @@ func TestSpooledDownloadLeavesNothingInTheSpoolDir(t *testing.T) {
 	}
 	if err := d.Close(); err != nil {
 		t.Errorf("Close: %v", err)
+	}
+}
+
+// TestSweepSpoolRemovesLeftovers: files of a recorder killed between
+// creating and unlinking a spool file are removed; other files stay.
+func TestSweepSpoolRemovesLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"pn-recording-1", "pn-recording-2", "keep.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := SweepSpool(dir)
+	if err != nil || n != 2 {
+		t.Fatalf("SweepSpool = %d, %v; want 2, nil", n, err)
+	}
+	left, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || left[0].Name() != "keep.txt" {
+		t.Errorf("left %v, want only keep.txt", left)
 	}
 }
