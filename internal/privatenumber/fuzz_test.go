@@ -38,6 +38,10 @@ func addSeeds(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	// The worst bodies for decoding work, small.
+	for _, w := range worstBodies(2 << 10) {
+		f.Add(w.body)
+	}
 }
 
 // FuzzDecodePushAccepted: no input panics, and what ingest accepts the recorder
