@@ -6,8 +6,16 @@
 // (file storage).
 //
 // An entry is kept small, because at 1,000 pushes/s a 6 h window holds
-// about 22 million nonces (see the nonces stage of `make bench` for the
-// measured disk and server memory per million):
+// about 22 million nonces. Measured by the nonces stage of `make bench`
+// (nats-server 2.15.2, file storage, 1 million nonces): in the KV bucket an
+// entry takes 146 stream bytes and 192 bytes of disk, and the server's RSS
+// grows by ~300 MB per million after a restart (~410 while claiming; its
+// per-subject index and TTL wheel, ~270 bytes of live heap per key), so a
+// full window needs ~4 GB of disk and 6.5–9 GB of server memory.
+// NewDeduplicated keeps the same entries on one subject of a stream
+// deduplicated by Nats-Msg-Id: 98 bytes of disk and ~175–205 MB of RSS
+// per million (~2.2 GB and 4–4.5 GB for the window), at the same restart
+// time (~4.5 s per million).
 //
 //   - the key is 12 bytes of SHA-256 over (appKey, nonce), base64url
 //     without padding: 16 characters, legal in a KV key. Two distinct
