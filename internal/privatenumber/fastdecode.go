@@ -269,8 +269,8 @@ func kindName(kind byte) string {
 // key itself, or the name it folds to (encoding/json matches names
 // case-insensitively, with Unicode simple folding, as bytes.EqualFold).
 func feeKey(key []byte) (string, bool) {
-	if i, ok := feeKeyIndex[string(key)]; ok {
-		return feeKeys[i], true
+	if name, ok := feeKeyExact(key); ok {
+		return name, true
 	}
 	for _, n := range feeKeys {
 		if bytes.EqualFold(key, []byte(n)) {
@@ -280,14 +280,81 @@ func feeKey(key []byte) (string, bool) {
 	return "", false
 }
 
-// feeKeyIndex finds a feeKeys name spelt exactly.
-var feeKeyIndex = func() map[string]int {
-	m := make(map[string]int, len(feeKeys))
-	for i, n := range feeKeys {
-		m[n] = i
+// feeKeyExact returns the feeKeys name spelt as key (a switch: faster
+// than a map for these few).
+func feeKeyExact(key []byte) (string, bool) {
+	switch string(key) {
+	case "direction":
+		return "direction", true
+	case "spId":
+		return "spId", true
+	case "appKey":
+		return "appKey", true
+	case "icid":
+		return "icid", true
+	case "bindNum":
+		return "bindNum", true
+	case "sessionId":
+		return "sessionId", true
+	case "subscriptionId":
+		return "subscriptionId", true
+	case "callerNum":
+		return "callerNum", true
+	case "calleeNum":
+		return "calleeNum", true
+	case "fwdDisplayNum":
+		return "fwdDisplayNum", true
+	case "fwdDstNum":
+		return "fwdDstNum", true
+	case "callInTime":
+		return "callInTime", true
+	case "fwdStartTime":
+		return "fwdStartTime", true
+	case "fwdAlertingTime":
+		return "fwdAlertingTime", true
+	case "fwdAnswerTime":
+		return "fwdAnswerTime", true
+	case "callEndTime":
+		return "callEndTime", true
+	case "failTime":
+		return "failTime", true
+	case "recordStartTime":
+		return "recordStartTime", true
+	case "fwdUnaswRsn":
+		return "fwdUnaswRsn", true
+	case "ulFailReason":
+		return "ulFailReason", true
+	case "sipStatusCode":
+		return "sipStatusCode", true
+	case "callOutUnaswRsn":
+		return "callOutUnaswRsn", true
+	case "recordFlag":
+		return "recordFlag", true
+	case "recordDomain":
+		return "recordDomain", true
+	case "recordBucketName":
+		return "recordBucketName", true
+	case "recordObjectName":
+		return "recordObjectName", true
+	case "recordFileDownloadUrl":
+		return "recordFileDownloadUrl", true
+	case "ttsPlayTimes":
+		return "ttsPlayTimes", true
+	case "ttsTransDuration":
+		return "ttsTransDuration", true
+	case "mptyId":
+		return "mptyId", true
+	case "serviceType":
+		return "serviceType", true
+	case "hostName":
+		return "hostName", true
+	case "extendNum":
+		return "extendNum", true
+	case "extendNumber":
+		return "extendNumber", true
 	}
-	return m
-}()
+	return "", false
+}
 
 // setOther decodes val into the Int or Time field name.
 func (r *FeeRecord) setOther(name string, val []byte) error {

@@ -34,14 +34,11 @@ type scanner struct {
 
 // ws skips JSON whitespace.
 func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
+	b, i := s.b, s.i // locals: the compiler keeps them in registers
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
 	}
+	s.i = i
 }
 
 // consume skips whitespace and then c, reporting whether c was there.
@@ -74,35 +71,39 @@ type jsonString struct {
 
 // str scans a string; s.b[s.i] must be its opening quote.
 func (s *scanner) str() (jsonString, bool) {
-	s.i++
-	v := jsonString{start: s.i}
-	for s.i < len(s.b) {
-		for s.i < len(s.b) && plain[s.b[s.i]] {
-			s.i++
+	b, i := s.b, s.i+1 // locals: the compiler keeps them in registers
+	v := jsonString{start: i}
+	for i < len(b) {
+		for i < len(b) && plain[b[i]] {
+			i++
 		}
-		if s.i == len(s.b) {
+		if i == len(b) {
 			break
 		}
-		c := s.b[s.i]
+		c := b[i]
 		switch {
 		case c == '"':
-			v.end = s.i
-			s.i++
+			v.end = i
+			s.i = i + 1
 			return v, true
 		case c == '\\':
 			v.escaped = true
+			s.i = i
 			if !s.escape() {
 				return v, false
 			}
+			i = s.i
 		case c < 0x20:
+			s.i = i
 			return v, false
 		default:
 			if c >= 0x80 {
 				v.high = true
 			}
-			s.i++
+			i++
 		}
 	}
+	s.i = i
 	return v, false
 }
 
