@@ -79,6 +79,25 @@ const (
 	eventValid = eventHead + `}`
 )
 
+// fullRecord has every field of a fee record.
+var fullRecord = func() string {
+	var b strings.Builder
+	b.WriteString(`{` + okRecord)
+	for _, k := range feeKeys {
+		switch k {
+		case "icid", "sessionId", "callInTime":
+		case "direction", "fwdUnaswRsn", "ulFailReason", "sipStatusCode", "callOutUnaswRsn", "recordFlag", "ttsPlayTimes", "ttsTransDuration":
+			b.WriteString(`,"` + k + `":1`)
+		case "fwdStartTime", "fwdAlertingTime", "fwdAnswerTime", "callEndTime", "failTime", "recordStartTime":
+			b.WriteString(`,"` + k + `":"2024-05-01 10:00:01"`)
+		default:
+			b.WriteString(`,"` + k + `":"v-` + k + `"`)
+		}
+	}
+	b.WriteString(`}`)
+	return b.String()
+}()
+
 // worstBodies returns the hostile bodies of about size bytes, as fee and as
 // event bodies.
 func worstBodies(size int) []worstBody {
@@ -128,6 +147,8 @@ func worstBodies(size int) []worstBody {
 		{"fee/many-keys-record", FeePush, manyKeys(feeHead+`{`+okRecord+`,`, `}]}`, size)},
 		{"fee/many-keys-top", FeePush, manyKeys(`{"eventType":"fee","feeLst":[{`+okRecord+`}],`, `}`, size)},
 		{"fee/50-large-records", FeePush, []byte(feeHead + string(recs) + `]}`)},
+		// Fifty records of every field, left to encoding/json by the last key.
+		{"fee/50-full-records-late-bail", FeePush, []byte(feeHead + strings.Repeat(fullRecord+`,`, MaxFeeRecords-1) + fullRecord + `],"EventType":"fee"}`)},
 		// Call events.
 		{"event/tiny-records", EventPush, fill(eventHead+`,"x":[`, `{},`, `{}]}}`, size)},
 		{"event/tiny-records-feeLst", EventPush, fill(`{"eventType":"answer","feeLst":[`, `{},`, `{}]}`, size)},
@@ -169,8 +190,11 @@ func decodeCost(body []byte, kind Kind) (bytesPer, allocs float64, per time.Dura
 const (
 	maxAllocFactor   = 4
 	maxAllocConstant = 64 << 10
-	maxAllocs        = 1000 // per push: a few per record, never per element or key
 )
+
+// maxAllocs bounds the allocations of a push: about one per field of a
+// record at most, never one per element or key.
+var maxAllocs = 2 * MaxFeeRecords * len(feeKeys)
 
 func TestDecodeCostOfWorstBodies(t *testing.T) {
 	if testing.Short() {
@@ -185,7 +209,7 @@ func TestDecodeCostOfWorstBodies(t *testing.T) {
 			err = p.Err()
 		}
 		t.Logf("%-48s %8d B  alloc %5.2f x body  %6.0f allocs  %12v  %.60v", w.name, len(w.body), ratio, allocs, per, err)
-		if bytesPer > float64(maxAllocFactor*len(w.body)+maxAllocConstant) || allocs > maxAllocs {
+		if bytesPer > float64(maxAllocFactor*len(w.body)+maxAllocConstant) || allocs > float64(maxAllocs) {
 			t.Errorf("%s: decoding allocates %.0f bytes (%.2f x body) in %.0f allocations; want at most %d x body + %d in %d",
 				w.name, bytesPer, ratio, allocs, maxAllocFactor, maxAllocConstant, maxAllocs)
 		}
@@ -214,6 +238,10 @@ func checkWorstOutcome(t *testing.T, w worstBody, p *Push, err error) {
 	case w.name == "fee/many-keys-top":
 		if len(p.Fees) != 1 {
 			t.Errorf("%s: %d records kept, want 1", w.name, len(p.Fees))
+		}
+	case w.name == "fee/50-full-records-late-bail":
+		if len(p.Fees) != MaxFeeRecords {
+			t.Errorf("%s: %d records kept, want %d", w.name, len(p.Fees), MaxFeeRecords)
 		}
 	case len(p.Fees)+len(p.Rejected) > MaxFeeRecords:
 		t.Errorf("%s: %d records", w.name, len(p.Fees)+len(p.Rejected))
