@@ -137,11 +137,12 @@ func (p *pipeline[R]) collect(ctx context.Context) ([]jetstream.Msg, error) {
 		return msgs, err
 	}
 	msgs = slices.Grow(msgs, min(count, limit/avgMsgBytes))
-	// The request expires a little before fill (FetchContext), so that no
-	// message arrives after the fetch ended.
-	fill, cancel := context.WithTimeout(ctx, p.rec.cfg.BatchWait)
-	defer cancel()
-	mb, err := p.cons.Fetch(count-1, jetstream.FetchContext(fill), jetstream.FetchMaxBytes(limit-size))
+	// The server ends the request (count, bytes or BatchWait reached) and
+	// the client reads up to that end, not a deadline of its own: a message
+	// on its way when a client-side deadline cut the fetch short would be
+	// lost until AckWait (seen under load). Stopping waits for it too, at
+	// most BatchWait.
+	mb, err := p.cons.Fetch(count-1, jetstream.FetchMaxWait(p.rec.cfg.BatchWait), jetstream.FetchMaxBytes(limit-size))
 	if err == nil {
 		for m := range mb.Messages() {
 			msgs = append(msgs, m)
@@ -151,8 +152,8 @@ func (p *pipeline[R]) collect(ctx context.Context) ([]jetstream.Msg, error) {
 	switch {
 	case ctx.Err() != nil:
 		return msgs, ctx.Err()
-	case err == nil, errors.Is(err, context.DeadlineExceeded):
-		return msgs, nil // the batch's time is up
+	case err == nil:
+		return msgs, nil
 	case terminal(err):
 		return msgs, err
 	default:
