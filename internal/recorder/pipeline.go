@@ -140,7 +140,7 @@ func (p *pipeline[R]) collect(ctx context.Context) ([]jetstream.Msg, error) {
 	// The server ends the request (count, bytes or BatchWait reached) and
 	// the client reads up to that end, not a deadline of its own: a message
 	// on its way when a client-side deadline cut the fetch short would be
-	// lost until AckWait (seen under load). Stopping waits for it too, at
+	// lost until AckWait. Stopping waits for the server too, at
 	// most BatchWait.
 	mb, err := p.cons.Fetch(count-1, jetstream.FetchMaxWait(p.rec.cfg.BatchWait), jetstream.FetchMaxBytes(limit-size))
 	if err == nil {
