@@ -137,30 +137,40 @@ func (p *pipeline[R]) collect(ctx context.Context) ([]jetstream.Msg, error) {
 		return msgs, err
 	}
 	msgs = slices.Grow(msgs, min(count, limit/avgMsgBytes))
-	// The server ends the request (count, bytes or BatchWait reached) and
+	// The server ends each request (count, bytes or its wait reached) and
 	// the client reads up to that end, not a deadline of its own: a message
-	// on its way when a client-side deadline cut the fetch short would be
-	// lost until AckWait. Stopping waits for the server too, at
-	// most BatchWait.
-	mb, err := p.cons.Fetch(count-1, jetstream.FetchMaxWait(p.rec.cfg.BatchWait), jetstream.FetchMaxBytes(limit-size))
-	if err == nil {
-		for m := range mb.Messages() {
-			msgs = append(msgs, m)
+	// on its way when a client-side deadline cut a fetch short would be
+	// lost until AckWait. Requests last at most restFetchWait, so a stop
+	// is noticed that soon even with a long BatchWait.
+	deadline := time.Now().Add(p.rec.cfg.BatchWait)
+	for len(msgs) < count && size < limit && ctx.Err() == nil {
+		wait := min(time.Until(deadline), restFetchWait)
+		if wait <= 0 {
+			break
 		}
-		err = mb.Error()
+		mb, err := p.cons.Fetch(count-len(msgs), jetstream.FetchMaxWait(wait), jetstream.FetchMaxBytes(limit-size))
+		if err == nil {
+			for m := range mb.Messages() {
+				msgs = append(msgs, m)
+				size += fetchedSize(m)
+			}
+			err = mb.Error()
+		}
+		switch {
+		case err == nil:
+		case terminal(err):
+			return msgs, err
+		default:
+			p.log.Warn("fetch failed; the batch closes early", zap.Error(err))
+			return msgs, nil
+		}
 	}
-	switch {
-	case ctx.Err() != nil:
-		return msgs, ctx.Err()
-	case err == nil:
-		return msgs, nil
-	case terminal(err):
-		return msgs, err
-	default:
-		p.log.Warn("fetch failed; the batch closes early", zap.Error(err))
-		return msgs, nil
-	}
+	return msgs, ctx.Err()
 }
+
+// restFetchWait bounds one request for the rest of a batch: how soon a
+// stop is noticed while a batch fills slowly.
+const restFetchWait = time.Second
 
 // fetchFirst waits for the first message of a batch. Requests last 30 s,
 // then another is sent; a request lost with its server (a restart, a
