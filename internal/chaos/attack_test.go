@@ -381,33 +381,13 @@ func (r *rig) mustCount(query string) uint64 {
 // (the attack's, when it succeeds): it waits until the simulator is done,
 // every record it sent has a row, and the consumers are drained.
 func (r *rig) settleAll(timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	until := func(ok func() bool) bool {
-		for !ok() {
-			if time.Now().After(deadline) {
-				return false
-			}
-			time.Sleep(250 * time.Millisecond)
-		}
-		return true
-	}
-	return until(func() bool {
-		st := r.simStats()
-		return st.Calls >= int64(r.cfg.maxCalls) && st.Push.Pending == 0
-	}) && until(func() bool {
+	return r.settleWhen(timeout, func() bool {
 		ts := r.tap.stats()
 		fees, events := r.strings("SELECT icid FROM fee_records"), r.strings(
 			`SELECT concat('event:', session_id, ':', event_type, ':', toString(event_time, 'UTC')) FROM call_events`)
 		missing, _ := diff(ts.sentFees, fees)
 		missingEvents, _ := diff(ts.sentEvents, events)
 		return missing+missingEvents == 0
-	}) && until(func() bool {
-		for _, n := range r.consumerBacklog() {
-			if n != 0 {
-				return false
-			}
-		}
-		return true
 	})
 }
 

@@ -72,6 +72,16 @@ func (r *rig) simStats() platformsim.Stats {
 // ClickHouse, consumers drained, recordings archived. It returns whether
 // it got there within timeout; verify then says what is missing.
 func (r *rig) settle(timeout time.Duration) bool {
+	return r.settleWhen(timeout, func() bool {
+		ts := r.tap.stats()
+		return r.count("SELECT count() FROM fee_records FINAL") == uint64(len(ts.sentFees)) &&
+			r.count("SELECT count() FROM call_events FINAL") == uint64(len(ts.sentEvents))
+	})
+}
+
+// settleWhen waits until the simulator is done, stored reports true and
+// the consumers are drained, within timeout.
+func (r *rig) settleWhen(timeout time.Duration, stored func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	until := func(ok func() bool) bool {
 		for !ok() {
@@ -85,11 +95,7 @@ func (r *rig) settle(timeout time.Duration) bool {
 	return until(func() bool {
 		st := r.simStats()
 		return st.Calls >= int64(r.cfg.maxCalls) && st.Push.Pending == 0
-	}) && until(func() bool {
-		ts := r.tap.stats()
-		return r.count("SELECT count() FROM fee_records FINAL") == uint64(len(ts.sentFees)) &&
-			r.count("SELECT count() FROM call_events FINAL") == uint64(len(ts.sentEvents))
-	}) && until(func() bool {
+	}) && until(stored) && until(func() bool {
 		for _, n := range r.consumerBacklog() {
 			if n > 0 {
 				return false
