@@ -43,7 +43,7 @@ type config struct {
 // them; setting one logs a warning rather than being silently ignored.
 var removedSettings = map[string]string{
 	"PN_PUSH_REPLAY_WINDOW": "PN_PUSH_MAX_AGE (past) and PN_PUSH_CLOCK_SKEW (future)",
-	"PN_PUSH_MAX_NONCES":    "the shared nonce bucket PN_NONCES (its byte limit is the recorder's PN_STREAM_NONCES_MAX_BYTES)",
+	"PN_PUSH_MAX_NONCES":    "the shared nonce stream PN_NONCES (its byte limit is the recorder's PN_STREAM_NONCES_MAX_BYTES)",
 }
 
 func run(ctx context.Context, args []string) error {
@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string) error {
 		}
 	}
 
-	// The streams and the nonce bucket are provisioned by the recorder's
+	// The streams (the nonce stream too) are provisioned by the recorder's
 	// set-up, not here, so that an operator's limits are not overwritten;
 	// until they exist readiness is false and pushes get 503.
 	nc, js, err := streams.Connect(cfg.nats, "pnstream-ingest", log)
@@ -91,7 +91,7 @@ func run(ctx context.Context, args []string) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := ingest.New(cfg.ingest, ingest.Deps{
 		Publisher:  streams.NewJetStreamPublisher(nc, js),
-		Nonces:     ingest.NewJetStreamNonces(js),
+		Nonces:     ingest.NewJetStreamNonces(js, cfg.ingest.NonceWindow()),
 		MaxPayload: nc.MaxPayload,
 		Ready:      func(ctx context.Context) error { return streams.Check(ctx, js) },
 		Logger:     log,

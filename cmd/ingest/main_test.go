@@ -84,7 +84,7 @@ func TestRunServesThenShutsDownGracefully(t *testing.T) {
 
 	base := "http://" + addr
 	// ingest provisions nothing: it is not ready until the recorder's
-	// set-up created the streams and the nonce bucket.
+	// set-up created the streams (the nonce stream too).
 	waitReady(t, base, http.StatusServiceUnavailable, "not provisioned")
 	nc, js, err := streams.Connect(streams.ConnConfig{URL: ns.URL(), ReconnectWait: 50 * time.Millisecond}, "cmd-test", zaptest.NewLogger(t))
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"sigs.k8s.io/yaml"
 
+	"github.com/pnstream/pnstream/internal/ingest"
 	"github.com/pnstream/pnstream/internal/nonces"
 	"github.com/pnstream/pnstream/internal/streams"
 )
@@ -86,11 +87,10 @@ func TestNATSPermissionsOfScaleOutValues(t *testing.T) {
 	if err := streams.Check(cctx, js); err != nil {
 		t.Fatalf("streams.Check as pnstream: %v", err)
 	}
-	kv, err := js.KeyValue(cctx, streams.Nonces)
-	if err != nil {
-		t.Fatalf("nonce bucket as pnstream: %v", err)
+	store := ingest.NewJetStreamNonces(js, ingest.DefaultConfig().NonceWindow())
+	if err := store.Check(cctx); err != nil {
+		t.Fatalf("check the nonce stream as pnstream: %v", err)
 	}
-	store := nonces.New(kv)
 	if err := store.Claim(cctx, "app", "nonce-1", []byte("body"), time.Minute); err != nil {
 		t.Fatalf("claim a nonce as pnstream: %v", err)
 	}
@@ -137,6 +137,9 @@ func TestNATSPermissionsOfScaleOutValues(t *testing.T) {
 	}
 	if err := js.DeleteStream(short(), streams.Fees); err == nil {
 		t.Error("pnstream may delete PN_FEES")
+	}
+	if err := js.DeleteStream(short(), streams.Nonces); err == nil {
+		t.Error("pnstream may delete PN_NONCES")
 	}
 	if _, err := js.CreateStream(short(), jetstream.StreamConfig{Name: "OTHER", Subjects: []string{"other.>"}}); err == nil {
 		t.Error("pnstream may create a stream of another name")

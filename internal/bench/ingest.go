@@ -52,7 +52,7 @@ func startIngest(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) (*i
 	}
 	srv := ingest.New(cfg, ingest.Deps{
 		Publisher:  streams.NewJetStreamPublisher(nc, js),
-		Nonces:     ingest.NewJetStreamNonces(js),
+		Nonces:     ingest.NewJetStreamNonces(js, cfg.NonceWindow()),
 		MaxPayload: nc.MaxPayload,
 		Ready:      func(context.Context) error { return nil },
 		Logger:     productionLogger(),

@@ -70,7 +70,7 @@ func attackDuration(t *testing.T) time.Duration {
 }
 
 // TestAttackStoresNothingForgedLosesNothing runs three ingest replicas
-// (real binaries on one nats-server, the streams and the nonce bucket
+// (real binaries on one nats-server, every stream
 // provisioned by the recorder) behind the simulator's steady traffic,
 // spread round-robin by the tap, while an attacker on loopback sends, for
 // the attack duration: unsigned bodies of 1 MiB (some with 48 KiB of
@@ -101,7 +101,7 @@ func TestAttackStoresNothingForgedLosesNothing(t *testing.T) {
 		timeScale:  0.003,
 		maxPayload: attackMaxPayload(),
 	})
-	r.startRecorder() // provisions the streams and the nonce bucket
+	r.startRecorder() // provisions the streams (the nonce stream too)
 	replicas := r.startIngestReplicas(3)
 	var urls []string
 	for _, rp := range replicas {

@@ -91,7 +91,7 @@ func start(t *testing.T, mutate func(*recorder.Config)) *pipeline {
 	icfg.Complete()
 	srv := ingest.New(icfg, ingest.Deps{
 		Publisher:  streams.NewJetStreamPublisher(nc, js),
-		Nonces:     ingest.NewJetStreamNonces(js),
+		Nonces:     ingest.NewJetStreamNonces(js, icfg.NonceWindow()),
 		MaxPayload: nc.MaxPayload,
 		Ready:      func(context.Context) error { return nil },
 		Logger:     zaptest.NewLogger(t),

@@ -152,6 +152,13 @@ func (c Config) VerifierConfig() privatenumber.VerifierConfig {
 	}
 }
 
+// NonceWindow is how long a nonce must be remembered after its first
+// claim: a push passes authentication until its Created is MaxAge old, and
+// Created is at most ClockSkew ahead of the claim. The stream PN_NONCES'
+// duplicate window (the recorder's PN_STREAM_NONCE_WINDOW) must be at
+// least this long (JetStreamNonces refuses it otherwise).
+func (c Config) NonceWindow() time.Duration { return c.MaxAge + c.ClockSkew }
+
 // Validate reports every problem of c.
 func (c Config) Validate() error {
 	var errs []error

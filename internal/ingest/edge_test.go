@@ -429,28 +429,86 @@ func TestRecordOverTheLimit(t *testing.T) {
 func TestNotReadyUntilProvisioned(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if err := e.js.DeleteKeyValue(ctx, streams.Nonces); err != nil {
+	if err := e.js.DeleteStream(ctx, streams.Nonces); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get(e.srv.URL + ingest.PathReadyz)
-	if err != nil {
-		t.Fatal(err)
+	if status, body := e.readyz(); status != http.StatusServiceUnavailable || !strings.Contains(body, "PN_NONCES") {
+		t.Errorf("readyz without the nonce stream: %d %q, want 503 naming PN_NONCES", status, body)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("readyz without the nonce bucket: %d, want 503", resp.StatusCode)
-	}
-	// Without the bucket a signed push cannot be checked for replays: 503,
+	// Without the stream a signed push cannot be checked for replays: 503,
 	// and nothing is stored.
-	if r := e.post(ingest.PathFees, feeBody(1, "no-bucket"), signed); r.status != http.StatusServiceUnavailable {
-		t.Fatalf("push without the nonce bucket: %d %s", r.status, r.raw)
+	if r := e.post(ingest.PathFees, feeBody(1, "no-stream"), signed); r.status != http.StatusServiceUnavailable {
+		t.Fatalf("push without the nonce stream: %d %s", r.status, r.raw)
 	}
 	if n := e.count(streams.Fees); n != 0 {
 		t.Errorf("PN_FEES holds %d, want 0", n)
 	}
-	if _, err := e.js.KeyValue(ctx, streams.Nonces); err == nil {
-		t.Error("ingest created the nonce bucket")
+	if _, err := e.js.Stream(ctx, streams.Nonces); err == nil {
+		t.Error("ingest created the nonce stream")
 	}
+}
+
+// TestNotReadyWithAShortNonceWindow: a nonce stream that forgets nonces
+// before PN_PUSH_MAX_AGE + PN_PUSH_CLOCK_SKEW would let a replay through
+// after its window. Ingest is not ready and refuses pushes, including on a
+// replica bound to the stream before its window was shortened; set right
+// again, it is ready and takes them.
+func TestNotReadyWithAShortNonceWindow(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if status, _ := e.readyz(); status != http.StatusOK {
+		t.Fatalf("readyz with the provisioned stream: %d", status)
+	}
+	if r := e.post(ingest.PathFees, feeBody(1, "before"), signed); r.status != http.StatusOK {
+		t.Fatalf("push before the change: %d %s", r.status, r.raw)
+	}
+	cfg := smallStreams()
+	window := testConfig(t).NonceWindow()
+	cfg.NonceWindow = window - time.Second
+	if err := streams.Provision(ctx, e.js, cfg); err != nil {
+		t.Fatal(err)
+	}
+	status, body := e.readyz()
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, "nonce window too short") || !strings.Contains(body, "PN_STREAM_NONCE_WINDOW") {
+		t.Errorf("readyz with a window of %s (want %s): %d %q", cfg.NonceWindow, window, status, body)
+	}
+	if r := e.post(ingest.PathFees, feeBody(2, "short-window"), signed); r.status != http.StatusServiceUnavailable {
+		t.Errorf("push with a short nonce window: %d %s, want 503", r.status, r.raw)
+	}
+	// A replica started now refuses too, ready or not.
+	replica := e.replica()
+	if r := e.postTo(replica, ingest.PathFees, feeBody(3, "short-window-replica"), signed); r.status != http.StatusServiceUnavailable {
+		t.Errorf("push to a new replica with a short nonce window: %d %s, want 503", r.status, r.raw)
+	}
+	if n := e.count(streams.Fees); n != 1 {
+		t.Errorf("PN_FEES holds %d, want only the push before the change", n)
+	}
+
+	cfg.NonceWindow = window
+	if err := streams.Provision(ctx, e.js, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := e.readyz(); status != http.StatusOK {
+		t.Errorf("readyz with a window of %s: %d %q", window, status, body)
+	}
+	if r := e.post(ingest.PathFees, feeBody(4, "after"), signed); r.status != http.StatusOK {
+		t.Errorf("push after the fix: %d %s", r.status, r.raw)
+	}
+}
+
+// readyz is the env server's readiness answer.
+func (e *env) readyz() (int, string) {
+	e.t.Helper()
+	resp, err := http.Get(e.srv.URL + ingest.PathReadyz)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
 }
 
 // TestInvalidBodyAboveTheStreamsMessageSize: when PN_REJECTED's own max

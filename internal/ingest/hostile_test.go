@@ -48,7 +48,7 @@ func newHostile(t *testing.T) *hostile {
 	}
 	s := ingest.New(cfg, ingest.Deps{
 		Publisher:  streams.NewJetStreamPublisher(e.nc, e.js),
-		Nonces:     ingest.NewJetStreamNonces(e.js),
+		Nonces:     ingest.NewJetStreamNonces(e.js, cfg.NonceWindow()),
 		MaxPayload: e.nc.MaxPayload,
 		Ready:      func(context.Context) error { return nil },
 		Logger:     zaptest.NewLogger(t),

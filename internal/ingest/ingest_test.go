@@ -120,9 +120,10 @@ func (e *env) server(nc *nats.Conn, js jetstream.JetStream, mutate ...func(*inge
 	if _, ok := e.t.(*testing.B); ok {
 		log = zap.NewNop() // a line per push would be what is measured
 	}
-	return ingest.New(testConfig(e.t, mutate...), ingest.Deps{
+	cfg := testConfig(e.t, mutate...)
+	return ingest.New(cfg, ingest.Deps{
 		Publisher:  streams.NewJetStreamPublisher(nc, js),
-		Nonces:     ingest.NewJetStreamNonces(js),
+		Nonces:     ingest.NewJetStreamNonces(js, cfg.NonceWindow()),
 		MaxPayload: nc.MaxPayload,
 		Ready:      func(ctx context.Context) error { return streams.Check(ctx, js) },
 		Logger:     log,

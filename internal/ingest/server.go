@@ -31,7 +31,8 @@ type Publisher interface {
 
 var _ Publisher = (*streams.JetStreamPublisher)(nil)
 
-// ReadyFunc reports whether the server can take pushes (JetStream reachable).
+// ReadyFunc reports whether the server can take pushes (JetStream reachable
+// and provisioned).
 type ReadyFunc func(ctx context.Context) error
 
 // Server is the ingest HTTP server.
@@ -47,7 +48,8 @@ type Server struct {
 type Deps struct {
 	Publisher Publisher
 	// Nonces is the shared nonce store (NewJetStreamNonces); required when
-	// push auth is required.
+	// push auth is required. Readiness asks a JetStreamNonces too (its
+	// Check): the stream exists with a long enough window.
 	Nonces NonceStore
 	// MaxPayload returns the NATS server's max_payload (nats.Conn's
 	// MaxPayload), which bounds the body a 400 keeps in PN_REJECTED; nil or
@@ -64,6 +66,16 @@ type Deps struct {
 // checked for replays).
 func New(cfg Config, deps Deps) *Server {
 	s := &Server{cfg: cfg, log: deps.Logger, ready: deps.Ready}
+	if nc, ok := deps.Nonces.(nonceChecker); ok {
+		s.ready = func(ctx context.Context) error {
+			if deps.Ready != nil {
+				if err := deps.Ready(ctx); err != nil {
+					return err
+				}
+			}
+			return nc.Check(ctx)
+		}
+	}
 	m := newMetrics(deps.Registry)
 	var verifier *privatenumber.Verifier
 	if cfg.Auth == AuthRequired {

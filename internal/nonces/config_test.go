@@ -1,16 +1,31 @@
 package nonces_test
 
 import (
+	"time"
+
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pnstream/pnstream/internal/streams"
 )
 
-// bucketConfig is the nonce bucket as the recorder's set-up provisions it
-// (file storage; its delete markers make an expired key go through
+// streamConfig is PN_NONCES as the recorder's set-up provisions it, with
+// the duplicate window window and maxBytes (the tests' server allows 1 GiB
+// in all).
+func streamConfig(window time.Duration, maxBytes int64) jetstream.StreamConfig {
+	cfg := streams.DefaultConfig()
+	cfg.NonceWindow, cfg.NonceMaxBytes = window, maxBytes
+	for _, sc := range cfg.StreamConfigs() {
+		if sc.Name == streams.Nonces {
+			return sc
+		}
+	}
+	panic("no stream " + streams.Nonces)
+}
+
+// bucketConfig is the KV bucket of New, as the bench's comparison creates
+// it (file storage; its delete markers make an expired key go through
 // kv.Create's marker path).
 func bucketConfig() jetstream.KeyValueConfig {
-	cfg := streams.DefaultConfig()
-	cfg.NonceMaxBytes = 64 << 20 // the tests' server allows 1 GiB in all
-	return cfg.NonceBucketConfig()
+	return jetstream.KeyValueConfig{Bucket: "PN_NONCES_KV", History: 1, Storage: jetstream.FileStorage,
+		MaxBytes: 64 << 20, LimitMarkerTTL: time.Minute}
 }

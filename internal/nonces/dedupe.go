@@ -9,15 +9,13 @@ import (
 )
 
 // NewDeduplicated returns a Store on a stream deduplicated by Nats-Msg-Id,
-// the other scheme of the nonces stage of `make bench`, which measured it
-// at about half the server memory and disk per nonce of the KV bucket
-// (the server indexes message ids, not one subject per nonce). Every
-// nonce is one message on subject, with the key as its Nats-Msg-Id and
-// the body digest as its data. stream must be file-stored with
-// Duplicates = the nonce window (PN_PUSH_MAX_AGE) and MaxAge a little
-// longer, so that a remembered id's message can still be read, and
-// Discard new when full. Claim's ttl is then ignored: the stream's
-// Duplicates is the window. It does no I/O.
+// PN_NONCES as streams.Provision creates it (what ingest uses; the package
+// comment has the figures). Every nonce is one message on subject, with
+// the key as its Nats-Msg-Id and the body digest as its data. stream must
+// have Duplicates = the nonce window (at least PN_PUSH_MAX_AGE +
+// PN_PUSH_CLOCK_SKEW), MaxAge a little longer, so that a remembered id's
+// message can still be read, and Discard new when full. Claim's ttl is
+// then ignored: the stream's Duplicates is the window. It does no I/O.
 func NewDeduplicated(js jetstream.JetStream, stream jetstream.Stream, subject string) *Store {
 	return &Store{dd: &dedupe{js: js, stream: stream, subject: subject}}
 }

@@ -1,32 +1,33 @@
 // Package nonces is the store of push nonces shared by every ingest
-// replica: a JetStream KV bucket (streams.Nonces, "PN_NONCES") in which a
-// nonce is checked and recorded in one atomic, create-only step, bound to
-// a digest of the push body, and forgotten after a per-key TTL
-// (PN_PUSH_MAX_AGE). It survives restarts of ingest and of the server
+// replica: the stream PN_NONCES (streams.Nonces), deduplicated by
+// Nats-Msg-Id (NewDeduplicated), in which a nonce is checked and recorded
+// in one atomic step (a publish the server stores or answers "duplicate"),
+// bound to a digest of the push body, and forgotten after the stream's
+// duplicate window (PN_STREAM_NONCE_WINDOW, at least PN_PUSH_MAX_AGE +
+// PN_PUSH_CLOCK_SKEW). It survives restarts of ingest and of the server
 // (file storage).
 //
 // An entry is kept small, because at 1,000 pushes/s a 6 h window holds
 // about 22 million nonces. Measured by the nonces stage of `make bench`
-// (nats-server 2.15.2, file storage, 1 million nonces): in the KV bucket an
-// entry takes 146 stream bytes and 192 bytes of disk, and the server's RSS
-// grows by ~300 MB per million after a restart (~410 while claiming; its
-// per-subject index and TTL wheel, ~270 bytes of live heap per key), so a
-// full window needs ~4 GB of disk and 6.5–9 GB of server memory.
-// NewDeduplicated keeps the same entries on one subject of a stream
-// deduplicated by Nats-Msg-Id: 98 bytes of disk and ~175–205 MB of RSS
-// per million (~2.2 GB and 4–4.5 GB for the window), at the same restart
-// time (~4.5 s per million).
+// (nats-server 2.15.2, file storage, 1 million nonces): on the
+// deduplicated stream a nonce takes 98 bytes of disk and the server's RSS
+// grows by ~175–205 MB per million (the index of message ids), so a full
+// window needs ~2.2 GB of disk and 4–4.5 GB of server memory, restarting
+// in ~4.5 s per million. The JetStream KV bucket with a TTL per key (New,
+// kept as the bench's comparison) needs twice that: 192 bytes of disk and
+// ~300–420 MB of RSS per million (its per-subject index and TTL wheel,
+// ~270 bytes of live heap per key), ~4 GB and 6.5–9 GB for the window.
 //
-//   - the key is 12 bytes of SHA-256 over (appKey, nonce), base64url
-//     without padding: 16 characters, legal in a KV key. Two distinct
+//   - the key (the message id) is 12 bytes of SHA-256 over (appKey,
+//     nonce), base64url without padding: 16 characters. Two distinct
 //     (appKey, nonce) pairs share a key with probability about
 //     n²/2⁹⁷ ≈ 3·10⁻¹⁵ for n = 22 million live nonces; a collision costs a
 //     false 401 (or acceptance of an identical body), never a forgery,
 //     because the key is also bound to the body.
-//   - the value is 12 bytes of SHA-256 over the body. Passing a forged
-//     body under a captured nonce needs a second preimage of a 96-bit
-//     truncated SHA-256 (about 2⁹⁶ hashes); the attacker cannot choose
-//     the original body, so birthday collisions do not help.
+//   - the value (the message data) is 12 bytes of SHA-256 over the body.
+//     Passing a forged body under a captured nonce needs a second preimage
+//     of a 96-bit truncated SHA-256 (about 2⁹⁶ hashes); the attacker
+//     cannot choose the original body, so birthday collisions do not help.
 package nonces
 
 import (
@@ -42,7 +43,7 @@ import (
 )
 
 // KeyBytes and DigestBytes are the lengths of the truncated SHA-256 hashes
-// that make an entry's key and value (see the package comment for the
+// that make an entry's key (message id) and value (data) (see the package comment for the
 // collision figures).
 const (
 	KeyBytes    = 12
@@ -53,22 +54,25 @@ const (
 // of captured headers with a forged body. Ingest answers 401.
 var ErrReused = errors.New("nonce reused with another body")
 
-// Store records push nonces in a KV bucket with per-key TTL (the bucket
-// needs LimitMarkerTTL set, nats-server ≥ 2.11). It is safe for concurrent
-// use, and any number of Stores on any number of connections share the
-// bucket's state.
+// Store records push nonces on a deduplicated stream (NewDeduplicated),
+// or in a KV bucket with per-key TTL (New). It is safe for concurrent use,
+// and any number of Stores on any number of connections share the stream's
+// or bucket's state.
 type Store struct {
-	kv jetstream.KeyValue // the bucket, or nil for a deduplicated stream
-	dd *dedupe
+	dd *dedupe            // the deduplicated stream, or nil for a bucket
+	kv jetstream.KeyValue // the bucket
 }
 
-// New returns a Store on kv, the streams.Nonces bucket. It does no I/O.
+// New returns a Store on kv, a KV bucket with LimitMarkerTTL set
+// (nats-server ≥ 2.11): the scheme `make bench` compares NewDeduplicated
+// with, not what ingest uses. It does no I/O.
 func New(kv jetstream.KeyValue) *Store {
 	return &Store{kv: kv}
 }
 
 // Claim atomically records (appKey, nonce) bound to a digest of body for
-// ttl (at least 1s, whole seconds; the server's TTL resolution). It returns
+// ttl (at least 1s, whole seconds; the server's TTL resolution; a
+// deduplicated stream keeps it for its duplicate window instead). It returns
 // nil when the nonce is new, or when it was seen before with the same body
 // (the platform re-sent the push with its original headers; the records'
 // identities absorb it). It returns an error matching ErrReused when the
@@ -107,7 +111,7 @@ func (s *Store) Claim(ctx context.Context, appKey, nonce string, body []byte, tt
 	return errors.New("claim nonce: entry kept expiring between create and get")
 }
 
-// Key is the bucket key of (appKey, nonce): KeyBytes of SHA-256 over both,
+// Key is the message id (bucket key) of (appKey, nonce): KeyBytes of SHA-256 over both,
 // length-prefixed so that no two pairs share an input, base64url without
 // padding.
 func Key(appKey, nonce string) string {
@@ -122,7 +126,7 @@ func Key(appKey, nonce string) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:KeyBytes])
 }
 
-// Digest is the stored value for body: DigestBytes of its SHA-256.
+// Digest is the stored data for body: DigestBytes of its SHA-256.
 func Digest(body []byte) []byte {
 	sum := sha256.Sum256(body)
 	return sum[:DigestBytes]

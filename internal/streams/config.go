@@ -9,7 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Config sets how the streams and the nonce bucket are kept. Only the
+// Config sets how the streams are kept. Only the
 // recorder's set-up (and its -migrate-only Job) provisions them, so the
 // recorder's settings are the source of truth: a limit changed by hand on
 // the server (nats stream edit) is set back at its next start. Change them
@@ -19,8 +19,8 @@ import (
 // MaxBytes does not fit its max_file_store (max_memory_store for memory
 // storage) minus what the other streams reserve. Every server of a cluster
 // holds one replica of each stream, so each needs room for the sum: with
-// the defaults 10+10+10 GiB (data) + 1 (PN_REJECTED) + 2 (PN_DEAD) + 4
-// (PN_NONCES) = 37 GiB, within the 100 GiB volume of the scale-out values
+// the defaults 10+10+10 GiB (data) + 1 (PN_REJECTED) + 2 (PN_DEAD) + 3
+// (PN_NONCES) = 36 GiB, within the 100 GiB volume of the scale-out values
 // with room for the file store's own overhead. nats-server's default
 // max_file_store is 75% of the disk's free space, so a local server needs
 // about 50 GiB free or smaller limits.
@@ -64,14 +64,24 @@ type Config struct {
 	// pipeline. PN_STREAM_DEAD_MAX_BYTES, default 2 GiB: ~1.3 million dead
 	// fee records, more than a day of all traffic at 10 records/s.
 	DeadMaxBytes int64
-	// NonceMaxBytes of the PN_NONCES bucket (push nonces, each key expiring
-	// with its own TTL, PN_PUSH_MAX_AGE). A full bucket refuses new nonces
-	// (DiscardNew), so pushes get 503 rather than a replay slipping through.
-	// PN_STREAM_NONCES_MAX_BYTES, default 4 GiB: an entry (16-character
-	// key, 12-byte value, TTL header) counts 146 bytes (measured), so at
-	// 1,000 pushes/s a 6 h window's ~22 million nonces take 3.2 GB; 4 GiB
-	// holds ~29 million, 8 h of that rate.
+	// NonceMaxBytes of PN_NONCES, the stream of push nonces deduplicated
+	// by Nats-Msg-Id (internal/nonces). A full stream refuses new nonces
+	// (DiscardNew), so pushes get 503 rather than a replay slipping
+	// through. PN_STREAM_NONCES_MAX_BYTES, default 3 GiB: a nonce takes
+	// 98 bytes of disk (measured by `make bench`), so at 1,000 pushes/s a
+	// 6 h window's ~22 million nonces take ~2.2 GB; 3 GiB holds ~33
+	// million, 9 h of that rate.
 	NonceMaxBytes int64
+	// NonceWindow is PN_NONCES' duplicate window: how long the server
+	// remembers a nonce (a message id; its message is kept NonceWindow + 1m
+	// so that a duplicate's original can be read and compared). It must be
+	// at least ingest's PN_PUSH_MAX_AGE + PN_PUSH_CLOCK_SKEW, or a replay
+	// after the window would pass: ingest is not ready otherwise.
+	// PN_STREAM_NONCE_WINDOW, default 6h10m: the defaults 6h + 5m, plus
+	// another 5m for a push whose Created is ahead of the clock (the
+	// longest TTL ingest asks for). The server keeps every id of the
+	// window in memory: ~205 MB per million nonces (measured).
+	NonceWindow time.Duration
 	// DuplicateWindow absorbs the platform's quick re-pushes (1, 4, 9
 	// minutes). The server keeps every id of the window in memory, so it
 	// is not stretched to cover the late ones (106–300 minutes): the
@@ -97,7 +107,8 @@ func DefaultConfig() Config {
 		RejectedMaxAge:   30 * 24 * time.Hour,
 		RejectedMaxBytes: 1 << 30,
 		DeadMaxBytes:     2 << 30,
-		NonceMaxBytes:    4 << 30,
+		NonceMaxBytes:    3 << 30,
+		NonceWindow:      6*time.Hour + 10*time.Minute,
 		DuplicateWindow:  15 * time.Minute,
 		MaxMsgSize:       1 << 20,
 	}
@@ -113,7 +124,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.RejectedMaxAge, "stream-rejected-max-age", c.RejectedMaxAge, "max age of messages in PN_REJECTED and PN_DEAD")
 	fs.Int64Var(&c.RejectedMaxBytes, "stream-rejected-max-bytes", c.RejectedMaxBytes, "byte limit of PN_REJECTED; full drops its oldest")
 	fs.Int64Var(&c.DeadMaxBytes, "stream-dead-max-bytes", c.DeadMaxBytes, "byte limit of PN_DEAD; full drops its oldest")
-	fs.Int64Var(&c.NonceMaxBytes, "stream-nonces-max-bytes", c.NonceMaxBytes, "byte limit of the PN_NONCES bucket; full refuses new nonces")
+	fs.Int64Var(&c.NonceMaxBytes, "stream-nonces-max-bytes", c.NonceMaxBytes, "byte limit of the PN_NONCES stream; full refuses new nonces")
+	fs.DurationVar(&c.NonceWindow, "stream-nonce-window", c.NonceWindow, "duplicate window of PN_NONCES: how long a push nonce is remembered (>= ingest's push max age + clock skew)")
 	fs.DurationVar(&c.DuplicateWindow, "stream-duplicate-window", c.DuplicateWindow, "JetStream duplicate window (ids are kept in server memory)")
 	fs.IntVar(&c.MaxMsgSize, "stream-max-msg-size", c.MaxMsgSize, "largest message a stream accepts, headers included, bytes")
 }
@@ -125,7 +137,7 @@ const minMsgSize = 80 << 10
 // maxMsgSizeLimit is nats-server's hard limit of max_payload.
 const maxMsgSizeLimit = 64 << 20
 
-// minNonceBytes keeps the bucket useful: ~100,000 nonces.
+// minNonceBytes keeps PN_NONCES useful: ~100,000 nonces.
 const minNonceBytes = 16 << 20
 
 // Validate reports every problem of c.
@@ -157,6 +169,9 @@ func (c Config) Validate() error {
 	}
 	if c.NonceMaxBytes < minNonceBytes {
 		errs = append(errs, fmt.Errorf("stream nonces max bytes %d: want at least %d (16 MiB, ~100,000 nonces)", c.NonceMaxBytes, minNonceBytes))
+	}
+	if c.NonceWindow < time.Minute {
+		errs = append(errs, fmt.Errorf("stream nonce window %s: want at least 1m (and at least ingest's push max age + clock skew)", c.NonceWindow))
 	}
 	return errors.Join(errs...)
 }
@@ -195,29 +210,36 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 		recordings,
 		base(Rejected, "push bodies that failed validation or authentication", []string{RejectedPrefix + ">"}, c.RejectedMaxAge, c.RejectedMaxBytes, jetstream.DiscardOld),
 		base(Dead, "messages that could never be processed, with the last error", []string{DeadPrefix + ">"}, c.RejectedMaxAge, c.DeadMaxBytes, jetstream.DiscardOld),
+		c.nonceStreamConfig(),
 	}
 }
 
-// nonceMarkerTTL is how long a key's expiry marker stays. Nothing watches
-// the bucket, so the shortest the server allows (1 s) would do; a minute
-// costs ~60,000 markers at 1,000 expiries/s and eases debugging.
-const nonceMarkerTTL = time.Minute
+// nonceMaxMsgSize bounds a nonce message: a 12-byte digest, the subject
+// and a 16-character Nats-Msg-Id take ~100 bytes.
+const nonceMaxMsgSize = 1 << 10
 
-// NonceBucketConfig returns the configuration of the PN_NONCES bucket.
-// Every key carries its own TTL (KeyValue.Create with jetstream.KeyTTL),
-// which LimitMarkerTTL enables. The bucket has no TTL of its own: a bucket
-// TTL shorter than PN_PUSH_MAX_AGE would forget nonces a replay could still
-// use, and one longer would bound nothing useful; a key created without a
-// TTL (a bug) shows as a bucket that fills up and refuses. History 1: only
-// whether a nonce was seen, and with which body, matters.
-func (c Config) NonceBucketConfig() jetstream.KeyValueConfig {
-	return jetstream.KeyValueConfig{
-		Bucket:         Nonces,
-		Description:    "push nonces seen by ingest, each expiring with PN_PUSH_MAX_AGE",
-		History:        1,
-		MaxBytes:       c.NonceMaxBytes,
-		Storage:        c.storage(),
-		Replicas:       c.Replicas,
-		LimitMarkerTTL: nonceMarkerTTL,
+// NonceGrace is how much longer than its id (NonceWindow) a nonce message
+// is kept: a duplicate answer names the original's sequence, which must
+// still be readable.
+const NonceGrace = time.Minute
+
+// nonceStreamConfig is PN_NONCES, the store of nonces.NewDeduplicated:
+// one subject, each nonce a message whose Nats-Msg-Id is its key and whose
+// data the body's digest. Duplicates is the nonce window, so the server
+// answers a repeated key with the original's sequence; MaxAge outlives it
+// by NonceGrace. Full, it refuses new nonces.
+func (c Config) nonceStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        Nonces,
+		Description: "push nonces seen by ingest, deduplicated by Nats-Msg-Id for PN_STREAM_NONCE_WINDOW",
+		Subjects:    []string{NonceSubject},
+		Storage:     c.storage(),
+		Replicas:    c.Replicas,
+		MaxAge:      c.NonceWindow + NonceGrace,
+		MaxBytes:    c.NonceMaxBytes,
+		Duplicates:  c.NonceWindow,
+		MaxMsgSize:  nonceMaxMsgSize,
+		Discard:     jetstream.DiscardNew,
+		Retention:   jetstream.LimitsPolicy,
 	}
 }

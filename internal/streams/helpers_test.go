@@ -14,7 +14,7 @@ import (
 )
 
 // smallConfig is the default configuration with byte limits that fit the
-// embedded test server's store (1 GiB): the defaults reserve 37 GiB.
+// embedded test server's store (1 GiB): the defaults reserve 36 GiB.
 func smallConfig() streams.Config {
 	cfg := streams.DefaultConfig()
 	cfg.MaxBytes = 64 << 20

@@ -9,15 +9,20 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// ErrNotProvisioned is returned by Check when a stream or the nonce bucket
-// does not exist: the recorder's set-up has not run yet.
+// ErrNotProvisioned is returned by Check when a stream does not exist: the recorder's set-up has not run yet.
 var ErrNotProvisioned = errors.New("jetstream not provisioned (the recorder's set-up or -migrate-only creates it)")
 
-// Provision creates every stream of cfg and the nonce bucket, or updates
-// them to cfg when they exist. It is safe to call from several processes at
-// once. Lowering a data stream's MaxBytes below what it holds drops nothing
-// (DiscardNew only refuses new messages until the recorder consumed enough);
-// lowering PN_REJECTED's or PN_DEAD's drops their oldest.
+// Provision creates every stream of cfg (PN_NONCES included), or updates
+// them to cfg when they exist. It is safe to call from several processes
+// at once. Lowering a data stream's MaxBytes below what it holds drops
+// nothing (DiscardNew only refuses new messages until the recorder consumed
+// enough); lowering PN_REJECTED's or PN_DEAD's drops their oldest.
+//
+// The KV bucket PN_NONCES of earlier releases (its stream is KV_PN_NONCES)
+// is neither used nor touched: an operator may delete it once the stream
+// PN_NONCES has been in use for PN_STREAM_NONCE_WINDOW (nonces it holds
+// are not carried over, so a push captured before the upgrade could be
+// replayed once, with another body, within its window).
 func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 	var errs []error
 	for _, sc := range cfg.StreamConfigs() {
@@ -25,21 +30,21 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 			errs = append(errs, fmt.Errorf("provision stream %s: %w", sc.Name, err))
 		}
 	}
-	if _, err := js.CreateOrUpdateKeyValue(ctx, cfg.NonceBucketConfig()); err != nil {
-		errs = append(errs, fmt.Errorf("provision bucket %s: %w", Nonces, err))
-	}
 	return errors.Join(errs...)
 }
 
-// nonceStream is the stream behind the nonce bucket.
-const nonceStream = "KV_" + Nonces
+// all is every stream Provision creates, in the order Check names them.
+var all = []string{Events, Fees, Recordings, Rejected, Dead, Nonces}
 
-// Check reports whether every stream and the nonce bucket exist, creating
-// nothing. Missing ones give an error matching ErrNotProvisioned that names
-// each; any other error means JetStream could not be asked. It costs one
-// request (a page of stream names), so a readiness probe may call it.
+// Check reports whether every stream exists, creating nothing. Missing ones
+// give an error matching ErrNotProvisioned that names each; any other error
+// means JetStream could not be asked. It costs one request (a page of
+// stream names), so a readiness probe may call it.
 func Check(ctx context.Context, js jetstream.JetStream) error {
-	want := map[string]bool{Events: true, Fees: true, Recordings: true, Rejected: true, Dead: true, nonceStream: true}
+	want := map[string]bool{}
+	for _, name := range all {
+		want[name] = true
+	}
 	names := js.StreamNames(ctx)
 	for name := range names.Name() {
 		delete(want, name)
@@ -51,13 +56,10 @@ func Check(ctx context.Context, js jetstream.JetStream) error {
 		return nil
 	}
 	var missing []string
-	for _, name := range []string{Events, Fees, Recordings, Rejected, Dead} {
+	for _, name := range all {
 		if want[name] {
 			missing = append(missing, "stream "+name)
 		}
-	}
-	if want[nonceStream] {
-		missing = append(missing, "bucket "+Nonces)
 	}
 	return fmt.Errorf("%w: missing %s", ErrNotProvisioned, strings.Join(missing, ", "))
 }

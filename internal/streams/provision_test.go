@@ -11,7 +11,7 @@ import (
 	"github.com/pnstream/pnstream/internal/streams"
 )
 
-// Check names every missing stream and the bucket, creates nothing, and
+// Check names every missing stream, creates nothing, and
 // passes once Provision ran.
 func TestCheckNamesWhatIsMissingAndCreatesNothing(t *testing.T) {
 	_, js := connect(t)
@@ -20,7 +20,7 @@ func TestCheckNamesWhatIsMissingAndCreatesNothing(t *testing.T) {
 	if !errors.Is(err, streams.ErrNotProvisioned) {
 		t.Fatalf("Check on an empty server = %v, want ErrNotProvisioned", err)
 	}
-	for _, want := range []string{"stream PN_EVENTS", "stream PN_FEES", "stream PN_RECORDINGS", "stream PN_REJECTED", "stream PN_DEAD", "bucket PN_NONCES"} {
+	for _, want := range []string{"stream PN_EVENTS", "stream PN_FEES", "stream PN_RECORDINGS", "stream PN_REJECTED", "stream PN_DEAD", "stream PN_NONCES"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Check error %q does not name %s", err, want)
 		}
@@ -62,77 +62,71 @@ func streamCount(t *testing.T, js jetstream.JetStream) int {
 	return n
 }
 
-// Provision creates the nonce bucket with its limits, and a key created with
-// its own TTL expires while a key without one stays: the store ingest
-// builds on (create-only, per-key TTL) works.
-func TestProvisionCreatesTheNonceBucketWithPerKeyTTL(t *testing.T) {
+// Provision creates PN_NONCES as nonces.NewDeduplicated needs it: one
+// subject, duplicates by Nats-Msg-Id over the nonce window, messages kept a
+// little longer, refusing when full; a repeated id is answered with the
+// original's sequence, whose message can be read.
+func TestProvisionCreatesTheNonceStream(t *testing.T) {
 	_, js := connect(t)
 	ctx := testContext(t)
 	cfg := smallConfig()
+	cfg.NonceWindow = 2 * time.Hour
 	if err := streams.Provision(ctx, js, cfg); err != nil {
 		t.Fatal(err)
 	}
-	kv, err := js.KeyValue(ctx, streams.Nonces)
+	st, err := js.Stream(ctx, streams.Nonces)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := kv.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.History() != 1 || st.TTL() != 0 || st.LimitMarkerTTL() <= 0 || st.Bytes() != 0 {
-		t.Errorf("bucket status: history %d ttl %s marker ttl %s bytes %d", st.History(), st.TTL(), st.LimitMarkerTTL(), st.Bytes())
-	}
-	info := st.(*jetstream.KeyValueBucketStatus).StreamInfo()
-	if info.Config.MaxBytes != cfg.NonceMaxBytes || info.Config.Discard != jetstream.DiscardNew || !info.Config.AllowMsgTTL {
-		t.Errorf("bucket stream: max bytes %d discard %s msg ttl %t", info.Config.MaxBytes, info.Config.Discard, info.Config.AllowMsgTTL)
+	c := st.CachedInfo().Config
+	if len(c.Subjects) != 1 || c.Subjects[0] != streams.NonceSubject || c.Storage != jetstream.FileStorage ||
+		c.Replicas != cfg.Replicas || c.Duplicates != 2*time.Hour || c.MaxAge != 2*time.Hour+streams.NonceGrace ||
+		c.MaxBytes != cfg.NonceMaxBytes || c.Discard != jetstream.DiscardNew || c.MaxMsgSize <= 0 || c.MaxMsgSize > 4<<10 {
+		t.Errorf("PN_NONCES config: %+v", c)
 	}
 
-	if _, err := kv.Create(ctx, "short", []byte("d1"), jetstream.KeyTTL(time.Second)); err != nil {
-		t.Fatal(err)
+	first, err := js.Publish(ctx, streams.NonceSubject, []byte("digest-1"), jetstream.WithMsgID("key"))
+	if err != nil || first.Duplicate {
+		t.Fatalf("first publish: %+v, %v", first, err)
 	}
-	if _, err := kv.Create(ctx, "kept", []byte("d2")); err != nil {
-		t.Fatal(err)
+	again, err := js.Publish(ctx, streams.NonceSubject, []byte("digest-2"), jetstream.WithMsgID("key"))
+	if err != nil || !again.Duplicate || again.Sequence != first.Sequence {
+		t.Fatalf("publish of the same id: %+v, %v; want a duplicate of seq %d", again, err, first.Sequence)
 	}
-	if _, err := kv.Create(ctx, "short", []byte("d1")); !errors.Is(err, jetstream.ErrKeyExists) {
-		t.Errorf("second Create of a live key = %v, want ErrKeyExists", err)
+	m, err := st.GetMsg(ctx, again.Sequence)
+	if err != nil || string(m.Data) != "digest-1" {
+		t.Errorf("the original: %v, %v", m, err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, err := kv.Get(ctx, "short")
-		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("key with a 1 s TTL still there after 30 s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if _, err := kv.Get(ctx, "kept"); err != nil {
-		t.Errorf("key without TTL: %v", err)
-	}
-	// An expired nonce may be claimed again.
-	if _, err := kv.Create(ctx, "short", []byte("d3"), jetstream.KeyTTL(time.Minute)); err != nil {
-		t.Errorf("Create after expiry = %v", err)
+	if _, err := js.Publish(ctx, streams.NonceSubject, make([]byte, 8<<10), jetstream.WithMsgID("big")); err == nil {
+		t.Error("PN_NONCES took an 8 KiB message")
 	}
 }
 
 // Streams created by the previous release (DiscardOld, no byte limit, 2 MiB
 // messages) are updated in place by Provision, keeping their messages; a
-// byte limit below what a data stream holds drops nothing.
+// byte limit below what a data stream holds drops nothing. The KV bucket
+// PN_NONCES of earlier releases is left as it was, beside the stream
+// PN_NONCES that replaces it.
 func TestProvisionUpdatesStreamsOfThePreviousRelease(t *testing.T) {
 	_, js := connect(t)
 	ctx := testContext(t)
 	for _, sc := range smallConfig().StreamConfigs() {
+		if sc.Name == streams.Nonces {
+			continue // then a KV bucket
+		}
 		sc.MaxBytes = 0
 		sc.Discard = jetstream.DiscardOld
 		sc.MaxMsgSize = 2 << 20
 		if _, err := js.CreateStream(ctx, sc); err != nil {
 			t.Fatal(err)
 		}
+	}
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: streams.Nonces, History: 1, MaxBytes: 16 << 20, LimitMarkerTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Create(ctx, "old-nonce", []byte("digest")); err != nil {
+		t.Fatal(err)
 	}
 	body := make([]byte, 100<<10)
 	for i := range 10 { // 1 MB in PN_FEES and PN_RECORDINGS
@@ -165,5 +159,11 @@ func TestProvisionUpdatesStreamsOfThePreviousRelease(t *testing.T) {
 	}
 	if err := streams.Check(ctx, js); err != nil {
 		t.Errorf("Check after the update: %v", err)
+	}
+	if e, err := kv.Get(ctx, "old-nonce"); err != nil || string(e.Value()) != "digest" {
+		t.Errorf("the old bucket's entry after Provision: %v", err)
+	}
+	if info := streamInfo(t, js, "KV_"+streams.Nonces); info.Config.MaxBytes != 16<<20 || len(info.Config.Subjects) != 1 || info.Config.Subjects[0] != "$KV.PN_NONCES.>" {
+		t.Errorf("the old bucket's stream changed: %+v", info.Config)
 	}
 }

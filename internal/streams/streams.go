@@ -1,5 +1,5 @@
-// Package streams holds pnstream's JetStream layout: the five streams and
-// the nonce bucket, their subjects, the headers pnstream sets on messages,
+// Package streams holds pnstream's JetStream layout: the five data and
+// dead-letter streams and the nonce stream, their subjects, the headers pnstream sets on messages,
 // and the idempotent provisioning that creates or updates them.
 //
 // Only the recorder's set-up (and its -migrate-only Job) provisions, so the
@@ -15,9 +15,12 @@ const (
 	Rejected   = "PN_REJECTED"
 	Dead       = "PN_DEAD"
 
-	// Nonces is the JetStream KV bucket of push nonces (its stream is
-	// KV_PN_NONCES); see NonceBucketConfig.
-	Nonces = "PN_NONCES"
+	// Nonces is the stream of push nonces, deduplicated by Nats-Msg-Id
+	// (nonces.NewDeduplicated), on NonceSubject. A KV bucket PN_NONCES of
+	// an earlier release has the stream KV_PN_NONCES: no clash, and left
+	// alone.
+	Nonces       = "PN_NONCES"
+	NonceSubject = "pn.nonces"
 
 	EventSubjectPrefix = "pn.events." // + eventType
 	FeeSubject         = "pn.fees"
