@@ -62,7 +62,7 @@ func newRig(t *testing.T, mutate func(*archive.Config)) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	// Byte limits that fit the test server's 1 GiB store.
+	// Small byte limits: the test's streams hold little.
 	sc := streams.DefaultConfig()
 	sc.MaxBytes, sc.RejectedMaxBytes, sc.DeadMaxBytes, sc.NonceMaxBytes = 64<<20, 16<<20, 16<<20, 16<<20
 	if err := streams.Provision(ctx, js, sc); err != nil {

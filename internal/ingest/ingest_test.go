@@ -62,8 +62,8 @@ func newEnv(t testing.TB, mutate ...func(*ingest.Config)) *env {
 	return e
 }
 
-// smallStreams is the default stream layout with byte limits that fit the
-// embedded test server's store (1 GiB).
+// smallStreams is the default stream layout with small byte limits: a
+// test's streams hold little, and a test can fill one on purpose.
 func smallStreams() streams.Config {
 	cfg := streams.DefaultConfig()
 	cfg.MaxBytes = 64 << 20

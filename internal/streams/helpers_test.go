@@ -13,8 +13,8 @@ import (
 	"github.com/pnstream/pnstream/internal/testenv"
 )
 
-// smallConfig is the default configuration with byte limits that fit the
-// embedded test server's store (1 GiB): the defaults reserve 36 GiB.
+// smallConfig is the default configuration with small byte limits: a
+// test's streams hold little, and a test can fill one on purpose.
 func smallConfig() streams.Config {
 	cfg := streams.DefaultConfig()
 	cfg.MaxBytes = 64 << 20
