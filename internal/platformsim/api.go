@@ -55,7 +55,9 @@ type APIConfig struct {
 
 // NewAPI returns the handler of the platform's API paths:
 // privatenumber.PathAXE (POST bind, DELETE unbind, GET query, PUT modify)
-// and privatenumber.PathRecording (GET, answered 301 with a Location).
+// privatenumber.PathRecording (GET, answered 301 with a Location),
+// privatenumber.PathAXEv2 (GET, query v2 paging over the bindings of an X)
+// and privatenumber.PathVirtualNumber (GET, binding counts per X).
 // Other paths get a plain 404, as the platform's gateway does for a wrong
 // URI. recs may be nil: every recording is then unknown (1012007). log
 // gets a Debug line per refused request and an Error line per internal
@@ -81,6 +83,8 @@ func NewAPI(cfg APIConfig, b *Bindings, recs Recordings, log *zap.Logger) http.H
 	mux := http.NewServeMux()
 	mux.HandleFunc(privatenumber.PathAXE, a.serveAXE)
 	mux.HandleFunc(privatenumber.PathRecording, a.serveRecording)
+	mux.HandleFunc(privatenumber.PathAXEv2, a.serveQueryV2)
+	mux.HandleFunc(privatenumber.PathVirtualNumber, a.serveVirtualNumbers)
 	return mux
 }
 

@@ -189,7 +189,12 @@ func (a *api) query(r *http.Request, now time.Time) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return queryAnswer{success: succeeded, BindingInfo: privatenumber.BindingInfo{
+	return queryAnswer{success: succeeded, BindingInfo: bindingInfo(bd)}, nil
+}
+
+// bindingInfo is a binding as the query APIs answer it.
+func bindingInfo(bd Binding) privatenumber.BindingInfo {
+	return privatenumber.BindingInfo{
 		SubscriptionID:      bd.SubscriptionID,
 		VirtualNum:          bd.VirtualNum,
 		ExtendNum:           bd.ExtendNum,
@@ -203,7 +208,7 @@ func (a *api) query(r *http.Request, now time.Time) (any, error) {
 		BindExpiredTime:     bd.BindExpiredTime,
 		CallbackExpiredTime: bd.CallbackExpiredTime,
 		UserData:            bd.UserData,
-	}}, nil
+	}
 }
 
 func (a *api) lookupQuery(r *http.Request, now time.Time) (Binding, error) {

@@ -71,6 +71,7 @@ type apiHarness struct {
 	bindings *Bindings
 	roots    *x509.CertPool
 	fault    atomic.Pointer[privatenumber.APIError]
+	v2Calls  atomic.Int64 // requests to query v2
 	client   *privatenumber.Client
 }
 
@@ -83,7 +84,12 @@ func newAPIHarness(t *testing.T, recs Recordings) *apiHarness {
 	}
 	api := NewAPI(APIConfig{
 		AppKey: testKey, AppSecret: testSecret, Now: h.clock.Now,
-		Fault:          func(*http.Request) *privatenumber.APIError { return h.fault.Load() },
+		Fault: func(r *http.Request) *privatenumber.APIError {
+			if r.URL.Path == privatenumber.PathAXEv2 {
+				h.v2Calls.Add(1)
+			}
+			return h.fault.Load()
+		},
 		VirtualNumbers: []string{testX1, testX2, testXShenzhen},
 	}, h.bindings, recs, zaptest.NewLogger(t))
 	h.srv = httptest.NewTLSServer(api)

@@ -165,14 +165,3 @@ type ModifyRequest struct {
 func (r *ModifyRequest) Ref() BindingRef {
 	return BindingRef{SubscriptionID: r.SubscriptionID, VirtualNum: r.VirtualNum, ExtendNum: r.ExtendNum}
 }
-
-// bindAnswer and queryAnswer decode a success body with its envelope.
-type bindAnswer struct {
-	result
-	BindResponse
-}
-
-type queryAnswer struct {
-	result
-	BindingInfo
-}

@@ -142,6 +142,12 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	// The platform closes the connection after each call (reference §11.3).
+	// A pooled connection it closed while idle would fail the next call
+	// after the request was written, and Go retries that only for
+	// idempotent methods: a bind (POST) would fail with nothing known. One
+	// connection per call costs a handshake the platform imposes anyway.
+	transport.DisableKeepAlives = true
 	return &Client{
 		base: base,
 		http: &http.Client{
@@ -157,11 +163,11 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 
 // Bind creates an AXE binding (CreateAXEBinding).
 func (c *Client) Bind(ctx context.Context, req *BindRequest) (*BindResponse, error) {
-	var a bindAnswer
+	var a BindResponse // the envelope is checked by call
 	if err := c.call(ctx, http.MethodPost, PathAXE, nil, req, &a); err != nil {
 		return nil, fmt.Errorf("bind %s: %w", req.BindNum, err)
 	}
-	return &a.BindResponse, nil
+	return &a, nil
 }
 
 // Unbind deletes a binding. An unknown or already deleted binding is an
@@ -176,11 +182,11 @@ func (c *Client) Unbind(ctx context.Context, ref BindingRef) error {
 // Query returns one binding (query v1). An unknown binding is an error
 // matching ErrNotFound.
 func (c *Client) Query(ctx context.Context, ref BindingRef) (*BindingInfo, error) {
-	var a queryAnswer
+	var a BindingInfo // the envelope is checked by call
 	if err := c.call(ctx, http.MethodGet, PathAXE, ref.query(), nil, &a); err != nil {
 		return nil, fmt.Errorf("query %s: %w", ref, err)
 	}
-	return &a.BindingInfo, nil
+	return &a, nil
 }
 
 // Modify changes the fields of a binding that req sets.
@@ -235,7 +241,9 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 	}
 	if out != nil {
 		if err := json.Unmarshal(answer, out); err != nil {
-			return fmt.Errorf("decode answer: %w", err)
+			// The call took effect: say so, since a blind retry of a bind
+			// would bind twice.
+			return fmt.Errorf("the platform answered success, but its answer did not decode: %w", err)
 		}
 	}
 	return nil
