@@ -8,10 +8,13 @@ import (
 	"errors"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,8 +48,23 @@ func simulator(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := platformsim.NewAPI(platformsim.APIConfig{AppKey: ctlKey, AppSecret: ctlSecret, VirtualNumbers: []string{ctlX}},
+	return simulatorOn(t, b, nil)
+}
+
+// simulatorOn serves the simulated API over the bindings b; requests, when
+// set, counts the requests by path.
+func simulatorOn(t *testing.T, b *platformsim.Bindings, requests *sync.Map) []string {
+	t.Helper()
+	var api http.Handler = platformsim.NewAPI(platformsim.APIConfig{AppKey: ctlKey, AppSecret: ctlSecret, VirtualNumbers: []string{ctlX}},
 		b, ctlRecordings{}, zaptest.NewLogger(t))
+	if requests != nil {
+		inner := api
+		api = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n, _ := requests.LoadOrStore(r.URL.Path, new(atomic.Int64))
+			n.(*atomic.Int64).Add(1)
+			inner.ServeHTTP(w, r)
+		})
+	}
 	srv := httptest.NewUnstartedServer(api)
 	// The untrusted-certificate case makes the server log its handshake error.
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)

@@ -6,6 +6,8 @@
 //	pnctl query [flags] [SUBSCRIPTION_ID]     show a binding
 //	pnctl modify [flags] [SUBSCRIPTION_ID]    change the settings given as flags
 //	pnctl recording-url [flags] DOMAIN FILE   print a recording's download URL (the 301's Location)
+//	pnctl list-bindings --virtual-num X       list every binding of X, page by page (query v2)
+//	pnctl count-bindings --virtual-num X      print how many bindings X has
 //	pnctl replay [--dry-run] [--source S]     re-drive PN_DEAD messages to their subjects, once each
 //	pnctl backfill-recordings [--dry-run]     re-enqueue recordings not archived and still on the platform
 //	pnctl audit-archive                       check every archived recording's object: presence, size, SHA-256
@@ -42,12 +44,14 @@ func main() {
 }
 
 var commands = map[string]func(ctx context.Context, args []string, out io.Writer) error{
-	"push":          runPush,
-	"bind":          runBind,
-	"unbind":        runUnbind,
-	"query":         runQuery,
-	"modify":        runModify,
-	"recording-url": runRecordingURL,
+	"push":           runPush,
+	"bind":           runBind,
+	"unbind":         runUnbind,
+	"query":          runQuery,
+	"modify":         runModify,
+	"recording-url":  runRecordingURL,
+	"list-bindings":  runListBindings,
+	"count-bindings": runCountBindings,
 
 	"replay":              runReplay,
 	"backfill-recordings": runBackfill,
@@ -59,12 +63,14 @@ var commands = map[string]func(ctx context.Context, args []string, out io.Writer
 const usage = `usage: pnctl COMMAND [flags]
 
 commands:
-  push           post push bodies to ingest, signed with the app key and secret
-  bind           create an AXE binding on the platform
-  unbind         delete a binding (by SUBSCRIPTION_ID, or --virtual-num and --extend-num)
-  query          show a binding
-  modify         change the binding settings given as flags
-  recording-url  print a recording's download URL, without following it
+  push            post push bodies to ingest, signed with the app key and secret
+  bind            create an AXE binding on the platform
+  unbind          delete a binding (by SUBSCRIPTION_ID, or --virtual-num and --extend-num)
+  query           show a binding
+  modify          change the binding settings given as flags
+  recording-url   print a recording's download URL, without following it
+  list-bindings   list every binding of an X (--virtual-num), all pages; --json: one binding per line
+  count-bindings  print how many bindings an X (--virtual-num) has
 
 operations (NATS, ClickHouse and S3 settings as the recorder's, PN_* variables):
   replay               re-drive PN_DEAD messages to their original subjects after a fix (--dry-run)

@@ -9,7 +9,9 @@
 // and nonces not reused), validates every bind parameter the way the
 // platform does (result code 1010002 naming the field), allocates
 // extensions of the configured length, answers unknown bindings with
-// 1012007, and answers the recording API with HTTP 301 and a Location.
+// 1012007, pages query v2 and the virtual-number API (cursor and limit
+// 1..100 checked, 1010002 otherwise), and answers the recording API with
+// HTTP 301 and a Location.
 // Where the reference is unsure it is lenient on input (recordFlag as JSON
 // true or "true", integers as numeric strings) and strict on output (the
 // documented field names and types).

@@ -2,7 +2,8 @@
 // Number platform in AXE mode: the call-event and fee-record (CDR) pushes as
 // typed models, their tolerant decoding and validation, the identity of every
 // record, the AKSK and legacy X-WSSE authentication schemes, and a client of
-// the AXE API (bind, unbind, query, modify, recording URL).
+// the AXE API (bind, unbind, query v1 and v2, modify, binding count per X,
+// recording URL).
 //
 // Apart from Client, which calls the platform over HTTPS, everything here is
 // a plain function of its input: no I/O, no logging.
