@@ -327,6 +327,16 @@ func (r *rig) waitRecorderReady() {
 	r.waitFor("recorder ready", time.Minute, func() bool { return probe(context.Background()) == nil })
 }
 
+// repushHeaders is PN_CHAOS_REPUSH_HEADERS, passed to pnsim as
+// PN_SIM_REPUSH_HEADERS: "fresh" (the default) or "original" (re-pushes
+// re-send the first attempt's headers); pnsim refuses anything else.
+func repushHeaders() string {
+	if v := os.Getenv("PN_CHAOS_REPUSH_HEADERS"); v != "" {
+		return v
+	}
+	return "fresh"
+}
+
 // startSimulator starts pnsim pushing to the tap.
 func (r *rig) startSimulator() {
 	env := []string{
@@ -344,6 +354,7 @@ func (r *rig) startSimulator() {
 		"PN_SIM_FEE_BATCH_WAIT=300ms",
 		"PN_SIM_PUSH_TIMEOUT=8s",
 		"PN_SIM_PUSH_WORKERS=16",
+		"PN_SIM_REPUSH_HEADERS=" + repushHeaders(),
 		"PN_LOG_LEVEL=info",
 	}
 	r.sim = r.program("pnsim", filepath.Join(bins, "pnsim"), env, nil, httpOK("http://"+r.simAddr+"/healthz"))

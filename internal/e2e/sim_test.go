@@ -94,6 +94,19 @@ func (f *flakyFront) note(body []byte) {
 // the platform's schedule, scaled 1000 times down) must leave exactly one
 // fee_records row per call and one call_events row per event.
 func TestSimulatedCallsArriveExactlyOnce(t *testing.T) {
+	simulatedCallsArriveExactlyOnce(t, platformsim.RepushFresh)
+}
+
+// TestSimulatedRepushesWithOriginalHeaders is the same with re-pushes that
+// re-send the first attempt's headers (same nonce and Created, same body),
+// as the platform may: ingest must store every push once and refuse none
+// (the front fails the test on any answer but 200 from ingest, 401
+// included).
+func TestSimulatedRepushesWithOriginalHeaders(t *testing.T) {
+	simulatedCallsArriveExactlyOnce(t, platformsim.RepushOriginal)
+}
+
+func simulatedCallsArriveExactlyOnce(t *testing.T, repushHeaders string) {
 	const calls = 300
 	started := time.Now()
 	p := start(t, nil)
@@ -109,6 +122,7 @@ func TestSimulatedCallsArriveExactlyOnce(t *testing.T) {
 	cfg.CallRate, cfg.MaxCalls, cfg.Bindings, cfg.Seed = 200, calls, 20, 42
 	cfg.TimeScale = 0.001 // re-pushes at 60 ms, 240 ms, 540 ms, 6.36 s, 12.18 s, 18 s
 	cfg.FeeBatchWait = 200 * time.Millisecond
+	cfg.RepushHeaders = repushHeaders
 	sim, err := platformsim.New(cfg, platformsim.Deps{Logger: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))})
 	if err != nil {
 		t.Fatal(err)

@@ -51,6 +51,9 @@ type APIConfig struct {
 	// VirtualNumbers are the app's X numbers, E.164. Binding any other X is
 	// refused with 1011001; areaCode binds choose among these in order.
 	VirtualNumbers []string
+	// AreaCodes is the area code (city) of X numbers for areaCode binds;
+	// an X without one has a city only if it is a landline.
+	AreaCodes map[string]string
 }
 
 // NewAPI returns the handler of the platform's API paths:

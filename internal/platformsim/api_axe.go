@@ -151,15 +151,15 @@ func (a *api) checkOptions(bd *Binding, bindExp int, bindSet bool, cbExp int) er
 }
 
 // numbersFor lists the app's X numbers an areaCode bind may use, best
-// first. The simulator knows the city of a landline X only (+86, the area
-// code without its 0, the number); strict mode (the default, UNCONFIRMED)
-// uses those, loose mode falls back to every X of the app (the province
-// step is skipped: the simulator knows no provinces).
+// first. An X's city is its AreaCodes entry or, for a landline X without
+// one, its area code (+86, the code without its 0, the number). Strict
+// mode (the default, UNCONFIRMED) uses those, loose mode falls back to
+// every X of the app (the province step is skipped: the simulator knows
+// no provinces).
 func (a *api) numbersFor(area, mode string) []string {
 	var local, others []string
-	prefix := "+86" + strings.TrimPrefix(area, "0")
 	for _, x := range a.cfg.VirtualNumbers {
-		if strings.HasPrefix(x, prefix) {
+		if a.inArea(x, area) {
 			local = append(local, x)
 		} else {
 			others = append(others, x)
@@ -169,6 +169,13 @@ func (a *api) numbersFor(area, mode string) []string {
 		return append(local, others...)
 	}
 	return local
+}
+
+func (a *api) inArea(x, area string) bool {
+	if code, ok := a.cfg.AreaCodes[x]; ok {
+		return code == area
+	}
+	return strings.HasPrefix(x, "+86"+strings.TrimPrefix(area, "0"))
 }
 
 // unbind deletes a binding (reference §3).

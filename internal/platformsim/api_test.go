@@ -327,3 +327,39 @@ func TestFlowControlFault(t *testing.T) {
 	_, err = h.client.Query(context.Background(), privatenumber.BindingRef{SubscriptionID: "any"})
 	wantResult(t, err, "1012007", privatenumber.ErrNotFound)
 }
+
+// TestBindByAreaCodeOnDefaultNumbers: each default X has a city, so an
+// areaCode bind on the defaults gets the X of that city; an area code of
+// no default X is refused with 1011002 in strict mode.
+func TestBindByAreaCodeOnDefaultNumbers(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.AppKey, cfg.AppSecret = testKey, testSecret
+	cfg.CallRate, cfg.Bindings = 0, 0
+	sim, err := New(cfg, Deps{Logger: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	client, err := privatenumber.NewClient(privatenumber.ClientConfig{BaseURL: srv.URL, AppKey: testKey, AppSecret: testSecret, RootCAs: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if len(cfg.AreaCodes) != len(cfg.VirtualNumbers) {
+		t.Fatalf("area codes %v do not cover the default X numbers %v", cfg.AreaCodes, cfg.VirtualNumbers)
+	}
+	for _, x := range cfg.VirtualNumbers {
+		area := cfg.AreaCodes[x]
+		got, err := client.Bind(ctx, &privatenumber.BindRequest{AreaCode: area, BindNum: testA1})
+		if err != nil || got.VirtualNum != x {
+			t.Errorf("areaCode %s bound %+v, %v; want X %s", area, got, err, x)
+		}
+	}
+	_, err = client.Bind(ctx, &privatenumber.BindRequest{AreaCode: "0571", BindNum: testA1}) // Hangzhou: no default X
+	wantResult(t, err, "1011002", nil)
+	_, err = client.Bind(ctx, &privatenumber.BindRequest{AreaCode: "0571", AreaMatchMode: "0", BindNum: testA1})
+	wantResult(t, err, "1011002", nil)
+}

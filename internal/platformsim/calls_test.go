@@ -296,3 +296,83 @@ func TestAppendJSONString(t *testing.T) {
 		}
 	}
 }
+
+// TestCallsCarryOptionalFields: callDuration (CDR) and callRelDirection
+// (disconnect event), sent only to apps that ask for them, are on some
+// calls and not others, and agree with the call.
+func TestCallsCarryOptionalFields(t *testing.T) {
+	calls := generateCalls(5, simBindings(6), 600)
+	var withDuration, withRel int
+	for i, c := range calls {
+		var fee map[string]any
+		if err := json.Unmarshal(c.Fee, &fee); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		disc := c.Events[len(c.Events)-1]
+		var ev struct {
+			StatusInfo map[string]any `json:"statusInfo"`
+		}
+		if err := json.Unmarshal(disc.Body, &ev); err != nil || disc.Type != privatenumber.EventDisconnect {
+			t.Fatalf("call %d: last event %s: %v", i, disc.Type, err)
+		}
+		d, hasD := fee["callDuration"]
+		rel, hasRel := ev.StatusInfo["callRelDirection"]
+		if hasRel && !hasD {
+			t.Errorf("call %d: callRelDirection without callDuration (one app setting covers both)", i)
+		}
+		answered := strings.Contains(string(c.Scenario), "answered") && !strings.Contains(string(c.Scenario), "no-answer")
+		if hasD {
+			withDuration++
+			secs := numberOf(t, d)
+			var want float64
+			if answered {
+				var answer, end struct {
+					T string `json:"fwdAnswerTime"`
+					E string `json:"callEndTime"`
+				}
+				_ = json.Unmarshal(c.Fee, &answer)
+				_ = json.Unmarshal(c.Fee, &end)
+				a, errA := time.Parse(privatenumber.TimeLayout, answer.T)
+				e, errE := time.Parse(privatenumber.TimeLayout, end.E)
+				if errA != nil || errE != nil {
+					t.Fatalf("call %d: times %v %v", i, errA, errE)
+				}
+				want = float64(int(e.Sub(a) / time.Second))
+			}
+			if secs != want {
+				t.Errorf("call %d (%s): callDuration %v, want %v", i, c.Scenario, secs, want)
+			}
+		}
+		if hasRel {
+			withRel++
+			r := numberOf(t, rel)
+			switch {
+			case answered && (r == 1 || r == 2):
+			case strings.HasPrefix(string(c.Scenario), "caller-hung-up") && r == 1:
+			case strings.HasSuffix(string(c.Scenario), "rejected") && r == 2:
+			default:
+				t.Errorf("call %d (%s): callRelDirection %v", i, c.Scenario, r)
+			}
+		}
+	}
+	if withDuration < len(calls)/4 || withDuration > len(calls)*3/4 || withRel == 0 {
+		t.Errorf("%d of %d calls carry callDuration, %d callRelDirection: want about half", withDuration, len(calls), withRel)
+	}
+}
+
+// numberOf reads a JSON integer sent as a number or a numeric string.
+func numberOf(t *testing.T, v any) float64 {
+	t.Helper()
+	switch v := v.(type) {
+	case float64:
+		return v
+	case string:
+		var f float64
+		if _, err := fmt.Sscan(v, &f); err != nil {
+			t.Fatalf("%q is not a number", v)
+		}
+		return f
+	}
+	t.Fatalf("%v (%T) is not a number", v, v)
+	return 0
+}

@@ -40,6 +40,12 @@ const (
 	codeBusy             = 8102
 )
 
+// callRelDirection values (reference §11.3): who hung up.
+const (
+	relCaller = 1
+	relCallee = 2
+)
+
 // outcome is one way a call can end.
 type outcome struct {
 	scenario Scenario
@@ -50,6 +56,7 @@ type outcome struct {
 	sip      int    // sipStatusCode
 	desc     string // disconnect stateDesc
 	abnormal bool   // no binding identified: direction 2, no subscriptionId
+	released int    // callRelDirection: 1 caller hung up, 2 callee, 0 the platform or unknown
 	hold     [2]int // seconds from the last stage to the hang-up, min and max
 }
 
@@ -59,10 +66,10 @@ var aCalledOutcomes = []outcome{
 	{scenario: "answered", weight: 70, reach: stageAnswer, desc: "The user releases the call."},
 	{scenario: "no-answer", weight: 8, reach: stageAlerting, code: codeNoAnswer, q850: 19, sip: 480, desc: "The callee does not answer.", hold: [2]int{30, 60}},
 	{scenario: "busy", weight: 5, reach: stageCallOut, code: codeBusy, q850: 17, sip: 486, desc: "The callee is busy.", hold: [2]int{1, 3}},
-	{scenario: "rejected", weight: 3, reach: stageAlerting, code: codeRejected, q850: 21, sip: 603, desc: "The callee rejects the call.", hold: [2]int{3, 15}},
-	{scenario: "caller-hung-up-ringing", weight: 3, reach: stageAlerting, code: codeCallerRinging, sip: 487, desc: "The caller hangs up after ringing.", hold: [2]int{2, 20}},
+	{scenario: "rejected", weight: 3, released: relCallee, reach: stageAlerting, code: codeRejected, q850: 21, sip: 603, desc: "The callee rejects the call.", hold: [2]int{3, 15}},
+	{scenario: "caller-hung-up-ringing", weight: 3, released: relCaller, reach: stageAlerting, code: codeCallerRinging, sip: 487, desc: "The caller hangs up after ringing.", hold: [2]int{2, 20}},
 	{scenario: "callee-not-exist", weight: 2, reach: stageCallOut, code: codeNotExist, q850: 1, sip: 404, desc: "The callee number does not exist.", hold: [2]int{1, 2}},
-	{scenario: "caller-hung-up-before-e", weight: 3, reach: stageCallIn, code: codeCallerBeforeRing, desc: "The caller hangs up before the call is transferred.", abnormal: true, hold: [2]int{2, 10}},
+	{scenario: "caller-hung-up-before-e", weight: 3, released: relCaller, reach: stageCallIn, code: codeCallerBeforeRing, desc: "The caller hangs up before the call is transferred.", abnormal: true, hold: [2]int{2, 10}},
 	{scenario: "no-binding", weight: 4, reach: stageCollect, code: codeNoBinding, desc: "The binding does not exist or has expired.", abnormal: true, hold: [2]int{1, 3}},
 	{scenario: "empty-extension", weight: 1, reach: stageCollect, code: codeEmptyExtension, desc: "An empty extension number is received.", abnormal: true, hold: [2]int{1, 3}},
 	{scenario: "connect-timeout", weight: 1, reach: stageAlerting, code: codeConnectTimeout, q850: 102, sip: 408, desc: "The platform connection times out.", hold: [2]int{84, 88}},
@@ -74,7 +81,7 @@ var callbackOutcomes = []outcome{
 	{scenario: "callback-answered", weight: 75, reach: stageAnswer, desc: "The user releases the call."},
 	{scenario: "callback-no-answer", weight: 10, reach: stageAlerting, code: codeNoAnswer, q850: 19, sip: 480, desc: "The callee does not answer.", hold: [2]int{30, 60}},
 	{scenario: "callback-busy", weight: 10, reach: stageCallOut, code: codeBusy, q850: 17, sip: 486, desc: "The callee is busy.", hold: [2]int{1, 3}},
-	{scenario: "callback-rejected", weight: 5, reach: stageAlerting, code: codeRejected, q850: 21, sip: 603, desc: "The callee rejects the call.", hold: [2]int{3, 15}},
+	{scenario: "callback-rejected", weight: 5, released: relCallee, reach: stageAlerting, code: codeRejected, q850: 21, sip: 603, desc: "The callee rejects the call.", hold: [2]int{3, 15}},
 }
 
 var (
@@ -156,6 +163,13 @@ func (g *CallGenerator) render(c *callPlan) Call {
 		ev(legEvents[s], c.times[s], legSide)
 	}
 	asString := g.rng.IntN(10) == 0 // some integrations send integers as strings
+	// callDuration and callRelDirection are sent only to apps that asked
+	// for them (reference §11.3): half the calls carry both.
+	optional := g.rng.IntN(2) == 0
+	released := o.released
+	if o.reach == stageAnswer {
+		released = relCaller + g.rng.IntN(2) // either side ends a talk
+	}
 	ev(privatenumber.EventDisconnect, c.end, func(obj *jsonObject) {
 		if o.reach >= stageCallOut {
 			legSide(obj)
@@ -164,15 +178,18 @@ func (g *CallGenerator) render(c *callPlan) Call {
 		}
 		obj.num("stateCode", o.code, asString)
 		obj.str("stateDesc", o.desc)
+		if optional && released != 0 {
+			obj.num("callRelDirection", released, asString)
+		}
 	})
 
-	call.Fee = g.renderFee(c, &call, asString)
+	call.Fee = g.renderFee(c, &call, asString, optional)
 	return call
 }
 
 // renderFee writes the CDR with the fields of reference §6 in the order
 // of the platform's samples.
-func (g *CallGenerator) renderFee(c *callPlan, call *Call, asString bool) []byte {
+func (g *CallGenerator) renderFee(c *callPlan, call *Call, asString, optional bool) []byte {
 	o := c.outcome
 	x := c.binding.VirtualNum
 	var f jsonObject
@@ -201,6 +218,13 @@ func (g *CallGenerator) renderFee(c *callPlan, call *Call, asString bool) []byte
 		}
 	}
 	f.str("callEndTime", c.end.Format(privatenumber.TimeLayout))
+	if optional {
+		talk := 0 // whole seconds from the answer to the end
+		if o.reach == stageAnswer {
+			talk = int(c.end.Sub(c.times[stageAnswer]) / time.Second)
+		}
+		f.num("callDuration", talk, asString)
+	}
 	if o.code != codeNormal {
 		f.str("failTime", c.end.Format(privatenumber.TimeLayout))
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -33,6 +34,13 @@ type Config struct {
 	// VirtualNumbers are the app's X numbers, E.164, comma-separated in the
 	// variable. PN_SIM_VIRTUAL_NUMBERS, default three +86170000000xx.
 	VirtualNumbers []string
+	// AreaCodes is the city (area code) of each X number, as areaCode binds
+	// see it: "X=areaCode" pairs, comma-separated in the variable. An X
+	// without an entry has a city only if it is a landline (+86, the area
+	// code without its 0, the number); entries for numbers not among
+	// VirtualNumbers are unused. PN_SIM_AREA_CODES, default the three
+	// default X numbers in 0755 (Shenzhen), 010 (Beijing), 021 (Shanghai).
+	AreaCodes map[string]string
 	// ExtensionDigits is the length of E (the console setting, 1–4).
 	// PN_SIM_EXTENSION_DIGITS, default 4.
 	ExtensionDigits int
@@ -82,6 +90,11 @@ type Config struct {
 	// PushWSSE signs pushes with the legacy X-WSSE scheme instead of
 	// X-AKSK. PN_SIM_PUSH_WSSE, default false.
 	PushWSSE bool
+	// RepushHeaders is "fresh" (every re-push signed afresh: new nonce and
+	// Created) or "original" (a re-push re-sends the first attempt's
+	// headers and body). Which one the platform does is undocumented
+	// (reference §11.3). PN_SIM_REPUSH_HEADERS, default "fresh".
+	RepushHeaders string
 	// PushTimeout bounds one push attempt, answer included; the platform's
 	// is UNCONFIRMED. PN_SIM_PUSH_TIMEOUT, default 10s (not scaled).
 	PushTimeout time.Duration
@@ -107,6 +120,7 @@ func DefaultConfig() Config {
 		SpID:             "pnsim_sp",
 		AuthWindow:       DefaultAuthWindow,
 		VirtualNumbers:   []string{"+8617000000001", "+8617000000002", "+8617000000003"},
+		AreaCodes:        map[string]string{"+8617000000001": "0755", "+8617000000002": "010", "+8617000000003": "021"},
 		ExtensionDigits:  4,
 		Bindings:         10,
 		RecordShare:      0.5,
@@ -121,6 +135,7 @@ func DefaultConfig() Config {
 		PushWorkers:      8,
 		PushMaxPending:   100_000,
 		FeeBatchWait:     time.Second,
+		RepushHeaders:    RepushFresh,
 	}
 }
 
@@ -135,6 +150,14 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.AuthWindow, "sim-auth-window", c.AuthWindow, "accepted distance between an API call's Created and now")
 	fs.Func("sim-virtual-numbers", "the app's X numbers, E.164, comma-separated (default "+strings.Join(c.VirtualNumbers, ",")+")", func(v string) error {
 		c.VirtualNumbers = strings.Split(v, ",")
+		return nil
+	})
+	fs.Func("sim-area-codes", "area code (city) of each X number, X=areaCode comma-separated (default "+formatAreaCodes(c.AreaCodes)+")", func(v string) error {
+		m, err := parseAreaCodes(v)
+		if err != nil {
+			return err
+		}
+		c.AreaCodes = m
 		return nil
 	})
 	fs.IntVar(&c.ExtensionDigits, "sim-extension-digits", c.ExtensionDigits, "digits of the extension E, 1-4")
@@ -152,6 +175,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.URLTTL, "sim-url-ttl", c.URLTTL, "nominal lifetime of a recording download URL")
 	fs.DurationVar(&c.Retention, "sim-retention", c.Retention, "nominal retention of recordings after the CDR push")
 	fs.BoolVar(&c.PushWSSE, "sim-push-wsse", c.PushWSSE, "sign pushes with the legacy X-WSSE scheme")
+	fs.StringVar(&c.RepushHeaders, "sim-repush-headers", c.RepushHeaders, "headers of a re-push: fresh (signed again) or original (the first attempt's)")
 	fs.DurationVar(&c.PushTimeout, "sim-push-timeout", c.PushTimeout, "time limit of one push attempt")
 	fs.IntVar(&c.PushWorkers, "sim-push-workers", c.PushWorkers, "pushes in flight at most")
 	fs.IntVar(&c.PushMaxPending, "sim-push-max-pending", c.PushMaxPending, "pushes not yet delivered at most")
@@ -182,6 +206,11 @@ func (c Config) Validate() error {
 	for _, x := range c.VirtualNumbers {
 		if !e164.MatchString(x) {
 			add("virtual number %q: want E.164 such as +8617000000001", x)
+		}
+	}
+	for x, area := range c.AreaCodes {
+		if !e164.MatchString(x) || !areaCodePattern.MatchString(area) {
+			add("area code %q of %q: want an E.164 X and an area code such as 0755", area, x)
 		}
 	}
 	if c.ExtensionDigits < 1 || c.ExtensionDigits > 4 {
@@ -221,6 +250,9 @@ func (c Config) Validate() error {
 	if c.PushWorkers < 1 || c.PushMaxPending < 1 {
 		add("push workers %d and max pending %d: want >= 1", c.PushWorkers, c.PushMaxPending)
 	}
+	if err := checkRepushHeaders(c.RepushHeaders); err != nil {
+		errs = append(errs, err)
+	}
 	if spec, err := c.faultSpec(); err != nil {
 		errs = append(errs, err)
 	} else if spec != nil {
@@ -257,6 +289,31 @@ func (c Config) publicURL() string {
 // scaled multiplies a nominal duration by TimeScale.
 func (c Config) scaled(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * c.TimeScale)
+}
+
+// parseAreaCodes reads "X=areaCode,…"; "" is none.
+func parseAreaCodes(v string) (map[string]string, error) {
+	m := map[string]string{}
+	if v == "" {
+		return m, nil
+	}
+	for pair := range strings.SplitSeq(v, ",") {
+		x, area, ok := strings.Cut(pair, "=")
+		if !ok {
+			return nil, fmt.Errorf("area codes: %q: want X=areaCode", pair)
+		}
+		m[x] = area
+	}
+	return m, nil
+}
+
+func formatAreaCodes(m map[string]string) string {
+	pairs := make([]string, 0, len(m))
+	for x, area := range m {
+		pairs = append(pairs, x+"="+area)
+	}
+	slices.Sort(pairs)
+	return strings.Join(pairs, ",")
 }
 
 func pow10(n int) int {

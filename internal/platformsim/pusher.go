@@ -53,6 +53,25 @@ type PusherConfig struct {
 	// FeeBatchWait is how long a fee push stays open for more CDRs once it
 	// has one; it is sent earlier when it holds privatenumber.MaxFeeRecords.
 	FeeBatchWait time.Duration
+	// RepushHeaders is RepushFresh (the zero value too: every attempt
+	// signed afresh) or RepushOriginal (a re-push re-sends the first
+	// attempt's headers, nonce and Created included). The platform's
+	// behaviour is undocumented (reference §11.3).
+	RepushHeaders string
+}
+
+// The values of PusherConfig.RepushHeaders (PN_SIM_REPUSH_HEADERS).
+const (
+	RepushFresh    = "fresh"
+	RepushOriginal = "original"
+)
+
+func checkRepushHeaders(v string) error {
+	switch v {
+	case "", RepushFresh, RepushOriginal:
+		return nil
+	}
+	return fmt.Errorf("repush headers %q: want %s or %s", v, RepushFresh, RepushOriginal)
 }
 
 func (c PusherConfig) validate() error {
@@ -68,6 +87,9 @@ func (c PusherConfig) validate() error {
 	}
 	if c.Workers < 1 || c.MaxPending < 1 {
 		errs = append(errs, fmt.Errorf("workers %d and max pending %d: want >= 1", c.Workers, c.MaxPending))
+	}
+	if err := checkRepushHeaders(c.RepushHeaders); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -87,7 +109,8 @@ type PushStats struct {
 }
 
 // Pusher sends call events and fee pushes to the callback URLs as the
-// platform does: each attempt signed afresh, anything but HTTP 200 (a
+// platform does: each attempt signed afresh (or, with RepushOriginal,
+// every re-push with the first attempt's headers), anything but HTTP 200 (a
 // timeout, a refused connection) a failure, re-pushed on the schedule.
 // CDRs of calls that end close together are merged into one fee push.
 //
@@ -116,10 +139,11 @@ type Pusher struct {
 type delivery struct {
 	url     string
 	body    []byte
-	what    string    // for logs
-	first   time.Time // of the first attempt
-	attempt int       // attempts made
-	due     time.Time // of the next re-push
+	header  http.Header // the first attempt's, kept with RepushOriginal
+	what    string      // for logs
+	first   time.Time   // of the first attempt
+	attempt int         // attempts made
+	due     time.Time   // of the next re-push
 }
 
 type feeBatch struct {
@@ -343,6 +367,13 @@ func (p *Pusher) attempt(ctx context.Context, d *delivery) {
 
 // send makes one attempt; nil means the receiver answered 200.
 func (p *Pusher) send(ctx context.Context, d *delivery) error {
+	// Signed before a fault may drop the attempt: the first attempt's
+	// headers are those of its time, sent or not.
+	if d.header == nil || p.cfg.RepushHeaders != RepushOriginal {
+		d.header = http.Header{}
+		d.header.Set("Content-Type", privatenumber.ContentType)
+		p.signer.Sign(d.header) // a fresh nonce and Created
+	}
 	fault, faulty := p.faults.pushFault(time.Now())
 	if faulty && fault.Delay > 0 {
 		t := time.NewTimer(time.Duration(fault.Delay))
@@ -362,8 +393,7 @@ func (p *Pusher) send(ctx context.Context, d *delivery) error {
 	if err != nil {
 		return fmt.Errorf("push request: %w", err)
 	}
-	req.Header.Set("Content-Type", privatenumber.ContentType)
-	p.signer.Sign(req.Header) // a fresh nonce and Created on every attempt
+	req.Header = d.header.Clone()
 	resp, err := p.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("push: %w", err)

@@ -3,9 +3,11 @@ package platformsim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -378,5 +380,78 @@ func TestPusherStops(t *testing.T) {
 	}
 	if s := p.Stats(); s.Pending != 3 {
 		t.Errorf("abandoned %d pushes, want 3", s.Pending)
+	}
+}
+
+// TestPusherRepushHeaders: with RepushOriginal every re-push of a body
+// carries the first attempt's X-AKSK (nonce and Created) and the same
+// body; with RepushFresh each attempt has a new nonce. Every attempt
+// verifies.
+func TestPusherRepushHeaders(t *testing.T) {
+	for _, mode := range []string{RepushFresh, RepushOriginal} {
+		t.Run(mode, func(t *testing.T) {
+			verifyNoLeaks(t)
+			verifier := privatenumber.NewVerifier(pushKey, pushSecret, time.Minute, 0, nil)
+			var mu sync.Mutex
+			auth := map[string][]string{} // X-AKSK of every attempt, by body
+			var bad []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				body, err := io.ReadAll(req.Body)
+				mu.Lock()
+				defer mu.Unlock()
+				if _, verr := verifier.Verify(req.Header); err != nil || verr != nil {
+					bad = append(bad, fmt.Sprintf("read %v, auth %v", err, verr))
+				}
+				if req.Header.Get("Content-Type") != privatenumber.ContentType {
+					bad = append(bad, "content type "+req.Header.Get("Content-Type"))
+				}
+				key := string(body)
+				auth[key] = append(auth[key], req.Header.Get(privatenumber.HeaderAKSK))
+				if len(auth[key]) <= 3 { // refused until the third re-push
+					w.WriteHeader(http.StatusServiceUnavailable)
+				}
+			}))
+			t.Cleanup(srv.Close)
+			p := testPusher(t, srv.URL, func(c *PusherConfig) { c.RepushHeaders = mode }, nil)
+			runPusher(t, p)
+			for _, c := range generateCalls(3, simBindings(4), 5) {
+				if err := p.PushCall(context.Background(), c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitFor(t, "settled", 15*time.Second, func() bool { return p.Stats().Pending == 0 })
+			if s := p.Stats(); s.Delivered == 0 || s.GivenUp != 0 || s.Retried != 3*s.Delivered {
+				t.Errorf("stats %+v: want every push delivered on its third re-push", s)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, b := range bad {
+				t.Error(b)
+			}
+			for body, hs := range auth {
+				if len(hs) != 4 {
+					t.Errorf("%d attempts of a body, want 4: %.80s", len(hs), body)
+				}
+				distinct := map[string]bool{}
+				for _, h := range hs {
+					distinct[h] = true
+				}
+				want := len(hs) // fresh: each attempt its own nonce
+				if mode == RepushOriginal {
+					want = 1
+				}
+				if len(distinct) != want {
+					t.Errorf("%s: %d distinct X-AKSK headers over %d attempts, want %d: %q", mode, len(distinct), len(hs), want, hs)
+				}
+			}
+		})
+	}
+}
+
+func TestPusherRefusesUnknownRepushHeaders(t *testing.T) {
+	_, err := NewPusher(PusherConfig{EventsURL: "http://x/e", FeesURL: "http://x/f", TimeScale: 1, Timeout: time.Second,
+		FeeBatchWait: time.Second, Workers: 1, MaxPending: 1, RepushHeaders: "stale"}, &http.Client{}, nil, zap.NewNop())
+	if err == nil || !strings.Contains(err.Error(), "repush headers") {
+		t.Errorf("RepushHeaders %q: got %v, want refused", "stale", err)
 	}
 }

@@ -104,7 +104,7 @@ func New(cfg Config, deps Deps) (*Simulator, error) {
 			EventsURL: cfg.EventsURL, FeesURL: cfg.FeesURL,
 			AppKey: cfg.AppKey, AppSecret: cfg.AppSecret, WSSE: cfg.PushWSSE,
 			TimeScale: cfg.TimeScale, Timeout: cfg.PushTimeout, Workers: cfg.PushWorkers,
-			MaxPending: cfg.PushMaxPending, FeeBatchWait: cfg.FeeBatchWait,
+			MaxPending: cfg.PushMaxPending, FeeBatchWait: cfg.FeeBatchWait, RepushHeaders: cfg.RepushHeaders,
 		}, s.client, s.faults, s.log.Named("push"))
 		if err != nil {
 			return nil, err
@@ -112,7 +112,7 @@ func New(cfg Config, deps Deps) (*Simulator, error) {
 	}
 	api := NewAPI(APIConfig{
 		AppKey: cfg.AppKey, AppSecret: cfg.AppSecret, Window: cfg.AuthWindow,
-		Fault: s.faults.APIFault, VirtualNumbers: cfg.VirtualNumbers,
+		Fault: s.faults.APIFault, VirtualNumbers: cfg.VirtualNumbers, AreaCodes: cfg.AreaCodes,
 	}, s.bindings, s.recordings, s.log.Named("api"))
 	mux := http.NewServeMux()
 	mux.Handle("/", api)

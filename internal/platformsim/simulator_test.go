@@ -32,10 +32,11 @@ func TestConfigValidate(t *testing.T) {
 	}
 
 	bad := Config{Addr: ":1", VirtualNumbers: []string{"8617000000001"}, ExtensionDigits: 1, Bindings: 10,
-		CallRate: 1, EventsURL: "ftp://x", RecordShare: 2, Faults: `{"push":{"for":"1s"}}`}
+		CallRate: 1, EventsURL: "ftp://x", RecordShare: 2, Faults: `{"push":{"for":"1s"}}`,
+		AreaCodes: map[string]string{"+8617000000001": "755"}, RepushHeaders: "stale"}
 	err := bad.Validate()
 	for _, want := range []string{"app key", "E.164", "do not fit", "events URL", "fees URL", "record share",
-		"time scale", "URL TTL", "retention", "push workers", "set status", "auth window"} {
+		"time scale", "URL TTL", "retention", "push workers", "set status", "auth window", "area code", "repush headers"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate of a bad config does not mention %q: %v", want, err)
 		}
