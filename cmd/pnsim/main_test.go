@@ -22,8 +22,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestRunRefusesBadConfig(t *testing.T) {
 	t.Setenv("PN_SIM_CALL_RATE", "-1")
+	t.Setenv("PN_SIM_REPUSH_HEADERS", "stale")
+	t.Setenv("PN_SIM_AREA_CODES", "+8617000000001=755")
 	err := run(context.Background(), []string{"--app-key", "k"})
-	for _, want := range []string{"app secret", "call rate"} {
+	for _, want := range []string{"app secret", "call rate", "repush headers", "area code"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("run with a bad config: %v, want an error naming %q", err, want)
 		}
