@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -95,26 +96,23 @@ func TestSimulatedRecordingsArchivedOnce(t *testing.T) {
 	p.waitCount("SELECT count() FROM recordings FINAL WHERE status = 'archived'", recorded, 60*time.Second)
 	p.waitCount("SELECT count() FROM recordings FINAL", recorded, time.Second)
 
-	sources := map[string]string{} // icid -> where the platform serves the audio
+	// Where the platform serves each audio. A URL from the record-URL API
+	// lives URLTTL × TimeScale (1.8 s here), so it is asked for right
+	// before its download, as the mirror does.
+	type source struct{ domain, name, direct string }
+	sources := map[string]source{}
 	rows, err := p.conn().Query(context.Background(), `SELECT icid, record_domain, record_object_name, record_file_download_url
 		FROM fee_records FINAL WHERE record_flag = 1`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for rows.Next() {
-		var icid, dom, name, direct string
-		if err := rows.Scan(&icid, &dom, &name, &direct); err != nil {
+		var icid string
+		var src source
+		if err := rows.Scan(&icid, &src.domain, &src.name, &src.direct); err != nil {
 			t.Fatal(err)
 		}
-		if dom == "" {
-			sources[icid] = direct
-			continue
-		}
-		u, err := client.RecordingURL(context.Background(), dom, name)
-		if err != nil {
-			t.Fatalf("source of %s: %v", icid, err)
-		}
-		sources[icid] = u.String()
+		sources[icid] = src
 	}
 	rows.Close()
 
@@ -131,9 +129,22 @@ func TestSimulatedRecordingsArchivedOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		srcSum, srcSize := sha256Of(t, func() (io.ReadCloser, error) {
-			resp, err := http.Get(sources[icid])
+			src := sources[icid]
+			from := src.direct
+			if src.domain != "" {
+				u, err := client.RecordingURL(context.Background(), src.domain, src.name)
+				if err != nil {
+					return nil, fmt.Errorf("source of %s: %w", icid, err)
+				}
+				from = u.String()
+			}
+			resp, err := http.Get(from)
 			if err != nil {
 				return nil, err
+			}
+			if resp.StatusCode != http.StatusOK {
+				resp.Body.Close()
+				return nil, fmt.Errorf("source of %s: %s", icid, resp.Status)
 			}
 			return resp.Body, nil
 		})
