@@ -87,9 +87,10 @@ build: ## build every command into bin/
 bin/nats-server: go.mod go.sum ## build nats-server from the version pinned in go.mod
 	$(GO) build -o $@ github.com/nats-io/nats-server/v2
 
-lint: ## gofmt, go vet and staticcheck
+lint: ## gofmt, go mod tidy, go vet and staticcheck
 	@unformatted="$$(gofmt -l .)"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt -l: not formatted:"; echo "$$unformatted"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
