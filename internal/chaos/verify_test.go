@@ -367,8 +367,8 @@ func (o *outcome) table(r *rig, took time.Duration) string {
 	if sync == "" {
 		sync = "default (2m)"
 	}
-	fmt.Fprintf(&b, "\n%d nats-server node(s), sync_interval %s, duplicate window %s, simulator seed %d, time scale %g\n",
-		len(r.nodes), sync, r.cfg.dupWindow, r.seed, r.cfg.timeScale)
+	fmt.Fprintf(&b, "\n%d nats-server node(s), sync_interval %s, duplicate window %s, simulator seed %d, time scale %g, re-push headers %s\n",
+		len(r.nodes), sync, r.cfg.dupWindow, r.seed, r.cfg.timeScale, repushHeaders())
 	fmt.Fprintf(&b, "faults injected (%d):\n", len(faults))
 	for _, line := range faults.summary() {
 		fmt.Fprintf(&b, "  %s\n", line)
