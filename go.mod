@@ -1,6 +1,8 @@
 module github.com/pnstream/pnstream
 
-go 1.26.8
+go 1.26.0
+
+toolchain go1.26.8
 
 require (
 	github.com/ClickHouse/ch-go v0.75.0

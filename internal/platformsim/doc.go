@@ -2,8 +2,8 @@
 // Number platform in AXE mode, for tests, demos and load runs where the real
 // platform cannot be reached.
 //
-// Faithful means it enforces the documented contract of
-// ../shared/reference/privatenumber-axe.md rather than answering 200 to
+// Faithful means it enforces the platform's documented contract (as
+// internal/privatenumber models it) rather than answering 200 to
 // everything: the API verifies both AKSK headers (realm, profile, type,
 // every UsernameToken attribute, the digest, a replay window around Created
 // and nonces not reused), validates every bind parameter the way the
