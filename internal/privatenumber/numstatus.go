@@ -34,14 +34,14 @@ var NumberStatusCodes = []string{"5", "9", "10", "11"}
 // platform sends a cause only while the number is not usable, except
 // CauseRestrictionLifted.
 const (
-	CauseDeleted            = "1" // the number was deleted
-	CauseArrears            = "2" // the account is in arrears
-	CauseSuspended          = "3" // suspended by the carrier (停机)
-	CauseCallsRestricted    = "5" // calls restricted by the carrier
-	CauseRestrictionLifted  = "6" // the restriction was lifted: usable again
-	CauseForwardAlways      = "7" // unconditional call forwarding enabled on X
-	CauseForwardNoAnswer    = "8" // no-answer forwarding enabled on X
-	CauseForwardBusy        = "9" // busy forwarding enabled on X
+	CauseDeleted           = "1" // the number was deleted
+	CauseArrears           = "2" // the account is in arrears
+	CauseSuspended         = "3" // suspended by the carrier (停机)
+	CauseCallsRestricted   = "5" // calls restricted by the carrier
+	CauseRestrictionLifted = "6" // the restriction was lifted: usable again
+	CauseForwardAlways     = "7" // unconditional call forwarding enabled on X
+	CauseForwardNoAnswer   = "8" // no-answer forwarding enabled on X
+	CauseForwardBusy       = "9" // busy forwarding enabled on X
 )
 
 // NumberCauses lists the documented causes in code order.
