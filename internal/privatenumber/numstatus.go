@@ -91,6 +91,10 @@ type NumberStatus struct {
 	Anomalies []Anomaly
 	// Raw is the item's JSON exactly as received.
 	Raw json.RawMessage
+	// StreamSeq is the item's PN_NUMBERS sequence, set by the recorder: the
+	// order in which states arrived, which the item itself does not tell.
+	// 0 when unknown.
+	StreamSeq uint64
 }
 
 // Usable reports whether the item says the number can be used. The

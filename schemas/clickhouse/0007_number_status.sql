@@ -40,15 +40,16 @@ ORDER BY (number, status, cause);
 CREATE VIEW IF NOT EXISTS {{database}}.number_status_current AS
 SELECT
     number,
-    argMax(status, version) AS status,
-    argMax(cause, version) AS cause,
-    toUInt8(argMax(cause, version) IN ('', '6')) AS usable,
-    argMax(raw, version) AS raw,
-    argMax(anomalies, version) AS anomalies,
-    max(ingested_at) AS ingested_at
+    argMax(s, version) AS status,
+    argMax(c, version) AS cause,
+    toUInt8(argMax(c, version) IN ('', '6')) AS usable,
+    argMax(r, version) AS raw,
+    argMax(a, version) AS anomalies,
+    max(t) AS ingested_at
 FROM
 (
-    SELECT number, status, cause, raw, anomalies, ingested_at, (ingested_at, stream_seq) AS version
+    -- Renamed, so that no alias of the outer SELECT shadows a column.
+    SELECT number, status AS s, cause AS c, raw AS r, anomalies AS a, ingested_at AS t, (ingested_at, stream_seq) AS version
     FROM {{database}}.number_status
 )
 GROUP BY number;
