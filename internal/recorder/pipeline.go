@@ -24,8 +24,8 @@ type table[R any] struct {
 	// decodeMsg, if set, is used instead of decode: for rows that take
 	// more of the message than its data (its stream sequence).
 	decodeMsg func(msg jetstream.Msg) (R, error)
-	insert  func(ctx context.Context, rows []R) error
-	durable string
+	insert    func(ctx context.Context, rows []R) error
+	durable   string
 }
 
 // rows are decoded messages waiting to be inserted: rows[i] is the row of
