@@ -156,23 +156,23 @@ func DecodeNumberStatus(raw []byte) (NumberStatus, error) {
 	return decodeNumberStatus("", raw)
 }
 
-// numInfoItem takes each field as raw JSON: status and cause are stored
-// whatever their JSON type.
-type numInfoItem struct {
-	Number *json.RawMessage `json:"number"`
-	Status *json.RawMessage `json:"status"`
-	Cause  *json.RawMessage `json:"cause"`
-}
-
 func decodeNumberStatus(path string, raw []byte) (NumberStatus, error) {
-	var it numInfoItem
-	if err := json.Unmarshal(raw, &it); err != nil {
-		return NumberStatus{}, FieldErrors{jsonError(path, err)}
+	number, status, cause, ok := scanNumInfoItem(raw)
+	if !ok {
+		// Not a well-formed object (or nested beyond the scanner): the
+		// error is encoding/json's.
+		var it struct {
+			Number json.RawMessage `json:"number"`
+		}
+		if err := json.Unmarshal(raw, &it); err != nil {
+			return NumberStatus{}, FieldErrors{jsonError(path, err)}
+		}
+		return NumberStatus{}, FieldErrors{fieldErr(path, "nested deeper than %d levels", maxScanDepth)}
 	}
 	n := NumberStatus{Raw: raw}
 	var errs FieldErrors
 	numberPath := joinPath(path, "number")
-	switch v, kind := jsonText(it.Number); kind {
+	switch v, kind := jsonText(number); kind {
 	case textString:
 		n.Number = v
 		checkID(&errs, numberPath, v, maxNumberLen)
@@ -181,10 +181,10 @@ func decodeNumberStatus(path string, raw []byte) (NumberStatus, error) {
 	default:
 		// The identity: a number of another type could be read more ways
 		// than one (a JSON number loses its '+'), so it is refused.
-		errs = append(errs, fieldErr(numberPath, "got %s, want a string", jsonKindName(it.Number)))
+		errs = append(errs, fieldErr(numberPath, "got %s, want a string", jsonKindName(number)))
 	}
 	var kind textKind
-	n.Status, kind = jsonText(it.Status)
+	n.Status, kind = jsonText(status)
 	switch {
 	case kind == textOther:
 		n.Anomalies = append(n.Anomalies, Anomaly{Field: "numInfo.status", Kind: AnomalyType})
@@ -193,7 +193,7 @@ func decodeNumberStatus(path string, raw []byte) (NumberStatus, error) {
 	case !slices.Contains(NumberStatusCodes, n.Status):
 		n.Anomalies = append(n.Anomalies, Anomaly{Field: "numInfo.status", Kind: AnomalyUnknown})
 	}
-	n.Cause, kind = jsonText(it.Cause)
+	n.Cause, kind = jsonText(cause)
 	switch {
 	case kind == textOther:
 		n.Anomalies = append(n.Anomalies, Anomaly{Field: "numInfo.cause", Kind: AnomalyType})
@@ -208,6 +208,33 @@ func decodeNumberStatus(path string, raw []byte) (NumberStatus, error) {
 	return n, nil
 }
 
+// scanNumInfoItem finds the values of number, status and cause in raw,
+// which must be exactly one JSON object: keys are matched as encoding/json
+// matches them to fields (case-insensitively, the last one winning). A
+// value is nil when its key is absent. It reports false when raw is not a
+// well-formed object the scanner follows.
+func scanNumInfoItem(raw []byte) (number, status, cause []byte, ok bool) {
+	s := scanner{b: raw}
+	ok = s.members(true, func(key []byte) bool {
+		var dst *[]byte
+		switch {
+		case bytes.EqualFold(key, []byte("number")):
+			dst = &number
+		case bytes.EqualFold(key, []byte("status")):
+			dst = &status
+		case bytes.EqualFold(key, []byte("cause")):
+			dst = &cause
+		}
+		_, start, ok := s.value(1)
+		if ok && dst != nil {
+			*dst = raw[start:s.i:s.i]
+		}
+		return ok
+	})
+	s.ws()
+	return number, status, cause, ok && s.i == len(raw)
+}
+
 type textKind int
 
 const (
@@ -216,33 +243,31 @@ const (
 	textOther // a number, boolean, object or array
 )
 
-// jsonText returns a field's value as text: a string's value, a number's
-// or boolean's literal, "" for null, an object or an array (which no text
-// column should hold; the row's raw keeps it).
-func jsonText(v *json.RawMessage) (string, textKind) {
-	if v == nil {
-		return "", textAbsent
-	}
-	b := bytes.TrimSpace(*v)
+// jsonText returns a value (well-formed JSON, nil when absent) as text: a
+// string's value (decoded as encoding/json does), a number's or boolean's
+// literal, "" for null, an object or an array (which no text column
+// should hold; the row's raw keeps it).
+func jsonText(v []byte) (string, textKind) {
 	switch {
-	case len(b) == 0 || string(b) == "null":
+	case len(v) == 0 || string(v) == "null":
 		return "", textAbsent
-	case b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return "", textOther // cannot happen: encoding/json checked it
+	case v[0] == '"':
+		s := scanner{b: v}
+		js, _ := s.str() // well formed: scanned before
+		content := v[js.start:js.end]
+		if js.escaped || js.high {
+			return unquote(content), textString
 		}
-		return s, textString
-	case b[0] == '{' || b[0] == '[':
+		return string(content), textString
+	case v[0] == '{' || v[0] == '[':
 		return "", textOther
 	default:
-		return string(b), textOther
+		return string(v), textOther
 	}
 }
 
-// jsonKindName names the JSON type of v for an error.
-func jsonKindName(v *json.RawMessage) string {
-	b := bytes.TrimSpace(*v)
+// jsonKindName names the JSON type of a value for an error.
+func jsonKindName(b []byte) string {
 	switch {
 	case len(b) == 0:
 		return "nothing"
@@ -284,7 +309,7 @@ func decodeNumStatusPush(body []byte, kind Kind, limit int) (p *Push, err error,
 		eventType  string
 		haveType   bool
 		items      []span
-		numInfo    *json.RawMessage // numInfo's value when it is not an array
+		numInfo    []byte // numInfo's value when it is not an array
 		haveItems  bool
 		tooMany    bool
 		decodeFail error
@@ -310,8 +335,7 @@ func decodeNumStatusPush(body []byte, kind Kind, limit int) (p *Push, err error,
 			if s.peek() != '[' {
 				_, start, ok := s.value(1)
 				if ok {
-					v := json.RawMessage(body[start:s.i])
-					numInfo = &v
+					numInfo = body[start:s.i]
 				}
 				return ok
 			}
@@ -367,7 +391,7 @@ func decodeNumStatusPush(body []byte, kind Kind, limit int) (p *Push, err error,
 		return nil, FieldErrors{fieldErr("eventType", "got %q, want %q on this path", truncate(eventType, 64), EventTypeNumStatus)}, true
 	case kind == FeePush:
 		return nil, FieldErrors{fieldErr("eventType", "got %q, want %q on this path", EventTypeNumStatus, EventTypeFee)}, true
-	case numInfo != nil && string(bytes.TrimSpace(*numInfo)) != "null":
+	case numInfo != nil && string(numInfo) != "null":
 		return nil, FieldErrors{fieldErr("numInfo", "got %s, want an array", jsonKindName(numInfo))}, true
 	case !haveItems:
 		return nil, FieldErrors{fieldErr("numInfo", "required")}, true

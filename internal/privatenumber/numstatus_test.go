@@ -211,3 +211,70 @@ func TestNumberStatusMsgID(t *testing.T) {
 		t.Error("two different statuses share a MsgID")
 	}
 }
+
+// The X-number status push keeps the decoder's bounds: hostile bodies of
+// ingest's body limit allocate at most maxAllocFactor times the body plus
+// a constant, in a bounded number of allocations, refused at the 101st
+// item or decoded with the items over the record limit refused alone.
+func TestNumStatusDecodeCostOfWorstBodies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds 1 MiB bodies")
+	}
+	const head = `{"eventType":"numStatus","numInfo":[`
+	size := worstSize
+	item := func(pad string, n int) string {
+		return `{"number":"+8617000000001","status":"9","cause":"2","pad":"` + strings.Repeat(pad, n) + `"}`
+	}
+	large := item("p", size/MaxNumInfoItems-100)
+	escaped := item(`\u0000`, (size/MaxNumInfoItems-100)/6)
+	invalid := item("\xff", size/MaxNumInfoItems-100)
+	for _, w := range []struct {
+		name    string
+		kind    Kind
+		body    []byte
+		refused bool // whole body refused; else every item decoded or rejected alone
+	}{
+		{"numstatus/tiny-items", NumStatusPush, fill(head, `{},`, `{}]}`, size), true},
+		{"numstatus/tiny-items-events-path", EventPush, fill(head, `{},`, `{}]}`, size), true},
+		{"numstatus/tiny-non-objects", AnyPush, fill(head, `0,`, `0]}`, size), true},
+		{"numstatus/100-large-items", NumStatusPush, []byte(head + strings.Repeat(large+",", MaxNumInfoItems-1) + large + `]}`), false},
+		{"numstatus/100-escaped-items", EventPush, []byte(head + strings.Repeat(escaped+",", MaxNumInfoItems-1) + escaped + `]}`), false},
+		{"numstatus/100-invalid-utf8-items", AnyPush, []byte(head + strings.Repeat(invalid+",", MaxNumInfoItems-1) + invalid + `]}`), false},
+		{"numstatus/huge-item", NumStatusPush, fill(head+`{"number":"+8617000000001","pad":"`, `p`, `"}]}`, size), false},
+		{"numstatus/deep-item", NumStatusPush, nested(head+`{"number":"+8617000000001","x":`, `[`, `1`, `]`, `}]}`, size), true},
+		{"numstatus/many-keys-item", NumStatusPush, manyKeys(head+`{"number":"+8617000000001",`, `}]}`, size), false},
+	} {
+		p, err := DecodePush(w.body, w.kind)
+		bytesPer, allocs, per := decodeCost(w.body, w.kind)
+		ratio := bytesPer / float64(len(w.body))
+		t.Logf("%-40s %8d B  alloc %5.2f x body  %6.0f allocs  %12v  %.60v", w.name, len(w.body), ratio, allocs, per, err)
+		switch {
+		case w.refused && err == nil:
+			t.Errorf("%s: decoded, want refused", w.name)
+		case !w.refused && err != nil:
+			t.Errorf("%s: %v", w.name, err)
+		case !w.refused && len(p.Numbers)+len(p.Rejected) > MaxNumInfoItems:
+			t.Errorf("%s: %d items", w.name, len(p.Numbers)+len(p.Rejected))
+		}
+		if bytesPer > float64(maxAllocFactor*len(w.body)+maxAllocConstant) || allocs > float64(maxAllocs) {
+			t.Errorf("%s: decoding allocates %.0f bytes (%.2f x body) in %.0f allocations; want at most %d x body + %d in %d",
+				w.name, bytesPer, ratio, allocs, maxAllocFactor, maxAllocConstant, maxAllocs)
+		}
+	}
+}
+
+// BenchmarkDecodeNumStatus100 decodes a push of 100 ordinary items.
+func BenchmarkDecodeNumStatus100(b *testing.B) {
+	items := make([]string, MaxNumInfoItems)
+	for i := range items {
+		items[i] = fmt.Sprintf(`{"number":"+86170%08d","status":"9","cause":"2"}`, i)
+	}
+	body := numStatusPush(items...)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodePush(body, NumStatusPush); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
