@@ -108,10 +108,40 @@ func TestEmbeddedMigrationsClusterVariant(t *testing.T) {
 			}
 		}
 	}
-	want := map[string]string{"fee_records": "icid", "call_events": "session_id", "recordings": "icid"}
+	want := map[string]string{"fee_records": "icid", "call_events": "session_id", "recordings": "icid", "number_status": "number"}
 	for table, key := range want {
 		if shardKeys[table] != key {
 			t.Errorf("%s is sharded by %q, want %q (its identity, so that copies collapse on one shard)", table, shardKeys[table], key)
+		}
+	}
+}
+
+// The X-number states keep their engine and key on a cluster: every row of
+// a number on one shard, where its states collapse and the current view
+// groups them.
+func TestNumberStatusClusterVariant(t *testing.T) {
+	ms, err := schemas.ClickHouseMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stmts []string
+	for _, m := range ms {
+		if m.Name == "0007_number_status.sql" {
+			if stmts, err = m.ClusterStatements("db", "c"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(stmts) != 3 {
+		t.Fatalf("got %d statements, want the local table, the Distributed one and the view:\n%s", len(stmts), strings.Join(stmts, "\n\n"))
+	}
+	for i, want := range []string{
+		"ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/db/number_status', '{replica}', ingested_at)\nORDER BY (number, status, cause)",
+		"ENGINE = Distributed(c, db, number_status_local, cityHash64(number))",
+		"CREATE VIEW IF NOT EXISTS db.number_status_current ON CLUSTER c AS",
+	} {
+		if !strings.Contains(stmts[i], want) {
+			t.Errorf("statement %d lacks %q:\n%s", i, want, stmts[i])
 		}
 	}
 }

@@ -37,7 +37,7 @@ func compile(t *testing.T, name string, doc []byte) *jsonschema.Schema {
 }
 
 // sampleKind tells from a testdata file name which push it is and whether
-// it must be accepted: "[invalid-|seed-]{fee|event}[-...].json". A name
+// it must be accepted: "[invalid-|seed-]{fee|event|numstatus}[-...].json". A name
 // starting with "invalid-" must be rejected; every other must be accepted.
 func sampleKind(t *testing.T, name string) (kind privatenumber.Kind, valid bool) {
 	t.Helper()
@@ -50,8 +50,10 @@ func sampleKind(t *testing.T, name string) (kind privatenumber.Kind, valid bool)
 		return privatenumber.FeePush, !invalid
 	case "event":
 		return privatenumber.EventPush, !invalid
+	case "numstatus":
+		return privatenumber.NumStatusPush, !invalid
 	}
-	t.Fatalf("testdata/%s: name must be [invalid-|seed-]{fee|event}[-...].json", name)
+	t.Fatalf("testdata/%s: name must be [invalid-|seed-]{fee|event|numstatus}[-...].json", name)
 	return 0, false
 }
 
@@ -67,6 +69,7 @@ func sampleKind(t *testing.T, name string) (kind privatenumber.Kind, valid bool)
 func TestGolden(t *testing.T) {
 	feeSchema := compile(t, schemas.FeePushSchemaFile, schemas.FeePushSchema())
 	eventSchema := compile(t, schemas.CallEventSchemaFile, schemas.CallEventSchema())
+	numStatusSchema := compile(t, schemas.NumStatusSchemaFile, schemas.NumStatusPushSchema())
 
 	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
 	if err != nil {
@@ -85,8 +88,11 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			sch := eventSchema
-			if kind == privatenumber.FeePush {
+			switch kind {
+			case privatenumber.FeePush:
 				sch = feeSchema
+			case privatenumber.NumStatusPush:
+				sch = numStatusSchema
 			}
 
 			schemaErr := validate(sch, body)

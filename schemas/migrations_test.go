@@ -134,7 +134,7 @@ func snakeCase(s string) string {
 }
 
 func TestJSONSchemasFS(t *testing.T) {
-	if err := fstest.TestFS(schemas.JSONSchemas(), schemas.FeePushSchemaFile, schemas.CallEventSchemaFile); err != nil {
+	if err := fstest.TestFS(schemas.JSONSchemas(), schemas.FeePushSchemaFile, schemas.CallEventSchemaFile, schemas.NumStatusSchemaFile); err != nil {
 		t.Error(err)
 	}
 }

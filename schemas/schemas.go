@@ -7,8 +7,8 @@
 // EXISTS), names its database only through the DatabasePlaceholder, and runs
 // on every ClickHouse from 18.16 to current releases.
 //
-// The JSON Schemas (draft 2020-12) in json/ describe the two push bodies the
-// platform sends: a fee push and a call event. They are as tolerant as
+// The JSON Schemas (draft 2020-12) in json/ describe the three push bodies
+// the platform sends: a fee push, a call event and an X-number status push. They are as tolerant as
 // privatenumber's decoder (unknown keys, integers as numeric strings), and
 // the golden test in this package checks that schema and decoder agree on
 // every sample in testdata/.
@@ -33,6 +33,7 @@ const DatabasePlaceholder = "{{database}}"
 const (
 	FeePushSchemaFile   = "fee-push.schema.json"
 	CallEventSchemaFile = "call-event.schema.json"
+	NumStatusSchemaFile = "numstatus-push.schema.json"
 )
 
 //go:embed clickhouse/*.sql
@@ -135,8 +136,12 @@ func FeePushSchema() []byte { return mustReadJSON(FeePushSchemaFile) }
 // CallEventSchema returns the JSON Schema of a call event push body.
 func CallEventSchema() []byte { return mustReadJSON(CallEventSchemaFile) }
 
+// NumStatusPushSchema returns the JSON Schema of an X-number status push
+// body.
+func NumStatusPushSchema() []byte { return mustReadJSON(NumStatusSchemaFile) }
+
 // JSONSchemas returns the embedded JSON Schemas as a file system whose root
-// holds FeePushSchemaFile and CallEventSchemaFile.
+// holds FeePushSchemaFile, CallEventSchemaFile and NumStatusSchemaFile.
 func JSONSchemas() fs.FS {
 	sub, err := fs.Sub(jsonFS, "json")
 	if err != nil {

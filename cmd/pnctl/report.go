@@ -45,6 +45,7 @@ func runReport(ctx context.Context, args []string, out io.Writer) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	fmt.Fprintf(out, "wrote %s: %d hours, %d failure reasons, %d days of coverage\n", *file, len(d.Hours), len(d.Reasons), len(d.Coverage))
+	fmt.Fprintf(out, "wrote %s: %d hours, %d failure reasons, %d days of coverage, %d X numbers not usable\n",
+		*file, len(d.Hours), len(d.Reasons), len(d.Coverage), len(d.Unusable))
 	return nil
 }

@@ -1,5 +1,5 @@
-// Command recorder consumes the fee records and call events that ingest
-// stored in NATS JetStream and writes them to ClickHouse in batches,
+// Command recorder consumes the fee records, call events and X-number states
+// that ingest stored in NATS JetStream and writes them to ClickHouse in batches,
 // acknowledging each message only after its row is stored, and mirrors the
 // recording of every recorded call into S3. It applies the ClickHouse
 // migrations at start-up. With -migrate-only (PN_MIGRATE_ONLY) it applies
@@ -30,6 +30,7 @@ import (
 	"github.com/pnstream/pnstream/internal/archive"
 	"github.com/pnstream/pnstream/internal/daemon"
 	"github.com/pnstream/pnstream/internal/gaps"
+	"github.com/pnstream/pnstream/internal/numbers"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/recorder"
 	"github.com/pnstream/pnstream/internal/streams"
@@ -54,6 +55,7 @@ type config struct {
 	warehouse   warehouse.Config
 	archive     archive.Config
 	gaps        gaps.Config
+	numbers     numbers.Config
 	platform    privatenumber.ClientConfig
 }
 
@@ -66,6 +68,7 @@ func run(ctx context.Context, args []string) error {
 		warehouse: warehouse.DefaultConfig(),
 		archive:   archive.DefaultConfig(),
 		gaps:      gaps.DefaultConfig(),
+		numbers:   numbers.DefaultConfig(),
 		platform:  privatenumber.DefaultClientConfig(),
 	}
 	fs := flag.NewFlagSet("recorder", flag.ContinueOnError)
@@ -79,6 +82,7 @@ func run(ctx context.Context, args []string) error {
 	cfg.warehouse.RegisterFlags(fs)
 	cfg.archive.RegisterFlags(fs)
 	cfg.gaps.RegisterFlags(fs)
+	cfg.numbers.RegisterFlags(fs)
 	fs.StringVar(&cfg.platform.BaseURL, "api-base-url", cfg.platform.BaseURL, "platform API base URL (record-URL API)")
 	fs.StringVar(&cfg.platform.AppKey, "app-key", cfg.platform.AppKey, "platform app key")
 	fs.StringVar(&cfg.platform.AppSecret, "app-secret", cfg.platform.AppSecret, "platform app secret (never logged)")
@@ -89,7 +93,7 @@ func run(ctx context.Context, args []string) error {
 		}
 		return err
 	}
-	errs := []error{cfg.recorder.Validate(), cfg.nats.Validate(), cfg.streams.Validate(), cfg.warehouse.Validate(), cfg.archive.Validate(), cfg.gaps.Validate()}
+	errs := []error{cfg.recorder.Validate(), cfg.nats.Validate(), cfg.streams.Validate(), cfg.warehouse.Validate(), cfg.archive.Validate(), cfg.gaps.Validate(), cfg.numbers.Validate()}
 	if cfg.archive.Enabled() {
 		errs = append(errs, cfg.platform.Validate())
 	}
@@ -103,7 +107,7 @@ func run(ctx context.Context, args []string) error {
 	defer func() { _ = log.Sync() }()
 	log.Info("starting", zap.Any("recorder", cfg.recorder), zap.String("nats_url", cfg.nats.Redacted().URL),
 		zap.Stringer("clickhouse", cfg.warehouse), zap.Any("streams", cfg.streams),
-		zap.Any("archive", cfg.archive.Redacted()), zap.Any("gaps", cfg.gaps), zap.String("api_base_url", cfg.platform.BaseURL))
+		zap.Any("archive", cfg.archive.Redacted()), zap.Any("gaps", cfg.gaps), zap.Any("numbers", cfg.numbers), zap.String("api_base_url", cfg.platform.BaseURL))
 	if !cfg.archive.Enabled() {
 		log.Warn("recording mirror disabled (no PN_S3_ENDPOINT): recording jobs wait in PN_RECORDINGS")
 	}
@@ -201,6 +205,8 @@ func run(ctx context.Context, args []string) error {
 	}
 	detector := gaps.New(cfg.gaps, wh, log.Named("gaps"), reg)
 	g.Go(func() error { return detector.Run(gctx) })
+	watch := numbers.New(cfg.numbers, wh, log.Named("numbers"), reg)
+	g.Go(func() error { return watch.Run(gctx) })
 	log.Info("consuming", zap.String("admin_addr", ln.Addr().String()))
 	if err := g.Wait(); err != nil {
 		return err

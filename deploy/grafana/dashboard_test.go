@@ -87,6 +87,7 @@ var wantColumns = map[string][]string{
 	"Usage per privacy number X":    {"bind_num", "calls", "answered", "minutes", "last_call"},
 	"Usage per binding":             {"subscription_id", "bind_num", "calls", "answered", "minutes", "last_call"},
 	"Recording coverage per day":    {"time", "archived", "failed", "pending"},
+	"X numbers not usable":          {"number", "status", "cause", "meaning", "since"},
 }
 
 func TestDashboardPanelsQueryTheViews(t *testing.T) {
@@ -153,7 +154,8 @@ func TestDashboardPanelsQueryTheViews(t *testing.T) {
 var base = time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
 
 // loadWorkload stores six hours of calls of every outcome, recordings
-// archived, failed and pending, and a disconnect without CDR.
+// archived, failed and pending, a disconnect without CDR, and X numbers
+// usable and not.
 func loadWorkload(t *testing.T) (*warehouse.Warehouse, string) {
 	t.Helper()
 	cfg := warehouse.DefaultConfig()
@@ -200,6 +202,13 @@ func loadWorkload(t *testing.T) (*warehouse.Warehouse, string) {
 		t.Fatal(err)
 	}
 	if err := w.InsertRecordings(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	numbers := []privatenumber.NumberStatus{
+		{Number: "+8617000000000", Status: "9", Cause: "2", Raw: []byte(`{}`), StreamSeq: 1},
+		{Number: "+8617000000001", Status: "5", Raw: []byte(`{}`), StreamSeq: 2},
+	}
+	if err := w.InsertNumberStatus(ctx, numbers); err != nil {
 		t.Fatal(err)
 	}
 	return w, cfg.Database

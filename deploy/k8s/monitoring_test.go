@@ -36,10 +36,11 @@ func TestAlertRules(t *testing.T) {
 }
 
 // exportedMetrics returns the pn_* metrics the code registers: the Name of
-// every prometheus.*Opts in the non-test Go files of internal/ and cmd/.
+// every prometheus.*Opts, and the name of every prometheus.NewDesc (a
+// collector's own series), in the non-test Go files of internal/ and cmd/.
 func exportedMetrics(t *testing.T) []string {
 	t.Helper()
-	name := regexp.MustCompile(`Name:\s*"(pn_[a-z0-9_]+)"`)
+	name := regexp.MustCompile(`(?:Name:\s*|prometheus\.NewDesc\(\s*)"(pn_[a-z0-9_]+)"`)
 	var names []string
 	for _, root := range []string{"../../internal", "../../cmd"} {
 		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {

@@ -153,7 +153,7 @@ wait_ready clickhouse "http://127.0.0.1:$ch_http_port/ping" "Ok."
 # nats-server takes sync_interval from a configuration file only; the
 # flags below override the rest of it.
 # max_file_store is an explicit cap because the streams' default byte limits
-# reserve 36 GiB, more than nats-server's default (75% of the free disk)
+# reserve 37 GiB, more than nats-server's default (75% of the free disk)
 # grants on a small disk; nothing is written up front.
 {
 	printf 'jetstream {\n  max_file_store: 1TB\n'

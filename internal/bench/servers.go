@@ -110,7 +110,7 @@ func startS3(ctx context.Context, dir, access, secret string) (*localserver.S3, 
 
 // natsStoreMax is JetStream's file store cap, an accounting figure: a run
 // writes a few GB at most, but the streams' default byte limits reserve
-// 36 GiB, which must fit whatever the free disk.
+// 37 GiB, which must fit whatever the free disk.
 const natsStoreMax = 1 << 40
 
 // startNATSEmbedded runs nats-server in this process.

@@ -22,6 +22,7 @@ const (
 	PathNotifications = "/v1/notifications"
 	PathEvents        = "/v1/notifications/events"
 	PathFees          = "/v1/notifications/fees"
+	PathNumStatus     = "/v1/notifications/numstatus"
 	PathHealthz       = "/healthz"
 	PathReadyz        = "/readyz"
 	PathMetrics       = "/metrics"
@@ -119,7 +120,7 @@ func (h *pushHandler) handle(ctx context.Context, w http.ResponseWriter, r *http
 		return h.refuse(ctx, r, refusal{status: http.StatusBadRequest, class: classInvalid, reason: reasonInvalid, cause: err, auth: &auth, kept: body, size: int64(len(body))})
 	}
 
-	msgs := messages(push)
+	msgs := messages(push, auth.Token.Nonce) // no nonce when push auth is off
 	pubCtx, cancel := context.WithTimeout(ctx, h.cfg.PublishTimeout)
 	defer cancel()
 	t0 := time.Now()
@@ -212,8 +213,12 @@ func readBody(r io.Reader, contentLength, limit int64) ([]byte, error) {
 	}
 }
 
-// messages splits a push into one message per record.
-func messages(p *privatenumber.Push) []streams.Message {
+// messages splits a push into one message per record; nonce is the
+// push's verified nonce, "" without push auth (see numberMessages).
+func messages(p *privatenumber.Push, nonce string) []streams.Message {
+	if p.EventType == privatenumber.EventTypeNumStatus {
+		return numberMessages(p.Numbers, nonce)
+	}
 	if p.Event != nil {
 		return []streams.Message{{Subject: streams.EventSubject(p.Event.EventType), MsgID: p.Event.MsgID(), Data: p.Event.Raw}}
 	}

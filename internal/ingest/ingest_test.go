@@ -70,6 +70,7 @@ func smallStreams() streams.Config {
 	cfg.RejectedMaxBytes = 16 << 20
 	cfg.DeadMaxBytes = 16 << 20
 	cfg.NonceMaxBytes = 16 << 20
+	cfg.NumbersMaxBytes = 16 << 20
 	return cfg
 }
 

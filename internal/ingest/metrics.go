@@ -34,6 +34,7 @@ type metrics struct {
 	refused        *prometheus.CounterVec
 	nonceSeconds   prometheus.Histogram
 	nonceErrors    prometheus.Counter
+	anomalies      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -54,7 +55,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pn_ingest_records_total",
-			Help: "Records stored in JetStream, by type (fee or the call event type).",
+			Help: "Records stored in JetStream, by type (fee, numStatus or the call event type).",
 		}, []string{"type"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pn_ingest_rejected_total",
@@ -73,8 +74,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "pn_ingest_nonce_claim_errors_total",
 			Help: "Nonce claims that failed because the store could not answer (the push got 503).",
 		}),
+		anomalies: newAnomalies(),
 	}
-	reg.MustRegister(m.requests, m.duration, m.publishSeconds, m.records, m.rejected, m.refused, m.nonceSeconds, m.nonceErrors)
+	reg.MustRegister(m.requests, m.duration, m.publishSeconds, m.records, m.rejected, m.refused, m.nonceSeconds, m.nonceErrors, m.anomalies)
 	for _, r := range []string{reasonAuthMissing, reasonAuthMalformed, reasonAuthUnknownKey, reasonAuthDigest, reasonAuthExpired,
 		reasonAuthWSSEOff, reasonNonceReused, reasonTooLarge, reasonRecordTooLarge, reasonInvalid} {
 		m.refused.WithLabelValues(r) // every series from the start, so rate() sees the first one
@@ -88,6 +90,10 @@ func (m *metrics) observeRequest(path string, status int, d time.Duration) {
 }
 
 func (m *metrics) countRecords(p *privatenumber.Push) {
+	if p.EventType == privatenumber.EventTypeNumStatus {
+		m.countNumbers(p.Numbers)
+		return
+	}
 	if p.Event != nil {
 		m.records.WithLabelValues(p.Event.EventType).Inc()
 		return

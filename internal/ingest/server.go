@@ -98,6 +98,7 @@ func New(cfg Config, deps Deps) *Server {
 	mux.Handle(PathNotifications, push(PathNotifications, privatenumber.AnyPush))
 	mux.Handle(PathEvents, push(PathEvents, privatenumber.EventPush))
 	mux.Handle(PathFees, push(PathFees, privatenumber.FeePush))
+	mux.Handle(PathNumStatus, push(PathNumStatus, privatenumber.NumStatusPush))
 	mux.HandleFunc("GET "+PathHealthz, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})

@@ -61,6 +61,9 @@ type CallConfig struct {
 	// DirectURL returns the recordFileDownloadUrl of such a recording.
 	// Required when EmptyDomainShare > 0.
 	DirectURL func(Recording) string
+	// Unusable, if set, reports whether an X number is unusable now (a
+	// number fault): every call through it fails at callin with 8055.
+	Unusable func(x string) bool
 }
 
 // CallGenerator produces AXE calls on a set of bindings, deterministically:
@@ -124,6 +127,9 @@ func (g *CallGenerator) planACalled(b Binding, now time.Time) *callPlan {
 	if b.DisplayNumMode == "1" {
 		o = displayModeBlocked // operator rule: real-caller display blocks the call
 	}
+	if g.unusable(b) {
+		o = xUnusable
+	}
 	c := &callPlan{binding: b, outcome: o, caller: g.mobile(), dst: b.BindNum, digits: b.ExtendNum, direction: privatenumber.DirectionACalled}
 	if o.abnormal {
 		c.direction = privatenumber.DirectionAbnormal
@@ -155,8 +161,15 @@ func (g *CallGenerator) planCallback(b Binding, now time.Time) *callPlan {
 	default:
 		c.outcome = noCallbackRecord // the platform plays callbackTone and hangs up
 	}
+	if g.unusable(b) {
+		c.outcome = xUnusable
+	}
 	g.schedule(c, now, false)
 	return c
+}
+
+func (g *CallGenerator) unusable(b Binding) bool {
+	return g.cfg.Unusable != nil && g.cfg.Unusable(b.VirtualNum)
 }
 
 // schedule lays out the call's stage times so that it ends at now, and

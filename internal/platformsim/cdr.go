@@ -34,6 +34,7 @@ const (
 	codeNoBinding        = 8022
 	codeDisplayMode      = 8024
 	codeEmptyExtension   = 8033
+	codeXUnusable        = 8055
 	codeConnectTimeout   = 8035
 	codeNotExist         = 8100
 	codeNoAnswer         = 8101
@@ -91,6 +92,9 @@ var (
 	// displayModeBlocked: a binding with displayNumMode "1" (show the real
 	// caller) is blocked by the operators (reference §2).
 	displayModeBlocked = outcome{scenario: "display-mode-blocked", reach: stageCollect, code: codeDisplayMode, desc: "Displaying the real calling number is not allowed.", hold: [2]int{1, 2}}
+	// xUnusable: the X number is unusable (a number fault); the platform
+	// refuses the call at once.
+	xUnusable = outcome{scenario: "x-unusable", reach: stageCallIn, code: codeXUnusable, desc: "The privacy number is unusable.", abnormal: true, hold: [2]int{1, 2}}
 )
 
 func pick(rng *rand.Rand, table []outcome) outcome {

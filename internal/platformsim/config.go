@@ -58,6 +58,10 @@ type Config struct {
 	// and fee pushes. PN_SIM_EVENTS_URL, PN_SIM_FEES_URL; required when
 	// CallRate > 0.
 	EventsURL, FeesURL string
+	// NumStatusURL receives the X-number status pushes; empty sends them to
+	// EventsURL, as the platform does without a separate X-number-status
+	// URL. PN_SIM_NUMSTATUS_URL, default "".
+	NumStatusURL string
 	// CallRate is the average number of calls per second (a Poisson
 	// stream); 0 places none (API only). PN_SIM_CALL_RATE, default 2.
 	CallRate float64
@@ -109,7 +113,9 @@ type Config struct {
 	FeeBatchWait time.Duration
 
 	// Faults is a JSON FaultSpec in effect from the start, such as
-	// {"push":{"status":503,"for":"1m"}}. PN_SIM_FAULTS, default "".
+	// {"push":{"status":503,"for":"1m"}} or
+	// {"numbers":[{"number":"+8617000000001","cause":"2","for":"10m"}]}.
+	// PN_SIM_FAULTS, default "".
 	Faults string
 }
 
@@ -166,6 +172,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.RecordShare, "sim-record-share", c.RecordShare, "share of the start bindings with recordFlag true")
 	fs.StringVar(&c.EventsURL, "sim-events-url", c.EventsURL, "callback URL of call event pushes")
 	fs.StringVar(&c.FeesURL, "sim-fees-url", c.FeesURL, "callback URL of fee pushes")
+	fs.StringVar(&c.NumStatusURL, "sim-numstatus-url", c.NumStatusURL, "callback URL of X-number status pushes (empty: the events URL)")
 	fs.Float64Var(&c.CallRate, "sim-call-rate", c.CallRate, "average calls per second (0: API only)")
 	fs.IntVar(&c.MaxCalls, "sim-max-calls", c.MaxCalls, "stop placing calls after this many (0: no limit)")
 	fs.Uint64Var(&c.Seed, "sim-seed", c.Seed, "seed of the call generator")
@@ -233,6 +240,11 @@ func (c Config) Validate() error {
 		for name, v := range map[string]string{"events URL": c.EventsURL, "fees URL": c.FeesURL} {
 			if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				add("%s %q: want an http(s) URL when calls are placed", name, v)
+			}
+		}
+		if v := c.NumStatusURL; v != "" {
+			if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				add("numstatus URL %q: want an http(s) URL", v)
 			}
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +27,10 @@ type FaultSpec struct {
 	Download    *DownloadFault `json:"download,omitempty"`
 	ExpireURLs  *Window        `json:"expireUrls,omitempty"`
 	FlowControl *Window        `json:"flowControl,omitempty"`
+	// Numbers make X numbers unusable, each for a while (numstatus.go):
+	// each is set or replaced by its number, the others are left as they
+	// are.
+	Numbers []NumberFault `json:"numbers,omitempty"`
 }
 
 // PushFault disturbs pushes to the callback URLs. Every attempt (first push
@@ -109,6 +115,12 @@ func (s FaultSpec) Validate() error {
 	if s.FlowControl != nil {
 		window("flowControl", s.FlowControl.For)
 	}
+	for i, n := range s.Numbers {
+		window(fmt.Sprintf("numbers[%d]", i), n.For)
+		if err := n.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("numbers[%d]: %w", i, err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -124,6 +136,8 @@ type Faults struct {
 	downloadUntil    time.Time
 	expireURLsUntil  time.Time
 	flowControlUntil time.Time
+	numbers          map[string]numberFault // by X number
+	numbersChanged   chan struct{}          // signalled on every Set and Clear of numbers
 }
 
 // NewFaults returns a Faults with none in effect. now nil means time.Now.
@@ -131,7 +145,7 @@ func NewFaults(now func() time.Time) *Faults {
 	if now == nil {
 		now = time.Now
 	}
-	return &Faults{now: now}
+	return &Faults{now: now, numbers: map[string]numberFault{}, numbersChanged: make(chan struct{}, 1)}
 }
 
 // Set starts the faults of spec, each for its For from now, replacing
@@ -156,6 +170,12 @@ func (f *Faults) Set(spec FaultSpec) error {
 	if w := spec.FlowControl; w != nil {
 		f.flowControlUntil = until(w.For)
 	}
+	for _, n := range spec.Numbers {
+		f.numbers[n.Number] = numberFault{NumberFault: n, until: until(n.For)}
+	}
+	if len(spec.Numbers) > 0 {
+		f.signalNumbers()
+	}
 	return nil
 }
 
@@ -166,6 +186,10 @@ func (f *Faults) Clear() {
 	f.push, f.pushUntil = PushFault{}, time.Time{}
 	f.download, f.downloadUntil = DownloadFault{}, time.Time{}
 	f.expireURLsUntil, f.flowControlUntil = time.Time{}, time.Time{}
+	if len(f.numbers) > 0 {
+		clear(f.numbers)
+		f.signalNumbers()
+	}
 }
 
 // Active returns the faults in effect, For being the time each has left.
@@ -196,6 +220,14 @@ func (f *Faults) Active() FaultSpec {
 	if d, ok := left(f.flowControlUntil); ok {
 		s.FlowControl = &Window{For: d}
 	}
+	for _, n := range f.numbers {
+		if d, ok := left(n.until); ok {
+			nf := n.NumberFault
+			nf.For = d
+			s.Numbers = append(s.Numbers, nf)
+		}
+	}
+	slices.SortFunc(s.Numbers, func(a, b NumberFault) int { return strings.Compare(a.Number, b.Number) })
 	return s
 }
 

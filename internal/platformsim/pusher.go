@@ -34,6 +34,10 @@ var ErrPusherStopped = errors.New("pusher stopped")
 type PusherConfig struct {
 	// EventsURL receives the call event pushes, FeesURL the fee pushes.
 	EventsURL, FeesURL string
+	// NumStatusURL receives the X-number status pushes; empty means
+	// EventsURL, the call-status URL, as the platform does when no separate
+	// X-number-status URL is configured.
+	NumStatusURL string
 	// AppKey and AppSecret sign every attempt (X-AKSK, or X-WSSE with WSSE).
 	AppKey, AppSecret string
 	WSSE              bool
@@ -104,6 +108,7 @@ type PushStats struct {
 	Delivered  int64 `json:"delivered"`  // pushes answered 200
 	Retried    int64 `json:"retried"`    // re-pushes made
 	Failed     int64 `json:"failed"`     // attempts that failed
+	NumStatus  int64 `json:"numStatus"`  // X-number status pushes accepted
 	GivenUp    int64 `json:"givenUp"`    // pushes dropped after the last re-push
 	Pending    int64 `json:"pending"`    // pushes neither delivered nor given up
 }
@@ -133,7 +138,7 @@ type Pusher struct {
 	retries deliveryHeap
 	batch   *feeBatch // the open fee push, nil when none
 
-	events, feePushes, feeRecords, attempts, delivered, retried, failed, givenUp atomic.Int64
+	events, feePushes, feeRecords, numStatus, attempts, delivered, retried, failed, givenUp atomic.Int64
 }
 
 type delivery struct {
@@ -174,7 +179,7 @@ func NewPusher(cfg PusherConfig, client *http.Client, faults *Faults, log *zap.L
 // Stats returns the counters so far.
 func (p *Pusher) Stats() PushStats {
 	return PushStats{
-		Events: p.events.Load(), FeePushes: p.feePushes.Load(), FeeRecords: p.feeRecords.Load(),
+		Events: p.events.Load(), FeePushes: p.feePushes.Load(), FeeRecords: p.feeRecords.Load(), NumStatus: p.numStatus.Load(),
 		Attempts: p.attempts.Load(), Delivered: p.delivered.Load(), Retried: p.retried.Load(),
 		Failed: p.failed.Load(), GivenUp: p.givenUp.Load(), Pending: int64(len(p.slots)),
 	}
@@ -192,6 +197,22 @@ func (p *Pusher) PushCall(ctx context.Context, c Call) error {
 		p.ready <- &delivery{url: p.cfg.EventsURL, body: e.Body, what: e.Type + " event of session " + c.SessionID}
 	}
 	return p.addFee(ctx, c.ICID, c.Fee)
+}
+
+// PushNumStatus queues an X-number status push of body, re-pushed on the
+// schedule like every push. It blocks while MaxPending pushes are pending,
+// and fails with ctx's error or ErrPusherStopped.
+func (p *Pusher) PushNumStatus(ctx context.Context, body []byte, what string) error {
+	if err := p.acquire(ctx); err != nil {
+		return err
+	}
+	p.numStatus.Add(1)
+	url := p.cfg.NumStatusURL
+	if url == "" {
+		url = p.cfg.EventsURL
+	}
+	p.ready <- &delivery{url: url, body: body, what: what}
+	return nil
 }
 
 func (p *Pusher) acquire(ctx context.Context) error {

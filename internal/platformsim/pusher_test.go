@@ -39,6 +39,7 @@ type receiver struct {
 	header []http.Header // of every push
 	events []*privatenumber.CallEvent
 	fees   [][]privatenumber.FeeRecord
+	nums   [][]privatenumber.NumberStatus
 	bad    []string
 }
 
@@ -84,6 +85,8 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 		p, err := privatenumber.DecodePush(body, kind)
 		if err != nil || p.Err() != nil {
 			r.bad = append(r.bad, "decode: "+errors.Join(err, p.Err()).Error())
+		} else if p.EventType == privatenumber.EventTypeNumStatus {
+			r.nums = append(r.nums, p.Numbers)
 		} else if p.Event != nil {
 			r.events = append(r.events, p.Event)
 		} else {

@@ -101,7 +101,7 @@ func New(cfg Config, deps Deps) (*Simulator, error) {
 	}
 	if cfg.CallRate > 0 {
 		s.pusher, err = NewPusher(PusherConfig{
-			EventsURL: cfg.EventsURL, FeesURL: cfg.FeesURL,
+			EventsURL: cfg.EventsURL, FeesURL: cfg.FeesURL, NumStatusURL: cfg.NumStatusURL,
 			AppKey: cfg.AppKey, AppSecret: cfg.AppSecret, WSSE: cfg.PushWSSE,
 			TimeScale: cfg.TimeScale, Timeout: cfg.PushTimeout, Workers: cfg.PushWorkers,
 			MaxPending: cfg.PushMaxPending, FeeBatchWait: cfg.FeeBatchWait, RepushHeaders: cfg.RepushHeaders,
@@ -174,6 +174,7 @@ func (s *Simulator) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.pusher.Run(gctx) })
 	g.Go(func() error { return s.generate(gctx) })
+	g.Go(func() error { return s.watchNumbers(gctx) })
 	return g.Wait()
 }
 
@@ -216,6 +217,7 @@ func (s *Simulator) generate(ctx context.Context) error {
 		Seed: s.cfg.Seed, AppKey: s.cfg.AppKey, SpID: s.cfg.SpID, RecordDomain: s.cfg.RecordDomain,
 		EmptyDomainShare: s.cfg.EmptyDomainShare,
 		DirectURL:        func(r Recording) string { return s.recordings.DirectURL(r, time.Now()) },
+		Unusable:         func(x string) bool { return s.faults.numberUnusable(x, time.Now()) },
 	})
 	gaps := rand.New(rand.NewPCG(s.cfg.Seed, 0x5eed))
 	timer := time.NewTimer(0)

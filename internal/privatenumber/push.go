@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 )
 
-// Push is a decoded push body: either one call event or a list of fee
-// records.
+// Push is a decoded push body: one call event, a list of fee records or
+// a list of X-number states.
 type Push struct {
 	// EventType is the body's eventType: "fee" or a call event type.
 	EventType string
@@ -16,14 +16,19 @@ type Push struct {
 	// Fees are the valid fee records of a fee push, in body order.
 	Fees []FeeRecord
 
-	// Rejected are the fee records that failed validation. The valid ones
-	// are still usable: bad input must not block good input.
+	// Numbers are the valid numInfo items of an X-number status push, in
+	// body order.
+	Numbers []NumberStatus
+
+	// Rejected are the fee records (or numInfo items) that failed
+	// validation. The valid ones are still usable: bad input must not block
+	// good input.
 	Rejected []RejectedRecord
 }
 
-// RejectedRecord is a fee record that failed validation.
+// RejectedRecord is a fee record or numInfo item that failed validation.
 type RejectedRecord struct {
-	Index int             // position in feeLst
+	Index int             // position in feeLst or numInfo
 	Raw   json.RawMessage // the record as received
 	Err   FieldErrors
 }
@@ -44,9 +49,10 @@ func (p *Push) Err() error {
 type Kind int
 
 const (
-	AnyPush   Kind = iota // a call event or a fee push, by eventType
-	EventPush             // a call event only
-	FeePush               // a fee push only
+	AnyPush       Kind = iota // a call event, a fee push or a numStatus push, by eventType
+	EventPush                 // a call event or a numStatus push (the platform sends both to the call-status URL)
+	FeePush                   // a fee push only
+	NumStatusPush             // an X-number status push only
 )
 
 type pushBody struct {
@@ -89,9 +95,21 @@ func (d Decoder) maxRecordBytes() int {
 // a slice of body (which must not be modified afterwards); anything the
 // one-pass decoder does not take, encoding/json decodes, with the same
 // results.
+//
+// An X-number status push (kinds AnyPush, EventPush and NumStatusPush) is
+// decoded like a fee push: its items are its records, 1 to
+// MaxNumInfoItems, each at most MaxRecordBytes, each Raw a slice of body;
+// see decodeNumStatusPush.
 func (d Decoder) Decode(body []byte, kind Kind) (*Push, error) {
 	limit := d.maxRecordBytes()
+	if kind == NumStatusPush {
+		p, err, _ := decodeNumStatusPush(body, kind, limit)
+		return p, err
+	}
 	if p, err, ok := decodeFeePushFast(body, kind, limit); ok {
+		return p, err
+	}
+	if p, err, ok := decodeNumStatusPush(body, kind, limit); ok {
 		return p, err
 	}
 	return decodePushJSON(body, kind, limit)
@@ -122,6 +140,10 @@ func decodePushJSON(body []byte, kind Kind, limit int) (*Push, error) {
 		return nil, FieldErrors{jsonError("", err)}
 	}
 	isFee := b.EventType == EventTypeFee
+	if b.EventType == EventTypeNumStatus {
+		// Valid JSON that decodeNumStatusPush could not follow.
+		return nil, FieldErrors{fieldErr("", "numStatus push nested deeper than %d levels", maxScanDepth)}
+	}
 	switch {
 	case kind == FeePush && !isFee:
 		return nil, FieldErrors{fieldErr("eventType", "got %q, want %q on this path", truncate(b.EventType, 64), EventTypeFee)}

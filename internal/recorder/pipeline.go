@@ -18,11 +18,14 @@ import (
 // table is one stream-to-table flow: how to decode a message body into a
 // row and how to insert a batch of rows.
 type table[R any] struct {
-	name    string // "fees" or "events": metrics, consumer and dead-letter subject
-	stream  string
-	decode  func(data []byte) (R, error)
-	insert  func(ctx context.Context, rows []R) error
-	durable string
+	name   string // "fees", "events" or "numbers": metrics, consumer and dead-letter subject
+	stream string
+	decode func(data []byte) (R, error)
+	// decodeMsg, if set, is used instead of decode: for rows that take
+	// more of the message than its data (its stream sequence).
+	decodeMsg func(msg jetstream.Msg) (R, error)
+	insert    func(ctx context.Context, rows []R) error
+	durable   string
 }
 
 // rows are decoded messages waiting to be inserted: rows[i] is the row of
@@ -248,7 +251,15 @@ func (p *pipeline[R]) decode(ctx context.Context, batch []jetstream.Msg) rows[R]
 				continue
 			}
 		}
-		row, err := p.t.decode(msg.Data())
+		var (
+			row R
+			err error
+		)
+		if p.t.decodeMsg != nil {
+			row, err = p.t.decodeMsg(msg)
+		} else {
+			row, err = p.t.decode(msg.Data())
+		}
 		if err != nil {
 			p.rec.deadLetter(ctx, p.t.name, msg, fmt.Errorf("decode: %w", err))
 			continue

@@ -1,5 +1,5 @@
 // Package recorder is the worker that moves records from JetStream into
-// ClickHouse: durable pull consumers on PN_FEES and PN_EVENTS, batches
+// ClickHouse: durable pull consumers on PN_FEES, PN_EVENTS and PN_NUMBERS, batches
 // bounded by count, bytes and time, one insert per batch, progress acks
 // while a batch is in hand, acks only after the insert, retries while
 // ClickHouse is unavailable, and dead letters for messages that can never
@@ -107,9 +107,16 @@ func (r *Recorder) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	numberPipe, err := r.numberPipeline(ctx)
+	if err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return feePipe.run(gctx) })
 	g.Go(func() error { return eventPipe.run(gctx) })
+	if numberPipe != nil {
+		g.Go(func() error { return numberPipe.run(gctx) })
+	}
 	return g.Wait()
 }
 

@@ -5,6 +5,8 @@ import (
 	"html/template"
 	"io"
 	"time"
+
+	"github.com/pnstream/pnstream/internal/privatenumber"
 )
 
 // page is the HTML of a report. Everything is inline; the SVG namespace URI
@@ -30,6 +32,7 @@ table{border-collapse:collapse;font-size:13px;width:100%} td,th{border-bottom:1p
 <div class="kpi"><b>{{.T.Unanswered}}</b><span>unanswered</span></div>
 <div class="kpi"><b>{{.T.Failed}}</b><span>failed</span></div>
 <div class="kpi"><b id="archived">{{.Archived}}</b><span>of {{.T.Recorded}} recordings archived</span></div>
+<div class="kpi"><b id="unusable">{{len .Unusable}}</b><span>X numbers not usable now</span></div>
 </div>
 <h2>Calls per hour</h2>
 <div class="legend"><span><i style="background:#2e7d32"></i>answered</span><span><i style="background:#f9a825"></i>unanswered</span><span><i style="background:#c62828"></i>failed</span></div>
@@ -47,8 +50,16 @@ table{border-collapse:collapse;font-size:13px;width:100%} td,th{border-bottom:1p
 <table><tr><th>day</th><th>recorded</th><th>archived</th><th>failed</th><th>pending</th></tr>
 {{range .Coverage}}<tr><td>{{.Day.Format "2006-01-02"}}</td><td class="n">{{.Recorded}}</td><td class="n">{{.Archived}}</td><td class="n">{{.Failed}}</td><td class="n">{{.Pending}}</td></tr>
 {{end}}</table>
+<h2>X numbers not usable now</h2>
+<div class="meta">From the platform's X-number status pushes. Not usable: any cause but 6 (restriction lifted), an UNCONFIRMED reading of the platform's documentation; status codes as sent. Since: when that state was last pushed (UTC).</div>
+{{if .Unusable}}<table><tr><th>number</th><th>status</th><th>cause</th><th>meaning</th><th>since</th></tr>
+{{range .Unusable}}<tr><td>{{.Number}}</td><td>{{.Status}}</td><td>{{.Cause}}</td><td>{{.Meaning}}</td><td>{{.Since}}</td></tr>
+{{end}}</table>{{else}}<p id="all-usable">Every X number the platform reported is usable.</p>{{end}}
 </body></html>
 `))
+
+// unusableRow is an X number not usable, as the report shows it.
+type unusableRow struct{ Number, Status, Cause, Meaning, Since string }
 
 // Render writes d as a self-contained HTML page.
 func Render(w io.Writer, d Data) error {
@@ -71,14 +82,20 @@ func Render(w io.Writer, d Data) error {
 		dayLabels[i] = c.Day.Format("2006-01-02")
 		arch[i], fail[i], pend[i] = float64(c.Archived), float64(c.Failed), float64(c.Pending)
 	}
+	unusable := make([]unusableRow, len(d.Unusable))
+	for i, n := range d.Unusable {
+		unusable[i] = unusableRow{Number: n.Number, Status: n.Status, Cause: n.Cause,
+			Meaning: privatenumber.CauseMeaning(n.Cause), Since: n.Since.UTC().Format(time.DateTime)}
+	}
 	view := struct {
 		Data
+		Unusable                                          []unusableRow
 		T                                                 Totals
 		From, To, Generated                               string
 		ASR, Archived                                     string
 		CallsChart, ASRChart, ReasonsChart, CoverageChart template.HTML
 	}{
-		Data: d, T: t,
+		Data: d, T: t, Unusable: unusable,
 		From: d.From.Format(time.DateTime), To: d.To.Format(time.DateTime), Generated: d.Generated.Format(time.RFC3339),
 		ASR: fmt.Sprintf("%.1f%%", t.ASR()*100), Archived: fmt.Sprintf("%.1f%%", t.ArchivedShare()*100),
 		CallsChart: stackedBars("calls per hour by outcome", hourLabels, []series{

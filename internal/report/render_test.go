@@ -33,6 +33,16 @@ func (fixed) RecordingCoverage(context.Context, time.Time, time.Time) ([]warehou
 	return []warehouse.DayCoverage{{Day: day, Recorded: 20, Archived: 17, Failed: 2, Pending: 1}}, nil
 }
 
+func (fixed) NumberStates(_ context.Context, unusableOnly bool) ([]warehouse.NumberState, error) {
+	if !unusableOnly {
+		panic("the report lists the unusable numbers only")
+	}
+	return []warehouse.NumberState{
+		{Number: "+8617000000001", Status: "9", Cause: "2", Since: day.Add(7 * time.Hour)},
+		{Number: "+8617000000002", Status: "10", Cause: "42", Since: day.Add(9 * time.Hour)},
+	}, nil
+}
+
 func TestRenderIsSelfContainedAndShowsTheNumbers(t *testing.T) {
 	d, err := Load(t.Context(), fixed{}, day, day.Add(24*time.Hour), day.Add(25*time.Hour))
 	if err != nil {
@@ -51,7 +61,10 @@ func TestRenderIsSelfContainedAndShowsTheNumbers(t *testing.T) {
 		"<td>ulFailReason 8101</td><td>no answer</td>",
 		"&lt;undocumented &amp; odd&gt;", // descriptions are escaped
 		"<td>2026-11-20</td><td class=\"n\">20</td><td class=\"n\">17</td><td class=\"n\">2</td><td class=\"n\">1</td>",
-		"11-20 08h: 75.0%", // the answer rate point of the first hour
+		"11-20 08h: 75.0%",       // the answer rate point of the first hour
+		`<b id="unusable">2</b>`, // html/template writes + as &#43;
+		"<td>&#43;8617000000001</td><td>9</td><td>2</td><td>account in arrears</td><td>2026-11-20 07:00:00</td>",
+		"<td>&#43;8617000000002</td><td>10</td><td>42</td><td>unknown cause</td><td>2026-11-20 09:00:00</td>",
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report lacks %q", want)
@@ -85,5 +98,8 @@ func TestRenderWithoutData(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), `<b id="asr">0.0%</b>`) {
 		t.Error("an empty report does not show a 0% answer rate")
+	}
+	if !strings.Contains(b.String(), `<p id="all-usable">`) {
+		t.Error("an empty report does not say every X number is usable")
 	}
 }

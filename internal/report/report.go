@@ -19,6 +19,8 @@ type Data struct {
 	Hours     []warehouse.HourCalls
 	Reasons   []warehouse.FailureReason
 	Coverage  []warehouse.DayCoverage
+	// Unusable are the X numbers not usable now, whatever the period.
+	Unusable []warehouse.NumberState
 }
 
 // Source reads the analytics views (warehouse.Warehouse).
@@ -26,6 +28,7 @@ type Source interface {
 	CallsPerHour(ctx context.Context, from, to time.Time) ([]warehouse.HourCalls, error)
 	TopFailureReasons(ctx context.Context, limit int) ([]warehouse.FailureReason, error)
 	RecordingCoverage(ctx context.Context, from, to time.Time) ([]warehouse.DayCoverage, error)
+	NumberStates(ctx context.Context, unusableOnly bool) ([]warehouse.NumberState, error)
 }
 
 var _ Source = (*warehouse.Warehouse)(nil)
@@ -44,6 +47,9 @@ func Load(ctx context.Context, src Source, from, to, now time.Time) (Data, error
 		return Data{}, fmt.Errorf("report: %w", err)
 	}
 	if d.Coverage, err = src.RecordingCoverage(ctx, from, to); err != nil {
+		return Data{}, fmt.Errorf("report: %w", err)
+	}
+	if d.Unusable, err = src.NumberStates(ctx, true); err != nil {
 		return Data{}, fmt.Errorf("report: %w", err)
 	}
 	return d, nil

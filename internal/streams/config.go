@@ -19,8 +19,8 @@ import (
 // MaxBytes does not fit its max_file_store (max_memory_store for memory
 // storage) minus what the other streams reserve. Every server of a cluster
 // holds one replica of each stream, so each needs room for the sum: with
-// the defaults 10+10+10 GiB (data) + 1 (PN_REJECTED) + 2 (PN_DEAD) + 3
-// (PN_NONCES) = 36 GiB, within the 100 GiB volume of the scale-out values
+// the defaults 10+10+10 GiB (data) + 1 (PN_NUMBERS) + 1 (PN_REJECTED) +
+// 2 (PN_DEAD) + 3 (PN_NONCES) = 37 GiB, within the 100 GiB volume of the scale-out values
 // with room for the file store's own overhead. nats-server's default
 // max_file_store is 75% of the disk's free space, so a local server needs
 // about 50 GiB free or smaller limits.
@@ -50,6 +50,12 @@ type Config struct {
 	// (~12 million) 3.5 h at 1,000/s. Size it to the volume: (volume × 0.9
 	// − the other limits) / 3.
 	MaxBytes int64
+	// NumbersMaxBytes of PN_NUMBERS, the X-number states: a data stream
+	// (DiscardNew, MaxAge as the others) of low volume, a state change of
+	// an X number now and then, so a small limit holds weeks of it.
+	// PN_STREAM_NUMBERS_MAX_BYTES, default 1 GiB: ~5 million numInfo items
+	// of ~200 bytes stored.
+	NumbersMaxBytes int64
 	// RejectedMaxAge of PN_REJECTED and PN_DEAD: time for an operator to
 	// look and replay. PN_STREAM_REJECTED_MAX_AGE, default 30 days.
 	RejectedMaxAge time.Duration
@@ -105,6 +111,7 @@ func DefaultConfig() Config {
 		MaxAge:           7 * 24 * time.Hour,
 		MaxBytes:         10 << 30,
 		RejectedMaxAge:   30 * 24 * time.Hour,
+		NumbersMaxBytes:  1 << 30,
 		RejectedMaxBytes: 1 << 30,
 		DeadMaxBytes:     2 << 30,
 		NonceMaxBytes:    3 << 30,
@@ -121,6 +128,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Storage, "stream-storage", c.Storage, "stream storage: file or memory")
 	fs.DurationVar(&c.MaxAge, "stream-max-age", c.MaxAge, "max age of messages in the data streams")
 	fs.Int64Var(&c.MaxBytes, "stream-max-bytes", c.MaxBytes, "byte limit of each data stream (PN_EVENTS, PN_FEES, PN_RECORDINGS); full refuses new messages")
+	fs.Int64Var(&c.NumbersMaxBytes, "stream-numbers-max-bytes", c.NumbersMaxBytes, "byte limit of PN_NUMBERS (X-number states); full refuses new messages")
 	fs.DurationVar(&c.RejectedMaxAge, "stream-rejected-max-age", c.RejectedMaxAge, "max age of messages in PN_REJECTED and PN_DEAD")
 	fs.Int64Var(&c.RejectedMaxBytes, "stream-rejected-max-bytes", c.RejectedMaxBytes, "byte limit of PN_REJECTED; full drops its oldest")
 	fs.Int64Var(&c.DeadMaxBytes, "stream-dead-max-bytes", c.DeadMaxBytes, "byte limit of PN_DEAD; full drops its oldest")
@@ -162,7 +170,7 @@ func (c Config) Validate() error {
 	for _, l := range []struct {
 		name  string
 		bytes int64
-	}{{"stream max bytes", c.MaxBytes}, {"stream rejected max bytes", c.RejectedMaxBytes}, {"stream dead max bytes", c.DeadMaxBytes}} {
+	}{{"stream max bytes", c.MaxBytes}, {"stream numbers max bytes", c.NumbersMaxBytes}, {"stream rejected max bytes", c.RejectedMaxBytes}, {"stream dead max bytes", c.DeadMaxBytes}} {
 		if l.bytes <= 0 || l.bytes < int64(c.MaxMsgSize) {
 			errs = append(errs, fmt.Errorf("%s %d: want positive and at least the max msg size (%d)", l.name, l.bytes, c.MaxMsgSize))
 		}
@@ -208,6 +216,7 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 		base(Events, "call events, one message per event", []string{EventSubjectPrefix + ">"}, c.MaxAge, c.MaxBytes, jetstream.DiscardNew),
 		base(Fees, "fee records (CDRs), one message per record", []string{FeeSubject}, c.MaxAge, c.MaxBytes, jetstream.DiscardNew),
 		recordings,
+		base(Numbers, "X-number states, one message per numInfo item", []string{NumberSubject}, c.MaxAge, c.NumbersMaxBytes, jetstream.DiscardNew),
 		base(Rejected, "push bodies that failed validation or authentication", []string{RejectedPrefix + ">"}, c.RejectedMaxAge, c.RejectedMaxBytes, jetstream.DiscardOld),
 		base(Dead, "messages that could never be processed, with the last error", []string{DeadPrefix + ">"}, c.RejectedMaxAge, c.DeadMaxBytes, jetstream.DiscardOld),
 		c.nonceStreamConfig(),

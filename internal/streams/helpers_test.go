@@ -21,6 +21,7 @@ func smallConfig() streams.Config {
 	cfg.RejectedMaxBytes = 16 << 20
 	cfg.DeadMaxBytes = 16 << 20
 	cfg.NonceMaxBytes = 16 << 20
+	cfg.NumbersMaxBytes = 16 << 20
 	return cfg
 }
 

@@ -34,7 +34,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 }
 
 // all is every stream Provision creates, in the order Check names them.
-var all = []string{Events, Fees, Recordings, Rejected, Dead, Nonces}
+var all = []string{Events, Fees, Recordings, Numbers, Rejected, Dead, Nonces}
 
 // Check reports whether every stream exists, creating nothing. Missing ones
 // give an error matching ErrNotProvisioned that names each; any other error

@@ -58,7 +58,7 @@ func ReplayMsgID(seq uint64) string { return "replay:" + Dead + ":" + strconv.Fo
 // those that fail again come back to PN_DEAD with a new sequence.
 //
 // A dead letter without its origin (HeaderSubject) or from a subject that
-// is not pnstream's fee, event or recording subject is skipped and
+// is not pnstream's fee, event, recording or number subject is skipped and
 // reported in the returned error (ErrNotReplayable), the others proceed:
 // Replay must not become a way to publish anywhere.
 func Replay(ctx context.Context, js jetstream.JetStream, opts ReplayOptions) ([]Replayed, error) {
@@ -120,6 +120,6 @@ func Replay(ctx context.Context, js jetstream.JetStream, opts ReplayOptions) ([]
 
 // replayable reports whether subject is one pnstream's consumers read.
 func replayable(subject string) bool {
-	return subject == FeeSubject || subject == RecordingSubject ||
+	return subject == FeeSubject || subject == RecordingSubject || subject == NumberSubject ||
 		(strings.HasPrefix(subject, EventSubjectPrefix) && len(subject) > len(EventSubjectPrefix) && !strings.ContainsAny(subject[len(EventSubjectPrefix):], ".*> "))
 }

@@ -1,4 +1,4 @@
-// Package streams holds pnstream's JetStream layout: the five data and
+// Package streams holds pnstream's JetStream layout: the six data and
 // dead-letter streams and the nonce stream, their subjects, the headers pnstream sets on messages,
 // and the idempotent provisioning that creates or updates them.
 //
@@ -12,6 +12,7 @@ const (
 	Events     = "PN_EVENTS"
 	Fees       = "PN_FEES"
 	Recordings = "PN_RECORDINGS"
+	Numbers    = "PN_NUMBERS" // X-number states, one message per numInfo item
 	Rejected   = "PN_REJECTED"
 	Dead       = "PN_DEAD"
 
@@ -25,6 +26,7 @@ const (
 	EventSubjectPrefix = "pn.events." // + eventType
 	FeeSubject         = "pn.fees"
 	RecordingSubject   = "pn.recordings.mirror"
+	NumberSubject      = "pn.numbers.status"
 	RejectedPrefix     = "pn.rejected." // + reason class
 	DeadPrefix         = "pn.dead."     // + source stream kind
 )

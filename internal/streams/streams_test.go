@@ -33,7 +33,7 @@ func TestProvisionIsIdempotentAndUpdates(t *testing.T) {
 	for name := range js.StreamNames(ctx).Name() {
 		names[name] = true
 	}
-	for _, want := range []string{streams.Events, streams.Fees, streams.Recordings, streams.Rejected, streams.Dead} {
+	for _, want := range []string{streams.Events, streams.Fees, streams.Recordings, streams.Numbers, streams.Rejected, streams.Dead} {
 		if !names[want] {
 			t.Errorf("stream %s missing", want)
 		}
@@ -83,6 +83,7 @@ func TestConfigValidate(t *testing.T) {
 		"message above 64 MiB":   {func(c *streams.Config) { c.MaxMsgSize = 65 << 20 }, "max msg size"},
 		"message below a record": {func(c *streams.Config) { c.MaxMsgSize = 64 << 10 }, "max msg size"},
 		"rejected limit unset":   {func(c *streams.Config) { c.RejectedMaxBytes = 0 }, "rejected max bytes 0"},
+		"numbers limit unset":    {func(c *streams.Config) { c.NumbersMaxBytes = 0 }, "numbers max bytes 0"},
 	} {
 		cfg := streams.DefaultConfig()
 		c.change(&cfg)
@@ -93,7 +94,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 // The defaults keep every message within nats-server's default max_payload
-// (1 MiB) and reserve the sum the Config documents (36 GiB); the nonce
+// (1 MiB) and reserve the sum the Config documents (37 GiB); the nonce
 // window covers ingest's default push max age and clock skew twice over.
 func TestDefaultLimits(t *testing.T) {
 	cfg := streams.DefaultConfig()
@@ -114,8 +115,8 @@ func TestDefaultLimits(t *testing.T) {
 		}
 		sum += sc.MaxBytes
 	}
-	if sum != 36<<30 {
-		t.Errorf("default limits reserve %d bytes, the doc says 36 GiB", sum)
+	if sum != 37<<30 {
+		t.Errorf("default limits reserve %d bytes, the doc says 37 GiB", sum)
 	}
 	if cfg.NonceWindow < 6*time.Hour+2*5*time.Minute {
 		t.Errorf("default nonce window %s is below PN_PUSH_MAX_AGE + 2 × PN_PUSH_CLOCK_SKEW's defaults", cfg.NonceWindow)

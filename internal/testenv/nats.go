@@ -39,7 +39,7 @@ func NATS(t testing.TB) *NATSServer {
 		JetStream:          true,
 		StoreDir:           t.TempDir(),
 		JetStreamMaxMemory: 256 << 20,
-		JetStreamMaxStore:  1 << 40, // an accounting cap: the default stream limits reserve 36 GiB
+		JetStreamMaxStore:  1 << 40, // an accounting cap: the default stream limits reserve 37 GiB
 	}
 	s := &NATSServer{opts: opts}
 	t.Cleanup(s.Shutdown)
