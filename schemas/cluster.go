@@ -24,14 +24,19 @@ import (
 //     where ReplacingMergeTree collapses it, and readers and writers keep
 //     using T: SELECT ... FROM T FINAL is merged on each shard.
 //   - Views gain ON CLUSTER; they read the Distributed tables.
+//   - ALTER TABLE T ADD COLUMN becomes the same ALTER ON CLUSTER of
+//     T_local and then of T, whose structure follows T_local's.
+//   - DROP TABLE IF EXISTS V gains ON CLUSTER. It is derived only for a
+//     view the same migration creates again (a view is dropped to be
+//     recreated with new columns); dropping a table has no cluster form.
 //
 // Column comments are dropped: ClickHouse 18.16 refuses to create a
 // replicated table whose columns have comments ("Table structure in
 // ZooKeeper is too different from local table structure", code 122). They
 // stay documented in the migration files.
 //
-// A statement of another shape (a materialized view, an ALTER, a table
-// without ORDER BY) has no derived form: ClusterStatements returns an error
+// A statement of another shape (a materialized view, another ALTER, a
+// table without ORDER BY) has no derived form: ClusterStatements returns an error
 // naming it, which the tests of this package turn into a failure for every
 // embedded migration, so a new migration cannot silently lack its cluster
 // variant.
@@ -52,8 +57,10 @@ var (
 	// with simple arguments, then the rest (PARTITION BY, ORDER BY, ...).
 	clusterEngine = regexp.MustCompile(`(?s)^\s*ENGINE\s*=\s*([A-Za-z]*MergeTree)(?:\s*\(([^()]*)\))?(.*)$`)
 	// The first column of the ORDER BY key, bare or in a tuple.
-	clusterOrderBy = regexp.MustCompile(`\bORDER BY\s+(?:\(\s*)?([A-Za-z_]\w*)\s*(?:[,)]|$)`)
-	columnComment  = regexp.MustCompile(`\s+COMMENT\s+'(?:[^'\\]|\\.)*'`)
+	clusterOrderBy   = regexp.MustCompile(`\bORDER BY\s+(?:\(\s*)?([A-Za-z_]\w*)\s*(?:[,)]|$)`)
+	columnComment    = regexp.MustCompile(`\s+COMMENT\s+'(?:[^'\\]|\\.)*'`)
+	clusterAddColumn = regexp.MustCompile(`(?s)^ALTER TABLE ([A-Za-z_]\w*)\.([A-Za-z_]\w*)(\s+ADD COLUMN\s.*)$`)
+	clusterDropView  = regexp.MustCompile(`^DROP TABLE IF EXISTS ([A-Za-z_]\w*\.[A-Za-z_]\w*)$`)
 )
 
 // ClusterStatements returns the migration's statements for a database
@@ -62,7 +69,15 @@ var (
 // identifiers; the caller validates them, since they are spliced into DDL.
 func (m Migration) ClusterStatements(database, cluster string) ([]string, error) {
 	var out []string
-	for _, s := range m.Statements(database) {
+	stmts := m.Statements(database)
+	for i, s := range stmts {
+		if d := clusterDropView.FindStringSubmatch(s); d != nil {
+			if !recreatesView(stmts[i+1:], d[1]) {
+				return nil, fmt.Errorf("%s: no cluster variant: DROP TABLE %s: only a view the migration creates again may be dropped", m.Name, d[1])
+			}
+			out = append(out, s+" ON CLUSTER "+cluster)
+			continue
+		}
 		derived, err := clusterStatement(s, cluster)
 		if err != nil {
 			return nil, fmt.Errorf("%s: no cluster variant: %w", m.Name, err)
@@ -81,9 +96,16 @@ func clusterStatement(stmt, cluster string) ([]string, error) {
 	if v := clusterCreateView.FindStringSubmatch(stmt); v != nil {
 		return []string{v[1] + onCluster + v[2]}, nil
 	}
+	if a := clusterAddColumn.FindStringSubmatch(stmt); a != nil {
+		db, table, add := a[1], a[2], columnComment.ReplaceAllString(a[3], "")
+		return []string{
+			"ALTER TABLE " + db + "." + table + LocalTableSuffix + onCluster + add,
+			"ALTER TABLE " + db + "." + table + onCluster + add,
+		}, nil
+	}
 	t := clusterCreateTable.FindStringSubmatchIndex(stmt)
 	if t == nil {
-		return nil, fmt.Errorf("unsupported statement (want CREATE DATABASE, TABLE or VIEW IF NOT EXISTS): %.60q", stmt)
+		return nil, fmt.Errorf("unsupported statement (want CREATE DATABASE, TABLE or VIEW IF NOT EXISTS, ALTER TABLE ADD COLUMN, or DROP TABLE IF EXISTS of a view created again): %.60q", stmt)
 	}
 	db, table := stmt[t[2]:t[3]], stmt[t[4]:t[5]]
 	open := t[1] - 1
@@ -140,4 +162,14 @@ func closingParen(s string, open int) (int, error) {
 		}
 	}
 	return 0, errors.New("unbalanced parentheses in the column list")
+}
+
+// recreatesView reports whether stmts create the view name (db.view).
+func recreatesView(stmts []string, name string) bool {
+	for _, s := range stmts {
+		if v := clusterCreateView.FindStringSubmatch(s); v != nil && v[1] == "CREATE VIEW IF NOT EXISTS "+name {
+			return true
+		}
+	}
+	return false
 }
