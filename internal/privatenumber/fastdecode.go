@@ -189,7 +189,7 @@ func (s *scanner) feeValues(v *feeValues) bool {
 			return false
 		}
 		if f, known := feeKey(key); known {
-			v.at[f] = span{start, s.i}
+			v.set(f, start, s.i)
 		}
 		return true
 	})

@@ -2,6 +2,7 @@ package privatenumber
 
 import (
 	"encoding/json"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -115,25 +116,30 @@ func decodeFeeRecordJSON(path string, raw []byte) (FeeRecord, error) {
 // checkID checks a field that becomes part of a message id, a row key or an
 // object key: present, bounded, printable.
 func checkID(errs *FieldErrors, field, v string, maxLen int) {
+	if problem := idProblem(v, maxLen); problem != "" {
+		*errs = append(*errs, fieldErr(field, "%s", problem))
+	}
+}
+
+// idProblem is what checkID finds wrong with v, or "".
+func idProblem(v string, maxLen int) string {
 	switch {
 	case v == "":
-		*errs = append(*errs, fieldErr(field, "required"))
+		return "required"
 	case len(v) > maxLen:
-		*errs = append(*errs, fieldErr(field, "longer than %d bytes", maxLen))
+		return "longer than " + strconv.Itoa(maxLen) + " bytes"
 	case !utf8.ValidString(v):
-		*errs = append(*errs, fieldErr(field, "not valid UTF-8"))
-	default:
-		for _, c := range v {
-			switch {
-			case c < 0x21 || c == 0x7f:
-				*errs = append(*errs, fieldErr(field, "contains a space or control character"))
-				return
-			case c == utf8.RuneError:
-				// encoding/json decodes invalid UTF-8 and lone surrogates
-				// to U+FFFD: distinct identities would become one.
-				*errs = append(*errs, fieldErr(field, "not valid UTF-8 (or contains U+FFFD)"))
-				return
-			}
+		return "not valid UTF-8"
+	}
+	for _, c := range v {
+		switch {
+		case c < 0x21 || c == 0x7f:
+			return "contains a space or control character"
+		case c == utf8.RuneError:
+			// encoding/json decodes invalid UTF-8 and lone surrogates
+			// to U+FFFD: distinct identities would become one.
+			return "not valid UTF-8 (or contains U+FFFD)"
 		}
 	}
+	return ""
 }

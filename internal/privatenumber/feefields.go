@@ -3,6 +3,7 @@ package privatenumber
 import (
 	"bytes"
 	"encoding/json"
+	"math/bits"
 	"time"
 )
 
@@ -47,7 +48,7 @@ const (
 	feeExtendNumber
 	feeCallDuration
 	feeAreaCode
-	numFeeFields
+	numFeeFields // at most 64: feeValues.present has a bit a field
 )
 
 // feeKeys are the JSON names of FeeRecord's fields, indexed by the fee*
@@ -61,24 +62,29 @@ var feeKeys = [numFeeFields]string{
 }
 
 // feeValues are the values a decoder found for a record's documented
-// fields: at[f] is where field f's value is in b (an end of 0: absent).
+// fields: at[f] is where field f's value is in b, when bit f of present
+// is set.
 type feeValues struct {
-	b    []byte
-	text string // b as a string for the record's strings to share, or ""
-	at   [numFeeFields]span
+	b       []byte
+	text    string // b as a string for the record's strings to share, or ""
+	present uint64
+	at      [numFeeFields]span
 }
 
-// value returns field f's value, or false when the record has none.
-func (v *feeValues) value(f int) (jsonValue, bool) {
+// set notes that field f's value is b[start:end].
+func (v *feeValues) set(f, start, end int) {
+	v.present |= 1 << f
+	v.at[f] = span{start, end}
+}
+
+// value returns field f's value, which must be present.
+func (v *feeValues) value(f int) jsonValue {
 	sp := v.at[f]
-	if sp.end == 0 {
-		return jsonValue{}, false
-	}
 	val := jsonValue{b: v.b[sp.start:sp.end]}
 	if v.text != "" {
 		val.text = v.text[sp.start:sp.end]
 	}
-	return val, true
+	return val
 }
 
 // record builds the record from the values, raw being its JSON: every
@@ -91,10 +97,13 @@ func (v *feeValues) record(path string, raw []byte) (FeeRecord, error) {
 		notString [2]bool // icid, sessionId given as another JSON type
 		callInAt  bool    // callInTime was given, and noted if unusable
 	)
-	for f := range numFeeFields {
-		val, ok := v.value(f)
-		if !ok {
-			continue
+	b, text := v.b, v.text // locals: the compiler keeps them in registers
+	for present := v.present; present != 0; present &= present - 1 {
+		f := bits.TrailingZeros64(present)
+		sp := v.at[f]
+		val := jsonValue{b: b[sp.start:sp.end]}
+		if text != "" {
+			val.text = text[sp.start:sp.end]
 		}
 		switch f {
 		case feeICID, feeSessionID:
@@ -134,13 +143,14 @@ func (v *feeValues) record(path string, raw []byte) (FeeRecord, error) {
 
 	var errs FieldErrors
 	for i, f := range [...]int{feeICID, feeSessionID} {
-		name := joinPath(path, feeKeys[f])
+		// The field's path only once it is needed: making it costs an
+		// allocation a record.
 		if notString[i] {
-			val, _ := v.value(f)
-			errs = append(errs, fieldErr(name, "got %s, want a string", jsonKind(val.b)))
-			continue
+			val := v.value(f)
+			errs = append(errs, fieldErr(joinPath(path, feeKeys[f]), "got %s, want a string", jsonKind(val.b)))
+		} else if problem := idProblem(*r.stringField(f), idMaxLen[i]); problem != "" {
+			errs = append(errs, fieldErr(joinPath(path, feeKeys[f]), "%s", problem))
 		}
-		checkID(&errs, name, *r.stringField(f), idMaxLen[i])
 	}
 
 	if r.CallInTime.IsZero() {
@@ -358,7 +368,7 @@ func (j *feeJSON) values() feeValues {
 		if m = bytes.TrimSpace(m); len(m) > 0 {
 			start := len(v.b)
 			v.b = append(v.b, m...)
-			v.at[f] = span{start, len(v.b)}
+			v.set(f, start, len(v.b))
 		}
 	}
 	return v
