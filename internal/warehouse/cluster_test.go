@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/schemas"
 )
 
 // clusterNodes are the native addresses of the cluster's servers, in
@@ -87,6 +88,27 @@ func TestClusterMigrateAndDeduplicate(t *testing.T) {
 	})
 	if again, err := last.migrate(ctx); err != nil || len(again) != 0 {
 		t.Errorf("Migrate on %s after %s = %v, %v; want nothing to do", nodes[len(nodes)-1], nodes[0], again, err)
+	}
+
+	// 0006 applied again, as after a stop midway: its ALTERs ON CLUSTER
+	// find their columns and the Distributed tables are created again.
+	ms, err := schemas.ClickHouseMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Name != "0006_tolerance.sql" {
+			continue
+		}
+		stmts, err := m.ClusterStatements(db, cluster)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range stmts {
+			if err := first.execDDL(ctx, s); err != nil {
+				t.Fatalf("0006 again: %v\n%s", err, s)
+			}
+		}
 	}
 
 	// Three copies of 40 CDRs (each with another sessionId, so that no
