@@ -24,14 +24,26 @@ import (
 //     where ReplacingMergeTree collapses it, and readers and writers keep
 //     using T: SELECT ... FROM T FINAL is merged on each shard.
 //   - Views gain ON CLUSTER; they read the Distributed tables.
+//   - ALTER TABLE T ADD COLUMN becomes the same ALTER ON CLUSTER of
+//     T_local; after the migration's last ALTER of T, the Distributed T is
+//     dropped and created again AS T_local, with T_local's new columns.
+//     (An ALTER ON CLUSTER of a Distributed table is refused where shards
+//     replicate internally: "Table isn't replicated, but shard is
+//     replicated according to its cluster definition", code 371. T holds
+//     no rows of its own: pnstream inserts with insert_distributed_sync.)
+//     T's sharding key is that of its CREATE TABLE, in this migration or
+//     an embedded one.
+//   - DROP TABLE IF EXISTS V gains ON CLUSTER. It is derived only for a
+//     view the same migration creates again (a view is dropped to be
+//     recreated with new columns); dropping a table has no cluster form.
 //
 // Column comments are dropped: ClickHouse 18.16 refuses to create a
 // replicated table whose columns have comments ("Table structure in
 // ZooKeeper is too different from local table structure", code 122). They
 // stay documented in the migration files.
 //
-// A statement of another shape (a materialized view, an ALTER, a table
-// without ORDER BY) has no derived form: ClusterStatements returns an error
+// A statement of another shape (a materialized view, another ALTER, a
+// table without ORDER BY) has no derived form: ClusterStatements returns an error
 // naming it, which the tests of this package turn into a failure for every
 // embedded migration, so a new migration cannot silently lack its cluster
 // variant.
@@ -52,8 +64,10 @@ var (
 	// with simple arguments, then the rest (PARTITION BY, ORDER BY, ...).
 	clusterEngine = regexp.MustCompile(`(?s)^\s*ENGINE\s*=\s*([A-Za-z]*MergeTree)(?:\s*\(([^()]*)\))?(.*)$`)
 	// The first column of the ORDER BY key, bare or in a tuple.
-	clusterOrderBy = regexp.MustCompile(`\bORDER BY\s+(?:\(\s*)?([A-Za-z_]\w*)\s*(?:[,)]|$)`)
-	columnComment  = regexp.MustCompile(`\s+COMMENT\s+'(?:[^'\\]|\\.)*'`)
+	clusterOrderBy   = regexp.MustCompile(`\bORDER BY\s+(?:\(\s*)?([A-Za-z_]\w*)\s*(?:[,)]|$)`)
+	columnComment    = regexp.MustCompile(`\s+COMMENT\s+'(?:[^'\\]|\\.)*'`)
+	clusterAddColumn = regexp.MustCompile(`(?s)^ALTER TABLE ([A-Za-z_]\w*)\.([A-Za-z_]\w*)(\s+ADD COLUMN\s.*)$`)
+	clusterDropView  = regexp.MustCompile(`^DROP TABLE IF EXISTS ([A-Za-z_]\w*\.[A-Za-z_]\w*)$`)
 )
 
 // ClusterStatements returns the migration's statements for a database
@@ -62,7 +76,33 @@ var (
 // identifiers; the caller validates them, since they are spliced into DDL.
 func (m Migration) ClusterStatements(database, cluster string) ([]string, error) {
 	var out []string
-	for _, s := range m.Statements(database) {
+	stmts := m.Statements(database)
+	lastAlter := map[string]int{} // table → index of the migration's last ALTER of it
+	for i, s := range stmts {
+		if a := clusterAddColumn.FindStringSubmatch(s); a != nil {
+			lastAlter[a[2]] = i
+		}
+	}
+	for i, s := range stmts {
+		if d := clusterDropView.FindStringSubmatch(s); d != nil {
+			if !recreatesView(stmts[i+1:], d[1]) {
+				return nil, fmt.Errorf("%s: no cluster variant: DROP TABLE %s: only a view the migration creates again may be dropped", m.Name, d[1])
+			}
+			out = append(out, s+" ON CLUSTER "+cluster)
+			continue
+		}
+		if a := clusterAddColumn.FindStringSubmatch(s); a != nil {
+			db, table, add := a[1], a[2], columnComment.ReplaceAllString(a[3], "")
+			out = append(out, "ALTER TABLE "+db+"."+table+LocalTableSuffix+" ON CLUSTER "+cluster+add)
+			if lastAlter[table] == i {
+				key, err := shardKeyOf(database, table, stmts)
+				if err != nil {
+					return nil, fmt.Errorf("%s: no cluster variant: ALTER TABLE %s: %w", m.Name, table, err)
+				}
+				out = append(out, "DROP TABLE IF EXISTS "+db+"."+table+" ON CLUSTER "+cluster, distributedDDL(db, table, cluster, key))
+			}
+			continue
+		}
 		derived, err := clusterStatement(s, cluster)
 		if err != nil {
 			return nil, fmt.Errorf("%s: no cluster variant: %w", m.Name, err)
@@ -81,40 +121,91 @@ func clusterStatement(stmt, cluster string) ([]string, error) {
 	if v := clusterCreateView.FindStringSubmatch(stmt); v != nil {
 		return []string{v[1] + onCluster + v[2]}, nil
 	}
+	t, err := parseCreateTable(stmt)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(t.engine, "Replicated") {
+		return nil, fmt.Errorf("table %s: engine %s is replicated already; migrations describe one server", t.table, t.engine)
+	}
+	replicated := fmt.Sprintf("'%s{shard}/%s/%s', '{replica}'", ReplicationPathPrefix, t.db, t.table)
+	if t.args != "" {
+		replicated += ", " + t.args
+	}
+	return []string{
+		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s\n%s\nENGINE = Replicated%s(%s)%s",
+			t.db, t.table+LocalTableSuffix, onCluster, t.columns, t.engine, replicated, t.rest),
+		distributedDDL(t.db, t.table, cluster, t.key),
+	}, nil
+}
+
+// createTable is a CREATE TABLE statement of a migration, in parts.
+type createTable struct {
+	db, table string
+	columns   string // the column list in its parentheses, without comments
+	engine    string // a MergeTree family engine
+	args      string // the engine's arguments
+	rest      string // what follows the engine: PARTITION BY, ORDER BY, ...
+	key       string // the first column of the ORDER BY key, to shard by
+}
+
+func parseCreateTable(stmt string) (createTable, error) {
 	t := clusterCreateTable.FindStringSubmatchIndex(stmt)
 	if t == nil {
-		return nil, fmt.Errorf("unsupported statement (want CREATE DATABASE, TABLE or VIEW IF NOT EXISTS): %.60q", stmt)
+		return createTable{}, fmt.Errorf("unsupported statement (want CREATE DATABASE, TABLE or VIEW IF NOT EXISTS, ALTER TABLE ADD COLUMN, or DROP TABLE IF EXISTS of a view created again): %.60q", stmt)
 	}
-	db, table := stmt[t[2]:t[3]], stmt[t[4]:t[5]]
+	c := createTable{db: stmt[t[2]:t[3]], table: stmt[t[4]:t[5]]}
 	open := t[1] - 1
 	end, err := closingParen(stmt, open)
 	if err != nil {
-		return nil, fmt.Errorf("table %s: %w", table, err)
+		return createTable{}, fmt.Errorf("table %s: %w", c.table, err)
 	}
-	columns := columnComment.ReplaceAllString(stmt[open:end+1], "")
+	c.columns = columnComment.ReplaceAllString(stmt[open:end+1], "")
 	e := clusterEngine.FindStringSubmatch(stmt[end+1:])
 	if e == nil {
-		return nil, fmt.Errorf("table %s: want ENGINE = <MergeTree family>(simple arguments) after the columns", table)
+		return createTable{}, fmt.Errorf("table %s: want ENGINE = <MergeTree family>(simple arguments) after the columns", c.table)
 	}
-	engine, args, rest := e[1], strings.TrimSpace(e[2]), e[3]
-	if strings.HasPrefix(engine, "Replicated") {
-		return nil, fmt.Errorf("table %s: engine %s is replicated already; migrations describe one server", table, engine)
-	}
-	key := clusterOrderBy.FindStringSubmatch(rest)
+	c.engine, c.args, c.rest = e[1], strings.TrimSpace(e[2]), e[3]
+	key := clusterOrderBy.FindStringSubmatch(c.rest)
 	if key == nil {
-		return nil, fmt.Errorf("table %s: want ORDER BY starting with a column, to shard by", table)
+		return createTable{}, fmt.Errorf("table %s: want ORDER BY starting with a column, to shard by", c.table)
 	}
-	replicated := fmt.Sprintf("'%s{shard}/%s/%s', '{replica}'", ReplicationPathPrefix, db, table)
-	if args != "" {
-		replicated += ", " + args
-	}
+	c.key = key[1]
+	return c, nil
+}
+
+// distributedDDL creates the Distributed table over table's local one,
+// sharded by key.
+func distributedDDL(db, table, cluster, key string) string {
 	local := table + LocalTableSuffix
-	return []string{
-		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s\n%s\nENGINE = Replicated%s(%s)%s",
-			db, local, onCluster, columns, engine, replicated, rest),
-		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s AS %s.%s\nENGINE = Distributed(%s, %s, %s, cityHash64(%s))",
-			db, table, onCluster, db, local, cluster, db, local, key[1]),
-	}, nil
+	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s ON CLUSTER %s AS %s.%s\nENGINE = Distributed(%s, %s, %s, cityHash64(%s))",
+		db, table, cluster, db, local, cluster, db, local, key)
+}
+
+// shardKeyOf returns the sharding key of table, from its CREATE TABLE in
+// stmts or else in the embedded migrations.
+func shardKeyOf(database, table string, stmts []string) (string, error) {
+	find := func(stmts []string) (string, bool) {
+		for _, s := range stmts {
+			if t, err := parseCreateTable(s); err == nil && t.table == table {
+				return t.key, true
+			}
+		}
+		return "", false
+	}
+	if key, ok := find(stmts); ok {
+		return key, nil
+	}
+	ms, err := ClickHouseMigrations()
+	if err != nil {
+		return "", err
+	}
+	for _, m := range ms {
+		if key, ok := find(m.Statements(database)); ok {
+			return key, nil
+		}
+	}
+	return "", fmt.Errorf("no CREATE TABLE of %s in the migrations, to shard its Distributed table by", table)
 }
 
 // closingParen returns the index of the parenthesis that closes the one at
@@ -140,4 +231,14 @@ func closingParen(s string, open int) (int, error) {
 		}
 	}
 	return 0, errors.New("unbalanced parentheses in the column list")
+}
+
+// recreatesView reports whether stmts create the view name (db.view).
+func recreatesView(stmts []string, name string) bool {
+	for _, s := range stmts {
+		if v := clusterCreateView.FindStringSubmatch(s); v != nil && v[1] == "CREATE VIEW IF NOT EXISTS "+name {
+			return true
+		}
+	}
+	return false
 }

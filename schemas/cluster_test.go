@@ -47,6 +47,35 @@ SELECT * FROM pn.calls FINAL`,
 		t.Errorf("ClusterStatements =\n%s\nwant\n%s", strings.Join(got, "\n;\n"), strings.Join(want, "\n;\n"))
 	}
 
+	// Two ALTERs of an embedded table: its local table is altered, then
+	// its Distributed table created again once, sharded by its identity.
+	alter := schemas.Migration{SQL: `ALTER TABLE {{database}}.fee_records ADD COLUMN tags Array(String) COMMENT 'a; b' AFTER icid;
+ALTER TABLE {{database}}.fee_records ADD COLUMN n UInt8;
+
+DROP TABLE IF EXISTS {{database}}.fee_records_latest;
+
+CREATE VIEW IF NOT EXISTS {{database}}.fee_records_latest AS
+SELECT * FROM {{database}}.fee_records FINAL;
+`}
+	got, err = alter.ClusterStatements("pn", "pn_cluster")
+	want = []string{
+		"ALTER TABLE pn.fee_records_local ON CLUSTER pn_cluster ADD COLUMN tags Array(String) AFTER icid",
+		"ALTER TABLE pn.fee_records_local ON CLUSTER pn_cluster ADD COLUMN n UInt8",
+		"DROP TABLE IF EXISTS pn.fee_records ON CLUSTER pn_cluster",
+		"CREATE TABLE IF NOT EXISTS pn.fee_records ON CLUSTER pn_cluster AS pn.fee_records_local\nENGINE = Distributed(pn_cluster, pn, fee_records_local, cityHash64(icid))",
+		"DROP TABLE IF EXISTS pn.fee_records_latest ON CLUSTER pn_cluster",
+		"CREATE VIEW IF NOT EXISTS pn.fee_records_latest ON CLUSTER pn_cluster AS\nSELECT * FROM pn.fee_records FINAL",
+	}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("ALTER and DROP: ClusterStatements =\n%s, %v\nwant\n%s", strings.Join(got, "\n;\n"), err, strings.Join(want, "\n;\n"))
+	}
+	// A table created in the same migration shards by its own key.
+	both := schemas.Migration{SQL: m.SQL + "\nALTER TABLE {{database}}.calls ADD COLUMN x String;\n"}
+	got, err = both.ClusterStatements("pn", "pn_cluster")
+	if err != nil || len(got) != 6 || !strings.HasSuffix(got[5], "cityHash64(icid))") || !strings.HasPrefix(got[4], "DROP TABLE IF EXISTS pn.calls ON CLUSTER") {
+		t.Errorf("ALTER of a table of the same migration: %q, %v", got, err)
+	}
+
 	db := schemas.Migration{SQL: "CREATE DATABASE IF NOT EXISTS {{database}}"}
 	if got, err := db.ClusterStatements("pn", "c"); err != nil || !slices.Equal(got, []string{"CREATE DATABASE IF NOT EXISTS pn ON CLUSTER c"}) {
 		t.Errorf("database: %q, %v", got, err)
@@ -64,7 +93,11 @@ func TestClusterStatementsRefuse(t *testing.T) {
 	table := "CREATE TABLE IF NOT EXISTS {{database}}.t\n(\n    k String\n)\n"
 	for _, tt := range []struct{ name, sql, want string }{
 		{"materialized view", "CREATE MATERIALIZED VIEW IF NOT EXISTS {{database}}.mv ENGINE = SummingMergeTree() ORDER BY k AS SELECT k FROM {{database}}.t", "unsupported statement"},
-		{"alter", "ALTER TABLE {{database}}.t ADD COLUMN x String", "unsupported statement"},
+		{"alter other than ADD COLUMN", "ALTER TABLE {{database}}.t DROP COLUMN x", "unsupported statement"},
+		{"alter of a table no migration creates", "ALTER TABLE {{database}}.nowhere ADD COLUMN x String", "no CREATE TABLE of nowhere"},
+		{"drop of a table", "DROP TABLE IF EXISTS {{database}}.t", "only a view the migration creates again"},
+		{"drop of a view not created again", "DROP TABLE IF EXISTS {{database}}.v;\nCREATE VIEW IF NOT EXISTS {{database}}.w AS SELECT 1", "only a view"},
+		{"drop without IF EXISTS", "DROP TABLE {{database}}.v;\nCREATE VIEW IF NOT EXISTS {{database}}.v AS SELECT 1", "unsupported statement"},
 		{"replicated already", table + "ENGINE = ReplicatedMergeTree('/p', 'r')\nORDER BY k", "replicated already"},
 		{"no order by", table + "ENGINE = MergeTree\nPARTITION BY k", "ORDER BY"},
 		{"expression key", table + "ENGINE = MergeTree\nORDER BY cityHash64(k)", "ORDER BY"},
@@ -85,7 +118,7 @@ func TestEmbeddedMigrationsClusterVariant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ddl := regexp.MustCompile(`^(?s)CREATE (DATABASE|TABLE|VIEW) IF NOT EXISTS db\.\w+ ON CLUSTER c[\s$]`)
+	ddl := regexp.MustCompile(`^(?s)(CREATE (DATABASE|TABLE|VIEW) IF NOT EXISTS|ALTER TABLE|DROP TABLE IF EXISTS) db\.\w+ ON CLUSTER c(\s|$)`)
 	distributed := regexp.MustCompile(`ENGINE = Distributed\(c, db, (\w+)_local, cityHash64\((\w+)\)\)$`)
 	shardKeys := map[string]string{}
 	for _, m := range ms {
@@ -98,7 +131,7 @@ func TestEmbeddedMigrationsClusterVariant(t *testing.T) {
 		}
 		for _, s := range stmts {
 			if !ddl.MatchString(s) {
-				t.Errorf("%s: not an idempotent CREATE ... ON CLUSTER:\n%s", m.Name, s)
+				t.Errorf("%s: not an idempotent CREATE, an ALTER or a DROP ... ON CLUSTER:\n%s", m.Name, s)
 			}
 			if strings.Contains(s, "COMMENT") || strings.Contains(s, "{{") {
 				t.Errorf("%s: keeps a column comment or a placeholder:\n%s", m.Name, s)

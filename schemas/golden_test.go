@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -60,16 +61,25 @@ func sampleKind(t *testing.T, name string) (kind privatenumber.Kind, valid bool)
 // TestGolden validates every sample push in testdata/ against its JSON
 // Schema and decodes it with privatenumber.DecodePush: both must accept the
 // valid samples and reject the invalid ones, so that the published contract
-// and the code that enforces it cannot drift apart unnoticed.
+// and the code that enforces it cannot drift apart unnoticed. Only identity
+// makes a sample invalid (tolerance, DESIGN.md).
+//
+// Each schema also describes the documented form: with its
+// $defs/tolerated replaced by false, it accepts a valid sample exactly when
+// the decoder notes no anomaly in it; wantAnomalies pins the anomalies of
+// the samples made to show them.
 //
 // The schema is an approximation of the decoder on spellings no sample
-// exercises: it does not check that a date exists (2019-02-30) or that a
-// numeric string fits in 32 bits, and counts maxLength in characters where
-// the decoder counts bytes.
+// exercises: it does not check that a date exists (2019-02-30) or fits a
+// DateTime, or that a numeric string fits in 32 bits, and counts maxLength
+// in characters where the decoder counts bytes.
 func TestGolden(t *testing.T) {
 	feeSchema := compile(t, schemas.FeePushSchemaFile, schemas.FeePushSchema())
 	eventSchema := compile(t, schemas.CallEventSchemaFile, schemas.CallEventSchema())
 	numStatusSchema := compile(t, schemas.NumStatusSchemaFile, schemas.NumStatusPushSchema())
+	feeStrict := compile(t, schemas.FeePushSchemaFile, documentedOnly(t, schemas.FeePushSchema()))
+	eventStrict := compile(t, schemas.CallEventSchemaFile, documentedOnly(t, schemas.CallEventSchema()))
+	numStatusStrict := compile(t, schemas.NumStatusSchemaFile, documentedOnly(t, schemas.NumStatusPushSchema()))
 
 	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
 	if err != nil {
@@ -78,7 +88,7 @@ func TestGolden(t *testing.T) {
 	if len(files) < 10 {
 		t.Fatalf("found %d samples in testdata, want the seeds and the invalid samples", len(files))
 	}
-	var seenValid, seenInvalid int
+	var seenValid, seenInvalid, seenAnomalies int
 	for _, path := range files {
 		name := filepath.Base(path)
 		t.Run(strings.TrimSuffix(name, ".json"), func(t *testing.T) {
@@ -87,16 +97,16 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sch := eventSchema
+			sch, strict := eventSchema, eventStrict
 			switch kind {
 			case privatenumber.FeePush:
-				sch = feeSchema
+				sch, strict = feeSchema, feeStrict
 			case privatenumber.NumStatusPush:
-				sch = numStatusSchema
+				sch, strict = numStatusSchema, numStatusStrict
 			}
 
 			schemaErr := validate(sch, body)
-			decodeErr := decode(body, kind)
+			anomalies, decodeErr := decode(body, kind)
 			if got := schemaErr == nil; got != want {
 				t.Errorf("schema accepts = %v, want %v; schema error: %v", got, want, schemaErr)
 			}
@@ -106,6 +116,19 @@ func TestGolden(t *testing.T) {
 			if decodeErr != nil && !errors.Is(decodeErr, privatenumber.ErrInvalid) {
 				t.Errorf("decode error %v does not match privatenumber.ErrInvalid", decodeErr)
 			}
+			if !want {
+				return
+			}
+			strictErr := validate(strict, body)
+			if (strictErr == nil) != (len(anomalies) == 0) {
+				t.Errorf("the documented form accepts = %v, but the decoder notes anomalies %v; schema error: %v", strictErr == nil, anomalies, strictErr)
+			}
+			if w, ok := wantAnomalies[name]; ok && fmt.Sprint(anomalies) != w {
+				t.Errorf("anomalies %v, want %s", anomalies, w)
+			}
+			if len(anomalies) > 0 {
+				seenAnomalies++
+			}
 		})
 		if _, valid := sampleKind(t, name); valid {
 			seenValid++
@@ -113,9 +136,54 @@ func TestGolden(t *testing.T) {
 			seenInvalid++
 		}
 	}
-	if seenValid == 0 || seenInvalid == 0 {
-		t.Errorf("testdata has %d valid and %d invalid samples; want both kinds", seenValid, seenInvalid)
+	if seenValid == 0 || seenInvalid == 0 || seenAnomalies == 0 {
+		t.Errorf("testdata has %d valid (%d with anomalies) and %d invalid samples; want all three kinds", seenValid, seenAnomalies, seenInvalid)
 	}
+	for name := range wantAnomalies {
+		if _, err := os.Stat(filepath.Join("testdata", name)); err != nil {
+			t.Errorf("wantAnomalies names %s: %v", name, err)
+		}
+	}
+}
+
+// wantAnomalies are the anomalies of the samples that show tolerance, in
+// body order, each record's in field order.
+var wantAnomalies = map[string]string{
+	"fee-2018-click-to-call-no-call-in-time.json": "[callInTime:missing]",
+	"fee-tolerant-empty-call-in-time.json":        "[callInTime:missing]",
+	"fee-tolerant-unknown-time-format.json":       "[callInTime:format]",
+	"fee-tolerant-numbers-for-strings.json":       "[subscriptionId:type mptyId:type serviceType:type extendNum:type]",
+	"fee-tolerant-number-for-service-type.json":   "[serviceType:type]",
+	"fee-tolerant-enums-out-of-range.json":        "[direction:range recordFlag:range direction:range recordFlag:range]",
+	"fee-tolerant-direction-out-of-range.json":    "[direction:range]",
+	"fee-tolerant-record-flag-word.json":          "[recordFlag:type]",
+	"fee-tolerant-word-for-int.json":              "[fwdUnaswRsn:type]",
+	"fee-tolerant-fraction-for-int.json":          "[sipStatusCode:type]",
+	"fee-axe-optional-fields.json":                "[]",
+	"event-tolerant-unknown-type.json":            "[eventType:unknown]",
+	"event-tolerant-fraction-state-code.json":     "[statusInfo.stateCode:type]",
+	"event-tolerant-numbers-for-strings.json":     "[statusInfo.caller:type statusInfo.stateDesc:type statusInfo.callRelDirection:range]",
+	"event-disconnect-call-rel-direction.json":    "[]",
+}
+
+// documentedOnly returns the schema doc with $defs/tolerated replaced by
+// false: the documented form alone.
+func documentedOnly(t *testing.T, doc []byte) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(doc, &m); err != nil {
+		t.Fatal(err)
+	}
+	defs, ok := m["$defs"].(map[string]any)
+	if _, has := defs["tolerated"]; !ok || !has {
+		t.Fatal("the schema has no $defs/tolerated")
+	}
+	defs["tolerated"] = false
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // validate applies a schema to a body; a body that is not JSON is rejected
@@ -128,14 +196,25 @@ func validate(sch *jsonschema.Schema, body []byte) error {
 	return sch.Validate(inst)
 }
 
-// decode reports whether DecodePush takes the whole body: an error for the
-// body, or for any record the push would reject.
-func decode(body []byte, kind privatenumber.Kind) error {
+// decode reports whether DecodePush takes the whole body (an error for
+// the body, or for any record the push would reject) and the anomalies of
+// what it took.
+func decode(body []byte, kind privatenumber.Kind) ([]privatenumber.Anomaly, error) {
 	p, err := privatenumber.DecodePush(body, kind)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return p.Err()
+	if p.Event != nil {
+		return p.Event.Anomalies, nil
+	}
+	var as []privatenumber.Anomaly
+	for _, r := range p.Fees {
+		as = append(as, r.Anomalies...)
+	}
+	for _, n := range p.Numbers {
+		as = append(as, n.Anomalies...)
+	}
+	return as, p.Err()
 }
 
 // TestFeeSchemaCoversRecord keeps the fee schema's record properties and the

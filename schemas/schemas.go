@@ -3,15 +3,20 @@
 // serve them.
 //
 // The ClickHouse migrations live in clickhouse/, numbered NNNN_name.sql and
-// applied in order by the warehouse package. Each is idempotent (IF NOT
-// EXISTS), names its database only through the DatabasePlaceholder, and runs
-// on every ClickHouse from 18.16 to current releases.
+// applied in order by the warehouse package. Each names its database only
+// through the DatabasePlaceholder, runs on every ClickHouse from 18.16 to
+// current releases, and is idempotent: CREATE ... IF NOT EXISTS; ALTER
+// TABLE ... ADD COLUMN of one column (18.16 has no IF NOT EXISTS there, and
+// the migrator takes an existing column for done); DROP TABLE IF EXISTS of
+// a view the migration then creates again.
 //
 // The JSON Schemas (draft 2020-12) in json/ describe the three push bodies
-// the platform sends: a fee push, a call event and an X-number status push. They are as tolerant as
-// privatenumber's decoder (unknown keys, integers as numeric strings), and
-// the golden test in this package checks that schema and decoder agree on
-// every sample in testdata/.
+// the platform sends: a fee push, a call event and an X-number status push.
+// They accept what privatenumber's decoder accepts (only identities refuse
+// a record; any other value not as documented is tolerated through
+// $defs/tolerated), and with $defs/tolerated replaced by false they
+// describe the documented form; the golden test in this package checks
+// both against the decoder on every sample in testdata/.
 package schemas
 
 import (

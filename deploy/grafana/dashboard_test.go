@@ -88,6 +88,7 @@ var wantColumns = map[string][]string{
 	"Usage per binding":             {"subscription_id", "bind_num", "calls", "answered", "minutes", "last_call"},
 	"Recording coverage per day":    {"time", "archived", "failed", "pending"},
 	"X numbers not usable":          {"number", "status", "cause", "meaning", "since"},
+	"Field anomalies":               {"table", "field", "kind", "records", "last_seen"},
 }
 
 func TestDashboardPanelsQueryTheViews(t *testing.T) {
@@ -153,9 +154,9 @@ func TestDashboardPanelsQueryTheViews(t *testing.T) {
 
 var base = time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
 
-// loadWorkload stores six hours of calls of every outcome, recordings
-// archived, failed and pending, a disconnect without CDR, and X numbers
-// usable and not.
+// loadWorkload stores six hours of calls of every outcome, some with an
+// anomaly, recordings archived, failed and pending, a disconnect without
+// CDR, and X numbers usable and not.
 func loadWorkload(t *testing.T) (*warehouse.Warehouse, string) {
 	t.Helper()
 	cfg := warehouse.DefaultConfig()
@@ -191,6 +192,9 @@ func loadWorkload(t *testing.T) (*warehouse.Warehouse, string) {
 		} else {
 			r.ULFailReason = privatenumber.Int(codes[i%len(codes)])
 			r.FwdUnaswRsn = 17
+		}
+		if i%10 == 0 {
+			r.Anomalies = []privatenumber.Anomaly{{Field: "serviceType", Kind: privatenumber.AnomalyType}}
 		}
 		fees = append(fees, r)
 	}

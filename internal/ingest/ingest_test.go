@@ -356,9 +356,10 @@ func TestInvalidBodiesNameTheField(t *testing.T) {
 		name, path, body, field string
 	}{
 		{"malformed JSON", ingest.PathNotifications, `{"eventType":"fee","feeLst":[{`, ""},
-		{"wrong type", ingest.PathFees, `{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-01-01 00:00:00","ulFailReason":{}}]}`, "feeLst[0].ulFailReason"},
+		{"identity of the wrong type", ingest.PathFees, `{"eventType":"fee","feeLst":[{"icid":{},"sessionId":"s","callInTime":"2024-01-01 00:00:00"}]}`, "feeLst[0].icid"},
 		{"missing required field", ingest.PathFees, `{"eventType":"fee","feeLst":[{"sessionId":"s","callInTime":"2024-01-01 00:00:00"}]}`, "feeLst[0].icid"},
-		{"unknown eventType", ingest.PathNotifications, `{"eventType":"hangup","statusInfo":{"sessionId":"s","timestamp":"2024-01-01 00:00:00"}}`, "eventType"},
+		{"eventType not a token", ingest.PathNotifications, `{"eventType":"hang up","statusInfo":{"sessionId":"s","timestamp":"2024-01-01 00:00:00"}}`, "eventType"},
+		{"event timestamp not a time", ingest.PathEvents, `{"eventType":"answer","statusInfo":{"sessionId":"s","timestamp":"yesterday"}}`, "statusInfo.timestamp"},
 		{"fee on events path", ingest.PathEvents, string(feeBody(1, "x")), "eventType"},
 		{"event on fees path", ingest.PathFees, string(seed(t, "seed-event.json")), "eventType"},
 	}
@@ -388,10 +389,10 @@ func TestValidRecordsOfAPartlyInvalidPushAreStored(t *testing.T) {
 	e := newEnv(t)
 	body := []byte(`{"eventType":"fee","feeLst":[
 		{"icid":"good-1","sessionId":"s","callInTime":"2024-01-01 00:00:00"},
-		{"icid":"bad","sessionId":"s","callInTime":"not a time"},
-		{"icid":"good-2","sessionId":"s","callInTime":"2024-01-01 00:00:00"}]}`)
+		{"icid":"bad","callInTime":"2024-01-01 00:00:00"},
+		{"icid":"good-2","sessionId":"s","callInTime":"not a time"}]}`)
 	r := e.post(ingest.PathFees, body, signed)
-	if r.status != 400 || len(r.body.Errors) != 1 || r.body.Errors[0].Field != "feeLst[1].callInTime" {
+	if r.status != 400 || len(r.body.Errors) != 1 || r.body.Errors[0].Field != "feeLst[1].sessionId" {
 		t.Fatalf("%d %+v", r.status, r.body)
 	}
 	if n := e.count(streams.Fees); n != 2 {

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
@@ -30,11 +31,11 @@ type metrics struct {
 	duration       *prometheus.HistogramVec
 	publishSeconds prometheus.Histogram
 	records        *prometheus.CounterVec
+	anomalies      *prometheus.CounterVec
 	rejected       *prometheus.CounterVec
 	refused        *prometheus.CounterVec
 	nonceSeconds   prometheus.Histogram
 	nonceErrors    prometheus.Counter
-	anomalies      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -55,8 +56,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pn_ingest_records_total",
-			Help: "Records stored in JetStream, by type (fee, numStatus or the call event type).",
+			Help: "Records stored in JetStream, by type (fee, numStatus, a documented call event type, or other for an undocumented one).",
 		}, []string{"type"}),
+		anomalies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pn_ingest_field_anomalies_total",
+			Help: "Values stored as sent but not as documented, by documented field and kind (missing, type, range, format, unknown): " +
+				"once per anomaly of every record stored in JetStream, so a re-pushed record counts again.",
+		}, []string{"field", "kind"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pn_ingest_rejected_total",
 			Help: "Bodies kept in PN_REJECTED, by reason class (the subject's last token).",
@@ -74,9 +80,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "pn_ingest_nonce_claim_errors_total",
 			Help: "Nonce claims that failed because the store could not answer (the push got 503).",
 		}),
-		anomalies: newAnomalies(),
 	}
-	reg.MustRegister(m.requests, m.duration, m.publishSeconds, m.records, m.rejected, m.refused, m.nonceSeconds, m.nonceErrors, m.anomalies)
+	reg.MustRegister(m.requests, m.duration, m.publishSeconds, m.records, m.anomalies, m.rejected, m.refused, m.nonceSeconds, m.nonceErrors)
 	for _, r := range []string{reasonAuthMissing, reasonAuthMalformed, reasonAuthUnknownKey, reasonAuthDigest, reasonAuthExpired,
 		reasonAuthWSSEOff, reasonNonceReused, reasonTooLarge, reasonRecordTooLarge, reasonInvalid} {
 		m.refused.WithLabelValues(r) // every series from the start, so rate() sees the first one
@@ -89,14 +94,35 @@ func (m *metrics) observeRequest(path string, status int, d time.Duration) {
 	m.duration.WithLabelValues(path).Observe(d.Seconds())
 }
 
+// countRecords counts the records of a push stored in JetStream, and
+// their anomalies. Label values are bounded: an anomaly names a documented
+// field, and an undocumented event type counts as "other".
 func (m *metrics) countRecords(p *privatenumber.Push) {
 	if p.EventType == privatenumber.EventTypeNumStatus {
 		m.countNumbers(p.Numbers)
 		return
 	}
 	if p.Event != nil {
-		m.records.WithLabelValues(p.Event.EventType).Inc()
+		typ := p.Event.EventType
+		if !slices.Contains(privatenumber.EventTypes, typ) {
+			typ = otherEventType
+		}
+		m.records.WithLabelValues(typ).Inc()
+		m.countAnomalies(p.Event.Anomalies)
 		return
 	}
 	m.records.WithLabelValues(privatenumber.EventTypeFee).Add(float64(len(p.Fees)))
+	for i := range p.Fees {
+		m.countAnomalies(p.Fees[i].Anomalies)
+	}
+}
+
+// otherEventType is the type label of a stored event of an undocumented
+// type (which its anomaly eventType:unknown also counts).
+const otherEventType = "other"
+
+func (m *metrics) countAnomalies(as []privatenumber.Anomaly) {
+	for _, a := range as {
+		m.anomalies.WithLabelValues(a.Field, a.Kind).Inc()
+	}
 }

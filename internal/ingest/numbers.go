@@ -1,8 +1,6 @@
 package ingest
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/streams"
 )
@@ -19,22 +17,10 @@ func numberMessages(ns []privatenumber.NumberStatus, nonce string) []streams.Mes
 	return msgs
 }
 
-// newAnomalies is pn_ingest_field_anomalies_total: fields stored as sent
-// but not as documented (privatenumber.Anomaly). Its labels are bounded:
-// field is a documented field's name, kind one of the Anomaly* kinds.
-func newAnomalies() *prometheus.CounterVec {
-	return prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "pn_ingest_field_anomalies_total",
-		Help: "Fields stored as sent but not as documented, by field and kind (missing, type, range, format, unknown).",
-	}, []string{"field", "kind"})
-}
-
 // countNumbers counts the stored numInfo items and their anomalies.
 func (m *metrics) countNumbers(ns []privatenumber.NumberStatus) {
 	m.records.WithLabelValues(privatenumber.EventTypeNumStatus).Add(float64(len(ns)))
 	for i := range ns {
-		for _, a := range ns[i].Anomalies {
-			m.anomalies.WithLabelValues(a.Field, a.Kind).Inc()
-		}
+		m.countAnomalies(ns[i].Anomalies)
 	}
 }

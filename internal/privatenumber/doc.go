@@ -8,10 +8,12 @@
 // Apart from Client, which calls the platform over HTTPS, everything here is
 // a plain function of its input: no I/O, no logging.
 //
-// Decoding follows the platform reference, which is incomplete in places, so
-// it is tolerant where the reference is unsure: unknown keys are ignored,
-// integer fields may arrive as JSON numbers or numeric strings, the extension
-// may be named extendNum or extendNumber, and subscriptionId and recordDomain
-// may be empty. It is strict where pnstream depends on a field: the identity
-// fields and times must be present and well formed.
+// Decoding follows DESIGN.md's tolerance: only a record's identity (a CDR's
+// icid and sessionId; an event's eventType, sessionId and timestamp) can
+// refuse it. Every other field is read leniently and stored as sent: unknown
+// keys are ignored, integers may arrive as JSON numbers or numeric strings,
+// a number where a string is documented is kept as its text, an integer or
+// time that cannot be read leaves its typed field absent, a CDR without
+// callInTime takes its earliest other time, and each value not as documented
+// is an Anomaly of the record, counted by ingest and kept on its row.
 package privatenumber

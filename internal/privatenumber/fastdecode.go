@@ -2,9 +2,6 @@ package privatenumber
 
 import (
 	"bytes"
-	"encoding/json"
-	"math"
-	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -105,14 +102,12 @@ func decodeFeePushFast(body []byte, kind Kind, limit int) (p *Push, err error, o
 			continue
 		}
 		rs := scanner{b: body, i: sp.start}
-		r, err, decoded := rs.feeRecord(text, limit)
-		switch {
-		case !decoded || rs.i != sp.end:
+		v := feeValues{b: body, text: text}
+		var r FeeRecord
+		if rs.feeValues(&v) && rs.i == sp.end {
+			r, err = v.record(feePath(i), raw)
+		} else {
 			r, err = decodeFeeRecordJSON(feePath(i), raw)
-		case err != nil:
-			r, err = FeeRecord{}, jsonError(feePath(i), err)
-		default:
-			r, err = r.checked(feePath(i), raw)
 		}
 		if err != nil {
 			p.Rejected = append(p.Rejected, RejectedRecord{Index: i, Raw: raw, Err: asFieldErrors(err)})
@@ -163,305 +158,136 @@ func foldsToKnown(key []byte, names []string) bool {
 	return false
 }
 
-// feeKeys are the JSON names of FeeRecord's fields.
-var feeKeys = []string{
-	"direction", "spId", "appKey", "icid", "bindNum", "sessionId", "subscriptionId", "callerNum", "calleeNum",
-	"fwdDisplayNum", "fwdDstNum", "callInTime", "fwdStartTime", "fwdAlertingTime", "fwdAnswerTime", "callEndTime",
-	"failTime", "recordStartTime", "fwdUnaswRsn", "ulFailReason", "sipStatusCode", "callOutUnaswRsn", "recordFlag",
-	"recordDomain", "recordBucketName", "recordObjectName", "recordFileDownloadUrl", "ttsPlayTimes",
-	"ttsTransDuration", "mptyId", "serviceType", "hostName", "extendNum", "extendNumber",
-}
-
 // decodeFeeFast decodes one fee record from raw, which must be exactly one
-// JSON object, as encoding/json would into a FeeRecord: the record, or the
-// error encoding/json would return. It reports false for anything it
-// leaves to encoding/json (malformed JSON). With share, the record's
-// strings share one copy of raw (one allocation); without, each is copied
-// on its own (no more than the string fields).
-func decodeFeeFast(raw []byte, share bool) (FeeRecord, error, bool) {
+// JSON object: the record, or its identity errors. It reports false for
+// anything it leaves to encoding/json (malformed JSON). With share, the
+// record's strings share one copy of raw (one allocation); without, each
+// is copied on its own (no more than the string fields).
+func decodeFeeFast(path string, raw []byte, share bool) (FeeRecord, error, bool) {
 	s := scanner{b: raw}
-	s.ws()
-	var text string
+	v := feeValues{b: raw}
 	if share {
-		text = string(raw)
+		v.text = string(raw)
 	}
-	r, err, ok := s.feeRecord(text, math.MaxInt)
+	ok := s.feeValues(&v)
 	s.ws()
-	return r, err, ok && s.i == len(raw)
+	if !ok || s.i != len(raw) {
+		return FeeRecord{}, nil, false
+	}
+	r, err := v.record(path, raw)
+	return r, err, true
 }
 
-// feeRecord decodes the object at s.i as encoding/json would into a
-// FeeRecord; text is s.b as a string, which the record's strings are cut
-// from, or "" for strings copied one by one. It returns the error encoding/json would (the first value of the
-// wrong type for a string field, which does not stop decoding, or the
-// first error of an Int or Time field, which does), and reports false when
-// the object is malformed, for encoding/json to say how. Once the record
-// is longer than limit bytes it only scans the rest: the record is refused
-// for its size, and decoding it would be wasted work.
-func (s *scanner) feeRecord(text string, limit int) (r FeeRecord, err error, ok bool) {
-	raw := s.b
-	recStart := s.i
-	var (
-		typed *json.UnmarshalTypeError // the first string field of another type
-		stop  error                    // the error of an Int or Time field
-	)
-	ok = s.members(true, func(key []byte) bool {
-		kind, start, ok := s.value(1)
+// feeValues finds the values of the documented fields of the object at
+// s.i (after optional whitespace), as encoding/json would match its keys
+// (feeKey), the last member of a field winning. It reports false when the
+// object is malformed, for encoding/json to say how.
+func (s *scanner) feeValues(v *feeValues) bool {
+	return s.members(true, func(key []byte) bool {
+		_, start, ok := s.value(1)
 		if !ok {
 			return false
 		}
-		if stop != nil || s.i-recStart > limit {
-			return true // only checking the rest is well-formed, as encoding/json does first
-		}
-		name, known := feeKey(key)
-		if !known {
-			return true
-		}
-		val := raw[start:s.i]
-		if field := r.stringField(name); field != nil {
-			var t string
-			if text != "" {
-				t = text[start:s.i]
-			}
-			if !setString(field, kind, val, t) && typed == nil {
-				typed = &json.UnmarshalTypeError{Value: kindName(kind), Type: stringType, Field: name}
-			}
-			return true
-		}
-		if err := r.setOther(name, val); err != nil {
-			// encoding/json names the field in its errors.
-			if te, ok := err.(*json.UnmarshalTypeError); ok && te.Field == "" {
-				te.Field = name
-			}
-			stop = err
+		if f, known := feeKey(key); known {
+			v.set(f, start, s.i)
 		}
 		return true
 	})
-	switch {
-	case !ok:
-		return FeeRecord{}, nil, false
-	case stop != nil:
-		return FeeRecord{}, stop, true
-	case typed != nil:
-		return FeeRecord{}, typed, true
-	}
-	return r, nil, true
 }
 
-var stringType = reflect.TypeFor[string]()
-
-// kindName is how encoding/json names a JSON kind in its type errors.
-func kindName(kind byte) string {
-	switch kind {
-	case kindNumber:
-		return "number"
-	case kindTrue, kindFalse:
-		return "bool"
-	case kindObject:
-		return "object"
-	case kindArray:
-		return "array"
-	}
-	return "string"
-}
-
-// feeKey returns the name of the field encoding/json stores key in: the
-// key itself, or the name it folds to (encoding/json matches names
+// feeKey returns the field encoding/json stores key in: the field spelt
+// as key, or the one it folds to (encoding/json matches names
 // case-insensitively, with Unicode simple folding, as bytes.EqualFold).
-func feeKey(key []byte) (string, bool) {
-	if name, ok := feeKeyExact(key); ok {
-		return name, true
+func feeKey(key []byte) (int, bool) {
+	if f, ok := feeKeyExact(key); ok {
+		return f, true
 	}
-	for _, n := range feeKeys {
+	for f, n := range feeKeys {
 		if bytes.EqualFold(key, []byte(n)) {
-			return n, true
+			return f, true
 		}
 	}
-	return "", false
+	return 0, false
 }
 
-// feeKeyExact returns the feeKeys name spelt as key (a switch: faster
-// than a map for these few).
-func feeKeyExact(key []byte) (string, bool) {
+// feeKeyExact returns the field spelt as key (a switch: faster than a map
+// for these few).
+func feeKeyExact(key []byte) (int, bool) {
 	switch string(key) {
 	case "direction":
-		return "direction", true
+		return feeDirection, true
 	case "spId":
-		return "spId", true
+		return feeSpID, true
 	case "appKey":
-		return "appKey", true
+		return feeAppKey, true
 	case "icid":
-		return "icid", true
+		return feeICID, true
 	case "bindNum":
-		return "bindNum", true
+		return feeBindNum, true
 	case "sessionId":
-		return "sessionId", true
+		return feeSessionID, true
 	case "subscriptionId":
-		return "subscriptionId", true
+		return feeSubscriptionID, true
 	case "callerNum":
-		return "callerNum", true
+		return feeCallerNum, true
 	case "calleeNum":
-		return "calleeNum", true
+		return feeCalleeNum, true
 	case "fwdDisplayNum":
-		return "fwdDisplayNum", true
+		return feeFwdDisplayNum, true
 	case "fwdDstNum":
-		return "fwdDstNum", true
+		return feeFwdDstNum, true
 	case "callInTime":
-		return "callInTime", true
+		return feeCallInTime, true
 	case "fwdStartTime":
-		return "fwdStartTime", true
+		return feeFwdStartTime, true
 	case "fwdAlertingTime":
-		return "fwdAlertingTime", true
+		return feeFwdAlertingTime, true
 	case "fwdAnswerTime":
-		return "fwdAnswerTime", true
+		return feeFwdAnswerTime, true
 	case "callEndTime":
-		return "callEndTime", true
+		return feeCallEndTime, true
 	case "failTime":
-		return "failTime", true
+		return feeFailTime, true
 	case "recordStartTime":
-		return "recordStartTime", true
+		return feeRecordStartTime, true
 	case "fwdUnaswRsn":
-		return "fwdUnaswRsn", true
+		return feeFwdUnaswRsn, true
 	case "ulFailReason":
-		return "ulFailReason", true
+		return feeULFailReason, true
 	case "sipStatusCode":
-		return "sipStatusCode", true
+		return feeSIPStatusCode, true
 	case "callOutUnaswRsn":
-		return "callOutUnaswRsn", true
+		return feeCallOutUnaswRsn, true
 	case "recordFlag":
-		return "recordFlag", true
+		return feeRecordFlag, true
 	case "recordDomain":
-		return "recordDomain", true
+		return feeRecordDomain, true
 	case "recordBucketName":
-		return "recordBucketName", true
+		return feeRecordBucketName, true
 	case "recordObjectName":
-		return "recordObjectName", true
+		return feeRecordObjectName, true
 	case "recordFileDownloadUrl":
-		return "recordFileDownloadUrl", true
+		return feeRecordFileDownloadURL, true
 	case "ttsPlayTimes":
-		return "ttsPlayTimes", true
+		return feeTTSPlayTimes, true
 	case "ttsTransDuration":
-		return "ttsTransDuration", true
+		return feeTTSTransDuration, true
 	case "mptyId":
-		return "mptyId", true
+		return feeMptyID, true
 	case "serviceType":
-		return "serviceType", true
+		return feeServiceType, true
 	case "hostName":
-		return "hostName", true
+		return feeHostName, true
 	case "extendNum":
-		return "extendNum", true
+		return feeExtendNum, true
 	case "extendNumber":
-		return "extendNumber", true
+		return feeExtendNumber, true
+	case "callDuration":
+		return feeCallDuration, true
+	case "areaCode":
+		return feeAreaCode, true
 	}
-	return "", false
-}
-
-// setOther decodes val into the Int or Time field name.
-func (r *FeeRecord) setOther(name string, val []byte) error {
-	switch name {
-	case "direction":
-		return r.Direction.UnmarshalJSON(val)
-	case "fwdUnaswRsn":
-		return r.FwdUnaswRsn.UnmarshalJSON(val)
-	case "ulFailReason":
-		return r.ULFailReason.UnmarshalJSON(val)
-	case "sipStatusCode":
-		return r.SIPStatusCode.UnmarshalJSON(val)
-	case "callOutUnaswRsn":
-		return r.CallOutUnaswRsn.UnmarshalJSON(val)
-	case "recordFlag":
-		return r.RecordFlag.UnmarshalJSON(val)
-	case "ttsPlayTimes":
-		return r.TTSPlayTimes.UnmarshalJSON(val)
-	case "ttsTransDuration":
-		return r.TTSTransDuration.UnmarshalJSON(val)
-	case "callInTime":
-		return r.CallInTime.UnmarshalJSON(val)
-	case "fwdStartTime":
-		return r.FwdStartTime.UnmarshalJSON(val)
-	case "fwdAlertingTime":
-		return r.FwdAlertingTime.UnmarshalJSON(val)
-	case "fwdAnswerTime":
-		return r.FwdAnswerTime.UnmarshalJSON(val)
-	case "callEndTime":
-		return r.CallEndTime.UnmarshalJSON(val)
-	case "failTime":
-		return r.FailTime.UnmarshalJSON(val)
-	case "recordStartTime":
-		return r.RecordStartTime.UnmarshalJSON(val)
-	}
-	return nil
-}
-
-// stringField returns the string field named key, or nil.
-func (r *FeeRecord) stringField(key string) *string {
-	switch key {
-	case "spId":
-		return &r.SpID
-	case "appKey":
-		return &r.AppKey
-	case "icid":
-		return &r.ICID
-	case "bindNum":
-		return &r.BindNum
-	case "sessionId":
-		return &r.SessionID
-	case "subscriptionId":
-		return &r.SubscriptionID
-	case "callerNum":
-		return &r.CallerNum
-	case "calleeNum":
-		return &r.CalleeNum
-	case "fwdDisplayNum":
-		return &r.FwdDisplayNum
-	case "fwdDstNum":
-		return &r.FwdDstNum
-	case "recordDomain":
-		return &r.RecordDomain
-	case "recordBucketName":
-		return &r.RecordBucketName
-	case "recordObjectName":
-		return &r.RecordObjectName
-	case "recordFileDownloadUrl":
-		return &r.RecordFileDownloadURL
-	case "mptyId":
-		return &r.MptyID
-	case "serviceType":
-		return &r.ServiceType
-	case "hostName":
-		return &r.HostName
-	case "extendNum":
-		return &r.ExtendNum
-	case "extendNumber":
-		return &r.ExtendNumber
-	}
-	return nil
-}
-
-// setString stores a JSON value in a string field as encoding/json does:
-// a string is its decoded content, null leaves the field as it is, any
-// other kind is an error (reported as false). val is the value's bytes,
-// text the same as a string, or "" to copy the content.
-func setString(field *string, kind byte, val []byte, text string) bool {
-	switch kind {
-	case kindNull:
-		return true
-	case kindString:
-	default:
-		return false
-	}
-	content := val[1 : len(val)-1]
-	if bytes.IndexByte(content, '\\') < 0 && (!hasHigh(content) || utf8.Valid(content)) {
-		if text == "" {
-			*field = string(content)
-		} else {
-			*field = text[1 : len(text)-1]
-		}
-		return true
-	}
-	// Escapes or invalid UTF-8: encoding/json's unquoting.
-	*field = unquote(content)
-	return true
+	return 0, false
 }
 
 func hasHigh(b []byte) bool {

@@ -1,6 +1,7 @@
 package privatenumber
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,21 +10,31 @@ import (
 	"testing"
 )
 
-// The one-pass decoder must give exactly what encoding/json gives: the
-// same records, the same rejections and the same errors, for every body.
+// The one-pass decoder must give exactly what the encoding/json way gives:
+// the same records (anomalies included), the same rejections and the same
+// errors, for every body.
 
-// sameAsJSON checks Decode against decodePushJSON on body, with the
-// default record limit and with one small enough to refuse most records.
+// slowRecord decodes a record the encoding/json way only.
+func slowRecord(path string, raw []byte, _ bool) (FeeRecord, error) {
+	return decodeFeeRecordJSON(path, raw)
+}
+
+// sameAsJSON checks Decode against encoding/json on body: the push decoded
+// by encoding/json with each record decoded the usual way (one-pass first)
+// and the encoding/json way only, with the default record limit and with
+// one small enough to refuse most records.
 func sameAsJSON(t *testing.T, body []byte, kind Kind) {
 	t.Helper()
 	for _, limit := range []int{DefaultMaxRecordBytes, 64} {
 		got, gotErr := Decoder{MaxRecordBytes: limit}.Decode(body, kind)
-		want, wantErr := decodePushJSON(body, kind, limit)
-		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
-			t.Fatalf("body %q kind %d limit %d: error %v, encoding/json says %v", body, kind, limit, gotErr, wantErr)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("body %q kind %d limit %d:\n got %+v\nwant %+v", body, kind, limit, got, want)
+		for _, decodeRecord := range []recordDecoder{decodeFeeRecord, slowRecord} {
+			want, wantErr := decodePushWith(body, kind, limit, decodeRecord)
+			if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+				t.Fatalf("body %q kind %d limit %d: error %v, encoding/json says %v", body, kind, limit, gotErr, wantErr)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("body %q kind %d limit %d:\n got %+v\nwant %+v", body, kind, limit, got, want)
+			}
 		}
 		if gotErr != nil && !errors.Is(gotErr, ErrInvalid) {
 			t.Fatalf("body %q kind %d: error %v does not match ErrInvalid", body, kind, gotErr)
@@ -73,6 +84,17 @@ var fastDecodeBodies = []string{
 	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","spId":true,"appKey":[1],"hostName":{"a":1},"SPID":"ok"}]}`,
 	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","failTime":{},"recordFlag":[]}]}`,
 	"{\"eventType\":\"fee\",\"feeLst\":[{\"icid\":\"a\",\"sessionId\":\"s\",\"callInTime\":\"2024-05-01 10:00:00\",\"hostName\":\"\xff\xfe\\u00e9\\ud800\\udc00\\ud800x\\n\"}]}",
+	// Values not as documented, read leniently (tolerance): strings given
+	// as other JSON types, integers that are none or out of range, times in
+	// no known format, a CDR without callInTime, duplicated keys.
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","serviceType":4,"mptyId":1.5e3,"extendNum":true,"hostName":{"a" : [1, "x" ]},"appKey":[],"direction":7,"recordFlag":300,"callDuration":"12","areaCode":755}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":12,"fwdStartTime":"2024-05-01 10:00:05","callEndTime":"2024-05-01 10:00:01","failTime":"x","fwdAnswerTime":false}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01 10:00:00","direction":"x","direction":1,"serviceType":5,"SERVICETYPE":null,"callDuration":-3,"callDuration":null}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","ulFailReason":"1\u0030","sipStatusCode":1e3,"fwdUnaswRsn":"1.5","ttsPlayTimes":"1e99","ttsTransDuration":1e999,"callOutUnaswRsn":"+7","callDuration":{}}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":"a","sessionId":"s","callInTime":"2024-05-01T10:00:00+08:00","recordStartTime":"2200-01-01 00:00:00","callEndTime":"1970-01-01 00:00:00"}]}`,
+	`{"eventType":"fee","feeLst":[{"icid":5,"sessionId":"s"},{"icid":"b","sessionId":["s"]},{"icid":null,"sessionId":null},{"icid":"c","sessionId":"s"}]}`,
+	`{"eventType":"ringing","statusInfo":{"sessionId":"s","timestamp":"2024-01-01 00:00:00","stateCode":"abc","caller":8613,"callRelDirection":3}}`,
+	`{"eventType":"disconnect","statusInfo":{"sessionId":"s","timestamp":"2024-01-01 00:00:00","stateCode":1.5,"called":{"n":1},"callRelDirection":"300","userData":null}}`,
 	// More than 50 records, and records over the limit.
 	`{"eventType":"fee","feeLst":[` + strings.Repeat(`{},`, 50) + `]}`,
 	`{"eventType":"fee","feeLst":[` + strings.Repeat(`0,`, 60) + `0]}`,
@@ -105,33 +127,19 @@ func TestFastDecodeRecordMatchesEncodingJSON(t *testing.T) {
 			continue
 		}
 		for _, raw := range p.FeeLst {
-			got, gotErr := DecodeFeeRecord(raw)
-			var want FeeRecord
-			wantErr := json.Unmarshal(raw, &want)
-			if wantErr == nil {
-				want, wantErr = decodeFeeRecordChecked(want, raw)
-			} else {
-				wantErr = jsonError("", wantErr)
-			}
-			if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || (wantErr == nil && !reflect.DeepEqual(got, want)) {
-				t.Errorf("record %s:\n got %+v, %v\nwant %+v, %v", raw, got, gotErr, want, wantErr)
-			}
+			sameRecordAsJSON(t, raw)
 		}
 	}
 }
 
-// decodeFeeRecordChecked finishes a record decoded by encoding/json as
-// decodeFeeRecord does.
-func decodeFeeRecordChecked(r FeeRecord, raw []byte) (FeeRecord, error) {
-	if r.ExtendNum == "" {
-		r.ExtendNum = r.ExtendNumber
+// sameRecordAsJSON checks DecodeFeeRecord against decodeFeeRecordJSON.
+func sameRecordAsJSON(t *testing.T, raw []byte) {
+	t.Helper()
+	got, gotErr := DecodeFeeRecord(raw)
+	want, wantErr := decodeFeeRecordJSON("", raw)
+	if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || !reflect.DeepEqual(got, want) {
+		t.Fatalf("record %q:\n got %+v, %v\nwant %+v, %v", raw, got, gotErr, want, wantErr)
 	}
-	r.ExtendNumber = ""
-	r.Raw = raw
-	if errs := r.validate(""); len(errs) > 0 {
-		return r, errs
-	}
-	return r, nil
 }
 
 func FuzzDecodePush(f *testing.F) {
@@ -158,17 +166,7 @@ func FuzzDecodeFeeRecordMatchesJSON(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		got, gotErr := DecodeFeeRecord(raw)
-		var want FeeRecord
-		wantErr := json.Unmarshal(raw, &want)
-		if wantErr == nil {
-			want, wantErr = decodeFeeRecordChecked(want, raw)
-		} else {
-			want, wantErr = FeeRecord{}, jsonError("", wantErr)
-		}
-		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || !reflect.DeepEqual(got, want) {
-			t.Fatalf("record %q:\n got %+v, %v\nwant %+v, %v", raw, got, gotErr, want, wantErr)
-		}
+		sameRecordAsJSON(t, raw)
 	})
 }
 
@@ -183,20 +181,30 @@ func BenchmarkDecodePush(b *testing.B) {
 		recs[i] = string(p.FeeLst[0])
 	}
 	body := feePush(recs...)
-	b.SetBytes(int64(len(body)))
+	// The same records with anomalies: no callInTime (derived), a
+	// number for serviceType, direction out of range.
+	tolerant := bytes.ReplaceAll(body, []byte(`"callInTime": "2019-01-24 03:33:10",`), nil)
+	tolerant = bytes.ReplaceAll(tolerant, []byte(`"serviceType": "005"`), []byte(`"serviceType": 5`))
+	tolerant = bytes.ReplaceAll(tolerant, []byte(`"direction": 0`), []byte(`"direction": 7`))
 	for _, c := range []struct {
 		name   string
+		body   []byte
 		decode func([]byte, Kind) (*Push, error)
-	}{{"one-pass", DecodePush}, {"encoding-json", func(body []byte, kind Kind) (*Push, error) {
-		return decodePushJSON(body, kind, DefaultMaxRecordBytes)
+	}{{"one-pass", body, DecodePush}, {"one-pass-anomalies", tolerant, DecodePush}, {"encoding-json", body, func(body []byte, kind Kind) (*Push, error) {
+		return decodePushWith(body, kind, DefaultMaxRecordBytes, slowRecord)
 	}}} {
 		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.body)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := c.decode(body, FeePush); err != nil {
+				p, err := c.decode(c.body, FeePush)
+				if err != nil || len(p.Fees) != MaxFeeRecords {
 					b.Fatal(err)
 				}
 			}
 		})
+	}
+	if p, _ := DecodePush(tolerant, FeePush); fmt.Sprint(p.Fees[0].Anomalies) != "[direction:range serviceType:type callInTime:missing]" {
+		b.Fatalf("the tolerant records have anomalies %v", p.Fees[0].Anomalies)
 	}
 }

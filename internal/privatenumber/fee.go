@@ -2,6 +2,7 @@ package privatenumber
 
 import (
 	"encoding/json"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -61,94 +62,84 @@ type FeeRecord struct {
 	ExtendNum    string `json:"extendNum"`
 	ExtendNumber string `json:"extendNumber"`
 
+	// CallDuration is the call's length in whole seconds, and AreaCode the
+	// area code; both optional: sent only when the app asks the platform
+	// for them. CallDuration is nil when absent.
+	CallDuration *Int   `json:"callDuration"`
+	AreaCode     string `json:"areaCode"`
+
+	// CallInTimeDerived says the record had no usable callInTime: CallInTime
+	// is then DerivedCallInTime.
+	CallInTimeDerived bool `json:"-"`
+
+	// Anomalies are the fields stored as sent but not as documented, in
+	// field order.
+	Anomalies []Anomaly `json:"-"`
+
 	// Raw is the record's JSON exactly as received.
 	Raw json.RawMessage `json:"-"`
 }
 
-// Recorded reports whether the platform recorded the call.
+// Recorded reports whether the platform recorded the call: only a
+// recordFlag of 1 says so.
 func (r *FeeRecord) Recorded() bool { return r.RecordFlag == 1 }
 
 // DecodeFeeRecord decodes and validates one CDR, the message body of the
 // PN_FEES stream. raw is kept, not copied: the caller must not reuse it.
+// Only an identity (icid, sessionId) that is absent or invalid, or raw not
+// being one JSON object, is an error; every other field is read
+// leniently, its anomalies noted on the record.
 func DecodeFeeRecord(raw []byte) (FeeRecord, error) {
 	return decodeFeeRecord("", raw, true)
 }
 
 // decodeFeeRecord decodes raw; share is decodeFeeFast's.
 func decodeFeeRecord(path string, raw []byte, share bool) (FeeRecord, error) {
-	if r, err, ok := decodeFeeFast(raw, share); ok {
-		if err != nil {
-			return FeeRecord{}, jsonError(path, err)
-		}
-		return r.checked(path, raw)
+	if r, err, ok := decodeFeeFast(path, raw, share); ok {
+		return r, err
 	}
 	// Anything unusual, errors included, the way encoding/json does it.
 	return decodeFeeRecordJSON(path, raw)
 }
 
-// decodeFeeRecordJSON is decodeFeeRecord with encoding/json.
+// decodeFeeRecordJSON is decodeFeeRecord with encoding/json finding the
+// values.
 func decodeFeeRecordJSON(path string, raw []byte) (FeeRecord, error) {
-	var r FeeRecord
-	if err := json.Unmarshal(raw, &r); err != nil {
+	var j feeJSON
+	if err := json.Unmarshal(raw, &j); err != nil {
 		return FeeRecord{}, jsonError(path, err)
 	}
-	return r.checked(path, raw)
-}
-
-// checked finishes a decoded record: it folds extendNumber into
-// ExtendNum, keeps raw and validates.
-func (r FeeRecord) checked(path string, raw []byte) (FeeRecord, error) {
-	if r.ExtendNum == "" {
-		r.ExtendNum = r.ExtendNumber
-	}
-	r.ExtendNumber = ""
-	r.Raw = raw
-	if errs := r.validate(path); len(errs) > 0 {
-		return r, errs
-	}
-	return r, nil
-}
-
-// validate checks what pnstream relies on: identity, the time that places
-// the record, and enumerations that drive behaviour.
-func (r *FeeRecord) validate(path string) FieldErrors {
-	var errs FieldErrors
-	checkID(&errs, joinPath(path, "icid"), r.ICID, 64)
-	checkID(&errs, joinPath(path, "sessionId"), r.SessionID, 256)
-	if r.CallInTime.IsZero() {
-		errs = append(errs, fieldErr(joinPath(path, "callInTime"), "required"))
-	}
-	if r.Direction < 0 || r.Direction > 2 {
-		errs = append(errs, fieldErr(joinPath(path, "direction"), "got %d, want 0, 1 or 2", r.Direction))
-	}
-	if r.RecordFlag != 0 && r.RecordFlag != 1 {
-		errs = append(errs, fieldErr(joinPath(path, "recordFlag"), "got %d, want 0 or 1", r.RecordFlag))
-	}
-	return errs
+	v := j.values()
+	return v.record(path, raw)
 }
 
 // checkID checks a field that becomes part of a message id, a row key or an
 // object key: present, bounded, printable.
 func checkID(errs *FieldErrors, field, v string, maxLen int) {
+	if problem := idProblem(v, maxLen); problem != "" {
+		*errs = append(*errs, fieldErr(field, "%s", problem))
+	}
+}
+
+// idProblem is what checkID finds wrong with v, or "".
+func idProblem(v string, maxLen int) string {
 	switch {
 	case v == "":
-		*errs = append(*errs, fieldErr(field, "required"))
+		return "required"
 	case len(v) > maxLen:
-		*errs = append(*errs, fieldErr(field, "longer than %d bytes", maxLen))
+		return "longer than " + strconv.Itoa(maxLen) + " bytes"
 	case !utf8.ValidString(v):
-		*errs = append(*errs, fieldErr(field, "not valid UTF-8"))
-	default:
-		for _, c := range v {
-			switch {
-			case c < 0x21 || c == 0x7f:
-				*errs = append(*errs, fieldErr(field, "contains a space or control character"))
-				return
-			case c == utf8.RuneError:
-				// encoding/json decodes invalid UTF-8 and lone surrogates
-				// to U+FFFD: distinct identities would become one.
-				*errs = append(*errs, fieldErr(field, "not valid UTF-8 (or contains U+FFFD)"))
-				return
-			}
+		return "not valid UTF-8"
+	}
+	for _, c := range v {
+		switch {
+		case c < 0x21 || c == 0x7f:
+			return "contains a space or control character"
+		case c == utf8.RuneError:
+			// encoding/json decodes invalid UTF-8 and lone surrogates
+			// to U+FFFD: distinct identities would become one.
+			return "not valid UTF-8 (or contains U+FFFD)"
 		}
 	}
+	return ""
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -107,10 +108,23 @@ func checkFee(t *testing.T, r *FeeRecord) {
 	t.Helper()
 	checkIdentity(t, "icid", r.ICID, 64)
 	checkIdentity(t, "sessionId", r.SessionID, 256)
-	checkTime(t, "callInTime", r.CallInTime, true)
-	if r.Direction < 0 || r.Direction > 2 || (r.RecordFlag != 0 && r.RecordFlag != 1) {
-		t.Fatalf("direction %d, recordFlag %d accepted", r.Direction, r.RecordFlag)
+	if r.CallInTimeDerived {
+		if !r.CallInTime.Equal(r.DerivedCallInTime().Time) || !hasAnomaly(r.Anomalies, "callInTime") {
+			t.Fatalf("callInTime %v derived without its anomaly: %+v", r.CallInTime, r.Anomalies)
+		}
+	} else {
+		checkTime(t, "callInTime", r.CallInTime, true)
 	}
+	for _, v := range []struct {
+		name string
+		n    Int
+		ok   bool
+	}{{"direction", r.Direction, r.Direction <= 2}, {"recordFlag", r.RecordFlag, r.RecordFlag <= 1}} {
+		if v.n < 0 || v.n > 255 || (!v.ok && !hasAnomaly(r.Anomalies, v.name)) {
+			t.Fatalf("%s %d accepted without an anomaly: %+v", v.name, v.n, r.Anomalies)
+		}
+	}
+	checkAnomalies(t, r.Anomalies, feeKeys[:])
 	again, err := DecodeFeeRecord(r.Raw)
 	if err != nil {
 		t.Fatalf("accepted record %q does not decode again: %v", r.Raw, err)
@@ -124,6 +138,10 @@ func checkEvent(t *testing.T, e *CallEvent) {
 	t.Helper()
 	checkIdentity(t, "sessionId", e.SessionID, 256)
 	checkTime(t, "timestamp", e.Timestamp, true)
+	if !eventTypeToken.MatchString(e.EventType) || e.EventType == EventTypeFee {
+		t.Fatalf("eventType %q accepted", e.EventType)
+	}
+	checkAnomalies(t, e.Anomalies, eventFields)
 	again, err := DecodeCallEvent(e.Raw)
 	if err != nil {
 		t.Fatalf("accepted event %q does not decode again: %v", e.Raw, err)
@@ -131,6 +149,26 @@ func checkEvent(t *testing.T, e *CallEvent) {
 	if again.MsgID() != e.MsgID() {
 		t.Fatalf("event id %q, from its own bytes %q", e.MsgID(), again.MsgID())
 	}
+}
+
+// eventFields are the documented names an event's anomalies may name.
+var eventFields = []string{"eventType", "statusInfo.caller", "statusInfo.called", "statusInfo.subscriptionId",
+	"statusInfo.digitInfo", "statusInfo.stateCode", "statusInfo.stateDesc", "statusInfo.userData", "statusInfo.callRelDirection"}
+
+// checkAnomalies: every anomaly names a documented field and a known
+// kind, so that the metric's label values stay bounded.
+func checkAnomalies(t *testing.T, as []Anomaly, fields []string) {
+	t.Helper()
+	kinds := []string{AnomalyMissing, AnomalyType, AnomalyRange, AnomalyFormat, AnomalyUnknown}
+	for _, a := range as {
+		if !slices.Contains(fields, a.Field) || !slices.Contains(kinds, a.Kind) {
+			t.Fatalf("anomaly %v names no documented field or kind", a)
+		}
+	}
+}
+
+func hasAnomaly(as []Anomaly, field string) bool {
+	return slices.ContainsFunc(as, func(a Anomaly) bool { return a.Field == field })
 }
 
 // checkIdentity: an id that becomes a message id, a row key and an object

@@ -259,9 +259,8 @@ func jsonText(v []byte) (string, textKind) {
 			return unquote(content), textString
 		}
 		return string(content), textString
-	case v[0] == '{' || v[0] == '[':
-		return "", textOther
 	default:
+		// A number, bool, object or array: stored as its JSON text.
 		return string(v), textOther
 	}
 }

@@ -7,7 +7,8 @@ import (
 // Push is a decoded push body: one call event, a list of fee records or
 // a list of X-number states.
 type Push struct {
-	// EventType is the body's eventType: "fee" or a call event type.
+	// EventType is the body's eventType: "fee" or a call event type (one
+	// of EventTypes, or another safe token).
 	EventType string
 
 	// Event is the call event, for a call event push.
@@ -26,7 +27,8 @@ type Push struct {
 	Rejected []RejectedRecord
 }
 
-// RejectedRecord is a fee record or numInfo item that failed validation.
+// RejectedRecord is a fee record or numInfo item whose identity is absent
+// or invalid.
 type RejectedRecord struct {
 	Index int             // position in feeLst or numInfo
 	Raw   json.RawMessage // the record as received
@@ -57,7 +59,7 @@ const (
 
 type pushBody struct {
 	EventType  string            `json:"eventType"`
-	StatusInfo *statusInfo       `json:"statusInfo"`
+	StatusInfo json.RawMessage   `json:"statusInfo"`
 	FeeLst     []json.RawMessage `json:"feeLst"`
 }
 
@@ -84,12 +86,15 @@ func (d Decoder) maxRecordBytes() int {
 
 // Decode decodes and validates a push body of the given kind. It returns
 // an error matching ErrInvalid when the body as a whole is unusable: not
-// JSON, wrong or unknown eventType, missing statusInfo, feeLst missing, empty
-// or longer than MaxFeeRecords, an invalid call event, or a call event body
-// over MaxRecordBytes (that error matches ErrRecordTooLarge too). Invalid
-// records of an otherwise sound fee push are not an error here; they are
-// listed in Push.Rejected, and Push.Err reports them; a fee record over
-// MaxRecordBytes is one of them, its error matching ErrRecordTooLarge.
+// JSON, an eventType absent, not a safe token or wrong for kind, a missing
+// statusInfo, feeLst missing, empty or longer than MaxFeeRecords, a call
+// event whose identity is absent or invalid, or a call event body over
+// MaxRecordBytes (that error matches ErrRecordTooLarge too). Records of an
+// otherwise sound fee push whose identity is invalid are not an error here;
+// they are listed in Push.Rejected, and Push.Err reports them; a fee record
+// over MaxRecordBytes is one of them, its error matching ErrRecordTooLarge.
+// Any other field not as documented is an Anomaly of its record, which is
+// kept.
 //
 // A fee push is decoded in one pass over the body, each record's Raw being
 // a slice of body (which must not be modified afterwards); anything the
@@ -123,6 +128,15 @@ func DecodePush(body []byte, kind Kind) (*Push, error) {
 // decodePushJSON is Decode with encoding/json, once the limits are
 // checked without allocating.
 func decodePushJSON(body []byte, kind Kind, limit int) (*Push, error) {
+	return decodePushWith(body, kind, limit, decodeFeeRecord)
+}
+
+// recordDecoder decodes one fee record: decodeFeeRecord, or in tests
+// the encoding/json way alone.
+type recordDecoder func(path string, raw []byte, share bool) (FeeRecord, error)
+
+// decodePushWith is decodePushJSON decoding each record with decodeRecord.
+func decodePushWith(body []byte, kind Kind, limit int, decodeRecord recordDecoder) (*Push, error) {
 	if kind == EventPush && len(body) > limit {
 		// A call event is one record: no need to read it.
 		return nil, FieldErrors{tooLarge("", "call event", len(body), limit)}
@@ -139,18 +153,20 @@ func decodePushJSON(body []byte, kind Kind, limit int) (*Push, error) {
 	if err := json.Unmarshal(body, &b); err != nil {
 		return nil, FieldErrors{jsonError("", err)}
 	}
-	isFee := b.EventType == EventTypeFee
-	if b.EventType == EventTypeNumStatus {
+	// The one place a body's eventType decides what it is.
+	switch b.EventType {
+	case EventTypeFee:
+		if kind == EventPush {
+			return nil, FieldErrors{fieldErr("eventType", "fee pushes go to /v1/notifications/fees")}
+		}
+		return decodeFees(b.FeeLst, limit, decodeRecord)
+	case EventTypeNumStatus:
 		// Valid JSON that decodeNumStatusPush could not follow.
 		return nil, FieldErrors{fieldErr("", "numStatus push nested deeper than %d levels", maxScanDepth)}
-	}
-	switch {
-	case kind == FeePush && !isFee:
-		return nil, FieldErrors{fieldErr("eventType", "got %q, want %q on this path", truncate(b.EventType, 64), EventTypeFee)}
-	case kind == EventPush && isFee:
-		return nil, FieldErrors{fieldErr("eventType", "fee pushes go to /v1/notifications/fees")}
-	}
-	if !isFee {
+	default:
+		if kind == FeePush {
+			return nil, FieldErrors{fieldErr("eventType", "got %q, want %q on this path", truncate(b.EventType, 64), EventTypeFee)}
+		}
 		if len(body) > limit {
 			return nil, FieldErrors{tooLarge("", "call event", len(body), limit)}
 		}
@@ -161,23 +177,28 @@ func decodePushJSON(body []byte, kind Kind, limit int) (*Push, error) {
 		}
 		return &Push{EventType: e.EventType, Event: &e}, nil
 	}
-	switch n := len(b.FeeLst); {
-	case b.FeeLst == nil:
+}
+
+// decodeFees decodes the records of a fee push, keeping the valid ones and
+// listing the others as Rejected.
+func decodeFees(feeLst []json.RawMessage, limit int, decodeRecord recordDecoder) (*Push, error) {
+	switch n := len(feeLst); {
+	case feeLst == nil:
 		return nil, FieldErrors{fieldErr("feeLst", "required")}
 	case n == 0:
 		return nil, FieldErrors{fieldErr("feeLst", "empty; want 1 to %d records", MaxFeeRecords)}
 	case n > MaxFeeRecords:
 		return nil, errTooManyFees() // preScan counts every array json may take as feeLst
 	}
-	p := &Push{EventType: EventTypeFee, Fees: make([]FeeRecord, 0, len(b.FeeLst))}
-	for i, raw := range b.FeeLst {
+	p := &Push{EventType: EventTypeFee, Fees: make([]FeeRecord, 0, len(feeLst))}
+	for i, raw := range feeLst {
 		if len(raw) > limit {
 			p.Rejected = append(p.Rejected, RejectedRecord{Index: i, Raw: raw, Err: FieldErrors{tooLarge(feePath(i), "record", len(raw), limit)}})
 			continue
 		}
 		// raw is encoding/json's copy: copying it once more for the
 		// strings to share would cost more than the string fields.
-		r, err := decodeFeeRecord(feePath(i), raw, false)
+		r, err := decodeRecord(feePath(i), raw, false)
 		if err != nil {
 			p.Rejected = append(p.Rejected, RejectedRecord{Index: i, Raw: raw, Err: asFieldErrors(err)})
 			continue

@@ -126,7 +126,8 @@ func TestDecodeErrorsNameTheField(t *testing.T) {
 		{"not JSON", `{"eventType":`, AnyPush, ""},
 		{"empty body", ``, AnyPush, ""},
 		{"array body", `[1,2]`, AnyPush, ""},
-		{"unknown eventType", `{"eventType":"ringing","statusInfo":{"sessionId":"s","timestamp":"2024-01-01 00:00:00"}}`, AnyPush, "eventType"},
+		{"eventType not a token", `{"eventType":"ring.ing","statusInfo":{"sessionId":"s","timestamp":"2024-01-01 00:00:00"}}`, AnyPush, "eventType"},
+		{"eventType not a string", `{"eventType":5,"statusInfo":{"sessionId":"s","timestamp":"2024-01-01 00:00:00"}}`, AnyPush, "eventType"},
 		{"missing eventType", `{"statusInfo":{"sessionId":"s","timestamp":"2024-01-01 00:00:00"}}`, AnyPush, "eventType"},
 		{"fee on events path", string(feePush(feeRecord(""))), EventPush, "eventType"},
 		{"event on fees path", `{"eventType":"answer","statusInfo":{}}`, FeePush, "eventType"},
@@ -134,7 +135,8 @@ func TestDecodeErrorsNameTheField(t *testing.T) {
 		{"statusInfo not object", `{"eventType":"answer","statusInfo":"x"}`, AnyPush, "statusInfo"},
 		{"missing sessionId", `{"eventType":"answer","statusInfo":{"timestamp":"2024-01-01 00:00:00"}}`, AnyPush, "statusInfo.sessionId"},
 		{"bad timestamp", `{"eventType":"answer","statusInfo":{"sessionId":"s","timestamp":"yesterday"}}`, AnyPush, "statusInfo.timestamp"},
-		{"stateCode not a number", `{"eventType":"disconnect","statusInfo":{"sessionId":"s","timestamp":"2024-01-01 00:00:00","stateCode":"abc"}}`, AnyPush, "statusInfo.stateCode"},
+		{"sessionId not a string", `{"eventType":"answer","statusInfo":{"sessionId":7,"timestamp":"2024-01-01 00:00:00"}}`, AnyPush, "statusInfo.sessionId"},
+		{"timestamp not a string", `{"eventType":"answer","statusInfo":{"sessionId":"s","timestamp":1548313408}}`, AnyPush, "statusInfo.timestamp"},
 		{"feeLst missing", `{"eventType":"fee"}`, AnyPush, "feeLst"},
 		{"feeLst empty", `{"eventType":"fee","feeLst":[]}`, AnyPush, "feeLst"},
 		{"feeLst not array", `{"eventType":"fee","feeLst":{}}`, AnyPush, "feeLst"},
@@ -157,6 +159,9 @@ func TestDecodeErrorsNameTheField(t *testing.T) {
 	}
 }
 
+// Only identity refuses a record, and a refused record does not block
+// the others of its push; a record with anomalies is kept. (Before tolerance,
+// a bad direction, recordFlag or callInTime refused the record too.)
 func TestInvalidRecordsDoNotBlockValidOnes(t *testing.T) {
 	body := feePush(
 		feeRecord(""),
@@ -167,23 +172,33 @@ func TestInvalidRecordsDoNotBlockValidOnes(t *testing.T) {
 		`{"icid":"has space","sessionId":"s6","callInTime":"2024-05-01 10:00:00"}`,
 		`{"icid":"i7","sessionId":"s7","callInTime":"2200-01-01 00:00:00"}`,
 		`{"icid":"i8","sessionId":"s8","callInTime":"2024-05-01 10:00:00","direction":99999999999999999999}`,
+		`{"icid":9,"sessionId":"s9","callInTime":"2024-05-01 10:00:00"}`,
+		`{"icid":"i10","callInTime":"2024-05-01 10:00:00"}`,
 	)
 	p, err := DecodePush(body, FeePush)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Fees) != 1 || p.Fees[0].ICID != "i1" {
-		t.Fatalf("valid = %+v", p.Fees)
+	var kept []string
+	for _, r := range p.Fees {
+		kept = append(kept, r.ICID+"="+fmt.Sprint(r.Anomalies))
 	}
-	want := []string{"feeLst[1].icid", "feeLst[2].direction", "feeLst[3].callInTime", "feeLst[4].recordFlag", "feeLst[5].icid", "feeLst[6].callInTime", "feeLst[7].direction"}
+	wantKept := []string{"i1=[]", "i1=[direction:type]", "i4=[callInTime:format]", "i5=[recordFlag:range]", "i7=[callInTime:range]", "i8=[direction:range]"}
+	if fmt.Sprint(kept) != fmt.Sprint(wantKept) {
+		t.Errorf("kept %v, want %v", kept, wantKept)
+	}
+	want := []struct {
+		index int
+		field string
+	}{{1, "feeLst[1].icid"}, {5, "feeLst[5].icid"}, {8, "feeLst[8].icid"}, {9, "feeLst[9].sessionId"}}
 	if len(p.Rejected) != len(want) {
 		t.Fatalf("rejected %d records, want %d: %v", len(p.Rejected), len(want), p.Err())
 	}
 	for i, r := range p.Rejected {
-		if r.Err[0].Field != want[i] {
-			t.Errorf("rejected[%d] field = %q, want %q (%v)", i, r.Err[0].Field, want[i], r.Err)
+		if r.Err[0].Field != want[i].field {
+			t.Errorf("rejected[%d] field = %q, want %q (%v)", i, r.Err[0].Field, want[i].field, r.Err)
 		}
-		if r.Index != i+1 || len(r.Raw) == 0 {
+		if r.Index != want[i].index || len(r.Raw) == 0 {
 			t.Errorf("rejected[%d] index %d raw %q", i, r.Index, r.Raw)
 		}
 	}

@@ -31,19 +31,46 @@ func ParseTime(s string) (Time, error) {
 	if s == "" {
 		return Time{}, nil
 	}
-	t, err := time.Parse(TimeLayout, s)
+	t, err := parseFormat(s)
 	if err != nil {
-		var err2 error
-		if t, err2 = time.Parse(time.RFC3339, s); err2 != nil {
-			return Time{}, err
-		}
+		return Time{}, err
 	}
-	t = t.UTC()
-	if t.Before(minTime) || t.After(maxTime) {
+	if !inRange(t) {
 		return Time{}, &time.ParseError{Layout: TimeLayout, Value: s, Message: ": out of range 1970-01-02..2105-12-31"}
 	}
 	return Time{t}, nil
 }
+
+// parseTime is ParseTime for a lenient reading: it returns the Anomaly
+// kind of a time it cannot take (AnomalyFormat or AnomalyRange) instead of
+// an error.
+func parseTime(s string) (Time, string) {
+	if s == "" {
+		return Time{}, ""
+	}
+	t, err := parseFormat(s)
+	switch {
+	case err != nil:
+		return Time{}, AnomalyFormat
+	case !inRange(t):
+		return Time{}, AnomalyRange
+	}
+	return Time{t}, ""
+}
+
+// parseFormat parses s in TimeLayout or RFC 3339, returning it in UTC.
+func parseFormat(s string) (time.Time, error) {
+	t, err := time.Parse(TimeLayout, s)
+	if err != nil {
+		var err2 error
+		if t, err2 = time.Parse(time.RFC3339, s); err2 != nil {
+			return time.Time{}, err
+		}
+	}
+	return t.UTC(), nil
+}
+
+func inRange(t time.Time) bool { return !t.Before(minTime) && !t.After(maxTime) }
 
 // String formats t in [TimeLayout], or "" for the zero Time.
 func (t Time) String() string {
@@ -126,7 +153,7 @@ func parseLayout(quoted []byte) (Time, bool) {
 		return Time{}, false
 	}
 	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC)
-	if t.Day() != day || t.Before(minTime) || t.After(maxTime) {
+	if t.Day() != day || !inRange(t) {
 		return Time{}, false // day out of its month, or out of range: ParseTime says which
 	}
 	return Time{t}, true

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/schemas"
 )
 
 // clusterNodes are the native addresses of the cluster's servers, in
@@ -66,7 +67,7 @@ func TestClusterMigrateAndDeduplicate(t *testing.T) {
 	// Every server got every table, and a migrator reaching another shard
 	// finds the migrations recorded: schema_migrations is replicated to all.
 	want := []string{
-		"call_events", "call_events_latest", "call_events_local", "fee_records", "fee_records_latest", "fee_records_local",
+		"call_events", "call_events_latest", "call_events_local", "fee_records", "fee_records_latest", "fee_records_local", "field_anomalies",
 		"recordings", "recordings_latest", "recordings_local", "schema_migrations",
 	}
 	want = append(want, analyticsViews...)
@@ -89,6 +90,27 @@ func TestClusterMigrateAndDeduplicate(t *testing.T) {
 		t.Errorf("Migrate on %s after %s = %v, %v; want nothing to do", nodes[len(nodes)-1], nodes[0], again, err)
 	}
 
+	// 0006 applied again, as after a stop midway: its ALTERs ON CLUSTER
+	// find their columns and the Distributed tables are created again.
+	ms, err := schemas.ClickHouseMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Name != "0006_tolerance.sql" {
+			continue
+		}
+		stmts, err := m.ClusterStatements(db, cluster)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range stmts {
+			if err := first.execDDL(ctx, s); err != nil {
+				t.Fatalf("0006 again: %v\n%s", err, s)
+			}
+		}
+	}
+
 	// Three copies of 40 CDRs (each with another sessionId, so that no
 	// batch is a byte-identical block, which replicated tables would drop),
 	// each through another server. The Distributed table shards by icid,
@@ -97,7 +119,7 @@ func TestClusterMigrateAndDeduplicate(t *testing.T) {
 	batch := func(session string) []privatenumber.FeeRecord {
 		recs := make([]privatenumber.FeeRecord, 40)
 		for i := range recs {
-			raw := fmt.Sprintf(`{"icid":"cluster-%02d","sessionId":"%s-%02d","callInTime":"2024-01-01 00:00:%02d","recordFlag":0}`, i, session, i, i)
+			raw := fmt.Sprintf(`{"icid":"cluster-%02d","sessionId":"%s-%02d","callInTime":"2024-01-01 00:00:%02d","recordFlag":0,"serviceType":%d}`, i, session, i, i, i)
 			if recs[i], err = privatenumber.DecodeFeeRecord([]byte(raw)); err != nil {
 				t.Fatal(err)
 			}
@@ -130,6 +152,14 @@ func TestClusterMigrateAndDeduplicate(t *testing.T) {
 		}
 		if n := count(w, "SELECT count() FROM "+db+".fee_records_latest"); n != 40 {
 			t.Errorf("%s: %d rows in fee_records_latest, want 40", nodes[i], n)
+		}
+		// Migration 0006's columns reach every shard and the recreated
+		// views: one serviceType anomaly per CDR (a number for a string).
+		if n := count(w, "SELECT count() FROM "+db+".field_anomalies WHERE field = 'serviceType' AND kind = 'type'"); n != 40 {
+			t.Errorf("%s: %d rows in field_anomalies, want 40", nodes[i], n)
+		}
+		if n := count(w, "SELECT count() FROM "+db+".fee_records_latest WHERE notEmpty(anomalies) AND call_in_time_derived = 0"); n != 40 {
+			t.Errorf("%s: %d rows of fee_records_latest with anomalies, want 40", nodes[i], n)
 		}
 	}
 	// Both shards hold some of the rows, and the second replica of the

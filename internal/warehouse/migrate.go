@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/ch-go/proto"
@@ -132,12 +133,21 @@ func (w *Warehouse) statements(m schemas.Migration) ([]string, error) {
 // server's existence check and this statement's create, that is what the
 // server says. (Six concurrent migrators never hit it on 18.16, which
 // serializes DDL, but servers with ON CLUSTER or Atomic databases differ.)
+// So is a column that exists for an ALTER TABLE ... ADD COLUMN: 18.16 has
+// no ADD COLUMN IF NOT EXISTS, and a migration stopped after its ALTERs is
+// applied again.
 func (w *Warehouse) execDDL(ctx context.Context, stmt string) error {
 	err := w.conn.Exec(ctx, stmt)
 	if code, ok := ExceptionCode(err); ok {
 		switch proto.Error(code) {
 		case proto.ErrTableAlreadyExists, proto.ErrDatabaseAlreadyExists:
 			return nil
+		case proto.ErrDuplicateColumn, proto.ErrIllegalColumn:
+			// Current releases say DUPLICATE_COLUMN, 18.16 ILLEGAL_COLUMN,
+			// which it also uses for other column problems.
+			if strings.HasPrefix(stmt, "ALTER TABLE ") && strings.Contains(err.Error(), "already exists") {
+				return nil
+			}
 		}
 	}
 	return classify(err)

@@ -56,7 +56,8 @@ func TestMigrateTwice(t *testing.T) {
 		t.Errorf("second Migrate applied %v, want nothing", applied)
 	}
 
-	want := append([]string{"call_events", "call_events_latest", "fee_records", "fee_records_latest", "number_status", "number_status_current", "recordings", "recordings_latest", "schema_migrations"}, analyticsViews...)
+	want := append([]string{"call_events", "call_events_latest", "fee_records", "fee_records_latest", "field_anomalies",
+		"number_status", "number_status_current", "recordings", "recordings_latest", "schema_migrations"}, analyticsViews...)
 	slices.Sort(want)
 	if got := tables(t, w); !slices.Equal(got, want) {
 		t.Errorf("tables = %v, want %v", got, want)
@@ -148,5 +149,70 @@ func TestMigrateRefusesEditedMigration(t *testing.T) {
 	err = w.Migrate(ctx)
 	if err == nil || !strings.Contains(err.Error(), "0001_fee_records.sql changed after it was applied") {
 		t.Errorf("Migrate = %v, want a refusal naming 0001_fee_records.sql", err)
+	}
+}
+
+// TestMigrateAddsColumns: a database of the migrations before 0006 with
+// rows gets the new columns, their defaults on the old rows, and *_latest
+// views that show them; and 0006 applies again after stopping midway
+// (18.16 has no ADD COLUMN IF NOT EXISTS).
+func TestMigrateAddsColumns(t *testing.T) {
+	w := openTest(t)
+	ctx := testContext(t)
+	ms, err := schemas.ClickHouseMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(ms, func(m schemas.Migration) bool { return m.Name == "0006_tolerance.sql" })
+	if i < 0 {
+		t.Fatal("no 0006_tolerance.sql")
+	}
+	if err := w.execDDL(ctx, "CREATE DATABASE IF NOT EXISTS "+w.db); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[:i] {
+		for _, s := range m.Statements(w.db) {
+			if err := w.execDDL(ctx, s); err != nil {
+				t.Fatalf("%s: %v", m.Name, err)
+			}
+		}
+	}
+	b, err := w.conn.PrepareBatch(ctx, "INSERT INTO "+w.table("fee_records")+" (icid, session_id, call_in_time, raw)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Append("old", "s", mustTime(t, "2024-01-01 00:00:00"), "{}"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	// 0006 stopped after its ALTERs, then the whole of it applied again.
+	for _, s := range ms[i].Statements(w.db) {
+		if strings.HasPrefix(s, "ALTER TABLE") {
+			if err := w.execDDL(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := w.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate after a partial 0006: %v", err)
+	}
+	var (
+		derived uint8
+		as      []string
+		dur     *int32
+		area    string
+	)
+	if err := w.conn.QueryRow(ctx, "SELECT call_in_time_derived, anomalies, call_duration, area_code FROM "+w.table("fee_records_latest")+
+		" WHERE icid = 'old'").Scan(&derived, &as, &dur, &area); err != nil {
+		t.Fatal(err)
+	}
+	if derived != 0 || len(as) != 0 || dur != nil || area != "" {
+		t.Errorf("an old row reads call_in_time_derived %d, anomalies %v, call_duration %v, area_code %q", derived, as, dur, area)
+	}
+	var n uint64
+	if err := w.conn.QueryRow(ctx, "SELECT count() FROM "+w.table("call_events_latest")+" WHERE call_rel_direction IS NULL AND empty(anomalies)").Scan(&n); err != nil {
+		t.Errorf("call_events_latest lacks the new columns: %v", err)
 	}
 }

@@ -24,8 +24,9 @@ type column[T any] struct {
 // feeColumns are fee_records' columns except ingested_at, which the batch
 // sets. Values have the Go type clickhouse-go converts to the column type
 // without reflection: int32 for Int32, uint8 for UInt8, time.Time for
-// DateTime and *time.Time (nil = NULL) for Nullable(DateTime). The integer
-// narrowing is safe because checkFee bounds every value first.
+// DateTime, pointers (nil = NULL) for Nullable columns and []string for
+// Array(String). The integer narrowing is safe because fitFee brings every
+// value within its column first.
 var feeColumns = []column[privatenumber.FeeRecord]{
 	{"direction", func(r *privatenumber.FeeRecord) any { return uint8(r.Direction) }},
 	{"sp_id", func(r *privatenumber.FeeRecord) any { return r.SpID }},
@@ -60,6 +61,10 @@ var feeColumns = []column[privatenumber.FeeRecord]{
 	{"service_type", func(r *privatenumber.FeeRecord) any { return r.ServiceType }},
 	{"host_name", func(r *privatenumber.FeeRecord) any { return r.HostName }},
 	{"extend_num", func(r *privatenumber.FeeRecord) any { return extendNum(r) }},
+	{"call_duration", func(r *privatenumber.FeeRecord) any { return nullableInt32(r.CallDuration) }},
+	{"area_code", func(r *privatenumber.FeeRecord) any { return r.AreaCode }},
+	{"call_in_time_derived", func(r *privatenumber.FeeRecord) any { return boolUInt8(r.CallInTimeDerived) }},
+	{"anomalies", func(r *privatenumber.FeeRecord) any { return anomalies(r.Anomalies) }},
 	{"raw", func(r *privatenumber.FeeRecord) any { return string(r.Raw) }},
 }
 
@@ -75,6 +80,8 @@ var eventColumns = []column[privatenumber.CallEvent]{
 	{"state_code", func(e *privatenumber.CallEvent) any { return stateCode(e) }},
 	{"state_desc", func(e *privatenumber.CallEvent) any { return e.StateDesc }},
 	{"user_data", func(e *privatenumber.CallEvent) any { return e.UserData }},
+	{"call_rel_direction", func(e *privatenumber.CallEvent) any { return nullableUInt8(e.CallRelDirection) }},
+	{"anomalies", func(e *privatenumber.CallEvent) any { return anomalies(e.Anomalies) }},
 	{"raw", func(e *privatenumber.CallEvent) any { return string(e.Raw) }},
 }
 
@@ -90,12 +97,38 @@ func extendNum(r *privatenumber.FeeRecord) string {
 
 func feeID(r *privatenumber.FeeRecord) string { return r.ICID }
 
-func stateCode(e *privatenumber.CallEvent) *int32 {
-	if e.StateCode == nil {
+func stateCode(e *privatenumber.CallEvent) *int32 { return nullableInt32(e.StateCode) }
+
+func nullableInt32(n *privatenumber.Int) *int32 {
+	if n == nil {
 		return nil
 	}
-	v := int32(*e.StateCode)
+	v := int32(*n)
 	return &v
+}
+
+func nullableUInt8(n *privatenumber.Int) *uint8 {
+	if n == nil {
+		return nil
+	}
+	v := uint8(*n)
+	return &v
+}
+
+func boolUInt8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// anomalies is the anomalies column: "field:kind" each.
+func anomalies(as []privatenumber.Anomaly) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.String()
+	}
+	return out
 }
 
 // InsertFees stores fee records in fee_records, one row per record, in one
@@ -106,16 +139,18 @@ func stateCode(e *privatenumber.CallEvent) *int32 {
 // under FINAL. So after any error the caller may retry the whole slice, even
 // if part of it was stored.
 //
-// Records that cannot be stored as they are (no icid or callInTime, a time
-// or number outside its column's range) are reported before anything is
-// sent, each as a *RowError, joined and marked permanent; BadRows lists
-// them. Server and network failures are transient unless the server blames
-// the data (see ErrPermanent).
+// Only a record without an icid cannot be stored: it is reported before
+// anything is sent, as a *RowError, joined and marked permanent; BadRows
+// lists them. A value outside its column's range is made to fit (see
+// fitFee) and noted as an anomaly of the row, never refused. Server and
+// network failures are transient unless the server blames the data (see
+// ErrPermanent).
 func (w *Warehouse) InsertFees(ctx context.Context, recs []privatenumber.FeeRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	recs = w.pii.Fees(recs) // a copy unless raw: the caller's records stay as received
+	recs = fitRows(recs, fitFee)
 	if err := checkRows(recs, checkFee, feeID); err != nil {
 		return fmt.Errorf("insert fee batch: %w", err)
 	}
@@ -132,13 +167,16 @@ func (w *Warehouse) InsertFees(ctx context.Context, recs []privatenumber.FeeReco
 }
 
 // InsertEvents stores call events in call_events, one row per event, with
-// the same guarantees and error reporting as InsertFees. Rows of one
-// (session_id, event_type, event_time) collapse under FINAL.
+// the same guarantees and error reporting as InsertFees; an event is
+// refused only for its identity (no sessionId or eventType, a timestamp a
+// DateTime cannot hold). Rows of one (session_id, event_type, event_time)
+// collapse under FINAL.
 func (w *Warehouse) InsertEvents(ctx context.Context, events []privatenumber.CallEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
 	events = w.pii.Events(events)
+	events = fitRows(events, fitEvent)
 	if err := checkRows(events, checkEvent, (*privatenumber.CallEvent).MsgID); err != nil {
 		return fmt.Errorf("insert event batch: %w", err)
 	}
@@ -211,42 +249,17 @@ func checkRows[T any](rows []T, check func(*T) error, id func(*T) string) error 
 	return Permanent(errors.Join(errs...))
 }
 
-// checkFee rejects what fee_records cannot hold faithfully. The driver
-// would not: it stores a DateTime outside 1970..2106 wrapped around, and
-// narrowing an integer would do the same.
+// checkFee refuses what fee_records cannot store: a row without its
+// identity.
 func checkFee(r *privatenumber.FeeRecord) error {
-	var errs []error
 	if r.ICID == "" {
-		errs = append(errs, errors.New("icid: empty"))
+		return errors.New("icid: empty")
 	}
-	if r.CallInTime.IsZero() {
-		errs = append(errs, errors.New("callInTime: absent"))
-	}
-	for _, t := range []struct {
-		name string
-		v    privatenumber.Time
-	}{
-		{"callInTime", r.CallInTime}, {"fwdStartTime", r.FwdStartTime},
-		{"fwdAlertingTime", r.FwdAlertingTime}, {"fwdAnswerTime", r.FwdAnswerTime},
-		{"callEndTime", r.CallEndTime}, {"failTime", r.FailTime},
-		{"recordStartTime", r.RecordStartTime},
-	} {
-		errs = append(errs, checkTime(t.name, t.v))
-	}
-	errs = append(errs,
-		checkInt("direction", r.Direction, 0, math.MaxUint8),
-		checkInt("recordFlag", r.RecordFlag, 0, math.MaxUint8),
-		checkInt("fwdUnaswRsn", r.FwdUnaswRsn, math.MinInt32, math.MaxInt32),
-		checkInt("ulFailReason", r.ULFailReason, math.MinInt32, math.MaxInt32),
-		checkInt("sipStatusCode", r.SIPStatusCode, math.MinInt32, math.MaxInt32),
-		checkInt("callOutUnaswRsn", r.CallOutUnaswRsn, math.MinInt32, math.MaxInt32),
-		checkInt("ttsPlayTimes", r.TTSPlayTimes, math.MinInt32, math.MaxInt32),
-		checkInt("ttsTransDuration", r.TTSTransDuration, math.MinInt32, math.MaxInt32),
-	)
-	return errors.Join(errs...)
+	return nil
 }
 
-// checkEvent rejects what call_events cannot hold faithfully.
+// checkEvent refuses what call_events cannot store: an event without its
+// identity, whose timestamp is part of it.
 func checkEvent(e *privatenumber.CallEvent) error {
 	var errs []error
 	if e.SessionID == "" {
@@ -257,10 +270,8 @@ func checkEvent(e *privatenumber.CallEvent) error {
 	}
 	if e.Timestamp.IsZero() {
 		errs = append(errs, errors.New("timestamp: absent"))
-	}
-	errs = append(errs, checkTime("timestamp", e.Timestamp))
-	if e.StateCode != nil {
-		errs = append(errs, checkInt("stateCode", *e.StateCode, math.MinInt32, math.MaxInt32))
+	} else if !fitsDateTime(e.Timestamp) {
+		errs = append(errs, fmt.Errorf("timestamp %s: outside DateTime's range %s..%s", e.Timestamp.UTC().Format(time.DateTime), minDateTime.Format(time.DateTime), maxDateTime.Format(time.DateTime)))
 	}
 	return errors.Join(errs...)
 }
@@ -271,20 +282,8 @@ var (
 	maxDateTime = time.Unix(math.MaxUint32, 0).UTC()
 )
 
-// checkTime accepts an absent time (stored as NULL) or one a DateTime holds.
-func checkTime(name string, t privatenumber.Time) error {
-	if t.IsZero() || (!t.Before(minDateTime) && !t.After(maxDateTime)) {
-		return nil
-	}
-	return fmt.Errorf("%s %s: outside DateTime's range %s..%s", name, t.UTC().Format(time.DateTime), minDateTime.Format(time.DateTime), maxDateTime.Format(time.DateTime))
-}
-
-func checkInt(name string, v privatenumber.Int, lo, hi int64) error {
-	if int64(v) < lo || int64(v) > hi {
-		return fmt.Errorf("%s %d: outside %d..%d", name, v, lo, hi)
-	}
-	return nil
-}
+// fitsDateTime reports whether a DateTime holds t.
+func fitsDateTime(t privatenumber.Time) bool { return !t.Before(minDateTime) && !t.After(maxDateTime) }
 
 // maxPartitionsPerInsert keeps every INSERT within the
 // max_partitions_per_insert_block limit of current ClickHouse releases
