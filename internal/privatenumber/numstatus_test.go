@@ -176,8 +176,8 @@ func TestDecodeNumStatusAnomalies(t *testing.T) {
 		{`{"number":"+1","status":null,"cause":null}`, "", "", []Anomaly{{"numInfo.status", AnomalyMissing}}},
 		{`{"number":"+1","status":"","cause":""}`, "", "", []Anomaly{{"numInfo.status", AnomalyMissing}}},
 		{`{"number":"+1","status":"42","cause":"4"}`, "42", "4", []Anomaly{{"numInfo.status", AnomalyUnknown}, {"numInfo.cause", AnomalyUnknown}}},
-		{`{"number":"+1","status":true,"cause":{"a":1}}`, "true", "", []Anomaly{{"numInfo.status", AnomalyType}, {"numInfo.cause", AnomalyType}}},
-		{`{"number":"+1","status":"10","cause":[1]}`, "10", "", []Anomaly{{"numInfo.cause", AnomalyType}}},
+		{`{"number":"+1","status":true,"cause":{"a":1}}`, "true", `{"a":1}`, []Anomaly{{"numInfo.status", AnomalyType}, {"numInfo.cause", AnomalyType}}},
+		{`{"number":"+1","status":"10","cause":[1]}`, "10", "[1]", []Anomaly{{"numInfo.cause", AnomalyType}}},
 	} {
 		n, err := DecodeNumberStatus([]byte(c.item))
 		if err != nil {
