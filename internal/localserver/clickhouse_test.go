@@ -35,21 +35,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := valid
 			tt.mutate(&cfg)
-			err := cfg.Validate()
-			if len(tt.wantErr) == 0 {
-				if err != nil {
-					t.Fatalf("Validate() = %v, want nil", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("Validate() = nil, want an error")
-			}
-			for _, w := range tt.wantErr {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("Validate() = %q, want it to mention %q", err, w)
-				}
-			}
+			requireProblems(t, cfg.Validate(), tt.wantErr...)
 		})
 	}
 }
@@ -78,11 +64,7 @@ func newServerTimeout(t *testing.T, dir string, startTimeout time.Duration) *loc
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := ch.Stop(context.Background()); err != nil {
-			t.Errorf("stop at cleanup: %v", err)
-		}
-	})
+	stopAtCleanup(t, ch)
 	return ch
 }
 
@@ -122,22 +104,6 @@ func exec(t *testing.T, ch *localserver.ClickHouse, q string) {
 	}
 }
 
-func requireDown(t *testing.T, ch *localserver.ClickHouse) {
-	t.Helper()
-	select {
-	case <-ch.Done():
-	default:
-		t.Fatal("Done() not closed after the server stopped")
-	}
-	if err := ch.Err(); err != nil {
-		t.Errorf("Err() = %v after a requested stop, want nil", err)
-	}
-	if c, err := net.DialTimeout("tcp", ch.Addr(), time.Second); err == nil {
-		c.Close()
-		t.Fatalf("%s still accepts connections", ch.Addr())
-	}
-}
-
 func TestStartStopRestartKeepsData(t *testing.T) {
 	ch := newServer(t, t.TempDir())
 	start(t, ch)
@@ -162,7 +128,7 @@ func TestStartStopRestartKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("graceful stop took %s", time.Since(began).Round(time.Millisecond))
-	requireDown(t, ch)
+	requireDown(t, ch, ch.Addr())
 	if err := ch.Stop(context.Background()); err != nil {
 		t.Errorf("second Stop = %v, want nil", err)
 	}
@@ -176,7 +142,7 @@ func TestStartStopRestartKeepsData(t *testing.T) {
 	if err := ch.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	requireDown(t, ch)
+	requireDown(t, ch, ch.Addr())
 	start(t, ch)
 	// A part is on disk once its INSERT returned, so it survives a crash.
 	if n := query[uint64](t, ch, "SELECT count() FROM default.kept"); n != 3 {

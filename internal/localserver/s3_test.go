@@ -27,19 +27,10 @@ const (
 
 func TestS3ConfigValidate(t *testing.T) {
 	valid := localserver.S3Config{Dir: "/tmp/x", Port: 19100, AccessKey: "a", SecretKey: "s"}
-	if err := valid.Validate(); err != nil {
-		t.Fatalf("Validate() = %v, want nil", err)
-	}
+	requireProblems(t, valid.Validate())
 	bad := localserver.S3Config{Port: -1, StartTimeout: -1, StopTimeout: -1}
-	err := bad.Validate()
-	if err == nil {
-		t.Fatal("Validate() = nil, want an error")
-	}
-	for _, w := range []string{"dir is required", "port: -1", "access key is required", "secret key is required", "start timeout", "stop timeout"} {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("Validate() = %q, want it to mention %q", err, w)
-		}
-	}
+	requireProblems(t, bad.Validate(),
+		"dir is required", "port: -1", "access key is required", "secret key is required", "start timeout", "stop timeout")
 }
 
 func TestS3ConfigStringRedactsSecret(t *testing.T) {
@@ -135,11 +126,7 @@ func newS3(t *testing.T, dir string) *localserver.S3 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := s3.Stop(context.Background()); err != nil {
-			t.Errorf("stop at cleanup: %v", err)
-		}
-	})
+	stopAtCleanup(t, s3)
 	return s3
 }
 
@@ -167,22 +154,6 @@ func s3Client(t *testing.T, s3 *localserver.S3, secret string) *minio.Client {
 		t.Fatal(err)
 	}
 	return c
-}
-
-func requireS3Down(t *testing.T, s3 *localserver.S3) {
-	t.Helper()
-	select {
-	case <-s3.Done():
-	default:
-		t.Fatal("Done() not closed after the gateway stopped")
-	}
-	if err := s3.Err(); err != nil {
-		t.Errorf("Err() = %v after a requested stop, want nil", err)
-	}
-	if c, err := net.DialTimeout("tcp", s3.Endpoint(), time.Second); err == nil {
-		c.Close()
-		t.Fatalf("%s still accepts connections", s3.Endpoint())
-	}
 }
 
 func TestS3StartStopRestartKeepsData(t *testing.T) {
@@ -223,7 +194,7 @@ func TestS3StartStopRestartKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("graceful stop took %s", time.Since(began).Round(time.Millisecond))
-	requireS3Down(t, s3)
+	requireDown(t, s3, s3.Endpoint())
 	if err := s3.Stop(ctx); err != nil {
 		t.Errorf("second Stop = %v, want nil", err)
 	}
@@ -246,7 +217,7 @@ func TestS3StartStopRestartKeepsData(t *testing.T) {
 	if err := s3.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	requireS3Down(t, s3)
+	requireDown(t, s3, s3.Endpoint())
 	startS3(t, s3)
 	// The gateway renames a complete file into place before it answers.
 	if got := testenv.ReadObject(t, c, "kept", "second"); string(got) != "2" {
