@@ -15,9 +15,6 @@ import (
 // adminTimeout bounds each start, stop and administrative call.
 const adminTimeout = time.Minute
 
-// startAttempts is how many sets of free ports a server start tries.
-const startAttempts = 3
-
 // localServer is the part of a localserver server that tests drive.
 type localServer interface {
 	Start(ctx context.Context) error
@@ -40,11 +37,9 @@ type sharedServer struct {
 	unavailable string
 }
 
-// startShared starts a server in a new temporary directory with launch,
-// which picks free ports and starts it. Those ports can be taken by someone
-// else before the server binds them (another test package picking the same
-// one), so it tries a few sets. When findBinary reports notFound, it returns
-// an unavailable server and a nil error.
+// startShared starts a server in a new temporary directory with launch
+// (localserver's Start functions, which pick free ports). When findBinary
+// reports notFound, it returns an unavailable server and a nil error.
 func startShared[S localServer](
 	ctx context.Context,
 	name string,
@@ -64,18 +59,11 @@ func startShared[S localServer](
 	if err != nil {
 		return nil, none, fmt.Errorf("testenv: %s dir: %w", name, err)
 	}
-	var errs []error
-	for range startAttempts {
-		srv, err := launch(ctx, dir, bin)
-		if err == nil {
-			return &sharedServer{name: name, srv: srv, dir: dir}, srv, nil
-		}
-		errs = append(errs, err)
-		if ctx.Err() != nil {
-			break
-		}
+	srv, err := launch(ctx, dir, bin)
+	if err != nil {
+		return nil, none, errors.Join(fmt.Errorf("testenv: %w", err), removeDir(name, dir))
 	}
-	return nil, none, errors.Join(fmt.Errorf("testenv: %w", errors.Join(errs...)), removeDir(name, dir))
+	return &sharedServer{name: name, srv: srv, dir: dir}, srv, nil
 }
 
 // Close stops the server and removes its directory. It is a no-op for an

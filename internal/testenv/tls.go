@@ -121,22 +121,9 @@ func StartClickHouseTLS(t testing.TB, files TLSFiles) string {
 	t.Helper()
 	ch := startPrivate(t, "ClickHouse", localserver.FindBinary, localserver.ErrBinaryNotFound,
 		func(ctx context.Context, dir, bin string) (*localserver.ClickHouse, error) {
-			var ports [3]int
-			for i := range ports {
-				p, err := localserver.FreePort()
-				if err != nil {
-					return nil, err
-				}
-				ports[i] = p
-			}
-			srv, err := localserver.New(localserver.Config{
-				Dir: dir, TCPPort: ports[0], HTTPPort: ports[1], SecureTCPPort: ports[2],
-				CertFile: files.CertFile, KeyFile: files.KeyFile, Binary: bin,
+			return localserver.StartClickHouse(ctx, localserver.Config{
+				Dir: dir, CertFile: files.CertFile, KeyFile: files.KeyFile, Binary: bin,
 			})
-			if err != nil {
-				return nil, err
-			}
-			return srv, srv.Start(ctx)
 		})
 	return ch.SecureAddr()
 }
@@ -155,25 +142,17 @@ func StartS3TLS(t testing.TB, files TLSFiles) S3Endpoint {
 	e := S3Endpoint{AccessKey: "testenv-" + rand.Text()[:12], SecretKey: rand.Text()}
 	gw := startPrivate(t, "S3", localserver.FindS3Binary, localserver.ErrS3BinaryNotFound,
 		func(ctx context.Context, dir, bin string) (*localserver.S3, error) {
-			port, err := localserver.FreePort()
-			if err != nil {
-				return nil, err
-			}
-			gw, err := localserver.NewS3(localserver.S3Config{
-				Dir: dir, Port: port, AccessKey: e.AccessKey, SecretKey: e.SecretKey,
+			return localserver.StartS3(ctx, localserver.S3Config{
+				Dir: dir, AccessKey: e.AccessKey, SecretKey: e.SecretKey,
 				CertFile: files.CertFile, KeyFile: files.KeyFile, Binary: bin,
 			})
-			if err != nil {
-				return nil, err
-			}
-			return gw, gw.Start(ctx)
 		})
 	e.Endpoint = gw.Endpoint()
 	return e
 }
 
-// startPrivate starts a server for t alone in a temporary directory, trying
-// a few sets of free ports, and stops it when t ends.
+// startPrivate starts a server for t alone in a temporary directory and
+// stops it when t ends.
 func startPrivate[S localServer](
 	t testing.TB,
 	name string,
