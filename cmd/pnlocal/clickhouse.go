@@ -1,26 +1,24 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
-	"io"
 
 	"github.com/pnstream/pnstream/internal/localserver"
 )
 
-func runClickHouse(ctx context.Context, args []string, stdout io.Writer) error {
+func clickHouseCommand(args []string) (server, func() string, error) {
 	cfg, err := parseClickHouseFlags(args)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	ch, err := localserver.New(cfg)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	return serve(ctx, "clickhouse", ch,
-		fmt.Sprintf("clickhouse listening on %s (native), %s (http); data in %s", ch.Addr(), ch.HTTPAddr(), ch.Dir()),
-		stdout)
+	return ch, func() string {
+		return fmt.Sprintf("clickhouse listening on %s (native), %s (http); data in %s", ch.Addr(), ch.HTTPAddr(), ch.Dir())
+	}, nil
 }
 
 // clickHouseEnv names the environment variable of each flag.

@@ -1,27 +1,25 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
-	"io"
 
 	"github.com/pnstream/pnstream/internal/localserver"
 )
 
-func runS3(ctx context.Context, args []string, stdout io.Writer) error {
+func s3Command(args []string) (server, func() string, error) {
 	cfg, err := parseS3Flags(args)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	s3, err := localserver.NewS3(cfg)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	return serve(ctx, "s3", s3,
-		fmt.Sprintf("s3 listening on %s (access key %s, health http://%s%s); data in %s",
-			s3.Endpoint(), cfg.AccessKey, s3.Endpoint(), localserver.S3HealthPath, s3.Dir()),
-		stdout)
+	return s3, func() string {
+		return fmt.Sprintf("s3 listening on %s (access key %s, health http://%s%s); data in %s",
+			s3.Endpoint(), cfg.AccessKey, s3.Endpoint(), localserver.S3HealthPath, s3.Dir())
+	}, nil
 }
 
 // s3Env names the environment variable of each flag. The credentials are
