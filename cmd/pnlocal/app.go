@@ -21,9 +21,25 @@ type server interface {
 }
 
 // command is a subcommand: it parses its flags into a server and the line
-// to print once the server answers (ready is called after Start, so that
-// it can name what Start resolved).
+// to print once the server answers.
 type command func(args []string) (srv server, ready func() string, err error)
+
+// newCommand makes the subcommand that parses its flags into a config C
+// with parse, makes the server S of it with newServer (a localserver
+// constructor), and describes it once it answers with ready.
+func newCommand[C any, S server](parse func([]string) (C, error), newServer func(C) (S, error), ready func(C, S) string) command {
+	return func(args []string) (server, func() string, error) {
+		cfg, err := parse(args)
+		if err != nil {
+			return nil, nil, err
+		}
+		srv, err := newServer(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return srv, func() string { return ready(cfg, srv) }, nil
+	}
+}
 
 // serve starts srv, prints its ready line once it answers, and keeps it
 // running until ctx is done (a signal) or it dies on its own.

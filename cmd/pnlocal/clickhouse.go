@@ -7,19 +7,10 @@ import (
 	"github.com/pnstream/pnstream/internal/localserver"
 )
 
-func clickHouseCommand(args []string) (server, func() string, error) {
-	cfg, err := parseClickHouseFlags(args)
-	if err != nil {
-		return nil, nil, err
-	}
-	ch, err := localserver.New(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	return ch, func() string {
+var clickHouseCommand = newCommand(parseClickHouseFlags, localserver.New,
+	func(_ localserver.Config, ch *localserver.ClickHouse) string {
 		return fmt.Sprintf("clickhouse listening on %s (native), %s (http); data in %s", ch.Addr(), ch.HTTPAddr(), ch.Dir())
-	}, nil
-}
+	})
 
 // clickHouseEnv names the environment variable of each flag.
 var clickHouseEnv = []envFlag{

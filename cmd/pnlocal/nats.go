@@ -7,23 +7,14 @@ import (
 	"github.com/pnstream/pnstream/internal/localserver"
 )
 
-func natsCommand(args []string) (server, func() string, error) {
-	cfg, err := parseNATSFlags(args)
-	if err != nil {
-		return nil, nil, err
-	}
-	ns, err := localserver.NewNATS(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	return ns, func() string {
+var natsCommand = newCommand(parseNATSFlags, localserver.NewNATS,
+	func(_ localserver.NATSConfig, ns *localserver.NATS) string {
 		monitor := ""
 		if u := ns.MonitorURL(); u != "" {
 			monitor = " (monitoring " + u + ")"
 		}
 		return fmt.Sprintf("nats listening on %s%s; data in %s", ns.URL(), monitor, ns.Dir())
-	}, nil
-}
+	})
 
 // natsEnv names the environment variable of each flag.
 var natsEnv = []envFlag{

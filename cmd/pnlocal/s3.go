@@ -7,20 +7,11 @@ import (
 	"github.com/pnstream/pnstream/internal/localserver"
 )
 
-func s3Command(args []string) (server, func() string, error) {
-	cfg, err := parseS3Flags(args)
-	if err != nil {
-		return nil, nil, err
-	}
-	s3, err := localserver.NewS3(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	return s3, func() string {
+var s3Command = newCommand(parseS3Flags, localserver.NewS3,
+	func(cfg localserver.S3Config, s3 *localserver.S3) string {
 		return fmt.Sprintf("s3 listening on %s (access key %s, health http://%s%s); data in %s",
 			s3.Endpoint(), cfg.AccessKey, s3.Endpoint(), localserver.S3HealthPath, s3.Dir())
-	}, nil
-}
+	})
 
 // s3Env names the environment variable of each flag. The credentials are
 // the pipeline's own variables, so that one pair configures both ends.

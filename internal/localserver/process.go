@@ -115,10 +115,9 @@ func (c *child) start(ctx context.Context) error {
 	c.proc = p
 	if err := c.waitReady(ctx, p); err != nil {
 		p.signalled.Store(true)
-		if kerr := p.kill(); kerr != nil {
+		if kerr := p.killAndWait(); kerr != nil {
 			err = errors.Join(err, kerr)
 		}
-		<-p.done
 		return fmt.Errorf("start %s on %s: %w%s", c.spec.name, c.spec.addr, err, c.diagnostics(p))
 	}
 	return nil
@@ -247,10 +246,9 @@ func (c *child) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		reason = ctx.Err()
 	}
-	if err := p.kill(); err != nil {
+	if err := p.killAndWait(); err != nil {
 		return fmt.Errorf("stop %s: %w", c.spec.name, errors.Join(reason, err))
 	}
-	<-p.done
 	return fmt.Errorf("stop %s: %w; killed it", c.spec.name, reason)
 }
 
@@ -260,14 +258,11 @@ func (c *child) Stop(ctx context.Context) error {
 func (c *child) Kill() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	p := c.toSignal()
-	if p == nil {
-		return nil
+	if p := c.toSignal(); p != nil {
+		if err := p.killAndWait(); err != nil {
+			return fmt.Errorf("kill %s: %w", c.spec.name, err)
+		}
 	}
-	if err := p.kill(); err != nil {
-		return fmt.Errorf("kill %s: %w", c.spec.name, err)
-	}
-	<-p.done
 	return nil
 }
 
@@ -323,6 +318,16 @@ func (p *process) exited() bool {
 	default:
 		return false
 	}
+}
+
+// killAndWait ends the run at once and waits for its end, unless the kill
+// itself failed.
+func (p *process) killAndWait() error {
+	if err := p.kill(); err != nil {
+		return err
+	}
+	<-p.done
+	return nil
 }
 
 // signalGroup sends sig to the process group of pid. A group that is

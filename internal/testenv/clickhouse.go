@@ -47,10 +47,9 @@ type ClickHouseServer struct {
 // that needs it, and a nil error. It returns an error when the server is
 // installed but does not start.
 func StartClickHouse(ctx context.Context) (*ClickHouseServer, error) {
-	shared, ch, err := startShared(ctx, "ClickHouse", localserver.FindBinary, localserver.ErrBinaryNotFound,
-		func(ctx context.Context, dir, bin string) (*localserver.ClickHouse, error) {
-			return localserver.StartClickHouse(ctx, localserver.Config{Dir: dir, Binary: bin})
-		})
+	shared, ch, err := startShared(ctx, clickHouseKind, func(ctx context.Context, dir, bin string) (*localserver.ClickHouse, error) {
+		return localserver.StartClickHouse(ctx, localserver.Config{Dir: dir, Binary: bin})
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pnstream/pnstream/internal/localserver"
 )
 
 // adminTimeout bounds each start, stop and administrative call.
@@ -37,19 +39,26 @@ type sharedServer struct {
 	unavailable string
 }
 
-// startShared starts a server in a new temporary directory with launch
-// (localserver's Start functions, which pick free ports). When findBinary
-// reports notFound, it returns an unavailable server and a nil error.
-func startShared[S localServer](
-	ctx context.Context,
-	name string,
-	findBinary func() (string, error),
-	notFound error,
-	launch func(ctx context.Context, dir, bin string) (S, error),
-) (*sharedServer, S, error) {
+// kind is one kind of server: how to tell whether it is installed.
+type kind struct {
+	name       string // "ClickHouse", "S3": for messages and directory names
+	findBinary func() (string, error)
+	notFound   error // what findBinary returns when it is not installed
+}
+
+var (
+	clickHouseKind = kind{"ClickHouse", localserver.FindBinary, localserver.ErrBinaryNotFound}
+	s3Kind         = kind{"S3", localserver.FindS3Binary, localserver.ErrS3BinaryNotFound}
+)
+
+// startShared starts a server of kind k in a new temporary directory with
+// launch (localserver's Start functions, which pick free ports). When k is
+// not installed, it returns an unavailable server and a nil error.
+func startShared[S localServer](ctx context.Context, k kind, launch func(ctx context.Context, dir, bin string) (S, error)) (*sharedServer, S, error) {
 	var none S
-	bin, err := findBinary()
-	if errors.Is(err, notFound) {
+	name := k.name
+	bin, err := k.findBinary()
+	if errors.Is(err, k.notFound) {
 		return &sharedServer{name: name, unavailable: err.Error()}, none, nil
 	}
 	if err != nil {
