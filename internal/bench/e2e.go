@@ -56,15 +56,10 @@ func (b *Bench) runE2E(ctx context.Context, rep *Report) error {
 	// at start + (k/per)/pushRate, and stored as PN_FEES sequence
 	// base+k+1 (pushes are stored in the order they are due); its row is
 	// visible once the recorder acked that sequence.
-	rows, err := countRows(ctx, conn, table)
+	rows, base, err := startingPoint(ctx, conn, js, table)
 	if err != nil {
 		return err
 	}
-	base, err := lastSeq(ctx, js, streams.Fees)
-	if err != nil {
-		return err
-	}
-	quiesce(ctx, conn)
 	pushRate := b.cfg.E2ERate / per
 	stop := make(chan struct{})
 	var (
