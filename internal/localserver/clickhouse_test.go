@@ -105,6 +105,7 @@ func exec(t *testing.T, ch *localserver.ClickHouse, q string) {
 }
 
 func TestStartStopRestartKeepsData(t *testing.T) {
+	t.Parallel()
 	ch := newServer(t, t.TempDir())
 	start(t, ch)
 
@@ -151,6 +152,7 @@ func TestStartStopRestartKeepsData(t *testing.T) {
 }
 
 func TestStartReportsLogTailWhenPortTaken(t *testing.T) {
+	t.Parallel()
 	ch := newServer(t, t.TempDir())
 	l, err := net.Listen("tcp", ch.Addr())
 	if err != nil {
@@ -176,6 +178,7 @@ func TestStartReportsLogTailWhenPortTaken(t *testing.T) {
 }
 
 func TestStartHonoursContext(t *testing.T) {
+	t.Parallel()
 	ch := newServer(t, t.TempDir())
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -193,6 +196,7 @@ func TestStartHonoursContext(t *testing.T) {
 }
 
 func TestStartTimeoutKillsServer(t *testing.T) {
+	t.Parallel()
 	ch := newServerTimeout(t, t.TempDir(), time.Millisecond)
 	err := ch.Start(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "not answering after 1ms") {

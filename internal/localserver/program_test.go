@@ -19,6 +19,7 @@ func TestProgramConfigValidate(t *testing.T) {
 // A program is started until its probe passes, killed (a crash, not an
 // unexpected exit), and started again with its output appended to one log.
 func TestProgramStartKillRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ready := filepath.Join(dir, "ready")
 	p, err := localserver.NewProgram(localserver.ProgramConfig{

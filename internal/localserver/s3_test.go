@@ -157,6 +157,7 @@ func s3Client(t *testing.T, s3 *localserver.S3, secret string) *minio.Client {
 }
 
 func TestS3StartStopRestartKeepsData(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s3 := newS3(t, t.TempDir())
 	startS3(t, s3)
@@ -238,6 +239,7 @@ func TestS3IgnoresGatewayEnvironment(t *testing.T) {
 }
 
 func TestS3StartReportsLogTailWhenPortTaken(t *testing.T) {
+	t.Parallel()
 	s3 := newS3(t, t.TempDir())
 	l, err := net.Listen("tcp", s3.Endpoint())
 	if err != nil {

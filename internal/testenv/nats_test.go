@@ -14,6 +14,7 @@ import (
 )
 
 func TestNATSRestartKeepsStream(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	srv := testenv.NATS(t)
