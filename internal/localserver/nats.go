@@ -245,13 +245,13 @@ func (n *NATS) launchInProcess(out *os.File) (*process, error) {
 	}
 	// The process owns its signals, not the server in it.
 	opts.NoSigs = true
-	srv, err := natsserver.NewServer(opts)
-	if err != nil {
-		return nil, fmt.Errorf("nats server: %w", err)
-	}
 	logFile, err := os.OpenFile(out.Name(), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open server output log: %w", err)
+	}
+	srv, err := natsserver.NewServer(opts)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("nats server: %w", err), logFile.Close())
 	}
 	log := &natsLog{out: logFile, srv: srv}
 	srv.SetLoggerV2(log, false, false, false)
