@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/pnstream/pnstream/internal/localserver"
 )
 
 // stopTimeout bounds the graceful stop after a signal.
@@ -65,27 +67,63 @@ func serve(ctx context.Context, name string, srv server, ready func() string, st
 	return nil
 }
 
+// envFlags is a subcommand's flag set in which every flag can also be set
+// by an environment variable, named in its usage: a flag given on the
+// command line wins over its variable, a variable over the default.
+type envFlags struct {
+	fs     *flag.FlagSet
+	prefix string // of the variables of the flags every server has
+	env    []envFlag
+}
+
 // envFlag names the environment variable of a flag.
 type envFlag struct{ flag, env string }
 
-// parse parses args into fs, then sets every flag not given on the command
-// line from its environment variable, if set: a flag wins over its variable,
-// a variable over the default.
-func parse(fs *flag.FlagSet, args []string, envs []envFlag) error {
-	if err := fs.Parse(args); err != nil {
+func newEnvFlags(name, prefix string) *envFlags {
+	return &envFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError), prefix: prefix}
+}
+
+// named records the variable of flag name and appends it to usage.
+func (f *envFlags) named(name, env, usage string) string {
+	f.env = append(f.env, envFlag{name, env})
+	return usage + " (" + env + ")"
+}
+
+func (f *envFlags) stringVar(p *string, name, env, value, usage string) {
+	f.fs.StringVar(p, name, value, f.named(name, env, usage))
+}
+
+func (f *envFlags) intVar(p *int, name, env string, value int, usage string) {
+	f.fs.IntVar(p, name, value, f.named(name, env, usage))
+}
+
+// server registers the flags every subcommand has, --dir, --binary and
+// --start-timeout, with the variables <prefix>DIR, BINARY and
+// START_TIMEOUT.
+func (f *envFlags) server(dir *string, defaultDir, dirHolds string, binary *string, binaryUsage string, startTimeout *time.Duration) {
+	f.stringVar(dir, "dir", f.prefix+"DIR", defaultDir, "directory for "+dirHolds)
+	f.stringVar(binary, "binary", f.prefix+"BINARY", "", binaryUsage)
+	f.fs.DurationVar(startTimeout, "start-timeout", localserver.DefaultStartTimeout,
+		f.named("start-timeout", f.prefix+"START_TIMEOUT", "how long to wait for the server to answer"))
+}
+
+// parse parses args, then sets every flag not given on the command line
+// from its environment variable, if set.
+func (f *envFlags) parse(args []string) error {
+	if err := f.fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	if f.fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", f.fs.Args())
 	}
 	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	for _, e := range envs {
+	f.fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	for _, e := range f.env {
 		v, ok := os.LookupEnv(e.env)
 		if !ok || given[e.flag] {
 			continue
 		}
-		if err := fs.Set(e.flag, v); err != nil {
+		if err := f.fs.Set(e.flag, v); err != nil {
 			// Only numbers and durations fail to parse, so this never quotes
 			// a secret.
 			return fmt.Errorf("%s=%q: %w", e.env, v, err)
