@@ -3,7 +3,6 @@ package localserver_test
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -44,23 +43,21 @@ func TestConfigValidate(t *testing.T) {
 // when the test ends. It skips (or fails in CI) without clickhouse-server.
 func newServer(t *testing.T, dir string) *localserver.ClickHouse {
 	t.Helper()
-	return newServerTimeout(t, dir, 0)
+	return newServerWith(t, localserver.Config{Dir: dir})
 }
 
-func newServerTimeout(t *testing.T, dir string, startTimeout time.Duration) *localserver.ClickHouse {
+// newServerWith is newServer for cfg, its zero ports picked with FreePort.
+func newServerWith(t *testing.T, cfg localserver.Config) *localserver.ClickHouse {
 	t.Helper()
 	if _, err := localserver.FindBinary(); err != nil {
 		testenv.MissingServer(t, err.Error())
 	}
-	tcp, err := localserver.FreePort()
-	if err != nil {
-		t.Fatal(err)
+	for _, p := range []*int{&cfg.TCPPort, &cfg.HTTPPort} {
+		if *p == 0 {
+			*p = freePort(t)
+		}
 	}
-	http, err := localserver.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := localserver.New(localserver.Config{Dir: dir, TCPPort: tcp, HTTPPort: http, StartTimeout: startTimeout})
+	ch, err := localserver.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,14 +150,8 @@ func TestStartStopRestartKeepsData(t *testing.T) {
 
 func TestStartReportsLogTailWhenPortTaken(t *testing.T) {
 	t.Parallel()
-	ch := newServer(t, t.TempDir())
-	l, err := net.Listen("tcp", ch.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-
-	err = ch.Start(context.Background())
+	ch := newServerWith(t, localserver.Config{Dir: t.TempDir(), TCPPort: takenPort(t)})
+	err := ch.Start(context.Background())
 	if err == nil {
 		t.Fatal("Start succeeded with its TCP port taken")
 	}
@@ -197,7 +188,7 @@ func TestStartHonoursContext(t *testing.T) {
 
 func TestStartTimeoutKillsServer(t *testing.T) {
 	t.Parallel()
-	ch := newServerTimeout(t, t.TempDir(), time.Millisecond)
+	ch := newServerWith(t, localserver.Config{Dir: t.TempDir(), StartTimeout: time.Millisecond})
 	err := ch.Start(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "not answering after 1ms") {
 		t.Fatalf("Start = %v, want a start-up timeout", err)

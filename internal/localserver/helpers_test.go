@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pnstream/pnstream/internal/localserver"
 )
 
 // requireProblems checks what Validate returned: nil when want is empty,
@@ -57,4 +59,31 @@ func requireDown(t *testing.T, srv interface {
 		c.Close()
 		t.Fatalf("%s still accepts connections", addr)
 	}
+}
+
+// freePort returns a port FreePort picked.
+func freePort(t *testing.T) int {
+	t.Helper()
+	port, err := localserver.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// takenPort returns a port this test listens on until it ends: one the
+// kernel picked, which nobody else can take in the meantime, unlike a port
+// from FreePort, which is free only when it returns.
+func takenPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return l.Addr().(*net.TCPAddr).Port
 }

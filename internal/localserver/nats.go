@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
@@ -129,6 +130,8 @@ type NATS struct {
 	*child // Stop, Kill, Done, Err and Pid (0 when embedded)
 	cfg    NATSConfig
 	layout natsLayout
+	// embedded is the server of the current embedded run, for probe.
+	embedded atomic.Pointer[natsserver.Server]
 }
 
 var (
@@ -255,6 +258,7 @@ func (n *NATS) launchInProcess(out *os.File) (*process, error) {
 	}
 	log := &natsLog{out: logFile, srv: srv}
 	srv.SetLoggerV2(log, false, false, false)
+	n.embedded.Store(srv)
 	stop := func() error { srv.Shutdown(); return nil }
 	p := &process{done: make(chan struct{}), terminate: stop, kill: stop}
 	srv.Start()
@@ -266,9 +270,21 @@ func (n *NATS) launchInProcess(out *os.File) (*process, error) {
 	return p, nil
 }
 
-// probe reads the INFO line a NATS server greets every client with, as a
-// client would, and checks that it offers JetStream.
+// probe checks that the server accepts clients with JetStream enabled.
+// An embedded server is asked directly: whoever answers on the port may be
+// another process that took it first, while this server failed to bind.
+// A child process is asked as a client would: it greets with an INFO line.
 func (n *NATS) probe(ctx context.Context) error {
+	if n.cfg.Binary == "" {
+		srv := n.embedded.Load()
+		if !srv.ReadyForConnections(time.Millisecond) {
+			return errors.New("not listening yet")
+		}
+		if !srv.JetStreamEnabled() {
+			return errors.New("JetStream is not enabled")
+		}
+		return nil
+	}
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", n.hostPort())
 	if err != nil {

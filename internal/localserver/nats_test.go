@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -190,12 +189,7 @@ func TestNATSEmbeddedStopStartKeepsStreams(t *testing.T) {
 // once with the reason, as the binary's exit would.
 func TestNATSEmbeddedStartReportsFatalError(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	n, err := localserver.NewNATS(localserver.NATSConfig{Dir: t.TempDir(), Port: l.Addr().(*net.TCPAddr).Port})
+	n, err := localserver.NewNATS(localserver.NATSConfig{Dir: t.TempDir(), Port: takenPort(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

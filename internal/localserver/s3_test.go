@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -115,12 +114,13 @@ func TestFindS3Binary(t *testing.T) {
 // It skips (or fails in CI) without versitygw.
 func newS3(t *testing.T, dir string) *localserver.S3 {
 	t.Helper()
+	return newS3On(t, dir, freePort(t))
+}
+
+func newS3On(t *testing.T, dir string, port int) *localserver.S3 {
+	t.Helper()
 	if _, err := localserver.FindS3Binary(); err != nil {
 		testenv.MissingServer(t, err.Error())
-	}
-	port, err := localserver.FreePort()
-	if err != nil {
-		t.Fatal(err)
 	}
 	s3, err := localserver.NewS3(localserver.S3Config{Dir: dir, Port: port, AccessKey: testAccessKey, SecretKey: testSecretKey})
 	if err != nil {
@@ -240,14 +240,8 @@ func TestS3IgnoresGatewayEnvironment(t *testing.T) {
 
 func TestS3StartReportsLogTailWhenPortTaken(t *testing.T) {
 	t.Parallel()
-	s3 := newS3(t, t.TempDir())
-	l, err := net.Listen("tcp", s3.Endpoint())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-
-	err = s3.Start(context.Background())
+	s3 := newS3On(t, t.TempDir(), takenPort(t))
+	err := s3.Start(context.Background())
 	if err == nil {
 		t.Fatal("Start succeeded with its port taken")
 	}
