@@ -13,8 +13,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/pprof"
 	"syscall"
 
 	"github.com/pnstream/pnstream/internal/bench"
@@ -34,57 +32,19 @@ func run(ctx context.Context, args []string) error {
 	cfg := bench.DefaultConfig()
 	fs := flag.NewFlagSet("pnbench", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
-	asJSON := fs.Bool("json", false, "print the report as JSON instead of a table")
-	jsonFile := fs.String("json-file", "", "also write the report as JSON to this file, for comparing runs")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
-	memProfile := fs.String("memprofile", "", "write an allocation profile of the run to this file")
+	var out output
+	out.registerFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := out.startCPUProfile()
+	if err != nil {
+		return err
 	}
 	progress := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "pnbench: "+format+"\n", args...) }
 	rep, err := bench.Run(ctx, cfg, progress)
 	if rep != nil {
-		var werr error
-		if *asJSON {
-			werr = rep.WriteJSON(os.Stdout)
-		} else {
-			werr = rep.WriteTable(os.Stdout)
-		}
-		if *jsonFile != "" {
-			werr = errors.Join(werr, writeJSONFile(*jsonFile, rep))
-		}
-		err = errors.Join(err, werr)
+		err = errors.Join(err, out.writeReport(os.Stdout, rep))
 	}
-	if *memProfile != "" {
-		err = errors.Join(err, writeHeapProfile(*memProfile))
-	}
-	return err
-}
-
-func writeHeapProfile(path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("mem profile: %w", err)
-	}
-	runtime.GC()
-	return errors.Join(pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
-}
-
-func writeJSONFile(path string, rep *bench.Report) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("json report: %w", err)
-	}
-	return errors.Join(rep.WriteJSON(f), f.Close())
+	return errors.Join(err, stopProfile(), out.writeHeapProfile())
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"golang.org/x/term"
 )
 
 // progress reports how far a long command got: a bar redrawn in place
@@ -23,16 +25,11 @@ func newProgress(out io.Writer, label string) *progress {
 	return &progress{out: out, label: label, terminal: isTerminal(out), lastPct: -1}
 }
 
-// isTerminal reports whether w is a character device (a terminal). The
-// standard library's file mode suffices here; golang.org/x/term is not
-// needed for a yes/no.
+// isTerminal reports whether w is a terminal. A character device is not
+// enough: /dev/null is one, and output sent there is not watched.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // update records that done of total items are handled.

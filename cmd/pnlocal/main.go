@@ -3,8 +3,10 @@
 //
 //	pnlocal clickhouse --dir .local/clickhouse --tcp-port 19000 --http-port 18123
 //	pnlocal s3 --dir .local/s3 --port 17070
+//	pnlocal nats --dir .local/nats --port 14222 --monitor-port 18222
 //
-// starts clickhouse-server, or the versitygw S3 gateway (see
+// starts clickhouse-server, the versitygw S3 gateway or nats-server with
+// JetStream (embedded in pnlocal unless --binary names one; see
 // internal/localserver), with its data and logs under --dir, prints its
 // address once it answers, and stops it gracefully on SIGINT or SIGTERM. It
 // exits with an error if the server dies on its own. Every flag can also be
@@ -21,13 +23,16 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 )
 
-// stopTimeout bounds the graceful stop after a signal.
-const stopTimeout = 30 * time.Second
+const usage = "usage: pnlocal clickhouse|s3|nats [flags] (see pnlocal <server> --help)"
 
-const usage = "usage: pnlocal clickhouse|s3 [flags] (see pnlocal clickhouse --help, pnlocal s3 --help)"
+// commands are pnlocal's subcommands, by name.
+var commands = map[string]command{
+	"clickhouse": clickHouseCommand,
+	"s3":         s3Command,
+	"nats":       natsCommand,
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -39,77 +44,18 @@ func main() {
 	}
 }
 
+// run parses the subcommand's flags and serves its server until ctx is done.
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
-	switch args[0] {
-	case "clickhouse":
-		return runClickHouse(ctx, args[1:], stdout)
-	case "s3":
-		return runS3(ctx, args[1:], stdout)
-	default:
+	cmd, ok := commands[args[0]]
+	if !ok {
 		return errors.New(usage)
 	}
-}
-
-// server is what pnlocal runs in the foreground: a localserver server.
-type server interface {
-	Start(ctx context.Context) error
-	Stop(ctx context.Context) error
-	Done() <-chan struct{}
-	Err() error
-}
-
-// serve starts srv, prints ready once it answers, and keeps it running until
-// ctx is done (a signal) or it dies on its own.
-func serve(ctx context.Context, name string, srv server, ready string, stdout io.Writer) error {
-	if err := srv.Start(ctx); err != nil {
+	srv, ready, err := cmd(args[1:])
+	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, ready)
-
-	select {
-	case <-srv.Done():
-		return srv.Err()
-	case <-ctx.Done():
-	}
-	fmt.Fprintln(stdout, "stopping", name)
-	// The signal context is done; the stop gets a deadline of its own.
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
-	defer cancel()
-	if err := srv.Stop(stopCtx); err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, name, "stopped")
-	return nil
-}
-
-// envFlag names the environment variable of a flag.
-type envFlag struct{ flag, env string }
-
-// parse parses args into fs, then sets every flag not given on the command
-// line from its environment variable, if set: a flag wins over its variable,
-// a variable over the default.
-func parse(fs *flag.FlagSet, args []string, envs []envFlag) error {
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %q", fs.Args())
-	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	for _, e := range envs {
-		v, ok := os.LookupEnv(e.env)
-		if !ok || given[e.flag] {
-			continue
-		}
-		if err := fs.Set(e.flag, v); err != nil {
-			// Only numbers and durations fail to parse, so this never quotes
-			// a secret.
-			return fmt.Errorf("%s=%q: %w", e.env, v, err)
-		}
-	}
-	return nil
+	return serve(ctx, args[0], srv, ready, stdout)
 }

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/procfs"
 )
 
 // Stages in the order they run.
@@ -165,7 +167,6 @@ type Bench struct {
 	corpus    *corpus
 	limits    stageLimits
 	consumers atomic.Int64
-	pids      map[string]int // server processes, for their CPU time
 	progress  func(format string, args ...any)
 }
 
@@ -202,7 +203,6 @@ func Run(ctx context.Context, cfg Config, progress func(format string, args ...a
 	if err != nil {
 		return nil, err
 	}
-	b.pids = serverPIDs(b.dir)
 	rep := &Report{Started: time.Now().UTC(), Machine: machine(runtime.NumCPU(), cpuModel()), Repeat: cfg.Repeat,
 		Settings: fmt.Sprintf("stages %s; %s per throughput run, %d conns; %d pre-filled records; e2e %.0f records/s for %s; NATS %s, %s storage",
 			strings.Join(cfg.Stages, ","), cfg.Duration, cfg.Conns, cfg.RecorderRecords, cfg.E2ERate, cfg.E2EDuration, natsMode(cfg.NATSServer), cfg.StreamStorage)}
@@ -230,16 +230,15 @@ func natsMode(bin string) string {
 	return "child process " + bin
 }
 
-// cpuModel reads the CPU model from /proc/cpuinfo, or "".
+// cpuModel returns the CPU model /proc/cpuinfo names, or "".
 func cpuModel() string {
-	info, err := os.ReadFile("/proc/cpuinfo")
+	fs, err := procfs.NewDefaultFS()
 	if err != nil {
 		return ""
 	}
-	for line := range strings.Lines(string(info)) {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return v
-		}
+	cpus, err := fs.CPUInfo()
+	if err != nil || len(cpus) == 0 {
+		return "" // the report names the CPU count alone
 	}
-	return ""
+	return cpus[0].ModelName
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestTemplateFillsTheIdentity(t *testing.T) {
@@ -81,5 +82,38 @@ func TestDefaultConfigIsValid(t *testing.T) {
 	c.Stages, c.Repeat = []string{"ingest", "nope"}, 0
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "nope") || !strings.Contains(err.Error(), "repeat") {
 		t.Errorf("Validate = %v", err)
+	}
+}
+
+func TestLatencyQuantilesFromMergedWorkers(t *testing.T) {
+	// Two workers: 1..500 ms and 501..1000 ms, one request each per ms.
+	a, b := &loadResult{}, &loadResult{}
+	for ms := 1; ms <= 1000; ms++ {
+		w := a
+		if ms > 500 {
+			w = b
+		}
+		w.observe(50, time.Duration(ms)*time.Millisecond)
+	}
+	var all loadResult
+	all.merge(a)
+	all.merge(b)
+	all.merge(&loadResult{}) // a worker that saw no success
+	if all.requests != 1000 || all.records != 50_000 {
+		t.Fatalf("merged %d requests, %d records; want 1000, 50000", all.requests, all.records)
+	}
+	for _, tt := range []struct{ q, want float64 }{{0.5, 500}, {0.99, 990}, {1, 1000}} {
+		// HDR keeps 3 significant digits: within 0.1%.
+		if got := all.quantile(tt.q); math.Abs(got-tt.want) > tt.want/1000 {
+			t.Errorf("quantile(%v) = %v ms, want %v within 0.1%%", tt.q, got, tt.want)
+		}
+	}
+	if got := (&loadResult{}).quantile(0.99); got != 0 {
+		t.Errorf("quantile of no requests = %v, want 0", got)
+	}
+	h := newLatencies()
+	recordLatency(h, 2*time.Hour) // beyond the range: counted as an hour
+	if got := quantileMS(h, 1); math.Abs(got-3.6e6) > 3.6e3 {
+		t.Errorf("an over-long latency reads %v ms, want an hour", got)
 	}
 }

@@ -1,68 +1,45 @@
 package bench
 
 import (
-	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/procfs"
 )
 
 // cpuTimes is the CPU time used so far by this process and by each
 // server process, so that a measurement can say where its time went.
 type cpuTimes map[string]time.Duration
 
-// serverPIDs finds the server processes of this run: their command lines
-// name the run's directory.
-func serverPIDs(dir string) map[string]int {
-	pids := make(map[string]int)
-	entries, _ := os.ReadDir("/proc") // best effort: no figures without /proc
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(cmdline, []byte(dir)) {
-			continue
-		}
-		exe := filepath.Base(string(bytes.SplitN(cmdline, []byte{0}, 2)[0]))
-		pids[exe] = pid
-	}
-	return pids
-}
-
-// clockTick is the unit of /proc/<pid>/stat times (USER_HZ), 100 Hz on
-// every Linux architecture Go runs on.
-const clockTick = 10 * time.Millisecond
-
 func (b *Bench) cpuTimes() cpuTimes {
 	t := cpuTimes{}
+	// getrusage counts in microseconds, /proc in clock ticks (10 ms).
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
 		t["pnbench"] = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	for name, pid := range b.pids {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
+	for name, pid := range b.srv.pids() {
+		if cpu, err := processCPU(pid); err == nil { // best effort: no figure without /proc
+			t[name] = cpu
 		}
-		// Fields after the parenthesised command: state is field 3,
-		// utime and stime fields 14 and 15.
-		_, rest, ok := strings.Cut(string(stat), ") ")
-		f := strings.Fields(rest)
-		if !ok || len(f) < 13 {
-			continue
-		}
-		utime, _ := strconv.ParseInt(f[11], 10, 64)
-		stime, _ := strconv.ParseInt(f[12], 10, 64)
-		t[name] = time.Duration(utime+stime) * clockTick
 	}
 	return t
+}
+
+// processCPU returns the user and system CPU time process pid used so far.
+func processCPU(pid int) (time.Duration, error) {
+	p, err := procfs.NewProc(pid)
+	if err != nil {
+		return 0, err
+	}
+	stat, err := p.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(stat.CPUTime() * float64(time.Second)), nil
 }
 
 // measurement is a timed part of a stage: it profiles the CPU into

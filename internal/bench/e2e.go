@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -57,15 +56,10 @@ func (b *Bench) runE2E(ctx context.Context, rep *Report) error {
 	// at start + (k/per)/pushRate, and stored as PN_FEES sequence
 	// base+k+1 (pushes are stored in the order they are due); its row is
 	// visible once the recorder acked that sequence.
-	rows, err := countRows(ctx, conn, table)
+	rows, base, err := startingPoint(ctx, conn, js, table)
 	if err != nil {
 		return err
 	}
-	base, err := lastSeq(ctx, js, streams.Fees)
-	if err != nil {
-		return err
-	}
-	quiesce(ctx, conn)
 	pushRate := b.cfg.E2ERate / per
 	stop := make(chan struct{})
 	var (
@@ -83,7 +77,7 @@ func (b *Bench) runE2E(ctx context.Context, rep *Report) error {
 	if err := errors.Join(res.check(), werr, obsErr); err != nil {
 		return fmt.Errorf("fixed rate: %w", err)
 	}
-	lat := make([]time.Duration, 0, total)
+	lat := newLatencies()
 	j := 0
 	interval := float64(time.Second) / pushRate
 	for k := range total {
@@ -94,9 +88,8 @@ func (b *Bench) runE2E(ctx context.Context, rep *Report) error {
 			break // cannot happen: waitAcked saw them all
 		}
 		due := start.Add(time.Duration(float64(k/per) * interval))
-		lat = append(lat, obs[j].at.Sub(due))
+		recordLatency(lat, obs[j].at.Sub(due))
 	}
-	slices.Sort(lat)
 	stage := fmt.Sprintf("end to end (%.0f records/s for %s)", b.cfg.E2ERate, b.cfg.E2EDuration)
 	rep.add(stage, "push → row p50 ms", "", 0, quantileMS(lat, 0.5), nil)
 	rep.add(stage, "push → row p99 ms", "", 0, quantileMS(lat, 0.99), &Target{Kind: "max", Value: 2000})

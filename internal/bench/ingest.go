@@ -133,7 +133,7 @@ func (b *Bench) runIngest(ctx context.Context, rep *Report) error {
 		return err
 	}
 	defer nc.Close()
-	rawNC, err := nats.Connect(b.srv.natsURL)
+	rawNC, err := nats.Connect(b.srv.nats.URL())
 	if err != nil {
 		return fmt.Errorf("connect nats: %w", err)
 	}
@@ -236,7 +236,7 @@ func (b *Bench) ingestKind(ctx context.Context, rep *Report, js jetstream.JetStr
 // streams.
 func (b *Bench) connect(name string) (*nats.Conn, jetstream.JetStream, error) {
 	cc := streams.DefaultConnConfig()
-	cc.URL = b.srv.natsURL
+	cc.URL = b.srv.nats.URL()
 	nc, js, err := streams.Connect(cc, name, productionLogger())
 	if err != nil {
 		return nil, nil, err

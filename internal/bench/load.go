@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
 )
@@ -56,7 +57,7 @@ type loadResult struct {
 	errors   int
 	firstErr error
 	elapsed  time.Duration
-	latency  []time.Duration // of the successful requests, sorted
+	latency  *hdrhistogram.Histogram // of the successful requests; nil when there were none
 }
 
 func (r *loadResult) recordsPerSec() float64 {
@@ -78,12 +79,14 @@ func (r *loadResult) quantile(q float64) float64 {
 	return quantileMS(r.latency, q)
 }
 
-func quantileMS(sorted []time.Duration, q float64) float64 {
-	if len(sorted) == 0 {
-		return 0
+// observe counts a successful request of the given records and latency.
+func (r *loadResult) observe(records int, latency time.Duration) {
+	if r.latency == nil {
+		r.latency = newLatencies()
 	}
-	i := min(int(q*float64(len(sorted))), len(sorted)-1)
-	return float64(sorted[i]) / float64(time.Millisecond)
+	recordLatency(r.latency, latency)
+	r.requests++
+	r.records += records
 }
 
 func (r *loadResult) merge(o *loadResult) {
@@ -93,7 +96,12 @@ func (r *loadResult) merge(o *loadResult) {
 	if r.firstErr == nil {
 		r.firstErr = o.firstErr
 	}
-	r.latency = append(r.latency, o.latency...)
+	if o.latency != nil {
+		if r.latency == nil {
+			r.latency = newLatencies()
+		}
+		r.latency.Merge(o.latency) // the same range: nothing is dropped
+	}
 }
 
 func (r *loadResult) check() error {
@@ -131,9 +139,7 @@ func closedLoop(ctx context.Context, c *pushClient, conns int, d time.Duration, 
 					r.firstErr = err
 					continue
 				}
-				r.latency = append(r.latency, time.Since(t0))
-				r.requests++
-				r.records += records
+				r.observe(records, time.Since(t0))
 			}
 		})
 	}
@@ -175,9 +181,7 @@ func paced(ctx context.Context, conns int, perSec float64, d time.Duration, do f
 					r.firstErr = err
 					continue
 				}
-				r.latency = append(r.latency, time.Since(j.due))
-				r.requests++
-				r.records += records
+				r.observe(records, time.Since(j.due))
 			}
 		})
 	}
@@ -207,6 +211,5 @@ func mergeResults(results []loadResult, elapsed time.Duration) loadResult {
 		all.merge(&results[i])
 	}
 	all.elapsed = elapsed
-	slices.Sort(all.latency)
 	return all
 }

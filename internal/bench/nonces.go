@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -20,7 +18,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/procfs"
 
+	"github.com/pnstream/pnstream/internal/localserver"
 	"github.com/pnstream/pnstream/internal/nonces"
 )
 
@@ -308,11 +308,11 @@ type nonceServer struct {
 }
 
 func startNonceServer(ctx context.Context, dir, bin string) (*nonceServer, error) {
-	url, stop, err := startNATSProcess(ctx, dir, bin)
+	srv, err := localserver.StartNATS(ctx, localserver.NATSConfig{Dir: dir, Name: "pnbench-nonces", Binary: bin})
 	if err != nil {
 		return nil, err
 	}
-	s := &nonceServer{}
+	s := &nonceServer{pid: srv.Pid()}
 	var once sync.Once
 	var stopErr error
 	s.stop = func() error {
@@ -320,18 +320,14 @@ func startNonceServer(ctx context.Context, dir, bin string) (*nonceServer, error
 			if s.nc != nil {
 				s.nc.Close()
 			}
-			stopErr = stop()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			stopErr = srv.Stop(ctx)
 		})
 		return stopErr
 	}
-	// The child's command line names dir (its -sd), as serverPIDs expects.
-	pid, ok := serverPIDs(dir)["nats-server"]
-	if !ok {
-		return nil, errors.Join(fmt.Errorf("no nats-server process found for %s", dir), s.stop())
-	}
-	s.pid = pid
-	if s.nc, err = nats.Connect(url); err != nil {
-		return nil, errors.Join(fmt.Errorf("connect %s: %w", url, err), s.stop())
+	if s.nc, err = nats.Connect(srv.URL()); err != nil {
+		return nil, errors.Join(fmt.Errorf("connect %s: %w", srv.URL(), err), s.stop())
 	}
 	if s.js, err = jetstream.New(s.nc); err != nil {
 		return nil, errors.Join(err, s.stop())
@@ -363,35 +359,18 @@ type memStatus struct{ rss, hwm int64 }
 
 // procStatus reads VmRSS and VmHWM of pid.
 func procStatus(pid int) (memStatus, error) {
-	var m memStatus
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	p, err := procfs.NewProc(pid)
 	if err != nil {
-		return m, fmt.Errorf("server memory: %w", err)
+		return memStatus{}, fmt.Errorf("server memory: %w", err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (k != "VmRSS" && k != "VmHWM") {
-			continue
-		}
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		if err != nil {
-			return m, fmt.Errorf("server memory: %s: %w", k, err)
-		}
-		if k == "VmRSS" {
-			m.rss = kb << 10
-		} else {
-			m.hwm = kb << 10
-		}
+	st, err := p.NewStatus()
+	if err != nil {
+		return memStatus{}, fmt.Errorf("server memory: %w", err)
 	}
-	if err := sc.Err(); err != nil {
-		return m, fmt.Errorf("server memory: %w", err)
+	if st.VmRSS == 0 || st.VmHWM == 0 {
+		return memStatus{}, fmt.Errorf("server memory: no VmRSS/VmHWM for pid %d", pid)
 	}
-	if m.rss == 0 || m.hwm == 0 {
-		return m, fmt.Errorf("server memory: no VmRSS/VmHWM for pid %d", pid)
-	}
-	return m, nil
+	return memStatus{rss: int64(st.VmRSS), hwm: int64(st.VmHWM)}, nil
 }
 
 // allocatedBytes is the disk space the files under dir take.

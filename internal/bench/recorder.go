@@ -62,6 +62,20 @@ func quiesce(ctx context.Context, conn driver.Conn) {
 	}
 }
 
+// startingPoint is where a measurement of the recorder starts from: the
+// rows of table and the last sequence in PN_FEES, once ClickHouse has no
+// merge running.
+func startingPoint(ctx context.Context, conn driver.Conn, js jetstream.JetStream, table string) (rows, seq uint64, err error) {
+	if rows, err = countRows(ctx, conn, table); err != nil {
+		return 0, 0, err
+	}
+	if seq, err = lastSeq(ctx, js, streams.Fees); err != nil {
+		return 0, 0, err
+	}
+	quiesce(ctx, conn)
+	return rows, seq, nil
+}
+
 // countRows returns the rows of from (database.table, with FINAL to count
 // identities: a retried insert stores rows twice until they are merged).
 func countRows(ctx context.Context, conn driver.Conn, from string) (uint64, error) {
@@ -119,15 +133,10 @@ func (b *Bench) runRecorder(ctx context.Context, rep *Report) error {
 		return err
 	}
 	defer wh.Close()
-	base, err := countRows(ctx, conn, db+".fee_records FINAL")
+	base, last, err := startingPoint(ctx, conn, js, db+".fee_records FINAL")
 	if err != nil {
 		return err
 	}
-	last, err := lastSeq(ctx, js, streams.Fees)
-	if err != nil {
-		return err
-	}
-	quiesce(ctx, conn)
 	m = b.measure("recorder-pnstream")
 	rec, err := b.startRecorder(ctx, nc, js, wh)
 	if err != nil {

@@ -4,54 +4,50 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"syscall"
 	"time"
-
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 
 	"github.com/pnstream/pnstream/internal/localserver"
 )
 
-// servers are the real servers a run measures against, all on loopback.
+// natsMaxMemory is JetStream's memory storage cap, for -stream-storage
+// memory.
+const natsMaxMemory = 1 << 30
+
+// servers are the real servers a run measures against, all on loopback,
+// started by internal/localserver.
 type servers struct {
-	natsURL    string
+	nats       *localserver.NATS
 	clickhouse *localserver.ClickHouse
 	s3         *localserver.S3
 	s3Access   string
 	s3Secret   string
-
-	stopNATS func() error
 }
 
 // startServers starts NATS (the nats-server binary as a child process when
 // natsBin is set, else embedded), ClickHouse and the S3 gateway in
-// subdirectories of dir. need says which of ClickHouse and S3 the chosen
-// stages use. The returned servers are stopped by close, also on error.
+// subdirectories of dir, on free ports. needCH and needS3 say which of
+// ClickHouse and S3 the chosen stages use. The returned servers are
+// stopped by close, also on error.
 func startServers(ctx context.Context, dir, natsBin string, needCH, needS3 bool) (*servers, error) {
 	s := &servers{}
 	var err error
-	if natsBin != "" {
-		s.natsURL, s.stopNATS, err = startNATSProcess(ctx, filepath.Join(dir, "nats"), natsBin)
-	} else {
-		s.natsURL, s.stopNATS, err = startNATSEmbedded(filepath.Join(dir, "nats"))
-	}
+	s.nats, err = localserver.StartNATS(ctx, localserver.NATSConfig{
+		Dir: filepath.Join(dir, "nats"), Name: "pnbench", Binary: natsBin, MaxMemoryStore: natsMaxMemory,
+	})
 	if err != nil {
 		return s, err
 	}
 	if needCH {
-		if s.clickhouse, err = startClickHouse(ctx, filepath.Join(dir, "clickhouse")); err != nil {
+		if s.clickhouse, err = localserver.StartClickHouse(ctx, localserver.Config{Dir: filepath.Join(dir, "clickhouse")}); err != nil {
 			return s, err
 		}
 	}
 	if needS3 {
 		s.s3Access, s.s3Secret = "bench-"+rand.Text()[:12], rand.Text()
-		if s.s3, err = startS3(ctx, filepath.Join(dir, "s3"), s.s3Access, s.s3Secret); err != nil {
+		if s.s3, err = localserver.StartS3(ctx, localserver.S3Config{
+			Dir: filepath.Join(dir, "s3"), AccessKey: s.s3Access, SecretKey: s.s3Secret,
+		}); err != nil {
 			return s, err
 		}
 	}
@@ -68,118 +64,29 @@ func (s *servers) close() error {
 	if s.clickhouse != nil {
 		errs = append(errs, s.clickhouse.Stop(ctx))
 	}
-	if s.stopNATS != nil {
-		errs = append(errs, s.stopNATS())
+	if s.nats != nil {
+		errs = append(errs, s.nats.Stop(ctx))
 	}
 	return errors.Join(errs...)
 }
 
-func startClickHouse(ctx context.Context, dir string) (*localserver.ClickHouse, error) {
-	tcp, err := localserver.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	httpPort, err := localserver.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	ch, err := localserver.New(localserver.Config{Dir: dir, TCPPort: tcp, HTTPPort: httpPort})
-	if err != nil {
-		return nil, err
-	}
-	if err := ch.Start(ctx); err != nil {
-		return nil, err
-	}
-	return ch, nil
-}
-
-func startS3(ctx context.Context, dir, access, secret string) (*localserver.S3, error) {
-	port, err := localserver.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	gw, err := localserver.NewS3(localserver.S3Config{Dir: dir, Port: port, AccessKey: access, SecretKey: secret})
-	if err != nil {
-		return nil, err
-	}
-	if err := gw.Start(ctx); err != nil {
-		return nil, err
-	}
-	return gw, nil
-}
-
-// natsStoreMax is JetStream's file store cap, an accounting figure: a run
-// writes a few GB at most, but the streams' default byte limits reserve
-// 37 GiB, which must fit whatever the free disk.
-const natsStoreMax = 1 << 40
-
-// startNATSEmbedded runs nats-server in this process.
-func startNATSEmbedded(dir string) (string, func() error, error) {
-	port, err := localserver.FreePort()
-	if err != nil {
-		return "", nil, err
-	}
-	srv, err := server.NewServer(&server.Options{
-		ServerName: "pnbench", Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true,
-		JetStream: true, StoreDir: dir, JetStreamMaxMemory: 1 << 30, JetStreamMaxStore: natsStoreMax,
-	})
-	if err != nil {
-		return "", nil, fmt.Errorf("nats server: %w", err)
-	}
-	srv.Start()
-	stop := func() error { srv.Shutdown(); srv.WaitForShutdown(); return nil }
-	if !srv.ReadyForConnections(10 * time.Second) {
-		return "", nil, errors.Join(errors.New("nats server not ready after 10s"), stop())
-	}
-	return srv.ClientURL(), stop, nil
-}
-
-// startNATSProcess runs the nats-server binary bin as a child process, so
-// that the server has a Go runtime and a garbage collector of its own, as
-// in production.
-func startNATSProcess(ctx context.Context, dir, bin string) (string, func() error, error) {
-	port, err := localserver.FreePort()
-	if err != nil {
-		return "", nil, err
-	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return "", nil, fmt.Errorf("nats dir: %w", err)
-	}
-	out, err := os.Create(filepath.Join(dir, "nats-server.log"))
-	if err != nil {
-		return "", nil, fmt.Errorf("nats log: %w", err)
-	}
-	defer out.Close() // the child has its own descriptor
-	cmd := exec.Command(bin, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", dir, "-n", "pnbench")
-	cmd.Stdout, cmd.Stderr = out, out
-	// The kernel kills the server if this process dies first.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	stop := func() error {
-		_ = cmd.Process.Signal(syscall.SIGTERM) // it may have exited already
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
+// pids returns the process id of each server running as a process of its
+// own, by executable name, for their CPU time.
+func (s *servers) pids() map[string]int {
+	pids := map[string]int{}
+	add := func(name string, pid int) {
+		if pid != 0 { // 0: not running, or NATS embedded in this process
+			pids[name] = pid
 		}
-		return nil
 	}
-	url := "nats://127.0.0.1:" + strconv.Itoa(port)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		nc, err := nats.Connect(url, nats.Timeout(time.Second))
-		if err == nil {
-			nc.Close()
-			return url, stop, nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return "", nil, errors.Join(fmt.Errorf("nats-server on %s not ready: %w", url, err), stop())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if s.nats != nil {
+		add("nats-server", s.nats.Pid())
 	}
+	if s.clickhouse != nil {
+		add("clickhouse-server", s.clickhouse.Pid())
+	}
+	if s.s3 != nil {
+		add("versitygw", s.s3.Pid())
+	}
+	return pids
 }

@@ -17,7 +17,7 @@ import (
 // own. Its methods are safe for concurrent use; Start, Stop and Kill are
 // serialized.
 type ClickHouse struct {
-	*child // Stop, Kill, Done and Err
+	*child // Stop, Kill, Done, Err and Pid
 	cfg    Config
 	layout layout
 	// pinger asks /ping during Start; no keep-alive, so that no idle

@@ -3,7 +3,6 @@ package localserver_test
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -35,21 +34,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := valid
 			tt.mutate(&cfg)
-			err := cfg.Validate()
-			if len(tt.wantErr) == 0 {
-				if err != nil {
-					t.Fatalf("Validate() = %v, want nil", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("Validate() = nil, want an error")
-			}
-			for _, w := range tt.wantErr {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("Validate() = %q, want it to mention %q", err, w)
-				}
-			}
+			requireProblems(t, cfg.Validate(), tt.wantErr...)
 		})
 	}
 }
@@ -58,31 +43,25 @@ func TestConfigValidate(t *testing.T) {
 // when the test ends. It skips (or fails in CI) without clickhouse-server.
 func newServer(t *testing.T, dir string) *localserver.ClickHouse {
 	t.Helper()
-	return newServerTimeout(t, dir, 0)
+	return newServerWith(t, localserver.Config{Dir: dir})
 }
 
-func newServerTimeout(t *testing.T, dir string, startTimeout time.Duration) *localserver.ClickHouse {
+// newServerWith is newServer for cfg, its zero ports picked with FreePort.
+func newServerWith(t *testing.T, cfg localserver.Config) *localserver.ClickHouse {
 	t.Helper()
 	if _, err := localserver.FindBinary(); err != nil {
 		testenv.MissingServer(t, err.Error())
 	}
-	tcp, err := localserver.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	http, err := localserver.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := localserver.New(localserver.Config{Dir: dir, TCPPort: tcp, HTTPPort: http, StartTimeout: startTimeout})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := ch.Stop(context.Background()); err != nil {
-			t.Errorf("stop at cleanup: %v", err)
+	for _, p := range []*int{&cfg.TCPPort, &cfg.HTTPPort} {
+		if *p == 0 {
+			*p = freePort(t)
 		}
-	})
+	}
+	ch, err := localserver.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopAtCleanup(t, ch)
 	return ch
 }
 
@@ -122,23 +101,8 @@ func exec(t *testing.T, ch *localserver.ClickHouse, q string) {
 	}
 }
 
-func requireDown(t *testing.T, ch *localserver.ClickHouse) {
-	t.Helper()
-	select {
-	case <-ch.Done():
-	default:
-		t.Fatal("Done() not closed after the server stopped")
-	}
-	if err := ch.Err(); err != nil {
-		t.Errorf("Err() = %v after a requested stop, want nil", err)
-	}
-	if c, err := net.DialTimeout("tcp", ch.Addr(), time.Second); err == nil {
-		c.Close()
-		t.Fatalf("%s still accepts connections", ch.Addr())
-	}
-}
-
 func TestStartStopRestartKeepsData(t *testing.T) {
+	t.Parallel()
 	ch := newServer(t, t.TempDir())
 	start(t, ch)
 
@@ -162,7 +126,7 @@ func TestStartStopRestartKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("graceful stop took %s", time.Since(began).Round(time.Millisecond))
-	requireDown(t, ch)
+	requireDown(t, ch, ch.Addr())
 	if err := ch.Stop(context.Background()); err != nil {
 		t.Errorf("second Stop = %v, want nil", err)
 	}
@@ -176,7 +140,7 @@ func TestStartStopRestartKeepsData(t *testing.T) {
 	if err := ch.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	requireDown(t, ch)
+	requireDown(t, ch, ch.Addr())
 	start(t, ch)
 	// A part is on disk once its INSERT returned, so it survives a crash.
 	if n := query[uint64](t, ch, "SELECT count() FROM default.kept"); n != 3 {
@@ -185,14 +149,9 @@ func TestStartStopRestartKeepsData(t *testing.T) {
 }
 
 func TestStartReportsLogTailWhenPortTaken(t *testing.T) {
-	ch := newServer(t, t.TempDir())
-	l, err := net.Listen("tcp", ch.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-
-	err = ch.Start(context.Background())
+	t.Parallel()
+	ch := newServerWith(t, localserver.Config{Dir: t.TempDir(), TCPPort: takenPort(t)})
+	err := ch.Start(context.Background())
 	if err == nil {
 		t.Fatal("Start succeeded with its TCP port taken")
 	}
@@ -210,6 +169,7 @@ func TestStartReportsLogTailWhenPortTaken(t *testing.T) {
 }
 
 func TestStartHonoursContext(t *testing.T) {
+	t.Parallel()
 	ch := newServer(t, t.TempDir())
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -227,7 +187,8 @@ func TestStartHonoursContext(t *testing.T) {
 }
 
 func TestStartTimeoutKillsServer(t *testing.T) {
-	ch := newServerTimeout(t, t.TempDir(), time.Millisecond)
+	t.Parallel()
+	ch := newServerWith(t, localserver.Config{Dir: t.TempDir(), StartTimeout: time.Millisecond})
 	err := ch.Start(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "not answering after 1ms") {
 		t.Fatalf("Start = %v, want a start-up timeout", err)

@@ -1,11 +1,14 @@
-// Package localserver runs the real servers pnstream depends on as child
-// processes, for local runs and tests: ClickHouse (clickhouse-server) and an
-// S3 gateway (versitygw).
+// Package localserver is the one way pnstream starts the real servers it
+// depends on, for local runs (cmd/pnlocal), tests (internal/testenv) and the
+// benchmark (internal/bench): ClickHouse (clickhouse-server), an S3 gateway
+// (versitygw) and NATS with JetStream (nats-server, as a child process or
+// embedded in this process), and any other program as a child process.
 //
 // Each server keeps everything it writes in a directory of its own, listens
 // on loopback ports, and is started, waited for until it answers, and stopped
 // again. A stopped server can be started again on the same directory with its
 // data intact, which is how tests simulate an outage and its recovery.
+// StartClickHouse, StartS3 and StartNATS also pick free ports.
 //
 // The package is meant for development machines and CI, where Debian's
 // clickhouse-server package (18.16) and `go install`ed versitygw are the
@@ -27,7 +30,7 @@ import (
 // (root's PATH has /usr/sbin, other users' often does not).
 const DefaultBinaryPath = "/usr/sbin/clickhouse-server"
 
-// Defaults of the timeouts in Config and S3Config.
+// Defaults of the timeouts in Config, S3Config, NATSConfig and ProgramConfig.
 const (
 	DefaultStartTimeout = 60 * time.Second
 	DefaultStopTimeout  = 30 * time.Second

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/template"
 )
@@ -15,7 +16,7 @@ import (
 var templateFS embed.FS
 
 var templates = template.Must(template.New("").
-	Funcs(template.FuncMap{"xml": xmlEscape}).
+	Funcs(template.FuncMap{"xml": xmlEscape, "quote": strconv.Quote}).
 	ParseFS(templateFS, "templates/*.tmpl"))
 
 // xmlEscape makes a path safe inside an XML element.

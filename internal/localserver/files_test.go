@@ -93,3 +93,17 @@ func TestFreePort(t *testing.T) {
 		t.Errorf("20 calls gave only %d distinct ports", len(seen))
 	}
 }
+
+func TestPickFreePortsFillsZerosOnly(t *testing.T) {
+	a, b, fixed := 0, 0, 19000
+	picked, err := pickFreePorts(&a, &fixed, &b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !picked || a == 0 || b == 0 || a == b || fixed != 19000 {
+		t.Errorf("picked %v: %d, %d, %d; want two distinct free ports and 19000 kept", picked, a, fixed, b)
+	}
+	if picked, err := pickFreePorts(&fixed); picked || err != nil {
+		t.Errorf("with no zero port: picked %v, %v; want false, nil", picked, err)
+	}
+}

@@ -28,13 +28,23 @@ type server interface {
 	probe(ctx context.Context) error
 }
 
+// inProcess is a server that can also run in this process (NATS): a child
+// whose spec names no binary launches it with launchInProcess instead of a
+// command.
+type inProcess interface {
+	// launchInProcess starts one run, logging to out (its own descriptor:
+	// out is closed when it returns).
+	launchInProcess(out *os.File) (*process, error)
+}
+
 // childSpec is what a child needs besides the server itself.
 type childSpec struct {
 	name    string // short name errors begin with: "start <name>: …"
 	program string // the executable's name, in "<program> exited unexpectedly"
 	addr    string // where the server answers, for start errors
 	// binary is the executable; empty means findBinary, on every start, so
-	// that an install between two runs is found.
+	// that an install between two runs is found. Both empty: the server
+	// runs in this process.
 	binary     string
 	findBinary func() (string, error)
 
@@ -45,9 +55,9 @@ type childSpec struct {
 	quietHint string   // said instead when logs has nothing new
 }
 
-// child runs one server as a child process at a time and gives the server
-// types their Stop, Kill, Done and Err. Its methods are safe for concurrent
-// use; start, Stop and Kill are serialized.
+// child runs one server at a time, usually as a child process, and gives
+// the server types their Stop, Kill, Done, Err and Pid. Its methods are safe
+// for concurrent use; start, Stop and Kill are serialized.
 type child struct {
 	spec childSpec
 	srv  server
@@ -58,14 +68,18 @@ type child struct {
 
 // process is one run of the server.
 type process struct {
-	cmd  *exec.Cmd
+	pid  int // 0 for a server in this process
 	logs []logMark
-	done chan struct{} // closed when the process has exited and waitErr is set
-	// waitErr is what exec.Cmd.Wait returned; read it only after done.
+	done chan struct{} // closed when the run has ended and waitErr is set
+	// waitErr is why the run ended (what exec.Cmd.Wait returned); read it
+	// only after done.
 	waitErr error
-	// signalled is set before Stop or Kill signal the process, so that its
-	// exit is not reported as unexpected.
+	// signalled is set before Stop or Kill end the run, so that its end is
+	// not reported as unexpected.
 	signalled atomic.Bool
+	// terminate asks the run to end (SIGTERM), kill ends it at once
+	// (SIGKILL); neither waits for done.
+	terminate, kill func() error
 }
 
 func newChild(spec childSpec, srv server) *child {
@@ -85,7 +99,7 @@ func (c *child) start(ctx context.Context) error {
 		return fmt.Errorf("start %s: %w", c.spec.name, err)
 	}
 	bin := c.spec.binary
-	if bin == "" {
+	if bin == "" && c.spec.findBinary != nil {
 		var err error
 		if bin, err = c.spec.findBinary(); err != nil {
 			return fmt.Errorf("start %s: %w", c.spec.name, err)
@@ -101,29 +115,43 @@ func (c *child) start(ctx context.Context) error {
 	c.proc = p
 	if err := c.waitReady(ctx, p); err != nil {
 		p.signalled.Store(true)
-		if kerr := p.kill(); kerr != nil {
+		if kerr := p.killAndWait(); kerr != nil {
 			err = errors.Join(err, kerr)
 		}
-		<-p.done
 		return fmt.Errorf("start %s on %s: %w%s", c.spec.name, c.spec.addr, err, c.diagnostics(p))
 	}
 	return nil
 }
 
-// launch starts the process and a goroutine that reaps it.
+// launch starts a run with the server's output appended to the output
+// log, marking the logs first so that errors quote only this run's lines.
 func (c *child) launch(bin string) (*process, error) {
 	out, err := os.OpenFile(c.spec.outputLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("open server output log: %w", err)
 	}
-	// The child gets its own descriptor; ours is not needed after Start.
+	// A child process gets its own descriptor, as does an in-process server.
 	defer out.Close()
+	logs := markLogs(c.spec.logs)
+	var p *process
+	if ip, ok := c.srv.(inProcess); ok && bin == "" {
+		p, err = ip.launchInProcess(out)
+	} else {
+		p, err = startCommand(c.srv.command(bin), out)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.logs = logs
+	return p, nil
+}
 
-	p := &process{logs: markLogs(c.spec.logs), done: make(chan struct{})}
-	p.cmd = c.srv.command(bin)
+// startCommand starts cmd with its output going to out, in a process group
+// of its own, and a goroutine that reaps it.
+func startCommand(cmd *exec.Cmd, out *os.File) (*process, error) {
 	// An *os.File as output means no copying goroutines to own.
-	p.cmd.Stdout, p.cmd.Stderr = out, out
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{
 		// Its own process group, so a signal to -pid reaches anything the
 		// server spawns (ClickHouse's dictionary sources, for example).
 		Setpgid: true,
@@ -134,11 +162,18 @@ func (c *child) launch(bin string) (*process, error) {
 		// while locked to one, which nothing here does.
 		Pdeathsig: syscall.SIGKILL,
 	}
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("exec %s: %w", bin, err)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("exec %s: %w", cmd.Path, err)
+	}
+	pid := cmd.Process.Pid
+	p := &process{
+		pid:       pid,
+		done:      make(chan struct{}),
+		terminate: func() error { return signalGroup(pid, syscall.SIGTERM) },
+		kill:      func() error { return signalGroup(pid, syscall.SIGKILL) },
 	}
 	go func() {
-		p.waitErr = p.cmd.Wait()
+		p.waitErr = cmd.Wait()
 		close(p.done)
 	}()
 	return p, nil
@@ -197,7 +232,7 @@ func (c *child) Stop(ctx context.Context) error {
 	if p == nil {
 		return nil
 	}
-	if err := p.signal(syscall.SIGTERM); err != nil {
+	if err := p.terminate(); err != nil {
 		return fmt.Errorf("stop %s: %w", c.spec.name, err)
 	}
 	timer := time.NewTimer(c.spec.stopTimeout)
@@ -211,10 +246,9 @@ func (c *child) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		reason = ctx.Err()
 	}
-	if err := p.kill(); err != nil {
+	if err := p.killAndWait(); err != nil {
 		return fmt.Errorf("stop %s: %w", c.spec.name, errors.Join(reason, err))
 	}
-	<-p.done
 	return fmt.Errorf("stop %s: %w; killed it", c.spec.name, reason)
 }
 
@@ -224,14 +258,11 @@ func (c *child) Stop(ctx context.Context) error {
 func (c *child) Kill() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	p := c.toSignal()
-	if p == nil {
-		return nil
+	if p := c.toSignal(); p != nil {
+		if err := p.killAndWait(); err != nil {
+			return fmt.Errorf("kill %s: %w", c.spec.name, err)
+		}
 	}
-	if err := p.kill(); err != nil {
-		return fmt.Errorf("kill %s: %w", c.spec.name, err)
-	}
-	<-p.done
 	return nil
 }
 
@@ -289,17 +320,36 @@ func (p *process) exited() bool {
 	}
 }
 
-// signal sends sig to the server's process group. A group that is already
-// gone is not an error: the reaping goroutine will notice.
-func (p *process) signal(sig syscall.Signal) error {
-	err := syscall.Kill(-p.cmd.Process.Pid, sig)
+// killAndWait ends the run at once and waits for its end, unless the kill
+// itself failed.
+func (p *process) killAndWait() error {
+	if err := p.kill(); err != nil {
+		return err
+	}
+	<-p.done
+	return nil
+}
+
+// signalGroup sends sig to the process group of pid. A group that is
+// already gone is not an error: the reaping goroutine will notice.
+func signalGroup(pid int, sig syscall.Signal) error {
+	err := syscall.Kill(-pid, sig)
 	if err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("send %s to process group %d: %w", sig, p.cmd.Process.Pid, err)
+		return fmt.Errorf("send %s to process group %d: %w", sig, pid, err)
 	}
 	return nil
 }
 
-func (p *process) kill() error { return p.signal(syscall.SIGKILL) }
+// Pid returns the process id of the running server, or 0 when it does not
+// run or runs in this process (an embedded NATS server).
+func (c *child) Pid() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.proc == nil || c.proc.exited() {
+		return 0
+	}
+	return c.proc.pid
+}
 
 func exitDescription(err error) string {
 	if err == nil {

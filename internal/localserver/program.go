@@ -56,10 +56,10 @@ func (c ProgramConfig) Validate() error {
 }
 
 // Program is one child process run from ProgramConfig, with the Start,
-// Stop (SIGTERM), Kill (SIGKILL), Done and Err of the servers. Its methods
+// Stop (SIGTERM), Kill (SIGKILL), Done, Err and Pid of the servers. Its methods
 // are safe for concurrent use; Start, Stop and Kill are serialized.
 type Program struct {
-	*child // Stop, Kill, Done and Err
+	*child // Stop, Kill, Done, Err and Pid
 	cfg    ProgramConfig
 }
 
@@ -119,15 +119,4 @@ func (p *Program) probe(ctx context.Context) error {
 		return nil
 	}
 	return p.cfg.Probe(ctx)
-}
-
-// Pid returns the process id of the running program, or 0 when it does not
-// run.
-func (p *Program) Pid() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.proc == nil || p.proc.exited() {
-		return 0
-	}
-	return p.proc.cmd.Process.Pid
 }

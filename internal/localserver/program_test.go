@@ -13,17 +13,13 @@ import (
 )
 
 func TestProgramConfigValidate(t *testing.T) {
-	err := localserver.ProgramConfig{StartTimeout: -1}.Validate()
-	for _, want := range []string{"name", "binary", "log file", "timeout"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("Validate = %v, want a problem with the %s", err, want)
-		}
-	}
+	requireProblems(t, localserver.ProgramConfig{StartTimeout: -1}.Validate(), "name", "binary", "log file", "timeout")
 }
 
 // A program is started until its probe passes, killed (a crash, not an
 // unexpected exit), and started again with its output appended to one log.
 func TestProgramStartKillRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ready := filepath.Join(dir, "ready")
 	p, err := localserver.NewProgram(localserver.ProgramConfig{

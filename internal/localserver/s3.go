@@ -138,7 +138,7 @@ func goBinDirs() []string {
 // with its posix backend, in single-account mode. Its methods are safe for
 // concurrent use; Start, Stop and Kill are serialized.
 type S3 struct {
-	*child // Stop, Kill, Done and Err
+	*child // Stop, Kill, Done, Err and Pid
 	cfg    S3Config
 	layout s3Layout
 	// prober lists the buckets during Start, as a client would.

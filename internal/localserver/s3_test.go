@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -27,19 +26,10 @@ const (
 
 func TestS3ConfigValidate(t *testing.T) {
 	valid := localserver.S3Config{Dir: "/tmp/x", Port: 19100, AccessKey: "a", SecretKey: "s"}
-	if err := valid.Validate(); err != nil {
-		t.Fatalf("Validate() = %v, want nil", err)
-	}
+	requireProblems(t, valid.Validate())
 	bad := localserver.S3Config{Port: -1, StartTimeout: -1, StopTimeout: -1}
-	err := bad.Validate()
-	if err == nil {
-		t.Fatal("Validate() = nil, want an error")
-	}
-	for _, w := range []string{"dir is required", "port: -1", "access key is required", "secret key is required", "start timeout", "stop timeout"} {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("Validate() = %q, want it to mention %q", err, w)
-		}
-	}
+	requireProblems(t, bad.Validate(),
+		"dir is required", "port: -1", "access key is required", "secret key is required", "start timeout", "stop timeout")
 }
 
 func TestS3ConfigStringRedactsSecret(t *testing.T) {
@@ -124,22 +114,19 @@ func TestFindS3Binary(t *testing.T) {
 // It skips (or fails in CI) without versitygw.
 func newS3(t *testing.T, dir string) *localserver.S3 {
 	t.Helper()
+	return newS3On(t, dir, freePort(t))
+}
+
+func newS3On(t *testing.T, dir string, port int) *localserver.S3 {
+	t.Helper()
 	if _, err := localserver.FindS3Binary(); err != nil {
 		testenv.MissingServer(t, err.Error())
-	}
-	port, err := localserver.FreePort()
-	if err != nil {
-		t.Fatal(err)
 	}
 	s3, err := localserver.NewS3(localserver.S3Config{Dir: dir, Port: port, AccessKey: testAccessKey, SecretKey: testSecretKey})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := s3.Stop(context.Background()); err != nil {
-			t.Errorf("stop at cleanup: %v", err)
-		}
-	})
+	stopAtCleanup(t, s3)
 	return s3
 }
 
@@ -169,23 +156,8 @@ func s3Client(t *testing.T, s3 *localserver.S3, secret string) *minio.Client {
 	return c
 }
 
-func requireS3Down(t *testing.T, s3 *localserver.S3) {
-	t.Helper()
-	select {
-	case <-s3.Done():
-	default:
-		t.Fatal("Done() not closed after the gateway stopped")
-	}
-	if err := s3.Err(); err != nil {
-		t.Errorf("Err() = %v after a requested stop, want nil", err)
-	}
-	if c, err := net.DialTimeout("tcp", s3.Endpoint(), time.Second); err == nil {
-		c.Close()
-		t.Fatalf("%s still accepts connections", s3.Endpoint())
-	}
-}
-
 func TestS3StartStopRestartKeepsData(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s3 := newS3(t, t.TempDir())
 	startS3(t, s3)
@@ -223,7 +195,7 @@ func TestS3StartStopRestartKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("graceful stop took %s", time.Since(began).Round(time.Millisecond))
-	requireS3Down(t, s3)
+	requireDown(t, s3, s3.Endpoint())
 	if err := s3.Stop(ctx); err != nil {
 		t.Errorf("second Stop = %v, want nil", err)
 	}
@@ -246,7 +218,7 @@ func TestS3StartStopRestartKeepsData(t *testing.T) {
 	if err := s3.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	requireS3Down(t, s3)
+	requireDown(t, s3, s3.Endpoint())
 	startS3(t, s3)
 	// The gateway renames a complete file into place before it answers.
 	if got := testenv.ReadObject(t, c, "kept", "second"); string(got) != "2" {
@@ -267,14 +239,9 @@ func TestS3IgnoresGatewayEnvironment(t *testing.T) {
 }
 
 func TestS3StartReportsLogTailWhenPortTaken(t *testing.T) {
-	s3 := newS3(t, t.TempDir())
-	l, err := net.Listen("tcp", s3.Endpoint())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-
-	err = s3.Start(context.Background())
+	t.Parallel()
+	s3 := newS3On(t, t.TempDir(), takenPort(t))
+	err := s3.Start(context.Background())
 	if err == nil {
 		t.Fatal("Start succeeded with its port taken")
 	}

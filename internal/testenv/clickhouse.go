@@ -47,35 +47,13 @@ type ClickHouseServer struct {
 // that needs it, and a nil error. It returns an error when the server is
 // installed but does not start.
 func StartClickHouse(ctx context.Context) (*ClickHouseServer, error) {
-	shared, ch, err := startShared(ctx, "ClickHouse", localserver.FindBinary, localserver.ErrBinaryNotFound, startClickHouse)
-	if err != nil {
-		return nil, err
-	}
-	return &ClickHouseServer{sharedServer: shared, ch: ch}, nil
-}
-
-func startClickHouse(ctx context.Context, dir, bin string) (*localserver.ClickHouse, error) {
-	tcpPort, err := localserver.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	httpPort, err := localserver.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	srv, err := localserver.New(localserver.Config{
-		Dir:      dir,
-		TCPPort:  tcpPort,
-		HTTPPort: httpPort,
-		Binary:   bin,
+	shared, ch, err := startShared(ctx, clickHouseKind, func(ctx context.Context, dir, bin string) (*localserver.ClickHouse, error) {
+		return localserver.StartClickHouse(ctx, localserver.Config{Dir: dir, Binary: bin})
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := srv.Start(ctx); err != nil {
-		return nil, err
-	}
-	return srv, nil
+	return &ClickHouseServer{sharedServer: shared, ch: ch}, nil
 }
 
 // Require ends t unless the server is usable: it skips or fails (see

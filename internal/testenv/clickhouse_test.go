@@ -8,6 +8,7 @@ import (
 )
 
 func TestNewDatabaseIsUniqueAndDropped(t *testing.T) {
+	t.Parallel()
 	var names []string
 	t.Run("create", func(t *testing.T) {
 		a, b := clickhouse.NewDatabase(t), clickhouse.NewDatabase(t)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -30,41 +31,19 @@ func Main(m *testing.M, s Servers, leakOpts ...goleak.Option) {
 }
 
 func run(m *testing.M, s Servers, leakOpts []goleak.Option) int {
-	ctx := context.Background()
-	var closers []interface{ Close() error }
-	defer func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			if err := closers[i].Close(); err != nil {
-				fmt.Fprintln(os.Stderr, "testenv:", err)
-			}
-		}
-	}()
-	if s.ClickHouse != nil {
-		srv, err := StartClickHouse(ctx)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "testenv:", err)
-			return 1
-		}
-		*s.ClickHouse = srv
-		closers = append(closers, srv)
+	code := 1
+	closers, err := startServers(context.Background(), s)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testenv:", err)
+	} else {
+		code = m.Run()
 	}
-	if s.S3 != nil {
-		srv, err := StartS3(ctx)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "testenv:", err)
-			return 1
-		}
-		*s.S3 = srv
-		closers = append(closers, srv)
-	}
-	code := m.Run()
-	for i := len(closers) - 1; i >= 0; i-- {
-		if err := closers[i].Close(); err != nil {
+	for _, c := range slices.Backward(closers) {
+		if err := c.Close(); err != nil {
 			fmt.Fprintln(os.Stderr, "testenv:", err)
 			code = 1
 		}
 	}
-	closers = nil
 	if code == 0 {
 		if err := goleak.Find(leakOpts...); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
@@ -72,4 +51,36 @@ func run(m *testing.M, s Servers, leakOpts []goleak.Option) int {
 		}
 	}
 	return code
+}
+
+type closer interface{ Close() error }
+
+// startServers starts the servers s names and returns those it started,
+// to be closed in reverse order also when it fails.
+func startServers(ctx context.Context, s Servers) ([]closer, error) {
+	var starts []func() (closer, error)
+	if s.ClickHouse != nil {
+		starts = append(starts, startInto(ctx, s.ClickHouse, StartClickHouse))
+	}
+	if s.S3 != nil {
+		starts = append(starts, startInto(ctx, s.S3, StartS3))
+	}
+	var closers []closer
+	for _, start := range starts {
+		c, err := start()
+		if err != nil {
+			return closers, err
+		}
+		closers = append(closers, c)
+	}
+	return closers, nil
+}
+
+// startInto returns what starts a server with start and stores it in dst.
+func startInto[S closer](ctx context.Context, dst *S, start func(context.Context) (S, error)) func() (closer, error) {
+	return func() (closer, error) {
+		srv, err := start(ctx)
+		*dst = srv
+		return srv, err
+	}
 }

@@ -1,13 +1,12 @@
 package testenv
 
 import (
-	"errors"
-	"fmt"
-	"sync"
+	"context"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pnstream/pnstream/internal/localserver"
 )
@@ -16,70 +15,44 @@ import (
 // connections; JetStream recovers its store before that.
 const natsReadyTimeout = 10 * time.Second
 
-// NATSServer is an embedded nats-server with JetStream on 127.0.0.1, keeping
-// its file store in a temporary directory of the test. Shutdown and Restart
-// simulate an outage: the port closes, and the server comes back on the same
-// port with the same store.
+// NATSServer is an embedded nats-server with JetStream on 127.0.0.1 (a
+// localserver.NATS in this process), keeping its file store in a temporary
+// directory of the test. Shutdown and Restart simulate an outage: the port
+// closes, and the server comes back on the same port with the same store.
 type NATSServer struct {
-	mu   sync.Mutex
-	opts *server.Options // template for every start, port included
-	srv  *server.Server  // nil while shut down
+	t   testing.TB // the test that started it, told of a failed shutdown
+	srv *localserver.NATS
 }
 
 // NATS starts an embedded JetStream server for t on a free port and shuts
 // it down when the test ends. It fails the test if the server does not start.
 func NATS(t testing.TB) *NATSServer {
 	t.Helper()
-	opts := &server.Options{
-		ServerName: "pnstream-test",
-		Host:       "127.0.0.1",
-		NoLog:      true,
-		// The test binary owns signal handling, not the embedded server.
-		NoSigs:             true,
-		JetStream:          true,
-		StoreDir:           t.TempDir(),
-		JetStreamMaxMemory: 256 << 20,
-		JetStreamMaxStore:  1 << 40, // an accounting cap: the default stream limits reserve 37 GiB
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	srv, err := localserver.StartNATS(ctx, localserver.NATSConfig{
+		Dir: t.TempDir(), Name: "pnstream-test", StartTimeout: natsReadyTimeout,
+	})
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
 	}
-	s := &NATSServer{opts: opts}
+	s := &NATSServer{t: t, srv: srv}
 	t.Cleanup(s.Shutdown)
-	// A port from FreePort (not the kernel's random one) stays free during an
-	// outage; it can still be taken before the first start, so try a few.
-	var errs []error
-	for range startAttempts {
-		port, err := localserver.FreePort()
-		if err != nil {
-			t.Fatalf("testenv: %v", err)
-		}
-		opts.Port = port
-		if err = s.start(); err == nil {
-			return s
-		}
-		errs = append(errs, err)
-	}
-	t.Fatalf("testenv: %v", errors.Join(errs...))
-	return nil
+	return s
 }
 
 // URL returns the client URL, "nats://127.0.0.1:<port>". It stays the same
 // across Shutdown and Restart.
-func (s *NATSServer) URL() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return fmt.Sprintf("nats://%s:%d", s.opts.Host, s.opts.Port)
-}
+func (s *NATSServer) URL() string { return s.srv.URL() }
 
 // Shutdown stops the server and waits until it is down: clients are
-// disconnected and the port is closed. It is a no-op when already down.
+// disconnected and the port is closed. It is a no-op when already down. A
+// shutdown that outlasts the stop timeout fails the test that started the
+// server.
 func (s *NATSServer) Shutdown() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.srv == nil {
-		return
+	if err := s.srv.Stop(context.Background()); err != nil {
+		s.t.Errorf("testenv: %v", err)
 	}
-	s.srv.Shutdown()
-	s.srv.WaitForShutdown()
-	s.srv = nil
 }
 
 // Restart starts the server again on the same port with the same store, so
@@ -88,31 +61,26 @@ func (s *NATSServer) Shutdown() {
 func (s *NATSServer) Restart(t testing.TB) {
 	t.Helper()
 	s.Shutdown()
-	if err := s.start(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	if err := s.srv.Start(ctx); err != nil {
 		t.Fatalf("testenv: restart: %v", err)
 	}
 }
 
-func (s *NATSServer) start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	// NewServer fills defaults into the options it is given; a clone keeps
-	// the template as configured.
-	srv, err := server.NewServer(s.opts.Clone())
+// JetStream connects a client to url that does not reconnect, so that an
+// outage shows as errors rather than as waits, and closes it when the test
+// ends.
+func JetStream(t testing.TB, url string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.NoReconnect())
 	if err != nil {
-		return fmt.Errorf("nats server: %w", err)
+		t.Fatalf("testenv: connect %s: %v", url, err)
 	}
-	srv.Start()
-	if !srv.ReadyForConnections(natsReadyTimeout) {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-		return fmt.Errorf("nats server on %s:%d not ready after %s", s.opts.Host, s.opts.Port, natsReadyTimeout)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
 	}
-	if !srv.JetStreamEnabled() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-		return fmt.Errorf("nats server on %s:%d started without JetStream", s.opts.Host, s.opts.Port)
-	}
-	s.srv = srv
-	return nil
+	return js
 }

@@ -8,27 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pnstream/pnstream/internal/testenv"
 )
 
-func connect(t *testing.T, url string) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(url, nats.NoReconnect())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
-}
-
 func TestNATSRestartKeepsStream(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	srv := testenv.NATS(t)
@@ -37,7 +23,7 @@ func TestNATSRestartKeepsStream(t *testing.T) {
 		t.Fatalf("URL() = %q", url)
 	}
 
-	js := connect(t, url)
+	js := testenv.JetStream(t, url)
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
 		Name:     "KEPT",
 		Subjects: []string{"kept.>"},
@@ -62,7 +48,7 @@ func TestNATSRestartKeepsStream(t *testing.T) {
 	if srv.URL() != url {
 		t.Fatalf("URL after Restart = %q, want %q", srv.URL(), url)
 	}
-	stream, err := connect(t, url).Stream(ctx, "KEPT")
+	stream, err := testenv.JetStream(t, url).Stream(ctx, "KEPT")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,27 +43,9 @@ type S3Server struct {
 // returns an error when versitygw is installed but does not start.
 func StartS3(ctx context.Context) (*S3Server, error) {
 	s := &S3Server{accessKey: "testenv-" + rand.Text()[:12], secretKey: rand.Text()}
-	shared, gw, err := startShared(ctx, "S3", localserver.FindS3Binary, localserver.ErrS3BinaryNotFound,
-		func(ctx context.Context, dir, bin string) (*localserver.S3, error) {
-			port, err := localserver.FreePort()
-			if err != nil {
-				return nil, err
-			}
-			gw, err := localserver.NewS3(localserver.S3Config{
-				Dir:       dir,
-				Port:      port,
-				AccessKey: s.accessKey,
-				SecretKey: s.secretKey,
-				Binary:    bin,
-			})
-			if err != nil {
-				return nil, err
-			}
-			if err := gw.Start(ctx); err != nil {
-				return nil, err
-			}
-			return gw, nil
-		})
+	shared, gw, err := startShared(ctx, s3Kind, func(ctx context.Context, dir, bin string) (*localserver.S3, error) {
+		return localserver.StartS3(ctx, localserver.S3Config{Dir: dir, AccessKey: s.accessKey, SecretKey: s.secretKey, Binary: bin})
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,7 @@ func put(t *testing.T, c *minio.Client, bucket, key, body string, opts minio.Put
 }
 
 func TestNewBucketIsUniqueAndRemoved(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	var names []string
 	t.Run("create", func(t *testing.T) {
@@ -70,6 +71,7 @@ func TestNewBucketIsUniqueAndRemoved(t *testing.T) {
 // on: no Content-MD5 or checksum is demanded for a write with retention, and
 // retention is enforced on delete.
 func TestNewLockedBucket(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	until := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
 	var governed, compliant string
@@ -159,6 +161,7 @@ func TestS3RestartedAfterTest(t *testing.T) {
 }
 
 func TestS3Credentials(t *testing.T) {
+	t.Parallel()
 	s3.Require(t)
 	if s3.AccessKey() == "" || len(s3.SecretKey()) < 20 || s3.AccessKey() == s3.SecretKey() {
 		t.Errorf("credentials %q/(%d chars): want a made-up pair", s3.AccessKey(), len(s3.SecretKey()))

@@ -10,13 +10,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pnstream/pnstream/internal/localserver"
 )
 
 // adminTimeout bounds each start, stop and administrative call.
 const adminTimeout = time.Minute
-
-// startAttempts is how many sets of free ports a server start tries.
-const startAttempts = 3
 
 // localServer is the part of a localserver server that tests drive.
 type localServer interface {
@@ -40,21 +39,26 @@ type sharedServer struct {
 	unavailable string
 }
 
-// startShared starts a server in a new temporary directory with launch,
-// which picks free ports and starts it. Those ports can be taken by someone
-// else before the server binds them (another test package picking the same
-// one), so it tries a few sets. When findBinary reports notFound, it returns
-// an unavailable server and a nil error.
-func startShared[S localServer](
-	ctx context.Context,
-	name string,
-	findBinary func() (string, error),
-	notFound error,
-	launch func(ctx context.Context, dir, bin string) (S, error),
-) (*sharedServer, S, error) {
+// kind is one kind of server: how to tell whether it is installed.
+type kind struct {
+	name       string // "ClickHouse", "S3": for messages and directory names
+	findBinary func() (string, error)
+	notFound   error // what findBinary returns when it is not installed
+}
+
+var (
+	clickHouseKind = kind{"ClickHouse", localserver.FindBinary, localserver.ErrBinaryNotFound}
+	s3Kind         = kind{"S3", localserver.FindS3Binary, localserver.ErrS3BinaryNotFound}
+)
+
+// startShared starts a server of kind k in a new temporary directory with
+// launch (localserver's Start functions, which pick free ports). When k is
+// not installed, it returns an unavailable server and a nil error.
+func startShared[S localServer](ctx context.Context, k kind, launch func(ctx context.Context, dir, bin string) (S, error)) (*sharedServer, S, error) {
 	var none S
-	bin, err := findBinary()
-	if errors.Is(err, notFound) {
+	name := k.name
+	bin, err := k.findBinary()
+	if errors.Is(err, k.notFound) {
 		return &sharedServer{name: name, unavailable: err.Error()}, none, nil
 	}
 	if err != nil {
@@ -64,18 +68,11 @@ func startShared[S localServer](
 	if err != nil {
 		return nil, none, fmt.Errorf("testenv: %s dir: %w", name, err)
 	}
-	var errs []error
-	for range startAttempts {
-		srv, err := launch(ctx, dir, bin)
-		if err == nil {
-			return &sharedServer{name: name, srv: srv, dir: dir}, srv, nil
-		}
-		errs = append(errs, err)
-		if ctx.Err() != nil {
-			break
-		}
+	srv, err := launch(ctx, dir, bin)
+	if err != nil {
+		return nil, none, errors.Join(fmt.Errorf("testenv: %w", err), removeDir(name, dir))
 	}
-	return nil, none, errors.Join(fmt.Errorf("testenv: %w", errors.Join(errs...)), removeDir(name, dir))
+	return &sharedServer{name: name, srv: srv, dir: dir}, srv, nil
 }
 
 // Close stops the server and removes its directory. It is a no-op for an

@@ -1,7 +1,10 @@
-// Package testenv gives tests the real servers pnstream depends on: an
-// embedded NATS JetStream server per test, and a ClickHouse server and an S3
-// gateway (versitygw) each shared by the tests of a package. It is for tests
-// only.
+// Package testenv gives tests the real servers pnstream depends on, started
+// through internal/localserver: an embedded NATS JetStream server per test,
+// and a ClickHouse server and an S3 gateway (versitygw) each shared by the
+// tests of a package, with a database or bucket of its own per test. It
+// also holds the waiting helpers tests share: Eventually, for a condition
+// to hold, and Go, for work in the background that must not fail silently.
+// It is for tests only.
 //
 // A server that cannot run here (no clickhouse-server or versitygw
 // installed) makes the tests that need it skip, with a message saying how to

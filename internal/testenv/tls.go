@@ -119,25 +119,11 @@ func writePEM(t testing.TB, path, kind string, der []byte) {
 // (see MissingServer) when clickhouse-server is not installed.
 func StartClickHouseTLS(t testing.TB, files TLSFiles) string {
 	t.Helper()
-	ch := startPrivate(t, "ClickHouse", localserver.FindBinary, localserver.ErrBinaryNotFound,
-		func(ctx context.Context, dir, bin string) (*localserver.ClickHouse, error) {
-			var ports [3]int
-			for i := range ports {
-				p, err := localserver.FreePort()
-				if err != nil {
-					return nil, err
-				}
-				ports[i] = p
-			}
-			srv, err := localserver.New(localserver.Config{
-				Dir: dir, TCPPort: ports[0], HTTPPort: ports[1], SecureTCPPort: ports[2],
-				CertFile: files.CertFile, KeyFile: files.KeyFile, Binary: bin,
-			})
-			if err != nil {
-				return nil, err
-			}
-			return srv, srv.Start(ctx)
+	ch := startPrivate(t, clickHouseKind, func(ctx context.Context, dir, bin string) (*localserver.ClickHouse, error) {
+		return localserver.StartClickHouse(ctx, localserver.Config{
+			Dir: dir, CertFile: files.CertFile, KeyFile: files.KeyFile, Binary: bin,
 		})
+	})
 	return ch.SecureAddr()
 }
 
@@ -153,40 +139,25 @@ type S3Endpoint struct {
 func StartS3TLS(t testing.TB, files TLSFiles) S3Endpoint {
 	t.Helper()
 	e := S3Endpoint{AccessKey: "testenv-" + rand.Text()[:12], SecretKey: rand.Text()}
-	gw := startPrivate(t, "S3", localserver.FindS3Binary, localserver.ErrS3BinaryNotFound,
-		func(ctx context.Context, dir, bin string) (*localserver.S3, error) {
-			port, err := localserver.FreePort()
-			if err != nil {
-				return nil, err
-			}
-			gw, err := localserver.NewS3(localserver.S3Config{
-				Dir: dir, Port: port, AccessKey: e.AccessKey, SecretKey: e.SecretKey,
-				CertFile: files.CertFile, KeyFile: files.KeyFile, Binary: bin,
-			})
-			if err != nil {
-				return nil, err
-			}
-			return gw, gw.Start(ctx)
+	gw := startPrivate(t, s3Kind, func(ctx context.Context, dir, bin string) (*localserver.S3, error) {
+		return localserver.StartS3(ctx, localserver.S3Config{
+			Dir: dir, AccessKey: e.AccessKey, SecretKey: e.SecretKey,
+			CertFile: files.CertFile, KeyFile: files.KeyFile, Binary: bin,
 		})
+	})
 	e.Endpoint = gw.Endpoint()
 	return e
 }
 
-// startPrivate starts a server for t alone in a temporary directory, trying
-// a few sets of free ports, and stops it when t ends.
-func startPrivate[S localServer](
-	t testing.TB,
-	name string,
-	findBinary func() (string, error),
-	notFound error,
-	launch func(ctx context.Context, dir, bin string) (S, error),
-) S {
+// startPrivate starts a server for t alone in a temporary directory and
+// stops it when t ends.
+func startPrivate[S localServer](t testing.TB, k kind, launch func(ctx context.Context, dir, bin string) (S, error)) S {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 	defer cancel()
 	// Start kills a server that does not come up, so a failed launch
 	// leaves nothing running.
-	shared, srv, err := startShared(ctx, name, findBinary, notFound, launch)
+	shared, srv, err := startShared(ctx, k, launch)
 	if err != nil {
 		t.Fatal(err)
 	}
