@@ -118,3 +118,26 @@ func sameValue(readme, help string) bool {
 	b, berr := time.ParseDuration(help)
 	return aerr == nil && berr == nil && a == b
 }
+
+// repoPath is a path of this repository the README names in backticks.
+var repoPath = regexp.MustCompile("`((?:cmd|internal|schemas|deploy|docs)/[A-Za-z0-9_./-]+)`")
+
+// TestReadmePathsExist: every file or directory the README names exists,
+// so its record path cannot point at code that moved.
+func TestReadmePathsExist(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, m := range repoPath.FindAllStringSubmatch(string(b), -1) {
+		seen++
+		p := strings.TrimSuffix(m[1], "/")
+		if _, err := os.Stat(filepath.Join("..", p)); err != nil {
+			t.Errorf("README names %s: %v", m[1], err)
+		}
+	}
+	if seen < 10 {
+		t.Fatalf("README names %d paths; has its format changed?", seen)
+	}
+}

@@ -17,12 +17,6 @@ var ErrNotProvisioned = errors.New("jetstream not provisioned (the recorder's se
 // at once. Lowering a data stream's MaxBytes below what it holds drops
 // nothing (DiscardNew only refuses new messages until the recorder consumed
 // enough); lowering PN_REJECTED's or PN_DEAD's drops their oldest.
-//
-// The KV bucket PN_NONCES of earlier releases (its stream is KV_PN_NONCES)
-// is neither used nor touched: an operator may delete it once the stream
-// PN_NONCES has been in use for PN_STREAM_NONCE_WINDOW (nonces it holds
-// are not carried over, so a push captured before the upgrade could be
-// replayed once, with another body, within its window).
 func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 	var errs []error
 	for _, sc := range cfg.StreamConfigs() {

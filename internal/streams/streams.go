@@ -17,9 +17,7 @@ const (
 	Dead       = "PN_DEAD"
 
 	// Nonces is the stream of push nonces, deduplicated by Nats-Msg-Id
-	// (nonces.NewDeduplicated), on NonceSubject. A KV bucket PN_NONCES of
-	// an earlier release has the stream KV_PN_NONCES: no clash, and left
-	// alone.
+	// (nonces.NewDeduplicated), on NonceSubject.
 	Nonces       = "PN_NONCES"
 	NonceSubject = "pn.nonces"
 
