@@ -43,3 +43,21 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.
 	}
 	return nil
 }
+
+// AfterDone runs f in a goroutine of its own as soon as ctx is done: how a
+// command turns unready the moment a signal arrives, before the rest of
+// its shutdown. The returned wait cancels f if it has not started, or
+// waits until it has returned; call it before returning, so that f never
+// outlives its caller.
+func AfterDone(ctx context.Context, f func()) (wait func()) {
+	ran := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(ran)
+		f()
+	})
+	return func() {
+		if !stop() {
+			<-ran
+		}
+	}
+}

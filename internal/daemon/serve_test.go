@@ -131,3 +131,24 @@ func TestServeReportsServeFailure(t *testing.T) {
 		t.Errorf("Serve on a closed listener = %v, want its error", err)
 	}
 }
+
+func TestAfterDone(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	wait := AfterDone(ctx, func() { close(ran) })
+	cancel()
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("f did not run once ctx was done")
+	}
+	wait()
+
+	var called bool
+	wait = AfterDone(context.Background(), func() { called = true })
+	wait() // cancels f: ctx never ends
+	if called {
+		t.Error("f ran though ctx never ended")
+	}
+}
