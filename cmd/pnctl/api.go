@@ -17,17 +17,18 @@ import (
 
 // apiOptions are the flags every platform API command shares.
 type apiOptions struct {
-	cfg  privatenumber.ClientConfig
-	json bool
+	cfg privatenumber.ClientConfig
+	// legacyCAFile is -ca-file (PN_CA_FILE), pnctl's name for -api-ca-file
+	// before the recorder and pnctl registered the same flags; still read,
+	// so scripts that set it keep working. -api-ca-file wins.
+	legacyCAFile string
+	json         bool
 }
 
 func (o *apiOptions) register(fs *flag.FlagSet) {
 	o.cfg = privatenumber.DefaultClientConfig()
-	fs.StringVar(&o.cfg.BaseURL, "api-base-url", o.cfg.BaseURL, "platform API base URL (https; http only on loopback, for a local simulator)")
-	fs.StringVar(&o.cfg.AppKey, "app-key", "", "platform app key")
-	fs.StringVar(&o.cfg.AppSecret, "app-secret", "", "platform app secret (signs the calls; never printed)")
-	fs.StringVar(&o.cfg.CAFile, "ca-file", "", "PEM file of the CA that signs the platform's certificate, instead of the system roots")
-	fs.DurationVar(&o.cfg.Timeout, "api-timeout", o.cfg.Timeout, "timeout of each API call")
+	o.cfg.RegisterFlags(fs)
+	fs.StringVar(&o.legacyCAFile, "ca-file", "", "deprecated: -api-ca-file")
 	fs.BoolVar(&o.json, "json", false, "print JSON instead of text")
 }
 
@@ -37,6 +38,9 @@ func parseAPI(fs *flag.FlagSet, o *apiOptions, args []string) (*privatenumber.Cl
 	o.register(fs)
 	if err := daemon.Parse(fs, args); err != nil {
 		return nil, nil, err
+	}
+	if o.cfg.CAFile == "" {
+		o.cfg.CAFile = o.legacyCAFile
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -75,7 +75,7 @@ func simulatorOn(t *testing.T, b *platformsim.Bindings, requests *sync.Map) []st
 	if err := os.WriteFile(ca, pemBytes, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return []string{"--api-base-url", srv.URL, "--app-key", ctlKey, "--app-secret", ctlSecret, "--ca-file", ca}
+	return []string{"--api-base-url", srv.URL, "--app-key", ctlKey, "--app-secret", ctlSecret, "--api-ca-file", ca}
 }
 
 func ctl(t *testing.T, conn []string, args ...string) (string, error) {
@@ -193,7 +193,7 @@ func TestAPICommandsReadEnvironment(t *testing.T) {
 	t.Setenv("PN_API_BASE_URL", conn[1])
 	t.Setenv("PN_APP_KEY", ctlKey)
 	t.Setenv("PN_APP_SECRET", ctlSecret)
-	t.Setenv("PN_CA_FILE", conn[7])
+	t.Setenv("PN_API_CA_FILE", conn[7])
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"bind", "--virtual-num", ctlX, "--bind-num", ctlA}, &out); err != nil {
 		t.Fatalf("bind from the environment: %v", err)
@@ -204,5 +204,19 @@ func TestAPICommandsReadEnvironment(t *testing.T) {
 	var help bytes.Buffer
 	if err := run(context.Background(), nil, &help); err != nil || !strings.Contains(help.String(), "recording-url") {
 		t.Errorf("usage: %q %v", help.String(), err)
+	}
+}
+
+// -ca-file and PN_CA_FILE, pnctl's names for -api-ca-file before the
+// recorder and pnctl registered the same flags, are still read.
+func TestLegacyCAFileStillRead(t *testing.T) {
+	conn := simulator(t)
+	legacy := append(append([]string{}, conn[:6]...), "--ca-file", conn[7])
+	if _, err := ctl(t, legacy, "count-bindings", "--virtual-num", ctlX); err != nil {
+		t.Errorf("with --ca-file: %v", err)
+	}
+	t.Setenv("PN_CA_FILE", conn[7])
+	if _, err := ctl(t, conn[:6], "count-bindings", "--virtual-num", ctlX); err != nil {
+		t.Errorf("with PN_CA_FILE: %v", err)
 	}
 }

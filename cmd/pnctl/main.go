@@ -15,8 +15,8 @@
 //	pnctl report --html FILE [--days N]       write a self-contained HTML report with charts
 //
 // The API commands call the real platform or the simulator (cmd/pnsim):
-// PN_API_BASE_URL, PN_APP_KEY and PN_APP_SECRET, --ca-file for a private
-// CA, --json for machine-readable output. A refused call prints the
+// PN_API_BASE_URL, PN_APP_KEY and PN_APP_SECRET, --api-ca-file for a
+// private CA, --json for machine-readable output. A refused call prints the
 // platform's result code and what it means, and exits 1.
 //
 // Every flag is also read from its PN_* environment variable.
@@ -43,44 +43,8 @@ func main() {
 	daemon.Exit("pnctl", err)
 }
 
-var commands = map[string]func(ctx context.Context, args []string, out io.Writer) error{
-	"push":           runPush,
-	"bind":           runBind,
-	"unbind":         runUnbind,
-	"query":          runQuery,
-	"modify":         runModify,
-	"recording-url":  runRecordingURL,
-	"list-bindings":  runListBindings,
-	"count-bindings": runCountBindings,
-
-	"replay":              runReplay,
-	"backfill-recordings": runBackfill,
-	"audit-archive":       runAuditArchive,
-	"gaps":                runGaps,
-	"report":              runReport,
-}
-
-const usage = `usage: pnctl COMMAND [flags]
-
-commands:
-  push            post push bodies to ingest, signed with the app key and secret
-  bind            create an AXE binding on the platform
-  unbind          delete a binding (by SUBSCRIPTION_ID, or --virtual-num and --extend-num)
-  query           show a binding
-  modify          change the binding settings given as flags
-  recording-url   print a recording's download URL, without following it
-  list-bindings   list every binding of an X (--virtual-num), all pages; --json: one binding per line
-  count-bindings  print how many bindings an X (--virtual-num) has
-
-operations (NATS, ClickHouse and S3 settings as the recorder's, PN_* variables):
-  replay               re-drive PN_DEAD messages to their original subjects after a fix (--dry-run)
-  backfill-recordings  re-enqueue recordings missing or failed and still within retention (--dry-run)
-  audit-archive        compare every pn.recordings row with its S3 object; exit 1 on any mismatch
-  gaps                 list sessions without CDR and unarchived recordings; exit 1 when there is one
-  report               write a self-contained HTML report (--html FILE): calls, answer rate, failures, archive
-
-pnctl COMMAND --help lists the flags of a command and their PN_* variables.`
-
+// run runs the command args name, with the rest of args, writing its
+// output to out.
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintln(out, usage)

@@ -1,5 +1,6 @@
-// Package daemon holds what every pnstream command shares at start-up:
-// reading flags and their PN_* environment variables, and the logger.
+// Package daemon holds what every pnstream command shares: reading flags
+// and their PN_* environment variables, the logger, and serving HTTP until
+// shutdown (Serve, AfterDone), so that each command stops the same way.
 package daemon
 
 import (

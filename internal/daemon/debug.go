@@ -50,7 +50,8 @@ func (c DebugConfig) Start(ctx context.Context, g *errgroup.Group, log *zap.Logg
 const debugShutdownTimeout = time.Second
 
 // ServeDebug serves the net/http/pprof handlers under /debug/pprof/ on ln
-// until ctx is done, then closes the server and returns nil. It returns an
+// until ctx is done, then shuts the server down (profiles in progress get
+// debugShutdownTimeout, then are cut short) and returns nil. It returns an
 // error when serving fails for another reason.
 func ServeDebug(ctx context.Context, ln net.Listener) error {
 	mux := http.NewServeMux()
@@ -61,20 +62,12 @@ func ServeDebug(ctx context.Context, ln net.Listener) error {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	// No WriteTimeout: a profile is written after it ran for ?seconds=N.
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return fmt.Errorf("pprof server %s: %w", ln.Addr(), err)
-	case <-ctx.Done():
+	err := Serve(ctx, srv, ln, debugShutdownTimeout)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil // profiles still running are cut short: not worth a failure
 	}
-	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), debugShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		_ = srv.Close() // profiles still running are cut short
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("pprof server %s: %w", ln.Addr(), err)
+	if err != nil {
+		return fmt.Errorf("pprof server: %w", err)
 	}
 	return nil
 }

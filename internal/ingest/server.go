@@ -8,8 +8,6 @@ package ingest
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -19,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/pnstream/pnstream/internal/daemon"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/streams"
 )
@@ -126,7 +125,8 @@ func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 }
 
 // Run serves on ln until ctx is done, then stops taking requests, lets the
-// in-flight ones finish within ShutdownTimeout and returns.
+// in-flight ones finish within ShutdownTimeout and returns. /readyz answers
+// 503 from the moment ctx is done.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.handler,
@@ -137,23 +137,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          zap.NewStdLog(s.log.Named("http")),
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
-	case <-ctx.Done():
-	}
-	s.stopping.Store(true)
-	s.log.Info("shutting down: draining in-flight requests", zap.Duration("timeout", s.cfg.ShutdownTimeout))
-	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
-	defer cancel()
-	err := srv.Shutdown(shutCtx)
-	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, serr)
-	}
-	if err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	defer daemon.AfterDone(ctx, func() {
+		s.stopping.Store(true)
+		s.log.Info("shutting down: draining in-flight requests", zap.Duration("timeout", s.cfg.ShutdownTimeout))
+	})()
+	return daemon.Serve(ctx, srv, ln, s.cfg.ShutdownTimeout)
 }

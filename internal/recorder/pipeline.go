@@ -175,14 +175,19 @@ func (p *pipeline[R]) collect(ctx context.Context) ([]jetstream.Msg, error) {
 // stop is noticed while a batch fills slowly.
 const restFetchWait = time.Second
 
-// fetchFirst waits for the first message of a batch. Requests last 30 s,
-// then another is sent; a request lost with its server (a restart, a
-// reconnect) is noticed when two heartbeats are missed. It returns an error
-// only when ctx is done (maybe with a message) or the consumer is gone.
+// fetchFirst waits for the first message of a batch, in requests that the
+// server ends after firstFetchWait. A stop is noticed within one of them,
+// and never cuts one short on the client's side, where a message the
+// server had sent already would be dropped and left unacknowledged until
+// AckWait: like Drain rather than Stop on a Messages iterator, what was
+// sent is still taken, then no more is asked for. A request lost with its
+// server (a restart, a reconnect) is given up one second after it was due
+// to end, and another is sent. It returns an error only when ctx is done
+// (maybe with a message) or the consumer is gone.
 func (p *pipeline[R]) fetchFirst(ctx context.Context) (jetstream.Msg, error) {
 	for {
 		var first jetstream.Msg
-		mb, err := p.cons.Fetch(1, jetstream.FetchContext(ctx), jetstream.FetchHeartbeat(firstHeartbeat))
+		mb, err := p.cons.Fetch(1, jetstream.FetchMaxWait(firstFetchWait))
 		if err == nil {
 			for m := range mb.Messages() {
 				first = m
@@ -190,16 +195,14 @@ func (p *pipeline[R]) fetchFirst(ctx context.Context) (jetstream.Msg, error) {
 			err = mb.Error()
 		}
 		switch {
-		case ctx.Err() != nil:
+		case first != nil || ctx.Err() != nil:
 			return first, ctx.Err()
-		case first != nil:
-			return first, nil
 		case err == nil:
 		case terminal(err):
 			return nil, err
 		default:
-			// A missed heartbeat, a new consumer leader, a server shutting
-			// down in a cluster: pull again, as the Messages iterator would.
+			// A new consumer leader, a server shutting down in a cluster:
+			// pull again, as the Messages iterator would.
 			p.log.Warn("fetch failed; pulling again", zap.Error(err))
 			select {
 			case <-ctx.Done():
@@ -210,9 +213,10 @@ func (p *pipeline[R]) fetchFirst(ctx context.Context) (jetstream.Msg, error) {
 	}
 }
 
-// firstHeartbeat is how often the server confirms a waiting request: a
-// lost one is sent again within two of them.
-const firstHeartbeat = time.Second
+// firstFetchWait is how long one request for the first message of a batch
+// lasts: how soon a stop is noticed while the stream is idle. An idle
+// table costs one request a second.
+const firstFetchWait = time.Second
 
 // terminal tells a fetch error after which the consumer cannot be used
 // again from the others, the way JetStream's Messages iterator does.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -112,5 +113,117 @@ func TestShutdownDuringOutageTakesOneShutdownTimeout(t *testing.T) {
 	}
 	if took := time.Since(t0); took > cfg.ShutdownTimeout+time.Second {
 		t.Errorf("shutdown took %s, want at most ShutdownTimeout (%s) and a little", took, cfg.ShutdownTimeout)
+	}
+}
+
+// memStore keeps the icids of the fee records inserted.
+type memStore struct {
+	mu    sync.Mutex
+	icids map[string]int
+}
+
+func (s *memStore) InsertFees(_ context.Context, rows []privatenumber.FeeRecord) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range rows {
+		s.icids[r.ICID]++
+	}
+	return nil
+}
+
+func (s *memStore) InsertEvents(context.Context, []privatenumber.CallEvent) error { return nil }
+
+func (s *memStore) stored() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.icids)
+}
+
+// A recorder stopped while records keep arriving leaves none of them to
+// AckWait: every message the server handed it is inserted and acked before
+// Run returns (none is dropped with a pull cut short), and the rest wait
+// in the stream for the next recorder. AckWait is a minute, so a message
+// left unacknowledged would still be pending when the test looks.
+func TestStopLeavesNothingForAckWait(t *testing.T) {
+	js := provisionedJetStream(t)
+	cfg := DefaultConfig()
+	// One message a fetch: every one goes through the wait for the first
+	// message of a batch, where a stop finds the recorder most of the time.
+	cfg.BatchSize, cfg.BatchWait, cfg.AckWait = 1, 100*time.Millisecond, time.Minute
+	store := &memStore{icids: map[string]int{}}
+	rec := New(cfg, Deps{
+		JetStream: js, Store: store, Permanent: func(error) bool { return false },
+		Logger: silentLogger(t), Registry: prometheus.NewRegistry(),
+	})
+	var published atomic.Int64
+	publishOne := func(ctx context.Context) error {
+		body := fmt.Sprintf(`{"icid":"stop-%d","sessionId":"s","callInTime":"2024-01-01 00:00:00"}`, published.Load())
+		if _, err := js.Publish(ctx, streams.FeeSubject, []byte(body)); err != nil {
+			return err
+		}
+		published.Add(1)
+		return nil
+	}
+	// A backlog published before the recorder starts, then a steady flow
+	// through every stop.
+	for range 100 {
+		if err := publishOne(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publisher := testenv.Go(t, func(ctx context.Context) error {
+		for ctx.Err() == nil {
+			if err := publishOne(ctx); err != nil && ctx.Err() == nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for round := range 5 {
+		running := testenv.Go(t, rec.Run)
+		from := store.stored()
+		testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+			n := store.stored() - from
+			return n >= 50, fmt.Sprintf("round %d: %d rows stored", round, n)
+		})
+		if err := running.Stop(); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		fees, err := js.Consumer(context.Background(), streams.Fees, cfg.ConsumerPrefix+"-fees")
+		if err != nil {
+			t.Fatal(err)
+		}
+		testenv.Eventually(t, 5*time.Second, func() (bool, string) {
+			info, err := fees.Info(context.Background())
+			if err != nil {
+				return false, err.Error()
+			}
+			return info.NumAckPending == 0, fmt.Sprintf("round %d: %d messages unacknowledged after Run returned", round, info.NumAckPending)
+		})
+	}
+	if err := publisher.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing was lost either: every message in the stream (a publish cut
+	// short by the publisher's stop may have been stored too) is stored or
+	// waits for the next recorder.
+	stream, err := js.Stream(context.Background(), streams.Fees)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sinfo, err := stream.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fees, err := js.Consumer(context.Background(), streams.Fees, cfg.ConsumerPrefix+"-fees")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := fees.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := uint64(store.stored()) + info.NumPending + uint64(info.NumAckPending); got != sinfo.State.Msgs {
+		t.Errorf("stored %d + pending %d + unacknowledged %d = %d, want the %d in the stream", store.stored(), info.NumPending, info.NumAckPending, got, sinfo.State.Msgs)
 	}
 }
