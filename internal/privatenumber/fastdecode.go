@@ -12,11 +12,12 @@ import (
 // The decoding fast path: fee pushes and fee records decoded in one pass
 // over the body (jsonscan finds the values; feeKey says which field each
 // key fills), each record decoded from its own bytes, which are kept as
-// its Raw. Whenever anything is unusual (an error of any kind, escaped
-// top-level keys, keys matching a field case-insensitively, duplicated
-// top-level keys, nesting beyond jsonscan.MaxDepth) it reports failure and
-// the caller decodes with encoding/json instead, so results and error
-// messages are exactly those of encoding/json.
+// its Raw. Whenever anything is unusual (an error of any kind, top-level
+// keys escaped, duplicated or matching a key only case-insensitively,
+// nesting beyond jsonscan.MaxDepth) it reports failure and the caller
+// decodes with encoding/json instead, so results and error messages are
+// exactly those of encoding/json. A record's keys are matched as
+// encoding/json matches them (feeKey).
 
 // decodeFeePushFast decodes a fee push. It reports false when the body is
 // not a plain, well-formed fee push that kind accepts, or has anything the
