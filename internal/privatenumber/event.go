@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"regexp"
 	"slices"
+
+	"github.com/pnstream/pnstream/internal/privatenumber/internal/jsonscan"
 )
 
 // Call event types of AXE mode, in the order a call goes through them.
@@ -114,9 +116,9 @@ func (b *eventBody) event(raw []byte) (CallEvent, error) {
 	}
 	var s statusJSON
 	switch si := bytes.TrimSpace(b.StatusInfo); {
-	case len(si) == 0 || si[0] == kindNull:
+	case len(si) == 0 || si[0] == jsonscan.KindNull:
 		return CallEvent{}, append(errs, fieldErr("statusInfo", "required"))
-	case si[0] != kindObject:
+	case si[0] != jsonscan.KindObject:
 		return CallEvent{}, append(errs, fieldErr("statusInfo", "got %s, want an object", jsonKind(si)))
 	default:
 		if err := json.Unmarshal(si, &s); err != nil {
@@ -133,7 +135,7 @@ func (b *eventBody) event(raw []byte) (CallEvent, error) {
 // read sets the event's fields from statusInfo's members, appending the
 // identity errors to errs.
 func (e *CallEvent) read(s *statusJSON, errs *FieldErrors) {
-	if v, ok := present(s.SessionID); !ok || v[0] == kindString || v[0] == kindNull {
+	if v, ok := present(s.SessionID); !ok || v[0] == jsonscan.KindString || v[0] == jsonscan.KindNull {
 		if ok {
 			e.SessionID, _ = lenientString(jsonValue{b: v})
 		}

@@ -5,10 +5,19 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/pnstream/pnstream/internal/privatenumber/internal/jsonscan"
 )
 
-// The decoding fast path (see scan.go): fee pushes and fee records,
-// falling back to encoding/json whenever anything is unusual.
+// The decoding fast path: fee pushes and fee records decoded in one pass
+// over the body (jsonscan finds the values; feeKey says which field each
+// key fills), each record decoded from its own bytes, which are kept as
+// its Raw. Whenever anything is unusual (an error of any kind, top-level
+// keys escaped, duplicated or matching a key only case-insensitively,
+// nesting beyond jsonscan.MaxDepth) it reports failure and the caller
+// decodes with encoding/json instead, so results and error messages are
+// exactly those of encoding/json. A record's keys are matched as
+// encoding/json matches them (feeKey).
 
 // decodeFeePushFast decodes a fee push. It reports false when the body is
 // not a plain, well-formed fee push that kind accepts, or has anything the
@@ -25,31 +34,31 @@ func decodeFeePushFast(body []byte, kind Kind, limit int) (p *Push, err error, o
 	if kind == EventPush {
 		return nil, nil, false
 	}
-	s := scanner{b: body}
+	s := jsonscan.New(body)
 	var (
-		eventType  jsonString
+		eventType  jsonscan.String
 		haveType   bool
 		records    [MaxFeeRecords]span // where each element of feeLst is
 		n          int
 		haveFeeLst bool
 		tooMany    bool
 	)
-	ok = s.members(false, func(key []byte) bool {
+	ok = s.Members(false, func(key []byte) bool {
 		switch string(key) {
 		case "eventType":
-			if haveType || s.peek() != '"' {
+			if haveType || s.Peek() != '"' {
 				return false
 			}
 			haveType = true
 			var ok bool
-			eventType, ok = s.str()
-			return ok && !eventType.escaped
+			eventType, ok = s.Str()
+			return ok && !eventType.Escaped
 		case "feeLst":
-			if haveFeeLst || !s.consume('[') {
+			if haveFeeLst || !s.Consume('[') {
 				return false
 			}
 			haveFeeLst = true
-			if s.consume(']') {
+			if s.Consume(']') {
 				return true
 			}
 			for {
@@ -57,38 +66,37 @@ func decodeFeePushFast(body []byte, kind Kind, limit int) (p *Push, err error, o
 					tooMany = true
 					return false
 				}
-				if s.peek() != '{' {
+				if s.Peek() != '{' {
 					return false
 				}
-				start := s.i
-				if !s.object(2) {
+				start := s.Pos()
+				if !s.Object(2) {
 					return false
 				}
-				records[n] = span{start, s.i}
+				records[n] = span{start, s.Pos()}
 				n++
-				if s.consume(',') {
+				if s.Consume(',') {
 					continue
 				}
-				return s.consume(']')
+				return s.Consume(']')
 			}
 		case "statusInfo":
 			// Decoded into a struct by the slow path, where a wrong one
 			// fails the whole body; only its absence is plain.
-			k, _, ok := s.value(1)
-			return ok && k == kindNull
+			k, _, ok := s.Value(1)
+			return ok && k == jsonscan.KindNull
 		default:
 			if foldsToKnown(key, pushKeys) {
 				return false
 			}
-			_, _, ok := s.value(1)
+			_, _, ok := s.Value(1)
 			return ok
 		}
 	})
 	if tooMany {
 		return nil, errTooManyFees(), true
 	}
-	s.ws()
-	if !ok || s.i != len(body) || !haveType || string(body[eventType.start:eventType.end]) != EventTypeFee || n == 0 {
+	if !ok || !s.AtEnd() || !haveType || string(body[eventType.Start:eventType.End]) != EventTypeFee || n == 0 {
 		return nil, nil, false
 	}
 
@@ -101,10 +109,11 @@ func decodeFeePushFast(body []byte, kind Kind, limit int) (p *Push, err error, o
 			p.Rejected = append(p.Rejected, RejectedRecord{Index: i, Raw: raw, Err: FieldErrors{tooLarge(feePath(i), "record", len(raw), limit)}})
 			continue
 		}
-		rs := scanner{b: body, i: sp.start}
+		rs := jsonscan.New(body)
+		rs.Seek(sp.start)
 		v := feeValues{b: body, text: text}
 		var r FeeRecord
-		if rs.feeValues(&v) && rs.i == sp.end {
+		if scanFeeValues(&rs, &v) && rs.Pos() == sp.end {
 			r, err = v.record(feePath(i), raw)
 		} else {
 			r, err = decodeFeeRecordJSON(feePath(i), raw)
@@ -164,32 +173,30 @@ func foldsToKnown(key []byte, names []string) bool {
 // record's strings share one copy of raw (one allocation); without, each
 // is copied on its own (no more than the string fields).
 func decodeFeeFast(path string, raw []byte, share bool) (FeeRecord, error, bool) {
-	s := scanner{b: raw}
+	s := jsonscan.New(raw)
 	v := feeValues{b: raw}
 	if share {
 		v.text = string(raw)
 	}
-	ok := s.feeValues(&v)
-	s.ws()
-	if !ok || s.i != len(raw) {
+	if !scanFeeValues(&s, &v) || !s.AtEnd() {
 		return FeeRecord{}, nil, false
 	}
 	r, err := v.record(path, raw)
 	return r, err, true
 }
 
-// feeValues finds the values of the documented fields of the object at
-// s.i (after optional whitespace), as encoding/json would match its keys
+// scanFeeValues finds the values of the documented fields of the object
+// at s (after optional whitespace), as encoding/json would match its keys
 // (feeKey), the last member of a field winning. It reports false when the
 // object is malformed, for encoding/json to say how.
-func (s *scanner) feeValues(v *feeValues) bool {
-	return s.members(true, func(key []byte) bool {
-		_, start, ok := s.value(1)
+func scanFeeValues(s *jsonscan.Scanner, v *feeValues) bool {
+	return s.Members(true, func(key []byte) bool {
+		_, start, ok := s.Value(1)
 		if !ok {
 			return false
 		}
 		if f, known := feeKey(key); known {
-			v.set(f, start, s.i)
+			v.set(f, start, s.Pos())
 		}
 		return true
 	})
@@ -288,13 +295,4 @@ func feeKeyExact(key []byte) (int, bool) {
 		return feeAreaCode, true
 	}
 	return 0, false
-}
-
-func hasHigh(b []byte) bool {
-	for _, c := range b {
-		if c >= utf8.RuneSelf {
-			return true
-		}
-	}
-	return false
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"math/bits"
 	"time"
+
+	"github.com/pnstream/pnstream/internal/privatenumber/internal/jsonscan"
 )
 
 // The documented fields of a CDR, numbered in the order of feeKeys: both
@@ -107,7 +109,7 @@ func (v *feeValues) record(path string, raw []byte) (FeeRecord, error) {
 		}
 		switch f {
 		case feeICID, feeSessionID:
-			if val.b[0] != kindString && val.b[0] != kindNull {
+			if val.b[0] != jsonscan.KindString && val.b[0] != jsonscan.KindNull {
 				notString[btoi(f == feeSessionID)] = true
 				continue
 			}

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+
+	"github.com/pnstream/pnstream/internal/privatenumber/internal/jsonscan"
 )
 
 // The X-number status push (X号码状态通知, reference §11.1): the platform
@@ -167,7 +169,7 @@ func decodeNumberStatus(path string, raw []byte) (NumberStatus, error) {
 		if err := json.Unmarshal(raw, &it); err != nil {
 			return NumberStatus{}, FieldErrors{jsonError(path, err)}
 		}
-		return NumberStatus{}, FieldErrors{fieldErr(path, "nested deeper than %d levels", maxScanDepth)}
+		return NumberStatus{}, FieldErrors{fieldErr(path, "nested deeper than %d levels", jsonscan.MaxDepth)}
 	}
 	n := NumberStatus{Raw: raw}
 	var errs FieldErrors
@@ -214,8 +216,8 @@ func decodeNumberStatus(path string, raw []byte) (NumberStatus, error) {
 // value is nil when its key is absent. It reports false when raw is not a
 // well-formed object the scanner follows.
 func scanNumInfoItem(raw []byte) (number, status, cause []byte, ok bool) {
-	s := scanner{b: raw}
-	ok = s.members(true, func(key []byte) bool {
+	s := jsonscan.New(raw)
+	ok = s.Members(true, func(key []byte) bool {
 		var dst *[]byte
 		switch {
 		case bytes.EqualFold(key, []byte("number")):
@@ -225,14 +227,13 @@ func scanNumInfoItem(raw []byte) (number, status, cause []byte, ok bool) {
 		case bytes.EqualFold(key, []byte("cause")):
 			dst = &cause
 		}
-		_, start, ok := s.value(1)
+		_, start, ok := s.Value(1)
 		if ok && dst != nil {
-			*dst = raw[start:s.i:s.i]
+			*dst = raw[start:s.Pos():s.Pos()]
 		}
 		return ok
 	})
-	s.ws()
-	return number, status, cause, ok && s.i == len(raw)
+	return number, status, cause, ok && s.AtEnd()
 }
 
 type textKind int
@@ -252,11 +253,11 @@ func jsonText(v []byte) (string, textKind) {
 	case len(v) == 0 || string(v) == "null":
 		return "", textAbsent
 	case v[0] == '"':
-		s := scanner{b: v}
-		js, _ := s.str() // well formed: scanned before
-		content := v[js.start:js.end]
-		if js.escaped || js.high {
-			return unquote(content), textString
+		s := jsonscan.New(v)
+		js, _ := s.Str() // well formed: scanned before
+		content := v[js.Start:js.End]
+		if js.Escaped || js.High {
+			return jsonscan.Unquote(content), textString
 		}
 		return string(content), textString
 	default:
@@ -303,7 +304,7 @@ func errTooManyNumbers() error {
 // only is set: then every body is its to answer, the others being refused.
 func decodeNumStatusPush(body []byte, kind Kind, limit int) (p *Push, err error, ok bool) {
 	only := kind == NumStatusPush
-	s := scanner{b: body}
+	s := jsonscan.New(body)
 	var (
 		eventType  string
 		haveType   bool
@@ -313,16 +314,16 @@ func decodeNumStatusPush(body []byte, kind Kind, limit int) (p *Push, err error,
 		tooMany    bool
 		decodeFail error
 	)
-	wellFormed := s.members(true, func(key []byte) bool {
+	wellFormed := s.Members(true, func(key []byte) bool {
 		switch {
 		case bytes.EqualFold(key, []byte("eventType")):
-			k, start, ok := s.value(1)
+			k, start, ok := s.Value(1)
 			if !ok {
 				return false
 			}
 			haveType, eventType = true, ""
-			if k == kindString {
-				if err := json.Unmarshal(body[start:s.i], &eventType); err != nil {
+			if k == jsonscan.KindString {
+				if err := json.Unmarshal(body[start:s.Pos()], &eventType); err != nil {
 					decodeFail = err
 					return false
 				}
@@ -331,16 +332,16 @@ func decodeNumStatusPush(body []byte, kind Kind, limit int) (p *Push, err error,
 		case bytes.EqualFold(key, []byte("numInfo")):
 			// A later numInfo replaces an earlier one, as in encoding/json.
 			items, numInfo, haveItems = items[:0], nil, false
-			if s.peek() != '[' {
-				_, start, ok := s.value(1)
+			if s.Peek() != '[' {
+				_, start, ok := s.Value(1)
 				if ok {
-					numInfo = body[start:s.i]
+					numInfo = body[start:s.Pos()]
 				}
 				return ok
 			}
 			haveItems = true
-			s.i++
-			if s.consume(']') {
+			s.Consume('[')
+			if s.Consume(']') {
 				return true
 			}
 			for {
@@ -348,24 +349,22 @@ func decodeNumStatusPush(body []byte, kind Kind, limit int) (p *Push, err error,
 					tooMany = true
 					return false
 				}
-				s.ws()
-				start := s.i
-				if _, _, ok := s.value(1); !ok {
+				_, start, ok := s.Value(1)
+				if !ok {
 					return false
 				}
-				items = append(items, span{start, s.i})
-				if s.consume(',') {
+				items = append(items, span{start, s.Pos()})
+				if s.Consume(',') {
 					continue
 				}
-				return s.consume(']')
+				return s.Consume(']')
 			}
 		default:
-			_, _, ok := s.value(1)
+			_, _, ok := s.Value(1)
 			return ok
 		}
 	})
-	s.ws()
-	wellFormed = wellFormed && s.i == len(body)
+	wellFormed = wellFormed && s.AtEnd()
 	switch {
 	case tooMany:
 		return nil, errTooManyNumbers(), true
@@ -380,7 +379,7 @@ func decodeNumStatusPush(body []byte, kind Kind, limit int) (p *Push, err error,
 		}
 		if decodeFail == nil {
 			// Valid JSON the scanner does not follow: nested too deep.
-			return nil, FieldErrors{fieldErr("", "nested deeper than %d levels", maxScanDepth)}, true
+			return nil, FieldErrors{fieldErr("", "nested deeper than %d levels", jsonscan.MaxDepth)}, true
 		}
 		return nil, FieldErrors{jsonError("", decodeFail)}, true
 	case !haveType || eventType != EventTypeNumStatus:

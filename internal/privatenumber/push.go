@@ -2,6 +2,8 @@ package privatenumber
 
 import (
 	"encoding/json"
+
+	"github.com/pnstream/pnstream/internal/privatenumber/internal/jsonscan"
 )
 
 // Push is a decoded push body: one call event, a list of fee records or
@@ -162,7 +164,7 @@ func decodePushWith(body []byte, kind Kind, limit int, decodeRecord recordDecode
 		return decodeFees(b.FeeLst, limit, decodeRecord)
 	case EventTypeNumStatus:
 		// Valid JSON that decodeNumStatusPush could not follow.
-		return nil, FieldErrors{fieldErr("", "numStatus push nested deeper than %d levels", maxScanDepth)}
+		return nil, FieldErrors{fieldErr("", "numStatus push nested deeper than %d levels", jsonscan.MaxDepth)}
 	default:
 		if kind == FeePush {
 			return nil, FieldErrors{fieldErr("eventType", "got %q, want %q on this path", truncate(b.EventType, 64), EventTypeFee)}

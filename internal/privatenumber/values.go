@@ -6,11 +6,12 @@ import (
 	"errors"
 	"math"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/pnstream/pnstream/internal/privatenumber/internal/jsonscan"
 )
 
 // How a record's values are read, whichever decoder found them (the
-// one-pass scanner or encoding/json): each documented field takes the value
+// one-pass decoder or encoding/json): each documented field takes the value
 // of the last member whose key matches it (as encoding/json matches keys),
 // and these functions turn that JSON value into the typed field, saying
 // which Anomaly kind it is when it is not as documented. Only identity
@@ -29,19 +30,19 @@ type jsonValue struct {
 // in compact form) with AnomalyType.
 func lenientString(v jsonValue) (s, anomaly string) {
 	switch v.b[0] {
-	case kindString:
+	case jsonscan.KindString:
 		return stringContent(v), ""
-	case kindNull:
+	case jsonscan.KindNull:
 		return "", ""
-	case kindObject, kindArray:
+	case jsonscan.KindObject, jsonscan.KindArray:
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, v.b); err != nil {
 			return string(v.b), AnomalyType // cannot happen: both decoders checked the value
 		}
 		return buf.String(), AnomalyType
-	case kindTrue:
+	case jsonscan.KindTrue:
 		return "true", AnomalyType
-	case kindFalse:
+	case jsonscan.KindFalse:
 		return "false", AnomalyType
 	}
 	if v.text != "" {
@@ -55,13 +56,13 @@ func lenientString(v jsonValue) (s, anomaly string) {
 // U+FFFD), sharing v.text when the content needs no decoding.
 func stringContent(v jsonValue) string {
 	content := v.b[1 : len(v.b)-1]
-	if bytes.IndexByte(content, '\\') < 0 && (!hasHigh(content) || utf8.Valid(content)) {
+	if jsonscan.Verbatim(content) {
 		if v.text != "" {
 			return v.text[1 : len(v.text)-1]
 		}
 		return string(content)
 	}
-	return unquote(content)
+	return jsonscan.Unquote(content)
 }
 
 // lenientInt reads an integer field. The platform documents JSON numbers;
@@ -74,15 +75,15 @@ func lenientInt(b []byte) (n Int, present bool, anomaly string) {
 		return v, true, ""
 	}
 	switch b[0] {
-	case kindNull:
+	case jsonscan.KindNull:
 		return 0, false, ""
-	case kindString:
+	case jsonscan.KindString:
 		s := stringContent(jsonValue{b: b})
 		if s == "" {
 			return 0, false, ""
 		}
 		return parseLenientInt(s)
-	case kindTrue, kindFalse, kindObject, kindArray:
+	case jsonscan.KindTrue, jsonscan.KindFalse, jsonscan.KindObject, jsonscan.KindArray:
 		return 0, false, AnomalyType
 	}
 	return parseLenientInt(string(b))
@@ -116,8 +117,7 @@ func parseLenientInt(s string) (Int, bool, string) {
 
 // isJSONNumber reports whether s is exactly one JSON number.
 func isJSONNumber(s string) bool {
-	sc := scanner{b: []byte(s)}
-	return sc.number() && sc.i == len(s)
+	return jsonscan.IsNumber([]byte(s))
 }
 
 // lenientTime reads a time field: a string in one of ParseTime's formats.
@@ -126,9 +126,9 @@ func isJSONNumber(s string) bool {
 // type AnomalyType; each reads as absent.
 func lenientTime(b []byte) (Time, string) {
 	switch b[0] {
-	case kindNull:
+	case jsonscan.KindNull:
 		return Time{}, ""
-	case kindString:
+	case jsonscan.KindString:
 	default:
 		return Time{}, AnomalyType
 	}
