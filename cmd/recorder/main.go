@@ -161,7 +161,6 @@ func run(ctx context.Context, args []string) error {
 		JetStream: js,
 		Store:     wh,
 		Jobs:      archive.NewEnqueuer(streams.NewJetStreamPublisher(nc, js)).WithPII(policy),
-		Permanent: warehouse.IsPermanent,
 		BadRows:   warehouse.BadRows,
 		Logger:    log,
 		Registry:  reg,

@@ -9,12 +9,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/url"
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/redact"
+	"github.com/pnstream/pnstream/internal/retry"
 	"github.com/pnstream/pnstream/internal/streams"
 	"github.com/pnstream/pnstream/internal/warehouse"
 )
@@ -99,14 +98,11 @@ func (m *Mirror) run(ctx context.Context) error {
 	// S3 may be down when the recorder starts (an outage it was restarted
 	// in): wait for it rather than fail, which would stop the recorder's
 	// CDRs too. The jobs wait in PN_RECORDINGS meanwhile.
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = min(m.cfg.RetryInitial, time.Second)
-	b.MaxInterval = min(m.cfg.RetryMax, 30*time.Second)
-	ensure := func() (struct{}, error) { return struct{}{}, redact.Error(m.deps.Bucket.Ensure(ctx)) }
-	if _, err := backoff.Retry(ctx, ensure, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0),
-		backoff.WithNotify(func(err error, next time.Duration) {
-			m.log.Warn("S3 unavailable at start; retrying", zap.Duration("retry_in", next), zap.Error(err))
-		})); err != nil {
+	wait := retry.NewPolicy(min(m.cfg.RetryInitial, time.Second), min(m.cfg.RetryMax, 30*time.Second))
+	ensure := func() error { return redact.Error(m.deps.Bucket.Ensure(ctx)) }
+	if err := retry.Do(ctx, wait, ensure, func(err error, next time.Duration) {
+		m.log.Warn("S3 unavailable at start; retrying", zap.Duration("retry_in", next), zap.Error(err))
+	}); err != nil {
 		return err
 	}
 	cons, err := m.deps.JetStream.CreateOrUpdateConsumer(ctx, streams.Recordings, jetstream.ConsumerConfig{
@@ -201,7 +197,7 @@ func (m *Mirror) settle(ctx context.Context, msg jetstream.Msg, job *Job, start 
 		m.metrics.observe("paused", m.now().Sub(start), 0)
 		log.Warn("platform flow control: pausing the mirror", zap.Duration("pause", pause.pause))
 		_ = msg.NakWithDelay(pause.pause) // best effort: AckWait brings it back otherwise
-	case errors.Is(err, ErrPermanent):
+	case retry.IsPermanent(err):
 		m.fail(ctx, msg, job, err, log)
 	default:
 		delay := m.backoff(msg)
@@ -227,7 +223,7 @@ func (m *Mirror) mirror(ctx context.Context, j *Job) (warehouse.Recording, error
 		return row, nil
 	}
 	if j.Deadline.Before(m.now()) {
-		return row, permanent(fmt.Errorf("deadline %s passed: the platform no longer keeps the recording", j.Deadline.Format(time.RFC3339)))
+		return row, retry.Permanent(fmt.Errorf("deadline %s passed: the platform no longer keeps the recording", j.Deadline.Format(time.RFC3339)))
 	}
 	src, err := m.resolve(ctx, j)
 	if err != nil {
@@ -262,7 +258,7 @@ func (m *Mirror) resolve(ctx context.Context, j *Job) (string, error) {
 	case err == nil:
 		return u.String(), nil
 	case errors.Is(err, privatenumber.ErrNotFound):
-		return "", permanent(fmt.Errorf("resolve recording: %w", err))
+		return "", retry.Permanent(fmt.Errorf("resolve recording: %w", err))
 	case errors.Is(err, privatenumber.ErrFlowControl):
 		// The platform says "retry after a minute"; the configured pause
 		// (default 1m) is what operators tune.
@@ -300,17 +296,15 @@ func (m *Mirror) waitPause(ctx context.Context) error {
 	}
 }
 
-// backoff is exponential in the job's deliveries with full jitter.
+// backoff is the wait before a job's next attempt: the policy of
+// RetryInitial and RetryMax after as many failures as deliveries, so that
+// it grows across workers and restarts.
 func (m *Mirror) backoff(msg jetstream.Msg) time.Duration {
 	n := uint64(1)
 	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 0 {
 		n = md.NumDelivered
 	}
-	d := m.cfg.RetryInitial << min(n-1, 20)
-	if d <= 0 || d > m.cfg.RetryMax {
-		d = m.cfg.RetryMax
-	}
-	return d/2 + rand.N(d/2+1)
+	return retry.NewPolicy(m.cfg.RetryInitial, m.cfg.RetryMax).Delay(n)
 }
 
 // keepAlive sends progress acks while a job runs, so a long download is not

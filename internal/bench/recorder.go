@@ -197,8 +197,8 @@ func (b *Bench) startRecorder(ctx context.Context, nc *nats.Conn, js jetstream.J
 	}
 	rec := recorder.New(cfg, recorder.Deps{
 		JetStream: js, Store: wh, Jobs: archive.NewEnqueuer(streams.NewJetStreamPublisher(nc, js)),
-		Permanent: warehouse.IsPermanent, BadRows: warehouse.BadRows,
-		Logger: productionLogger(), Registry: prometheus.NewRegistry(),
+		BadRows: warehouse.BadRows,
+		Logger:  productionLogger(), Registry: prometheus.NewRegistry(),
 	})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)

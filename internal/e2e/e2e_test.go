@@ -112,7 +112,7 @@ func start(t *testing.T, mutate func(*recorder.Config)) *pipeline {
 		t.Fatal(err)
 	}
 	rec := recorder.New(rcfg, recorder.Deps{
-		JetStream: js, Store: wh, Permanent: warehouse.IsPermanent, BadRows: warehouse.BadRows,
+		JetStream: js, Store: wh, BadRows: warehouse.BadRows,
 		Jobs:   archive.NewEnqueuer(streams.NewJetStreamPublisher(nc, js)),
 		Logger: zaptest.NewLogger(t), Registry: prometheus.NewRegistry(),
 	})

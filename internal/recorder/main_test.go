@@ -60,8 +60,8 @@ func startRecorder(t testing.TB, cfg Config, js jetstream.JetStream, store Store
 	t.Helper()
 	rec := New(cfg, Deps{
 		JetStream: js, Store: store,
-		Permanent: warehouse.IsPermanent, BadRows: warehouse.BadRows,
-		Logger: log, Registry: prometheus.NewRegistry(),
+		BadRows: warehouse.BadRows,
+		Logger:  log, Registry: prometheus.NewRegistry(),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -9,10 +9,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/pnstream/pnstream/internal/retry"
 )
 
 // table is one stream-to-table flow: how to decode a message body into a
@@ -281,24 +282,18 @@ func (p *pipeline[R]) insert(ctx context.Context, b rows[R]) {
 		return
 	}
 	start := time.Now()
-	op := func() (struct{}, error) {
+	op := func() error {
 		t0 := time.Now()
 		err := p.t.insert(ctx, b.rows)
 		p.rec.metrics.insertSeconds.WithLabelValues(p.t.name).Observe(time.Since(t0).Seconds())
-		if err != nil && p.rec.permanent(err) {
-			return struct{}{}, backoff.Permanent(err)
-		}
-		return struct{}{}, err
+		return err
 	}
 	notify := func(err error, next time.Duration) {
 		p.rec.metrics.insertRetries.WithLabelValues(p.t.name).Inc()
 		// The batch's keeper keeps the messages ours meanwhile.
 		p.log.Warn("insert failed, retrying", zap.Int("rows", b.len()), zap.Duration("backoff", next), zap.Error(err))
 	}
-	_, err := backoff.Retry(ctx, op,
-		backoff.WithBackOff(p.rec.backoff()),
-		backoff.WithMaxElapsedTime(0),
-		backoff.WithNotify(notify))
+	err := retry.Do(ctx, p.rec.backoff, op, notify)
 	switch {
 	case err == nil:
 		p.rec.metrics.batchSize.WithLabelValues(p.t.name).Observe(float64(b.len()))
@@ -310,7 +305,7 @@ func (p *pipeline[R]) insert(ctx context.Context, b rows[R]) {
 			}
 		}
 		p.log.Debug("batch stored", zap.Int("rows", b.len()), zap.Duration("took", time.Since(start)))
-	case p.rec.permanent(err):
+	case retry.IsPermanent(err):
 		p.isolate(ctx, b, err)
 	default:
 		// Stopping while the store is unavailable: give the work back.

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/retry"
 	"github.com/pnstream/pnstream/internal/streams"
 )
 
@@ -41,11 +41,9 @@ type Deps struct {
 	// Jobs, if set, receives every batch of fee records once it is stored,
 	// before the batch is acknowledged.
 	Jobs Jobs
-	// Permanent tells an error that retrying cannot cure (bad data) from
-	// one that it can (store unavailable).
-	Permanent func(error) bool
 	// BadRows, if set, names the rows of a batch at fault in a permanent
-	// error, so they are dead-lettered without splitting the batch.
+	// error (retry.IsPermanent), so they are dead-lettered without
+	// splitting the batch.
 	BadRows  func(error) []int
 	Logger   *zap.Logger
 	Registry prometheus.Registerer
@@ -53,14 +51,15 @@ type Deps struct {
 
 // Recorder runs the consumers.
 type Recorder struct {
-	cfg       Config
-	js        jetstream.JetStream
-	store     Store
-	jobs      Jobs
-	permanent func(error) bool
-	badRows   func(error) []int
-	log       *zap.Logger
-	metrics   *metrics
+	cfg     Config
+	js      jetstream.JetStream
+	store   Store
+	jobs    Jobs
+	badRows func(error) []int
+	// backoff is the wait between insert attempts while the store fails.
+	backoff retry.Policy
+	log     *zap.Logger
+	metrics *metrics
 }
 
 // New returns a Recorder. cfg must be valid.
@@ -69,14 +68,14 @@ func New(cfg Config, deps Deps) *Recorder {
 		deps.BadRows = func(error) []int { return nil }
 	}
 	return &Recorder{
-		cfg:       cfg,
-		js:        deps.JetStream,
-		store:     deps.Store,
-		jobs:      deps.Jobs,
-		permanent: deps.Permanent,
-		badRows:   deps.BadRows,
-		log:       deps.Logger,
-		metrics:   newMetrics(deps.Registry),
+		cfg:     cfg,
+		js:      deps.JetStream,
+		store:   deps.Store,
+		jobs:    deps.Jobs,
+		badRows: deps.BadRows,
+		backoff: retry.NewPolicy(cfg.RetryInitial, cfg.RetryMax),
+		log:     deps.Logger,
+		metrics: newMetrics(deps.Registry),
 	}
 }
 
@@ -151,13 +150,6 @@ func newPipeline[R any](ctx context.Context, r *Recorder, t table[R]) (*pipeline
 		return nil, fmt.Errorf("consumer %s on %s: %w", t.durable, t.stream, err)
 	}
 	return &pipeline[R]{t: t, rec: r, cons: cons, log: r.log.With(zap.String("table", t.name))}, nil
-}
-
-func (r *Recorder) backoff() backoff.BackOff {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = r.cfg.RetryInitial
-	b.MaxInterval = r.cfg.RetryMax
-	return b
 }
 
 // deadLetter keeps msg in PN_DEAD with the reason, then terminates it. If

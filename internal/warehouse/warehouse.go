@@ -37,7 +37,7 @@ type Warehouse struct {
 // Open validates cfg, opens a connection pool and pings the server, so a
 // wrong address or password is reported here rather than at the first
 // insert. A server that cannot be reached yields a transient error (see
-// IsPermanent): the caller may retry Open. The database need not exist yet:
+// retry.IsPermanent): the caller may retry Open. The database need not exist yet:
 // connections use the server's default database and every statement names
 // cfg.Database explicitly, so Migrate can create it.
 func Open(ctx context.Context, cfg Config) (*Warehouse, error) {

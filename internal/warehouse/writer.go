@@ -11,6 +11,7 @@ import (
 	chproto "github.com/ClickHouse/clickhouse-go/v2/lib/proto"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/retry"
 )
 
 // column is one column of an INSERT and how a record fills it. Keeping the
@@ -144,7 +145,7 @@ func anomalies(as []privatenumber.Anomaly) []string {
 // lists them. A value outside its column's range is made to fit (see
 // fitFee) and noted as an anomaly of the row, never refused. Server and
 // network failures are transient unless the server blames the data (see
-// ErrPermanent).
+// classify).
 func (w *Warehouse) InsertFees(ctx context.Context, recs []privatenumber.FeeRecord) error {
 	if len(recs) == 0 {
 		return nil
@@ -246,7 +247,7 @@ func checkRows[T any](rows []T, check func(*T) error, id func(*T) string) error 
 			errs = append(errs, &RowError{Index: i, ID: id(&rows[i]), Err: err})
 		}
 	}
-	return Permanent(errors.Join(errs...))
+	return retry.Permanent(errors.Join(errs...))
 }
 
 // checkFee refuses what fee_records cannot store: a row without its

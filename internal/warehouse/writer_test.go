@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/retry"
 )
 
 // The seed pushes are privatenumber's fixtures: the platform's own samples.
@@ -288,7 +289,7 @@ func TestInsertRejectsUnstorableRows(t *testing.T) {
 	fees[3].ICID = ""
 
 	err := w.InsertFees(ctx, fees)
-	if !IsPermanent(err) {
+	if !retry.IsPermanent(err) {
 		t.Fatalf("InsertFees = %v, want a permanent error", err)
 	}
 	if got := BadRows(err); !slices.Equal(got, []int{3}) {
@@ -314,10 +315,10 @@ func TestInsertRejectsUnstorableRows(t *testing.T) {
 		{EventType: "", SessionID: "s", Timestamp: mark},
 		{EventType: "answer", SessionID: "", Timestamp: mark},
 	}
-	if err := w.InsertEvents(ctx, bad); !IsPermanent(err) || !slices.Equal(BadRows(err), []int{0, 1, 2, 3}) {
+	if err := w.InsertEvents(ctx, bad); !retry.IsPermanent(err) || !slices.Equal(BadRows(err), []int{0, 1, 2, 3}) {
 		t.Errorf("events without their identity: %v, want a permanent error for rows 0 to 3", err)
 	}
-	if err := w.InsertRecordings(ctx, []Recording{{ICID: "x", Status: "done"}}); !IsPermanent(err) {
+	if err := w.InsertRecordings(ctx, []Recording{{ICID: "x", Status: "done"}}); !retry.IsPermanent(err) {
 		t.Errorf("recording with an unknown status: %v, want permanent", err)
 	}
 }
@@ -332,7 +333,7 @@ func TestAppendConversionError(t *testing.T) {
 	}
 	rows := []Recording{{ICID: "a", Status: "2024-01-01 00:00:00"}, {ICID: "b", Status: "yesterday"}}
 	err := insertRows(testContext(t), w, insertQuery(w.table("recordings"), cols), rows, chunk{0, 2}, cols, recordingID)
-	if !IsPermanent(err) || !slices.Equal(BadRows(err), []int{1}) {
+	if !retry.IsPermanent(err) || !slices.Equal(BadRows(err), []int{1}) {
 		t.Fatalf("insertRows = %v, want a permanent RowError for row 1", err)
 	}
 	var n uint64
