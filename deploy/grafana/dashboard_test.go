@@ -17,6 +17,7 @@ import (
 
 	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/recording"
 	"github.com/pnstream/pnstream/internal/testenv"
 	"github.com/pnstream/pnstream/internal/warehouse"
 )
@@ -171,7 +172,7 @@ func loadWorkload(t *testing.T) (*warehouse.Warehouse, string) {
 	}
 	codes := []int{0, 8101, 8102, 8022, 522}
 	var fees []privatenumber.FeeRecord
-	var recs []warehouse.Recording
+	var recs []recording.Row
 	for i := range 60 {
 		in := base.Add(time.Duration(i*6) * time.Minute)
 		r := privatenumber.FeeRecord{
@@ -185,9 +186,9 @@ func loadWorkload(t *testing.T) (*warehouse.Warehouse, string) {
 			r.RecordFlag = 1
 			switch i % 3 {
 			case 0:
-				recs = append(recs, warehouse.Recording{ICID: r.ICID, SessionID: r.SessionID, Status: warehouse.RecordingArchived, MirroredAt: in.Add(time.Hour)})
+				recs = append(recs, recording.Row{ICID: r.ICID, SessionID: r.SessionID, Status: recording.Archived, MirroredAt: in.Add(time.Hour)})
 			case 1:
-				recs = append(recs, warehouse.Recording{ICID: r.ICID, SessionID: r.SessionID, Status: warehouse.RecordingFailed, Error: "404", MirroredAt: in.Add(time.Hour)})
+				recs = append(recs, recording.Row{ICID: r.ICID, SessionID: r.SessionID, Status: recording.Failed, Error: "404", MirroredAt: in.Add(time.Hour)})
 			}
 		} else {
 			r.ULFailReason = privatenumber.Int(codes[i%len(codes)])

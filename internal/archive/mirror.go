@@ -20,10 +20,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/recording"
 	"github.com/pnstream/pnstream/internal/redact"
 	"github.com/pnstream/pnstream/internal/retry"
 	"github.com/pnstream/pnstream/internal/streams"
-	"github.com/pnstream/pnstream/internal/warehouse"
 )
 
 // Resolver returns a fresh download URL of a recording: the platform's
@@ -34,7 +34,7 @@ type Resolver interface {
 
 // Rows stores the pn.recordings row of each outcome.
 type Rows interface {
-	InsertRecordings(ctx context.Context, rows []warehouse.Recording) error
+	InsertRecordings(ctx context.Context, rows []recording.Row) error
 }
 
 // Deps are what a Mirror needs besides its Config.
@@ -161,7 +161,7 @@ func (m *Mirror) handle(ctx context.Context, msg jetstream.Msg, rows *rowWriter)
 	log := m.log.With(zap.String("icid", job.ICID), zap.String("session_id", job.SessionID))
 	if err == nil {
 		stop := m.keepAlive(msg)
-		var rec warehouse.Recording
+		var rec recording.Row
 		rec, err = m.mirror(ctx, &job)
 		stop()
 		// Every error reaches logs, the row and the dead letter from here:
@@ -172,13 +172,13 @@ func (m *Mirror) handle(ctx context.Context, msg jetstream.Msg, rows *rowWriter)
 			return
 		}
 	}
-	m.settle(ctx, msg, &job, start, warehouse.Recording{}, err, log)
+	m.settle(ctx, msg, &job, start, recording.Row{}, err, log)
 }
 
 // settle ends a job: ack when its recording and row are stored (err nil),
 // nak with a delay to retry, or a failed row, a dead letter and term when
 // it can never succeed.
-func (m *Mirror) settle(ctx context.Context, msg jetstream.Msg, job *Job, start time.Time, rec warehouse.Recording, err error, log *zap.Logger) {
+func (m *Mirror) settle(ctx context.Context, msg jetstream.Msg, job *Job, start time.Time, rec recording.Row, err error, log *zap.Logger) {
 	if err == nil {
 		if aerr := msg.Ack(); aerr != nil {
 			log.Warn("ack failed; the job will run again and find the object", zap.Error(aerr))
@@ -213,9 +213,9 @@ func (m *Mirror) settle(ctx context.Context, msg jetstream.Msg, job *Job, start 
 
 // mirror archives one recording and returns its row. An object already
 // stored with its SHA-256 is not fetched again.
-func (m *Mirror) mirror(ctx context.Context, j *Job) (warehouse.Recording, error) {
+func (m *Mirror) mirror(ctx context.Context, j *Job) (recording.Row, error) {
 	key := ObjectKey(j)
-	row := warehouse.Recording{ICID: j.ICID, SessionID: j.SessionID, Bucket: m.cfg.Bucket, ObjectKey: key, Status: warehouse.RecordingArchived}
+	row := recording.Row{ICID: j.ICID, SessionID: j.SessionID, Bucket: m.cfg.Bucket, ObjectKey: key, Status: recording.Archived}
 	if obj, ok, err := m.deps.Bucket.Stat(ctx, key); err != nil {
 		return row, err
 	} else if ok {
@@ -332,8 +332,8 @@ func (m *Mirror) keepAlive(msg jetstream.Msg) (stop func()) {
 // instead, so the failure itself is never lost.
 func (m *Mirror) fail(ctx context.Context, msg jetstream.Msg, j *Job, cause error, log *zap.Logger) {
 	cause = redact.Error(cause)
-	row := warehouse.Recording{
-		ICID: j.ICID, SessionID: j.SessionID, Bucket: m.cfg.Bucket, Status: warehouse.RecordingFailed,
+	row := recording.Row{
+		ICID: j.ICID, SessionID: j.SessionID, Bucket: m.cfg.Bucket, Status: recording.Failed,
 		Error: truncate(cause.Error(), 1024),
 	}
 	if j.ICID != "" && !j.CallInTime.IsZero() {
@@ -341,7 +341,7 @@ func (m *Mirror) fail(ctx context.Context, msg jetstream.Msg, j *Job, cause erro
 	}
 	var err error
 	if j.ICID != "" {
-		err = m.deps.Rows.InsertRecordings(ctx, []warehouse.Recording{row})
+		err = m.deps.Rows.InsertRecordings(ctx, []recording.Row{row})
 	}
 	if err == nil {
 		// The job holds recordFileDownloadUrl, which may be signed; pnctl
