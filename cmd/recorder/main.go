@@ -31,6 +31,7 @@ import (
 	"github.com/pnstream/pnstream/internal/daemon"
 	"github.com/pnstream/pnstream/internal/gaps"
 	"github.com/pnstream/pnstream/internal/numbers"
+	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/recorder"
 	"github.com/pnstream/pnstream/internal/streams"
@@ -53,6 +54,7 @@ type config struct {
 	nats        streams.ConnConfig
 	streams     streams.Config
 	warehouse   warehouse.Config
+	pii         pii.Config
 	archive     archive.Config
 	gaps        gaps.Config
 	numbers     numbers.Config
@@ -66,6 +68,7 @@ func run(ctx context.Context, args []string) error {
 		nats:      streams.DefaultConnConfig(),
 		streams:   streams.DefaultConfig(),
 		warehouse: warehouse.DefaultConfig(),
+		pii:       pii.DefaultConfig(),
 		archive:   archive.DefaultConfig(),
 		gaps:      gaps.DefaultConfig(),
 		numbers:   numbers.DefaultConfig(),
@@ -80,6 +83,7 @@ func run(ctx context.Context, args []string) error {
 	cfg.nats.RegisterFlags(fs)
 	cfg.streams.RegisterFlags(fs)
 	cfg.warehouse.RegisterFlags(fs)
+	cfg.pii.RegisterFlags(fs)
 	cfg.archive.RegisterFlags(fs)
 	cfg.gaps.RegisterFlags(fs)
 	cfg.numbers.RegisterFlags(fs)
@@ -93,7 +97,7 @@ func run(ctx context.Context, args []string) error {
 		}
 		return err
 	}
-	errs := []error{cfg.recorder.Validate(), cfg.nats.Validate(), cfg.streams.Validate(), cfg.warehouse.Validate(), cfg.archive.Validate(), cfg.gaps.Validate(), cfg.numbers.Validate()}
+	errs := []error{cfg.recorder.Validate(), cfg.nats.Validate(), cfg.streams.Validate(), cfg.warehouse.Validate(), cfg.pii.Validate(), cfg.archive.Validate(), cfg.gaps.Validate(), cfg.numbers.Validate()}
 	if cfg.archive.Enabled() {
 		errs = append(errs, cfg.platform.Validate())
 	}
@@ -106,7 +110,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer func() { _ = log.Sync() }()
 	log.Info("starting", zap.Any("recorder", cfg.recorder), zap.String("nats_url", cfg.nats.Redacted().URL),
-		zap.Stringer("clickhouse", cfg.warehouse), zap.Any("streams", cfg.streams),
+		zap.Stringer("clickhouse", cfg.warehouse), zap.Stringer("pii", cfg.pii), zap.Any("streams", cfg.streams),
 		zap.Any("archive", cfg.archive.Redacted()), zap.Any("gaps", cfg.gaps), zap.Any("numbers", cfg.numbers), zap.String("api_base_url", cfg.platform.BaseURL))
 	if !cfg.archive.Enabled() {
 		log.Warn("recording mirror disabled (no PN_S3_ENDPOINT): recording jobs wait in PN_RECORDINGS")
@@ -151,7 +155,7 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	}
 
-	policy, err := cfg.warehouse.PIIPolicy() // valid: checked with the config
+	policy, err := cfg.pii.Policy() // valid: checked with the config
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -160,7 +164,8 @@ func run(ctx context.Context, args []string) error {
 	rec := recorder.New(cfg.recorder, recorder.Deps{
 		JetStream: js,
 		Store:     wh,
-		Jobs:      archive.NewEnqueuer(streams.NewJetStreamPublisher(nc, js)).WithPII(policy),
+		Jobs:      archive.NewEnqueuer(streams.NewJetStreamPublisher(nc, js)),
+		PII:       policy,
 		BadRows:   warehouse.BadRows,
 		Logger:    log,
 		Registry:  reg,

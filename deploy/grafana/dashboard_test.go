@@ -161,7 +161,12 @@ var base = time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
 func loadWorkload(t *testing.T) (*warehouse.Warehouse, string) {
 	t.Helper()
 	cfg := warehouse.DefaultConfig()
-	cfg.Addr, cfg.Database, cfg.PIIMode = chServer.Addr(), chServer.NewDatabase(t), pii.ModeMasked
+	cfg.Addr, cfg.Database = chServer.Addr(), chServer.NewDatabase(t)
+	// The rows are what the recorder stores by default: numbers masked.
+	masked, err := pii.New(pii.ModeMasked, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	w, err := warehouse.Open(ctx, cfg)
 	if err != nil {
@@ -197,9 +202,9 @@ func loadWorkload(t *testing.T) (*warehouse.Warehouse, string) {
 		if i%10 == 0 {
 			r.Anomalies = []privatenumber.Anomaly{{Field: "serviceType", Kind: privatenumber.AnomalyType}}
 		}
-		fees = append(fees, r)
+		fees = append(fees, masked.Fee(r))
 	}
-	orphan := privatenumber.CallEvent{EventType: "disconnect", SessionID: "orphan", Timestamp: privatenumber.Time{Time: base}, Raw: []byte(`{}`)}
+	orphan := masked.Event(privatenumber.CallEvent{EventType: "disconnect", SessionID: "orphan", Timestamp: privatenumber.Time{Time: base}, Raw: []byte(`{}`)})
 	if err := w.InsertFees(ctx, fees); err != nil {
 		t.Fatal(err)
 	}

@@ -25,8 +25,11 @@ type table[R any] struct {
 	// decodeMsg, if set, is used instead of decode: for rows that take
 	// more of the message than its data (its stream sequence).
 	decodeMsg func(msg jetstream.Msg) (R, error)
-	insert    func(ctx context.Context, rows []R) error
-	durable   string
+	// protect, if set, applies the PII policy to a decoded row, before
+	// anything stores it or is made from it.
+	protect func(R) R
+	insert  func(ctx context.Context, rows []R) error
+	durable string
 }
 
 // rows are decoded messages waiting to be inserted: rows[i] is the row of
@@ -239,8 +242,9 @@ func fetchedSize(m jetstream.Msg) int {
 // records does not reserve BatchSize entries.
 const avgMsgBytes = 1 << 10
 
-// decode decodes a batch into rows. A message that can never be inserted
-// is dead-lettered; the rest proceed.
+// decode decodes a batch into rows, with the PII policy applied. A message
+// that can never be inserted is dead-lettered (as received); the rest
+// proceed.
 func (p *pipeline[R]) decode(ctx context.Context, batch []jetstream.Msg) rows[R] {
 	b := rows[R]{msgs: make([]jetstream.Msg, 0, len(batch)), rows: make([]R, 0, len(batch))}
 	for _, msg := range batch {
@@ -264,6 +268,9 @@ func (p *pipeline[R]) decode(ctx context.Context, batch []jetstream.Msg) rows[R]
 		if err != nil {
 			p.rec.deadLetter(ctx, p.t.name, msg, fmt.Errorf("decode: %w", err))
 			continue
+		}
+		if p.t.protect != nil {
+			row = p.t.protect(row)
 		}
 		b.msgs = append(b.msgs, msg)
 		b.rows = append(b.rows, row)

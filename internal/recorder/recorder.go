@@ -4,6 +4,11 @@
 // while a batch is in hand, acks only after the insert, retries while
 // ClickHouse is unavailable, and dead letters for messages that can never
 // be stored.
+//
+// A message goes through three steps: decode, the phone-number policy
+// (package pii: applied once, here, to every fee record and call event),
+// then storage: the row, and for a recorded call its recording job, both
+// made from the same transformed record.
 package recorder
 
 import (
@@ -17,6 +22,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/retry"
 	"github.com/pnstream/pnstream/internal/streams"
@@ -41,6 +47,10 @@ type Deps struct {
 	// Jobs, if set, receives every batch of fee records once it is stored,
 	// before the batch is acknowledged.
 	Jobs Jobs
+	// PII is the phone-number policy applied to every fee record and call
+	// event before the store and Jobs see it; the zero Policy keeps the
+	// numbers as received (raw).
+	PII pii.Policy
 	// BadRows, if set, names the rows of a batch at fault in a permanent
 	// error (retry.IsPermanent), so they are dead-lettered without
 	// splitting the batch.
@@ -55,6 +65,7 @@ type Recorder struct {
 	js      jetstream.JetStream
 	store   Store
 	jobs    Jobs
+	pii     pii.Policy
 	badRows func(error) []int
 	// backoff is the wait between insert attempts while the store fails.
 	backoff retry.Policy
@@ -72,6 +83,7 @@ func New(cfg Config, deps Deps) *Recorder {
 		js:      deps.JetStream,
 		store:   deps.Store,
 		jobs:    deps.Jobs,
+		pii:     deps.PII,
 		badRows: deps.BadRows,
 		backoff: retry.NewPolicy(cfg.RetryInitial, cfg.RetryMax),
 		log:     deps.Logger,
@@ -92,11 +104,11 @@ func (r *Recorder) Run(ctx context.Context) error {
 func (r *Recorder) run(ctx context.Context) error {
 	fees := table[privatenumber.FeeRecord]{
 		name: "fees", stream: streams.Fees, durable: r.cfg.ConsumerPrefix + "-fees",
-		decode: privatenumber.DecodeFeeRecord, insert: r.storeFees,
+		decode: privatenumber.DecodeFeeRecord, protect: r.pii.Fee, insert: r.storeFees,
 	}
 	events := table[privatenumber.CallEvent]{
 		name: "events", stream: streams.Events, durable: r.cfg.ConsumerPrefix + "-events",
-		decode: privatenumber.DecodeCallEvent, insert: r.store.InsertEvents,
+		decode: privatenumber.DecodeCallEvent, protect: r.pii.Event, insert: r.store.InsertEvents,
 	}
 	feePipe, err := newPipeline(ctx, r, fees)
 	if err != nil {
@@ -120,11 +132,11 @@ func (r *Recorder) run(ctx context.Context) error {
 }
 
 // storeFees inserts fee records and enqueues the recording jobs of the
-// recorded ones in one step: the batch is acked only when both succeeded,
-// so a recorded call cannot be stored and forgotten. The two run at once
-// (ClickHouse and JetStream do not wait for each other); a retry after
-// either failed does both again, which the table and the jobs' message ids
-// absorb.
+// recorded ones in one step, both from the records as the PII policy left
+// them: the batch is acked only when both succeeded, so a recorded call
+// cannot be stored and forgotten. The two run at once (ClickHouse and
+// JetStream do not wait for each other); a retry after either failed does
+// both again, which the table and the jobs' message ids absorb.
 func (r *Recorder) storeFees(ctx context.Context, rows []privatenumber.FeeRecord) error {
 	if r.jobs == nil {
 		return r.store.InsertFees(ctx, rows)

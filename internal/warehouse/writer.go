@@ -134,7 +134,9 @@ func anomalies(as []privatenumber.Anomaly) []string {
 
 // InsertFees stores fee records in fee_records, one row per record, in one
 // INSERT (or one per 100 months of callInTime; see partitionChunks), all
-// with the same ingested_at, the current time in UTC.
+// with the same ingested_at, the current time in UTC. The records are
+// stored as given: the phone-number policy (package pii) is the caller's
+// step, the recorder's, before anything stores them.
 //
 // Re-inserting a record is harmless: rows of one icid collapse to the latest
 // under FINAL. So after any error the caller may retry the whole slice, even
@@ -150,7 +152,6 @@ func (w *Warehouse) InsertFees(ctx context.Context, recs []privatenumber.FeeReco
 	if len(recs) == 0 {
 		return nil
 	}
-	recs = w.pii.Fees(recs) // a copy unless raw: the caller's records stay as received
 	recs = fitRows(recs, fitFee)
 	if err := checkRows(recs, checkFee, feeID); err != nil {
 		return fmt.Errorf("insert fee batch: %w", err)
@@ -176,7 +177,6 @@ func (w *Warehouse) InsertEvents(ctx context.Context, events []privatenumber.Cal
 	if len(events) == 0 {
 		return nil
 	}
-	events = w.pii.Events(events)
 	events = fitRows(events, fitEvent)
 	if err := checkRows(events, checkEvent, (*privatenumber.CallEvent).MsgID); err != nil {
 		return fmt.Errorf("insert event batch: %w", err)
