@@ -18,18 +18,18 @@ import (
 	"github.com/pnstream/pnstream/internal/warehouse"
 )
 
-// backfill-recordings builds, from the CDRs as the warehouse stored them
+// backfill-recordings builds, from the CDRs as the recorder stored them
 // under a PII policy, the jobs the recorder built from the pushes: each
 // job's sessionId is its fee_records row's, the seed's is as sent, and no
-// job carries a subscriber's number.
-func TestBackfillAppliesTheRecordersPolicy(t *testing.T) {
+// job carries a subscriber's number. pnctl needs no PII setting for it:
+// the stored records carry the policy's results.
+func TestBackfillKeepsTheRecordersPolicy(t *testing.T) {
 	chServer.Require(t)
 	for _, mode := range []string{pii.ModeMasked, pii.ModeHMAC} {
 		t.Run(mode, func(t *testing.T) {
 			const key = "a test key of thirty-two bytes.."
 			cfg := warehouse.DefaultConfig()
 			cfg.Addr, cfg.Database = chServer.Addr(), chServer.NewDatabase(t)
-			cfg.PIIMode, cfg.PIIKey = mode, key
 			w, err := warehouse.Open(t.Context(), cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -38,7 +38,7 @@ func TestBackfillAppliesTheRecordersPolicy(t *testing.T) {
 			if err := w.Migrate(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			policy, err := cfg.PIIPolicy()
+			policy, err := pii.New(mode, []byte(key))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,20 +75,25 @@ func TestBackfillAppliesTheRecordersPolicy(t *testing.T) {
 				}
 				fees = append(fees, r)
 			}
-			if err := w.InsertFees(t.Context(), fees); err != nil {
-				t.Fatal(err)
-			}
-			// What the recorder publishes for the same pushes.
+			// What the recorder stores and publishes for the same pushes:
+			// the records with the policy applied, and their jobs.
+			stored := make([]privatenumber.FeeRecord, len(fees))
 			want := map[string]string{}
 			for i := range fees {
-				job := archive.NewJob(&fees[i], archive.Retention)
-				job.SessionID = policy.FeeSessionID(&fees[i])
+				stored[i] = policy.Fee(fees[i])
+				job := archive.NewJob(&stored[i], archive.Retention)
+				if job.SessionID != policy.FeeSessionID(&fees[i]) {
+					t.Fatalf("%s: job sessionId %q, want the policy's %q", job.ICID, job.SessionID, policy.FeeSessionID(&fees[i]))
+				}
 				want[job.ICID] = job.SessionID
+			}
+			if err := w.InsertFees(t.Context(), stored); err != nil {
+				t.Fatal(err)
 			}
 
 			var out bytes.Buffer
 			args := []string{"backfill-recordings", "--clickhouse-addr", cfg.Addr, "--clickhouse-database", cfg.Database,
-				"--pii-mode", mode, "--pii-key", key, "--nats-url", ns.URL()}
+				"--nats-url", ns.URL()}
 			if err := run(context.Background(), args, &out); err != nil {
 				t.Fatalf("backfill-recordings: %v\n%s", err, out.String())
 			}

@@ -25,7 +25,7 @@ import (
 var errFound = errors.New("problems found")
 
 // newWarehouseFlags returns the flag set of a pnctl command that reads the
-// warehouse, with the ClickHouse and PII flags registered on the returned
+// warehouse, with the ClickHouse flags registered on the returned
 // configuration.
 func newWarehouseFlags(name string) (*flag.FlagSet, *warehouse.Config) {
 	fs := flag.NewFlagSet("pnctl "+name, flag.ContinueOnError)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pnstream/pnstream/internal/archive"
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/recording"
 	"github.com/pnstream/pnstream/internal/warehouse"
 )
 
@@ -81,9 +82,9 @@ func TestAuditArchiveCommand(t *testing.T) {
 	flags = append(flags, "--s3-endpoint", s3Server.Endpoint(), "--s3-bucket", bucket, "--s3-insecure",
 		"--s3-access-key", s3Server.AccessKey(), "--s3-secret-key", s3Server.SecretKey())
 	audio := []byte("RIFF-some-audio")
-	rows := []warehouse.Recording{
-		{ICID: "present", SessionID: "s-p", Bucket: bucket, ObjectKey: "recordings/present.wav", SizeBytes: uint64(len(audio)), SHA256: sha256Hex(audio), Status: warehouse.RecordingArchived},
-		{ICID: "absent", SessionID: "s-a", Bucket: bucket, ObjectKey: "recordings/absent.wav", SizeBytes: uint64(len(audio)), SHA256: sha256Hex(audio), Status: warehouse.RecordingArchived},
+	rows := []recording.Row{
+		{ICID: "present", SessionID: "s-p", Bucket: bucket, ObjectKey: "recordings/present.wav", SizeBytes: uint64(len(audio)), SHA256: sha256Hex(audio), Status: recording.Archived},
+		{ICID: "absent", SessionID: "s-a", Bucket: bucket, ObjectKey: "recordings/absent.wav", SizeBytes: uint64(len(audio)), SHA256: sha256Hex(audio), Status: recording.Archived},
 	}
 	if err := w.InsertRecordings(t.Context(), rows); err != nil {
 		t.Fatal(err)

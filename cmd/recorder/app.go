@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +22,7 @@ import (
 	"github.com/pnstream/pnstream/internal/numbers"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/recorder"
+	"github.com/pnstream/pnstream/internal/retry"
 	"github.com/pnstream/pnstream/internal/streams"
 	"github.com/pnstream/pnstream/internal/warehouse"
 )
@@ -98,22 +98,23 @@ func (a *app) start(ctx context.Context) error {
 		return err
 	}
 	a.nc, a.js = nc, js
-	setup := func() (struct{}, error) {
+	setup := func() error {
 		if a.wh == nil {
 			wh, err := warehouse.Open(ctx, a.cfg.warehouse)
 			if err != nil {
-				return struct{}{}, err
+				return err
 			}
 			a.wh = wh
 		}
 		if err := a.wh.Migrate(ctx); err != nil {
-			return struct{}{}, err
+			return err
 		}
-		return struct{}{}, streams.Provision(ctx, a.js, a.cfg.streams)
+		return streams.Provision(ctx, a.js, a.cfg.streams)
 	}
-	if _, err := backoff.Retry(ctx, setup, backoff.WithMaxElapsedTime(0), backoff.WithNotify(func(err error, next time.Duration) {
+	policy := retry.NewPolicy(a.cfg.recorder.RetryInitial, a.cfg.recorder.RetryMax)
+	if err := retry.Do(ctx, policy, setup, func(err error, next time.Duration) {
 		a.log.Warn("start-up: waiting for ClickHouse and NATS", zap.Duration("retry_in", next), zap.Error(err))
-	})); err != nil {
+	}); err != nil {
 		return fmt.Errorf("start-up: %w", err)
 	}
 	return nil
@@ -123,15 +124,15 @@ func (a *app) start(ctx context.Context) error {
 // recording mirror and its S3 probe (when S3 is configured), the gap
 // detector and the X-number watch.
 func (a *app) workers() ([]worker, error) {
-	policy, err := a.cfg.warehouse.PIIPolicy() // valid: checked with the config
+	policy, err := a.cfg.pii.Policy() // valid: checked with the config
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	rec := recorder.New(a.cfg.recorder, recorder.Deps{
 		JetStream: a.js,
 		Store:     a.wh,
-		Jobs:      archive.NewEnqueuer(streams.NewJetStreamPublisher(a.nc, a.js)).WithPII(policy),
-		Permanent: warehouse.IsPermanent,
+		Jobs:      archive.NewEnqueuer(streams.NewJetStreamPublisher(a.nc, a.js)),
+		PII:       policy,
 		BadRows:   warehouse.BadRows,
 		Logger:    a.log,
 		Registry:  a.reg,

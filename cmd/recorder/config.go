@@ -9,6 +9,7 @@ import (
 	"github.com/pnstream/pnstream/internal/daemon"
 	"github.com/pnstream/pnstream/internal/gaps"
 	"github.com/pnstream/pnstream/internal/numbers"
+	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/recorder"
 	"github.com/pnstream/pnstream/internal/streams"
@@ -26,6 +27,7 @@ type config struct {
 	nats        streams.ConnConfig
 	streams     streams.Config
 	warehouse   warehouse.Config
+	pii         pii.Config
 	archive     archive.Config
 	gaps        gaps.Config
 	numbers     numbers.Config
@@ -41,6 +43,7 @@ func parseConfig(args []string) (config, error) {
 		nats:      streams.DefaultConnConfig(),
 		streams:   streams.DefaultConfig(),
 		warehouse: warehouse.DefaultConfig(),
+		pii:       pii.DefaultConfig(),
 		archive:   archive.DefaultConfig(),
 		gaps:      gaps.DefaultConfig(),
 		numbers:   numbers.DefaultConfig(),
@@ -55,6 +58,7 @@ func parseConfig(args []string) (config, error) {
 	cfg.nats.RegisterFlags(fs)
 	cfg.streams.RegisterFlags(fs)
 	cfg.warehouse.RegisterFlags(fs)
+	cfg.pii.RegisterFlags(fs)
 	cfg.archive.RegisterFlags(fs)
 	cfg.gaps.RegisterFlags(fs)
 	cfg.numbers.RegisterFlags(fs)
@@ -63,7 +67,7 @@ func parseConfig(args []string) (config, error) {
 		return cfg, err
 	}
 	errs := []error{cfg.recorder.Validate(), cfg.nats.Validate(), cfg.streams.Validate(), cfg.warehouse.Validate(),
-		cfg.archive.Validate(), cfg.gaps.Validate(), cfg.numbers.Validate()}
+		cfg.pii.Validate(), cfg.archive.Validate(), cfg.gaps.Validate(), cfg.numbers.Validate()}
 	if cfg.archive.Enabled() {
 		errs = append(errs, cfg.platform.Validate())
 	}

@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer func() { _ = log.Sync() }()
 	log.Info("starting", zap.Any("recorder", cfg.recorder), zap.String("nats_url", cfg.nats.Redacted().URL),
-		zap.Stringer("clickhouse", cfg.warehouse), zap.Any("streams", cfg.streams),
+		zap.Stringer("clickhouse", cfg.warehouse), zap.Stringer("pii", cfg.pii), zap.Any("streams", cfg.streams),
 		zap.Any("archive", cfg.archive.Redacted()), zap.Any("gaps", cfg.gaps), zap.Any("numbers", cfg.numbers), zap.String("api_base_url", cfg.platform.BaseURL))
 	if !cfg.archive.Enabled() {
 		log.Warn("recording mirror disabled (no PN_S3_ENDPOINT): recording jobs wait in PN_RECORDINGS")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/recording"
 	"github.com/pnstream/pnstream/internal/testenv"
 	"github.com/pnstream/pnstream/internal/warehouse"
 )
@@ -160,7 +161,12 @@ var base = time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
 func loadWorkload(t *testing.T) (*warehouse.Warehouse, string) {
 	t.Helper()
 	cfg := warehouse.DefaultConfig()
-	cfg.Addr, cfg.Database, cfg.PIIMode = chServer.Addr(), chServer.NewDatabase(t), pii.ModeMasked
+	cfg.Addr, cfg.Database = chServer.Addr(), chServer.NewDatabase(t)
+	// The rows are what the recorder stores by default: numbers masked.
+	masked, err := pii.New(pii.ModeMasked, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	w, err := warehouse.Open(ctx, cfg)
 	if err != nil {
@@ -171,7 +177,7 @@ func loadWorkload(t *testing.T) (*warehouse.Warehouse, string) {
 	}
 	codes := []int{0, 8101, 8102, 8022, 522}
 	var fees []privatenumber.FeeRecord
-	var recs []warehouse.Recording
+	var recs []recording.Row
 	for i := range 60 {
 		in := base.Add(time.Duration(i*6) * time.Minute)
 		r := privatenumber.FeeRecord{
@@ -185,9 +191,9 @@ func loadWorkload(t *testing.T) (*warehouse.Warehouse, string) {
 			r.RecordFlag = 1
 			switch i % 3 {
 			case 0:
-				recs = append(recs, warehouse.Recording{ICID: r.ICID, SessionID: r.SessionID, Status: warehouse.RecordingArchived, MirroredAt: in.Add(time.Hour)})
+				recs = append(recs, recording.Row{ICID: r.ICID, SessionID: r.SessionID, Status: recording.Archived, MirroredAt: in.Add(time.Hour)})
 			case 1:
-				recs = append(recs, warehouse.Recording{ICID: r.ICID, SessionID: r.SessionID, Status: warehouse.RecordingFailed, Error: "404", MirroredAt: in.Add(time.Hour)})
+				recs = append(recs, recording.Row{ICID: r.ICID, SessionID: r.SessionID, Status: recording.Failed, Error: "404", MirroredAt: in.Add(time.Hour)})
 			}
 		} else {
 			r.ULFailReason = privatenumber.Int(codes[i%len(codes)])
@@ -196,9 +202,9 @@ func loadWorkload(t *testing.T) (*warehouse.Warehouse, string) {
 		if i%10 == 0 {
 			r.Anomalies = []privatenumber.Anomaly{{Field: "serviceType", Kind: privatenumber.AnomalyType}}
 		}
-		fees = append(fees, r)
+		fees = append(fees, masked.Fee(r))
 	}
-	orphan := privatenumber.CallEvent{EventType: "disconnect", SessionID: "orphan", Timestamp: privatenumber.Time{Time: base}, Raw: []byte(`{}`)}
+	orphan := masked.Event(privatenumber.CallEvent{EventType: "disconnect", SessionID: "orphan", Timestamp: privatenumber.Time{Time: base}, Raw: []byte(`{}`)})
 	if err := w.InsertFees(ctx, fees); err != nil {
 		t.Fatal(err)
 	}

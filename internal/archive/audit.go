@@ -10,7 +10,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	"github.com/pnstream/pnstream/internal/warehouse"
+	"github.com/pnstream/pnstream/internal/recording"
 )
 
 // Problems Audit reports.
@@ -35,7 +35,7 @@ type Mismatch struct {
 // every object in full, streaming. progress, if set, is called after each
 // row. An error is returned only when the audit could not be done (S3
 // unreachable, access denied); what it found is in the mismatches.
-func (b *Bucket) Audit(ctx context.Context, rows []warehouse.Recording, progress func(done, total int)) ([]Mismatch, error) {
+func (b *Bucket) Audit(ctx context.Context, rows []recording.Row, progress func(done, total int)) ([]Mismatch, error) {
 	var found []Mismatch
 	for i := range rows {
 		r := &rows[i]
@@ -53,7 +53,7 @@ func (b *Bucket) Audit(ctx context.Context, rows []warehouse.Recording, progress
 	return found, nil
 }
 
-func (b *Bucket) auditOne(ctx context.Context, r *warehouse.Recording) (*Mismatch, error) {
+func (b *Bucket) auditOne(ctx context.Context, r *recording.Row) (*Mismatch, error) {
 	bucket := r.Bucket
 	if bucket == "" {
 		bucket = b.cfg.Bucket

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/pnstream/pnstream/internal/redact"
+	"github.com/pnstream/pnstream/internal/retry"
 )
 
 // The push is untrusted input: its recordFileDownloadUrl, and the Location
@@ -44,23 +45,23 @@ type HostPolicy struct {
 func (p HostPolicy) CheckURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return permanent(fmt.Errorf("download url: %w", redact.Error(err)))
+		return retry.Permanent(fmt.Errorf("download url: %w", redact.Error(err)))
 	}
 	switch {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && p.AllowPrivate:
 	default:
-		return permanent(fmt.Errorf("download url scheme %q refused: https only", u.Scheme))
+		return retry.Permanent(fmt.Errorf("download url scheme %q refused: https only", u.Scheme))
 	}
 	if u.User != nil {
-		return permanent(errors.New("download url with credentials refused"))
+		return retry.Permanent(errors.New("download url with credentials refused"))
 	}
 	host := strings.ToLower(u.Hostname())
 	if !p.hostAllowed(host) {
-		return permanent(fmt.Errorf("download host %q is not on the allow-list (PN_RECORDING_HOSTS)", host))
+		return retry.Permanent(fmt.Errorf("download host %q is not on the allow-list (PN_RECORDING_HOSTS)", host))
 	}
 	if addr, err := netip.ParseAddr(host); err == nil && !p.addrAllowed(addr) {
-		return permanent(fmt.Errorf("download address %s refused: not a public address", addr))
+		return retry.Permanent(fmt.Errorf("download address %s refused: not a public address", addr))
 	}
 	return nil
 }
@@ -97,10 +98,10 @@ func (p HostPolicy) addrAllowed(a netip.Addr) bool {
 func (p HostPolicy) dialControl(_, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
-		return permanent(fmt.Errorf("dial %s: %w", address, err))
+		return retry.Permanent(fmt.Errorf("dial %s: %w", address, err))
 	}
 	if !p.addrAllowed(ap.Addr()) {
-		return permanent(fmt.Errorf("dial %s refused: not a public address", ap.Addr()))
+		return retry.Permanent(fmt.Errorf("dial %s refused: not a public address", ap.Addr()))
 	}
 	return nil
 }
@@ -136,7 +137,7 @@ func newFetcher(policy HostPolicy, maxBytes int64, timeout time.Duration, resolv
 		Timeout:   timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 3 {
-				return permanent(errors.New("more than 3 redirects"))
+				return retry.Permanent(errors.New("more than 3 redirects"))
 			}
 			return policy.CheckURL(req.URL.String())
 		},
@@ -168,13 +169,13 @@ func (f *Fetcher) Fetch(ctx context.Context, raw, dir string) (*Download, error)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
 	if err != nil {
-		return nil, permanent(fmt.Errorf("download request: %w", redact.Error(err)))
+		return nil, retry.Permanent(fmt.Errorf("download request: %w", redact.Error(err)))
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
 		// A *url.Error: its message holds the whole URL, signature and all.
 		err = redact.Error(err)
-		if errors.Is(err, ErrPermanent) {
+		if retry.IsPermanent(err) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("download: %w", err)
@@ -186,7 +187,7 @@ func (f *Fetcher) Fetch(ctx context.Context, raw, dir string) (*Download, error)
 		return nil, fmt.Errorf("download: %s", resp.Status)
 	}
 	if resp.ContentLength > f.maxBytes {
-		return nil, permanent(fmt.Errorf("recording of %d bytes exceeds the cap of %d", resp.ContentLength, f.maxBytes))
+		return nil, retry.Permanent(fmt.Errorf("recording of %d bytes exceeds the cap of %d", resp.ContentLength, f.maxBytes))
 	}
 	file, err := os.CreateTemp(dir, spoolPattern)
 	if err != nil {
@@ -217,7 +218,7 @@ func (f *Fetcher) Fetch(ctx context.Context, raw, dir string) (*Download, error)
 func checkLength(n, contentLength, maxBytes int64) error {
 	switch {
 	case n > maxBytes:
-		return permanent(fmt.Errorf("recording exceeds the cap of %d bytes", maxBytes))
+		return retry.Permanent(fmt.Errorf("recording exceeds the cap of %d bytes", maxBytes))
 	case contentLength >= 0 && n != contentLength:
 		return fmt.Errorf("got %d of %d bytes", n, contentLength)
 	case n == 0:

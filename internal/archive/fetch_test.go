@@ -1,8 +1,9 @@
 package archive
 
 import (
-	"errors"
 	"testing"
+
+	"github.com/pnstream/pnstream/internal/retry"
 )
 
 func TestHostPolicyCheckURL(t *testing.T) {
@@ -37,7 +38,7 @@ func TestHostPolicyCheckURL(t *testing.T) {
 		if (err == nil) != tt.ok {
 			t.Errorf("CheckURL(%q) = %v, want ok=%v", tt.url, err, tt.ok)
 		}
-		if err != nil && !errors.Is(err, ErrPermanent) {
+		if err != nil && !retry.IsPermanent(err) {
 			t.Errorf("CheckURL(%q) error %v is not permanent", tt.url, err)
 		}
 	}
@@ -68,10 +69,10 @@ func TestCheckLength(t *testing.T) {
 	if err := checkLength(10, -1, 100); err != nil {
 		t.Error(err)
 	}
-	if err := checkLength(9, 10, 100); err == nil || errors.Is(err, ErrPermanent) {
+	if err := checkLength(9, 10, 100); err == nil || retry.IsPermanent(err) {
 		t.Errorf("short body: %v, want a retryable error", err)
 	}
-	if err := checkLength(101, -1, 100); !errors.Is(err, ErrPermanent) {
+	if err := checkLength(101, -1, 100); !retry.IsPermanent(err) {
 		t.Errorf("over cap: %v, want permanent", err)
 	}
 	if err := checkLength(0, -1, 100); err == nil {

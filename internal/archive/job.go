@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/retry"
 )
 
 // Retention is how long the platform keeps a recording after it pushed
@@ -59,17 +60,17 @@ func (j *Job) MsgID() string { return privatenumber.RecordingMsgID(j.ICID) }
 func DecodeJob(data []byte) (Job, error) {
 	var j Job
 	if err := json.Unmarshal(data, &j); err != nil {
-		return Job{}, permanent(fmt.Errorf("decode job: %w", err))
+		return Job{}, retry.Permanent(fmt.Errorf("decode job: %w", err))
 	}
 	switch {
 	case j.ICID == "":
-		return j, permanent(errors.New("job has no icid"))
+		return j, retry.Permanent(errors.New("job has no icid"))
 	case j.CallInTime.IsZero():
-		return j, permanent(fmt.Errorf("job %s: no callInTime", j.ICID))
+		return j, retry.Permanent(fmt.Errorf("job %s: no callInTime", j.ICID))
 	case j.RecordObjectName == "" && j.RecordFileDownloadURL == "":
-		return j, permanent(fmt.Errorf("job %s: neither recordObjectName nor recordFileDownloadUrl", j.ICID))
+		return j, retry.Permanent(fmt.Errorf("job %s: neither recordObjectName nor recordFileDownloadUrl", j.ICID))
 	case j.RecordDomain == "" && j.RecordFileDownloadURL == "":
-		return j, permanent(fmt.Errorf("job %s: empty recordDomain and no recordFileDownloadUrl", j.ICID))
+		return j, retry.Permanent(fmt.Errorf("job %s: empty recordDomain and no recordFileDownloadUrl", j.ICID))
 	}
 	return j, nil
 }

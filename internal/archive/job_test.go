@@ -1,11 +1,11 @@
 package archive
 
 import (
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/retry"
 )
 
 func TestObjectKeyIsAPureFunctionOfTheRecord(t *testing.T) {
@@ -54,7 +54,7 @@ func TestDecodeJob(t *testing.T) {
 		`{"icid":"i","callInTime":"2024-01-01T00:00:00Z","recordObjectName":"f"}`,
 	}
 	for _, b := range bad {
-		if _, err := DecodeJob([]byte(b)); !errors.Is(err, ErrPermanent) {
+		if _, err := DecodeJob([]byte(b)); !retry.IsPermanent(err) {
 			t.Errorf("DecodeJob(%s) = %v, want a permanent error", b, err)
 		}
 	}

@@ -9,12 +9,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/url"
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,9 +20,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/recording"
 	"github.com/pnstream/pnstream/internal/redact"
+	"github.com/pnstream/pnstream/internal/retry"
 	"github.com/pnstream/pnstream/internal/streams"
-	"github.com/pnstream/pnstream/internal/warehouse"
 )
 
 // Resolver returns a fresh download URL of a recording: the platform's
@@ -35,7 +34,7 @@ type Resolver interface {
 
 // Rows stores the pn.recordings row of each outcome.
 type Rows interface {
-	InsertRecordings(ctx context.Context, rows []warehouse.Recording) error
+	InsertRecordings(ctx context.Context, rows []recording.Row) error
 }
 
 // Deps are what a Mirror needs besides its Config.
@@ -99,14 +98,11 @@ func (m *Mirror) run(ctx context.Context) error {
 	// S3 may be down when the recorder starts (an outage it was restarted
 	// in): wait for it rather than fail, which would stop the recorder's
 	// CDRs too. The jobs wait in PN_RECORDINGS meanwhile.
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = min(m.cfg.RetryInitial, time.Second)
-	b.MaxInterval = min(m.cfg.RetryMax, 30*time.Second)
-	ensure := func() (struct{}, error) { return struct{}{}, redact.Error(m.deps.Bucket.Ensure(ctx)) }
-	if _, err := backoff.Retry(ctx, ensure, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0),
-		backoff.WithNotify(func(err error, next time.Duration) {
-			m.log.Warn("S3 unavailable at start; retrying", zap.Duration("retry_in", next), zap.Error(err))
-		})); err != nil {
+	wait := retry.NewPolicy(min(m.cfg.RetryInitial, time.Second), min(m.cfg.RetryMax, 30*time.Second))
+	ensure := func() error { return redact.Error(m.deps.Bucket.Ensure(ctx)) }
+	if err := retry.Do(ctx, wait, ensure, func(err error, next time.Duration) {
+		m.log.Warn("S3 unavailable at start; retrying", zap.Duration("retry_in", next), zap.Error(err))
+	}); err != nil {
 		return err
 	}
 	cons, err := m.deps.JetStream.CreateOrUpdateConsumer(ctx, streams.Recordings, jetstream.ConsumerConfig{
@@ -165,7 +161,7 @@ func (m *Mirror) handle(ctx context.Context, msg jetstream.Msg, rows *rowWriter)
 	log := m.log.With(zap.String("icid", job.ICID), zap.String("session_id", job.SessionID))
 	if err == nil {
 		stop := m.keepAlive(msg)
-		var rec warehouse.Recording
+		var rec recording.Row
 		rec, err = m.mirror(ctx, &job)
 		stop()
 		// Every error reaches logs, the row and the dead letter from here:
@@ -176,13 +172,13 @@ func (m *Mirror) handle(ctx context.Context, msg jetstream.Msg, rows *rowWriter)
 			return
 		}
 	}
-	m.settle(ctx, msg, &job, start, warehouse.Recording{}, err, log)
+	m.settle(ctx, msg, &job, start, recording.Row{}, err, log)
 }
 
 // settle ends a job: ack when its recording and row are stored (err nil),
 // nak with a delay to retry, or a failed row, a dead letter and term when
 // it can never succeed.
-func (m *Mirror) settle(ctx context.Context, msg jetstream.Msg, job *Job, start time.Time, rec warehouse.Recording, err error, log *zap.Logger) {
+func (m *Mirror) settle(ctx context.Context, msg jetstream.Msg, job *Job, start time.Time, rec recording.Row, err error, log *zap.Logger) {
 	if err == nil {
 		if aerr := msg.Ack(); aerr != nil {
 			log.Warn("ack failed; the job will run again and find the object", zap.Error(aerr))
@@ -201,7 +197,7 @@ func (m *Mirror) settle(ctx context.Context, msg jetstream.Msg, job *Job, start 
 		m.metrics.observe("paused", m.now().Sub(start), 0)
 		log.Warn("platform flow control: pausing the mirror", zap.Duration("pause", pause.pause))
 		_ = msg.NakWithDelay(pause.pause) // best effort: AckWait brings it back otherwise
-	case errors.Is(err, ErrPermanent):
+	case retry.IsPermanent(err):
 		m.fail(ctx, msg, job, err, log)
 	default:
 		delay := m.backoff(msg)
@@ -217,9 +213,9 @@ func (m *Mirror) settle(ctx context.Context, msg jetstream.Msg, job *Job, start 
 
 // mirror archives one recording and returns its row. An object already
 // stored with its SHA-256 is not fetched again.
-func (m *Mirror) mirror(ctx context.Context, j *Job) (warehouse.Recording, error) {
+func (m *Mirror) mirror(ctx context.Context, j *Job) (recording.Row, error) {
 	key := ObjectKey(j)
-	row := warehouse.Recording{ICID: j.ICID, SessionID: j.SessionID, Bucket: m.cfg.Bucket, ObjectKey: key, Status: warehouse.RecordingArchived}
+	row := recording.Row{ICID: j.ICID, SessionID: j.SessionID, Bucket: m.cfg.Bucket, ObjectKey: key, Status: recording.Archived}
 	if obj, ok, err := m.deps.Bucket.Stat(ctx, key); err != nil {
 		return row, err
 	} else if ok {
@@ -227,7 +223,7 @@ func (m *Mirror) mirror(ctx context.Context, j *Job) (warehouse.Recording, error
 		return row, nil
 	}
 	if j.Deadline.Before(m.now()) {
-		return row, permanent(fmt.Errorf("deadline %s passed: the platform no longer keeps the recording", j.Deadline.Format(time.RFC3339)))
+		return row, retry.Permanent(fmt.Errorf("deadline %s passed: the platform no longer keeps the recording", j.Deadline.Format(time.RFC3339)))
 	}
 	src, err := m.resolve(ctx, j)
 	if err != nil {
@@ -262,7 +258,7 @@ func (m *Mirror) resolve(ctx context.Context, j *Job) (string, error) {
 	case err == nil:
 		return u.String(), nil
 	case errors.Is(err, privatenumber.ErrNotFound):
-		return "", permanent(fmt.Errorf("resolve recording: %w", err))
+		return "", retry.Permanent(fmt.Errorf("resolve recording: %w", err))
 	case errors.Is(err, privatenumber.ErrFlowControl):
 		// The platform says "retry after a minute"; the configured pause
 		// (default 1m) is what operators tune.
@@ -300,17 +296,15 @@ func (m *Mirror) waitPause(ctx context.Context) error {
 	}
 }
 
-// backoff is exponential in the job's deliveries with full jitter.
+// backoff is the wait before a job's next attempt: the policy of
+// RetryInitial and RetryMax after as many failures as deliveries, so that
+// it grows across workers and restarts.
 func (m *Mirror) backoff(msg jetstream.Msg) time.Duration {
 	n := uint64(1)
 	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 0 {
 		n = md.NumDelivered
 	}
-	d := m.cfg.RetryInitial << min(n-1, 20)
-	if d <= 0 || d > m.cfg.RetryMax {
-		d = m.cfg.RetryMax
-	}
-	return d/2 + rand.N(d/2+1)
+	return retry.NewPolicy(m.cfg.RetryInitial, m.cfg.RetryMax).Delay(n)
 }
 
 // keepAlive sends progress acks while a job runs, so a long download is not
@@ -338,8 +332,8 @@ func (m *Mirror) keepAlive(msg jetstream.Msg) (stop func()) {
 // instead, so the failure itself is never lost.
 func (m *Mirror) fail(ctx context.Context, msg jetstream.Msg, j *Job, cause error, log *zap.Logger) {
 	cause = redact.Error(cause)
-	row := warehouse.Recording{
-		ICID: j.ICID, SessionID: j.SessionID, Bucket: m.cfg.Bucket, Status: warehouse.RecordingFailed,
+	row := recording.Row{
+		ICID: j.ICID, SessionID: j.SessionID, Bucket: m.cfg.Bucket, Status: recording.Failed,
 		Error: truncate(cause.Error(), 1024),
 	}
 	if j.ICID != "" && !j.CallInTime.IsZero() {
@@ -347,7 +341,7 @@ func (m *Mirror) fail(ctx context.Context, msg jetstream.Msg, j *Job, cause erro
 	}
 	var err error
 	if j.ICID != "" {
-		err = m.deps.Rows.InsertRecordings(ctx, []warehouse.Recording{row})
+		err = m.deps.Rows.InsertRecordings(ctx, []recording.Row{row})
 	}
 	if err == nil {
 		// The job holds recordFileDownloadUrl, which may be signed; pnctl

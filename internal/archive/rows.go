@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/pnstream/pnstream/internal/warehouse"
+	"github.com/pnstream/pnstream/internal/recording"
 )
 
 // rowGroupMax is the most pn.recordings rows in one INSERT, and the most
@@ -31,7 +31,7 @@ type rowWriter struct {
 // rowRequest is an archived recording whose job is settled by done once
 // its row is stored (nil) or could not be (the error).
 type rowRequest struct {
-	row  warehouse.Recording
+	row  recording.Row
 	done func(error)
 }
 
@@ -41,7 +41,7 @@ func newRowWriter(rows Rows) *rowWriter {
 
 // submit hands a row to the writer; done runs once it is stored or not.
 // Once ctx is done, and the queue full, done runs at once with ctx's error.
-func (w *rowWriter) submit(ctx context.Context, row warehouse.Recording, done func(error)) {
+func (w *rowWriter) submit(ctx context.Context, row recording.Row, done func(error)) {
 	select {
 	case w.reqs <- rowRequest{row: row, done: done}:
 	case <-ctx.Done():
@@ -82,14 +82,14 @@ func (w *rowWriter) close() { close(w.reqs) }
 // as a whole each row is tried alone, so that one row's error is only its
 // own.
 func (w *rowWriter) store(ctx context.Context, group []rowRequest) {
-	rows := make([]warehouse.Recording, len(group))
+	rows := make([]recording.Row, len(group))
 	for i, r := range group {
 		rows[i] = r.row
 	}
 	err := w.rows.InsertRecordings(ctx, rows)
 	if err != nil && len(group) > 1 && ctx.Err() == nil {
 		for _, r := range group {
-			r.done(w.rows.InsertRecordings(ctx, []warehouse.Recording{r.row}))
+			r.done(w.rows.InsertRecordings(ctx, []recording.Row{r.row}))
 		}
 		return
 	}

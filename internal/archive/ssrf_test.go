@@ -2,7 +2,6 @@ package archive
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/pnstream/pnstream/internal/retry"
 )
 
 // fakeDNS answers A and AAAA queries from a fixed table over UDP on
@@ -164,7 +165,7 @@ func TestRedirectsAndDNSToPrivateAddressesAreRefused(t *testing.T) {
 				d.Close()
 				t.Fatal("fetched")
 			}
-			if !errors.Is(err, ErrPermanent) || !strings.Contains(err.Error(), tt.reason) {
+			if !retry.IsPermanent(err) || !strings.Contains(err.Error(), tt.reason) {
 				t.Errorf("error %v, want a permanent one mentioning %q", err, tt.reason)
 			}
 		})
@@ -179,7 +180,7 @@ func TestTooManyRedirectsAreRefused(t *testing.T) {
 	f := newFetcher(HostPolicy{Hosts: []string{".huawei.com"}}, 1<<20, 10*time.Second, nil)
 	f.client.Transport = loop{}
 	_, err := f.Fetch(context.Background(), "https://a.huawei.com/0", t.TempDir())
-	if !errors.Is(err, ErrPermanent) || !strings.Contains(err.Error(), "redirects") {
+	if !retry.IsPermanent(err) || !strings.Contains(err.Error(), "redirects") {
 		t.Errorf("error %v, want a permanent one about redirects", err)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/pnstream/pnstream/internal/localserver"
 	"github.com/pnstream/pnstream/internal/platformsim"
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/recording"
 	"github.com/pnstream/pnstream/internal/streams"
 	"github.com/pnstream/pnstream/internal/warehouse"
 )
@@ -243,7 +244,7 @@ func (r *mirrorRig) mirror(ctx context.Context, fees []privatenumber.FeeRecord) 
 		return time.Time{}, time.Time{}, err
 	}
 	defer conn.Close()
-	table := r.db + ".recordings FINAL WHERE status = '" + warehouse.RecordingArchived + "'"
+	table := r.db + ".recordings FINAL WHERE status = '" + recording.Archived + "'"
 	base, err := countRows(ctx, conn, table)
 	if err != nil {
 		return time.Time{}, time.Time{}, err

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pnstream/pnstream/internal/archive"
+	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/recorder"
 	"github.com/pnstream/pnstream/internal/streams"
@@ -187,18 +188,22 @@ type runningRecorder struct {
 	fees  string // its durable consumer on PN_FEES
 }
 
-// startRecorder runs a recorder wired as cmd/recorder wires it (recording
-// jobs included) with fresh durable consumers.
+// startRecorder runs a recorder wired as cmd/recorder wires it (the default
+// PII policy and recording jobs included) with fresh durable consumers.
 func (b *Bench) startRecorder(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, wh *warehouse.Warehouse) (*runningRecorder, error) {
 	cfg := recorder.DefaultConfig()
 	cfg.ConsumerPrefix = fmt.Sprintf("pnbench-%d", b.consumers.Add(1))
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("recorder config: %w", err)
 	}
+	policy, err := pii.DefaultConfig().Policy()
+	if err != nil {
+		return nil, fmt.Errorf("pii config: %w", err)
+	}
 	rec := recorder.New(cfg, recorder.Deps{
-		JetStream: js, Store: wh, Jobs: archive.NewEnqueuer(streams.NewJetStreamPublisher(nc, js)),
-		Permanent: warehouse.IsPermanent, BadRows: warehouse.BadRows,
-		Logger: productionLogger(), Registry: prometheus.NewRegistry(),
+		JetStream: js, Store: wh, Jobs: archive.NewEnqueuer(streams.NewJetStreamPublisher(nc, js)), PII: policy,
+		BadRows: warehouse.BadRows,
+		Logger:  productionLogger(), Registry: prometheus.NewRegistry(),
 	})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)

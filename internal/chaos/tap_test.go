@@ -141,7 +141,8 @@ func (tp *tap) note(p *privatenumber.Push, fees, events map[string]bool) {
 	if p.Event != nil {
 		// Identified as stored: the recorder applies the PII policy to the
 		// sessionId, which may hold phone numbers.
-		events[piiPolicy.Events([]privatenumber.CallEvent{*p.Event})[0].MsgID()] = true
+		stored := piiPolicy.Event(*p.Event)
+		events[stored.MsgID()] = true
 	}
 	for _, f := range p.Fees {
 		fees[f.ICID] = true

@@ -20,7 +20,6 @@ import (
 
 	"github.com/pnstream/pnstream/internal/archive"
 	"github.com/pnstream/pnstream/internal/ingest"
-	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/recorder"
 	"github.com/pnstream/pnstream/internal/streams"
@@ -62,7 +61,6 @@ func start(t *testing.T, mutate func(*recorder.Config)) *pipeline {
 	wcfg := warehouse.DefaultConfig()
 	wcfg.Addr = clickhouse.Addr()
 	wcfg.Database = p.dbName
-	wcfg.PIIMode = pii.ModeRaw // the tests compare rows with the pushes; internal/warehouse tests the other modes
 	wh, err := warehouse.Open(ctx, wcfg)
 	if err != nil {
 		t.Fatal(err)
@@ -112,8 +110,10 @@ func start(t *testing.T, mutate func(*recorder.Config)) *pipeline {
 		t.Fatal(err)
 	}
 	rec := recorder.New(rcfg, recorder.Deps{
-		JetStream: js, Store: wh, Permanent: warehouse.IsPermanent, BadRows: warehouse.BadRows,
-		Jobs:   archive.NewEnqueuer(streams.NewJetStreamPublisher(nc, js)),
+		JetStream: js, Store: wh, BadRows: warehouse.BadRows,
+		Jobs: archive.NewEnqueuer(streams.NewJetStreamPublisher(nc, js)),
+		// PII: the zero Policy, raw: the tests compare rows with the pushes;
+		// internal/recorder tests the other modes.
 		Logger: zaptest.NewLogger(t), Registry: prometheus.NewRegistry(),
 	})
 	runCtx, cancel := context.WithCancel(ctx)

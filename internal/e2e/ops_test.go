@@ -23,9 +23,9 @@ import (
 	"github.com/pnstream/pnstream/internal/archive"
 	"github.com/pnstream/pnstream/internal/ingest"
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/recording"
 	"github.com/pnstream/pnstream/internal/streams"
 	"github.com/pnstream/pnstream/internal/testenv"
-	"github.com/pnstream/pnstream/internal/warehouse"
 )
 
 // deadCount returns the messages PN_DEAD holds.
@@ -160,7 +160,7 @@ func TestAuditArchiveFindsDeletedAndCorruptedObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	s3c := s3.Client(t)
-	var rows []warehouse.Recording
+	var rows []recording.Row
 	for _, icid := range []string{"intact", "deleted", "corrupted"} {
 		audio := bytes.Repeat([]byte(icid), 1000)
 		key := "recordings/2026/11/20/" + icid + ".wav"
@@ -168,8 +168,8 @@ func TestAuditArchiveFindsDeletedAndCorruptedObjects(t *testing.T) {
 		if _, err := s3c.PutObject(ctx, acfg.Bucket, key, bytes.NewReader(audio), int64(len(audio)), minio.PutObjectOptions{UserMetadata: meta}); err != nil {
 			t.Fatal(err)
 		}
-		rows = append(rows, warehouse.Recording{ICID: icid, SessionID: "s-" + icid, Bucket: acfg.Bucket, ObjectKey: key,
-			SizeBytes: uint64(len(audio)), SHA256: hexSHA(audio), Status: warehouse.RecordingArchived})
+		rows = append(rows, recording.Row{ICID: icid, SessionID: "s-" + icid, Bucket: acfg.Bucket, ObjectKey: key,
+			SizeBytes: uint64(len(audio)), SHA256: hexSHA(audio), Status: recording.Archived})
 	}
 	if err := p.wh.InsertRecordings(ctx, rows); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/recording"
 	"github.com/pnstream/pnstream/internal/warehouse"
 )
 
@@ -74,12 +75,12 @@ func TestDetectorFindsExactlyTheInjectedGaps(t *testing.T) {
 		disconnect("dropped-cdr", now.Add(-12*time.Hour)), // the CDR push was dropped: gap
 		disconnect("late-cdr", now.Add(-1*time.Hour)),     // its CDR may still come: no gap yet
 	}
-	recs := []warehouse.Recording{
-		{ICID: "archived", SessionID: "s-archived", Status: warehouse.RecordingArchived, MirroredAt: now.Add(-time.Hour)},
-		{ICID: "unavailable", SessionID: "s-unavailable", Status: warehouse.RecordingFailed, Error: "404", MirroredAt: now.Add(-time.Hour)},
-		{ICID: "young-failure", SessionID: "s-young-failure", Status: warehouse.RecordingFailed, Error: "404", MirroredAt: now.Add(-time.Hour)},
-		{ICID: "retried", SessionID: "s-retried", Status: warehouse.RecordingFailed, Error: "timeout", MirroredAt: now.Add(-2 * time.Hour)},
-		{ICID: "retried", SessionID: "s-retried", Status: warehouse.RecordingArchived, MirroredAt: now.Add(-time.Hour)},
+	recs := []recording.Row{
+		{ICID: "archived", SessionID: "s-archived", Status: recording.Archived, MirroredAt: now.Add(-time.Hour)},
+		{ICID: "unavailable", SessionID: "s-unavailable", Status: recording.Failed, Error: "404", MirroredAt: now.Add(-time.Hour)},
+		{ICID: "young-failure", SessionID: "s-young-failure", Status: recording.Failed, Error: "404", MirroredAt: now.Add(-time.Hour)},
+		{ICID: "retried", SessionID: "s-retried", Status: recording.Failed, Error: "timeout", MirroredAt: now.Add(-2 * time.Hour)},
+		{ICID: "retried", SessionID: "s-retried", Status: recording.Archived, MirroredAt: now.Add(-time.Hour)},
 	}
 	if err := w.InsertFees(ctx, fees); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package pii
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -82,8 +83,7 @@ func TestFees(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out := p.Fees(in)
-		r := out[0]
+		r := p.Fee(in[0])
 		all := strings.Join([]string{r.CallerNum, r.CalleeNum, r.FwdDstNum, r.SessionID, string(r.Raw)}, " ")
 		for _, n := range []string{a, b, strings.TrimPrefix(a, "+"), strings.TrimPrefix(b, "+")} {
 			if strings.Contains(all, n) {
@@ -101,8 +101,8 @@ func TestFees(t *testing.T) {
 		}
 	}
 	var raw0 Policy
-	if out := raw0.Fees(in); &out[0] != &in[0] {
-		t.Error("raw policy copied the records")
+	if out := raw0.Fee(in[0]); !reflect.DeepEqual(out, in[0]) || &out.Raw[0] != &in[0].Raw[0] {
+		t.Error("raw policy changed or copied the record")
 	}
 }
 
@@ -120,9 +120,9 @@ func TestSessionIDIsTheSameForEventsAndFees(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fee := p.Fees([]privatenumber.FeeRecord{{ICID: "1", BindNum: x, CallerNum: a, CalleeNum: x, FwdDstNum: b, SessionID: session}})[0]
-			callin := p.Events([]privatenumber.CallEvent{{EventType: "callin", Caller: a, Called: x, SessionID: session}})[0]
-			callout := p.Events([]privatenumber.CallEvent{{EventType: "callout", Caller: x, Called: b, SessionID: session}})[0]
+			fee := p.Fee(privatenumber.FeeRecord{ICID: "1", BindNum: x, CallerNum: a, CalleeNum: x, FwdDstNum: b, SessionID: session})
+			callin := p.Event(privatenumber.CallEvent{EventType: "callin", Caller: a, Called: x, SessionID: session})
+			callout := p.Event(privatenumber.CallEvent{EventType: "callout", Caller: x, Called: b, SessionID: session})
 			if fee.SessionID != callin.SessionID || fee.SessionID != callout.SessionID || fee.SessionID != p.FeeSessionID(&privatenumber.FeeRecord{SessionID: session}) {
 				t.Errorf("%s %q: fee %q, callin %q, callout %q", mode, session, fee.SessionID, callin.SessionID, callout.SessionID)
 			}

@@ -29,7 +29,7 @@ func TestFeesRawJSON(t *testing.T) {
 	}
 	for _, mode := range []string{ModeMasked, ModeHMAC} {
 		p, _ := New(mode, testKey)
-		r := p.Fees([]privatenumber.FeeRecord{in})[0]
+		r := p.Fee(in)
 		if !json.Valid(r.Raw) {
 			t.Fatalf("%s: stored raw is not JSON: %s", mode, r.Raw)
 		}
@@ -64,7 +64,7 @@ func TestEventsRawJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := New(ModeMasked, nil)
-	e := p.Events([]privatenumber.CallEvent{*push.Event})[0]
+	e := p.Event(*push.Event)
 	var back struct {
 		StatusInfo struct{ SessionID, Caller string }
 	}

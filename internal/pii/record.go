@@ -4,40 +4,36 @@ import (
 	"github.com/pnstream/pnstream/internal/privatenumber"
 )
 
-// Fees returns recs with the policy applied: a new slice of changed copies,
-// or recs itself when the policy is raw. recs is not modified: the recorder
-// hands the same records to the recording jobs at the same time. The icid
-// is never changed, in its column or in the raw JSON; the raw JSON's
-// sessionId becomes the stored one, so a record read back from the
-// warehouse carries the sessionId of its row.
-func (p Policy) Fees(recs []privatenumber.FeeRecord) []privatenumber.FeeRecord {
+// Fee returns r with the policy applied: the numbers in their fields, the
+// sessionId and the raw JSON. r's raw JSON is not modified (a changed one is
+// a new slice): the decoder may share it with the message, which a dead
+// letter keeps as received. The icid is never changed, in its field or in
+// the raw JSON; the raw JSON's sessionId becomes the stored one, so a record
+// read back from the warehouse carries the sessionId of its row.
+func (p Policy) Fee(r privatenumber.FeeRecord) privatenumber.FeeRecord {
 	if p.Raw() {
-		return recs
+		return r
 	}
-	out := make([]privatenumber.FeeRecord, len(recs))
-	for i := range recs {
-		r := recs[i]
-		// The privacy number X also appears as calleeNum or fwdDisplayNum;
-		// it is the tenant's, and kept wherever it occurs.
-		rep := p.feeReplacer(&r)
-		num := func(n string) string {
-			if n == r.BindNum {
-				return n
-			}
-			return rep.number(p, n)
+	// The privacy number X also appears as calleeNum or fwdDisplayNum; it
+	// is the tenant's, and kept wherever it occurs.
+	rep := p.feeReplacer(&r)
+	sent, stored := r.SessionID, p.FeeSessionID(&r)
+	num := func(n string) string {
+		if n == r.BindNum {
+			return n
 		}
-		r.CallerNum, r.CalleeNum = num(r.CallerNum), num(r.CalleeNum)
-		r.FwdDisplayNum, r.FwdDstNum = num(r.FwdDisplayNum), num(r.FwdDstNum)
-		r.SessionID = p.FeeSessionID(&recs[i])
-		r.Raw = rewriteRaw(r.Raw, recs[i].SessionID, r.SessionID, rep)
-		out[i] = r
+		return rep.number(p, n)
 	}
-	return out
+	r.CallerNum, r.CalleeNum = num(r.CallerNum), num(r.CalleeNum)
+	r.FwdDisplayNum, r.FwdDstNum = num(r.FwdDisplayNum), num(r.FwdDstNum)
+	r.SessionID = stored
+	r.Raw = rewriteRaw(r.Raw, sent, stored, rep)
+	return r
 }
 
-// FeeSessionID returns the sessionId of r as Fees stores it: for the
-// recording jobs and rows, which carry no numbers of their own but must
-// join the CDR.
+// FeeSessionID returns the sessionId of r as Fee stores it, which the
+// recording job and row built from the stored record carry too: they have
+// no numbers of their own but must join the CDR.
 func (p Policy) FeeSessionID(r *privatenumber.FeeRecord) string {
 	return p.SessionID(r.SessionID, feeNumbers(r)...)
 }
@@ -59,24 +55,20 @@ func (p Policy) feeReplacer(r *privatenumber.FeeRecord) *Replacer {
 	return p.Replacer(numbers...)
 }
 
-// Events returns events with the policy applied, as Fees does.
-func (p Policy) Events(events []privatenumber.CallEvent) []privatenumber.CallEvent {
+// Event returns e with the policy applied, as Fee does.
+func (p Policy) Event(e privatenumber.CallEvent) privatenumber.CallEvent {
 	if p.Raw() {
-		return events
+		return e
 	}
-	out := make([]privatenumber.CallEvent, len(events))
-	for i := range events {
-		e := events[i]
-		rep := p.Replacer(e.Caller, e.Called)
-		e.Caller, e.Called = rep.number(p, e.Caller), rep.number(p, e.Called)
-		e.SessionID = p.EventSessionID(&events[i])
-		e.Raw = rewriteRaw(e.Raw, events[i].SessionID, e.SessionID, rep)
-		out[i] = e
-	}
-	return out
+	rep := p.Replacer(e.Caller, e.Called)
+	sent, stored := e.SessionID, p.EventSessionID(&e)
+	e.Caller, e.Called = rep.number(p, e.Caller), rep.number(p, e.Called)
+	e.SessionID = stored
+	e.Raw = rewriteRaw(e.Raw, sent, stored, rep)
+	return e
 }
 
-// EventSessionID returns the sessionId of e as Events stores it.
+// EventSessionID returns the sessionId of e as Event stores it.
 func (p Policy) EventSessionID(e *privatenumber.CallEvent) string {
 	return p.SessionID(e.SessionID, e.Caller, e.Called)
 }

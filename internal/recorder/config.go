@@ -24,8 +24,8 @@ type Config struct {
 	// than this is inserted alone. Measured (memory_test.go, a backlog
 	// drained by one consumer in a process of its own): the live heap peaks
 	// at about 15 times BatchMaxBytes for CDRs of 1.5 KB and 12 times for
-	// records of 60 KiB (three batches in hand, the decoded rows, the PII
-	// policy's copy, the driver's column buffers and compressed block):
+	// records of 60 KiB (three batches in hand, the decoded rows with the
+	// PII policy applied, the driver's column buffers and compressed block):
 	// 126 and 95 MiB at 8 MiB, 234 and 171 MiB at 16 MiB, 460 (20,000 CDRs,
 	// the count binds) and 270 MiB at 32 MiB; the heap with garbage is
 	// about twice that under GOGC=100. With both consumers draining and the

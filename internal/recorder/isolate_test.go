@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/retry"
 	"github.com/pnstream/pnstream/internal/streams"
 )
 
@@ -55,6 +56,9 @@ type badRowsError struct{ rows []int }
 func (e *badRowsError) Error() string { return fmt.Sprintf("bad rows %v", e.rows) }
 func (e *badRowsError) Unwrap() error { return errBadRow }
 
+// Is makes the error permanent, as the warehouse's row errors are.
+func (e *badRowsError) Is(target error) bool { return target == retry.ErrPermanent }
+
 func TestPermanentInsertErrorDeadLettersOnlyTheBadRows(t *testing.T) {
 	for _, named := range []bool{false, true} {
 		t.Run(fmt.Sprintf("store names rows=%v", named), func(t *testing.T) {
@@ -75,8 +79,7 @@ func TestPermanentInsertErrorDeadLettersOnlyTheBadRows(t *testing.T) {
 			store := &rejectingStore{stored: map[string]int{}}
 			deps := Deps{
 				JetStream: js, Store: store,
-				Permanent: func(err error) bool { return errors.Is(err, errBadRow) },
-				Logger:    zaptest.NewLogger(t), Registry: prometheus.NewRegistry(),
+				Logger: zaptest.NewLogger(t), Registry: prometheus.NewRegistry(),
 			}
 			if named {
 				deps.BadRows = func(err error) []int {

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/streams"
 	"github.com/pnstream/pnstream/internal/testenv"
 	"github.com/pnstream/pnstream/internal/warehouse"
@@ -31,7 +32,7 @@ func TestMain(m *testing.M) {
 }
 
 // openWarehouse opens a Warehouse on a new, migrated database of the test
-// server with the default settings (phone numbers masked, as in production).
+// server with the default settings.
 func openWarehouse(t testing.TB) (*warehouse.Warehouse, string) {
 	t.Helper()
 	cfg := warehouse.DefaultConfig()
@@ -54,15 +55,27 @@ func openWarehouse(t testing.TB) (*warehouse.Warehouse, string) {
 	return wh, cfg.Database
 }
 
-// startRecorder runs a Recorder on js and store until stop is called or
+// startRecorder runs a Recorder on js and store, with the default PII
+// policy (phone numbers masked, as in production), until stop is called or
 // the test ends.
 func startRecorder(t testing.TB, cfg Config, js jetstream.JetStream, store Store, log *zap.Logger) (stop func()) {
 	t.Helper()
-	rec := New(cfg, Deps{
-		JetStream: js, Store: store,
-		Permanent: warehouse.IsPermanent, BadRows: warehouse.BadRows,
-		Logger: log, Registry: prometheus.NewRegistry(),
+	policy, err := pii.DefaultConfig().Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runRecorder(t, cfg, Deps{
+		JetStream: js, Store: store, PII: policy,
+		BadRows: warehouse.BadRows,
+		Logger:  log, Registry: prometheus.NewRegistry(),
 	})
+}
+
+// runRecorder runs a Recorder of cfg and deps until stop is called or the
+// test ends.
+func runRecorder(t testing.TB, cfg Config, deps Deps) (stop func()) {
+	t.Helper()
+	rec := New(cfg, deps)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- rec.Run(ctx) }()

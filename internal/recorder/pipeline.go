@@ -9,10 +9,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/pnstream/pnstream/internal/retry"
 )
 
 // table is one stream-to-table flow: how to decode a message body into a
@@ -24,8 +25,11 @@ type table[R any] struct {
 	// decodeMsg, if set, is used instead of decode: for rows that take
 	// more of the message than its data (its stream sequence).
 	decodeMsg func(msg jetstream.Msg) (R, error)
-	insert    func(ctx context.Context, rows []R) error
-	durable   string
+	// protect, if set, applies the PII policy to a decoded row, before
+	// anything stores it or is made from it.
+	protect func(R) R
+	insert  func(ctx context.Context, rows []R) error
+	durable string
 }
 
 // rows are decoded messages waiting to be inserted: rows[i] is the row of
@@ -242,8 +246,9 @@ func fetchedSize(m jetstream.Msg) int {
 // records does not reserve BatchSize entries.
 const avgMsgBytes = 1 << 10
 
-// decode decodes a batch into rows. A message that can never be inserted
-// is dead-lettered; the rest proceed.
+// decode decodes a batch into rows, with the PII policy applied. A message
+// that can never be inserted is dead-lettered (as received); the rest
+// proceed.
 func (p *pipeline[R]) decode(ctx context.Context, batch []jetstream.Msg) rows[R] {
 	b := rows[R]{msgs: make([]jetstream.Msg, 0, len(batch)), rows: make([]R, 0, len(batch))}
 	for _, msg := range batch {
@@ -268,6 +273,9 @@ func (p *pipeline[R]) decode(ctx context.Context, batch []jetstream.Msg) rows[R]
 			p.rec.deadLetter(ctx, p.t.name, msg, fmt.Errorf("decode: %w", err))
 			continue
 		}
+		if p.t.protect != nil {
+			row = p.t.protect(row)
+		}
 		b.msgs = append(b.msgs, msg)
 		b.rows = append(b.rows, row)
 	}
@@ -285,24 +293,18 @@ func (p *pipeline[R]) insert(ctx context.Context, b rows[R]) {
 		return
 	}
 	start := time.Now()
-	op := func() (struct{}, error) {
+	op := func() error {
 		t0 := time.Now()
 		err := p.t.insert(ctx, b.rows)
 		p.rec.metrics.insertSeconds.WithLabelValues(p.t.name).Observe(time.Since(t0).Seconds())
-		if err != nil && p.rec.permanent(err) {
-			return struct{}{}, backoff.Permanent(err)
-		}
-		return struct{}{}, err
+		return err
 	}
 	notify := func(err error, next time.Duration) {
 		p.rec.metrics.insertRetries.WithLabelValues(p.t.name).Inc()
 		// The batch's keeper keeps the messages ours meanwhile.
 		p.log.Warn("insert failed, retrying", zap.Int("rows", b.len()), zap.Duration("backoff", next), zap.Error(err))
 	}
-	_, err := backoff.Retry(ctx, op,
-		backoff.WithBackOff(p.rec.backoff()),
-		backoff.WithMaxElapsedTime(0),
-		backoff.WithNotify(notify))
+	err := retry.Do(ctx, p.rec.backoff, op, notify)
 	switch {
 	case err == nil:
 		p.rec.metrics.batchSize.WithLabelValues(p.t.name).Observe(float64(b.len()))
@@ -314,7 +316,7 @@ func (p *pipeline[R]) insert(ctx context.Context, b rows[R]) {
 			}
 		}
 		p.log.Debug("batch stored", zap.Int("rows", b.len()), zap.Duration("took", time.Since(start)))
-	case p.rec.permanent(err):
+	case retry.IsPermanent(err):
 		p.isolate(ctx, b, err)
 	default:
 		// Stopping while the store is unavailable: give the work back.

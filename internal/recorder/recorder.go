@@ -4,6 +4,11 @@
 // while a batch is in hand, acks only after the insert, retries while
 // ClickHouse is unavailable, and dead letters for messages that can never
 // be stored.
+//
+// A message goes through three steps: decode, the phone-number policy
+// (package pii: applied once, here, to every fee record and call event),
+// then storage: the row, and for a recorded call its recording job, both
+// made from the same transformed record.
 package recorder
 
 import (
@@ -11,14 +16,15 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/retry"
 	"github.com/pnstream/pnstream/internal/streams"
 )
 
@@ -41,11 +47,13 @@ type Deps struct {
 	// Jobs, if set, receives every batch of fee records once it is stored,
 	// before the batch is acknowledged.
 	Jobs Jobs
-	// Permanent tells an error that retrying cannot cure (bad data) from
-	// one that it can (store unavailable).
-	Permanent func(error) bool
+	// PII is the phone-number policy applied to every fee record and call
+	// event before the store and Jobs see it; the zero Policy keeps the
+	// numbers as received (raw).
+	PII pii.Policy
 	// BadRows, if set, names the rows of a batch at fault in a permanent
-	// error, so they are dead-lettered without splitting the batch.
+	// error (retry.IsPermanent), so they are dead-lettered without
+	// splitting the batch.
 	BadRows  func(error) []int
 	Logger   *zap.Logger
 	Registry prometheus.Registerer
@@ -53,14 +61,16 @@ type Deps struct {
 
 // Recorder runs the consumers.
 type Recorder struct {
-	cfg       Config
-	js        jetstream.JetStream
-	store     Store
-	jobs      Jobs
-	permanent func(error) bool
-	badRows   func(error) []int
-	log       *zap.Logger
-	metrics   *metrics
+	cfg     Config
+	js      jetstream.JetStream
+	store   Store
+	jobs    Jobs
+	pii     pii.Policy
+	badRows func(error) []int
+	// backoff is the wait between insert attempts while the store fails.
+	backoff retry.Policy
+	log     *zap.Logger
+	metrics *metrics
 }
 
 // New returns a Recorder. cfg must be valid.
@@ -69,14 +79,15 @@ func New(cfg Config, deps Deps) *Recorder {
 		deps.BadRows = func(error) []int { return nil }
 	}
 	return &Recorder{
-		cfg:       cfg,
-		js:        deps.JetStream,
-		store:     deps.Store,
-		jobs:      deps.Jobs,
-		permanent: deps.Permanent,
-		badRows:   deps.BadRows,
-		log:       deps.Logger,
-		metrics:   newMetrics(deps.Registry),
+		cfg:     cfg,
+		js:      deps.JetStream,
+		store:   deps.Store,
+		jobs:    deps.Jobs,
+		pii:     deps.PII,
+		badRows: deps.BadRows,
+		backoff: retry.NewPolicy(cfg.RetryInitial, cfg.RetryMax),
+		log:     deps.Logger,
+		metrics: newMetrics(deps.Registry),
 	}
 }
 
@@ -93,11 +104,11 @@ func (r *Recorder) Run(ctx context.Context) error {
 func (r *Recorder) run(ctx context.Context) error {
 	fees := table[privatenumber.FeeRecord]{
 		name: "fees", stream: streams.Fees, durable: r.cfg.ConsumerPrefix + "-fees",
-		decode: privatenumber.DecodeFeeRecord, insert: r.storeFees,
+		decode: privatenumber.DecodeFeeRecord, protect: r.pii.Fee, insert: r.storeFees,
 	}
 	events := table[privatenumber.CallEvent]{
 		name: "events", stream: streams.Events, durable: r.cfg.ConsumerPrefix + "-events",
-		decode: privatenumber.DecodeCallEvent, insert: r.store.InsertEvents,
+		decode: privatenumber.DecodeCallEvent, protect: r.pii.Event, insert: r.store.InsertEvents,
 	}
 	feePipe, err := newPipeline(ctx, r, fees)
 	if err != nil {
@@ -121,11 +132,11 @@ func (r *Recorder) run(ctx context.Context) error {
 }
 
 // storeFees inserts fee records and enqueues the recording jobs of the
-// recorded ones in one step: the batch is acked only when both succeeded,
-// so a recorded call cannot be stored and forgotten. The two run at once
-// (ClickHouse and JetStream do not wait for each other); a retry after
-// either failed does both again, which the table and the jobs' message ids
-// absorb.
+// recorded ones in one step, both from the records as the PII policy left
+// them: the batch is acked only when both succeeded, so a recorded call
+// cannot be stored and forgotten. The two run at once (ClickHouse and
+// JetStream do not wait for each other); a retry after either failed does
+// both again, which the table and the jobs' message ids absorb.
 func (r *Recorder) storeFees(ctx context.Context, rows []privatenumber.FeeRecord) error {
 	if r.jobs == nil {
 		return r.store.InsertFees(ctx, rows)
@@ -151,13 +162,6 @@ func newPipeline[R any](ctx context.Context, r *Recorder, t table[R]) (*pipeline
 		return nil, fmt.Errorf("consumer %s on %s: %w", t.durable, t.stream, err)
 	}
 	return &pipeline[R]{t: t, rec: r, cons: cons, log: r.log.With(zap.String("table", t.name))}, nil
-}
-
-func (r *Recorder) backoff() backoff.BackOff {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = r.cfg.RetryInitial
-	b.MaxInterval = r.cfg.RetryMax
-	return b
 }
 
 // deadLetter keeps msg in PN_DEAD with the reason, then terminates it. If

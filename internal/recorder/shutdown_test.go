@@ -86,7 +86,7 @@ func TestShutdownDuringOutageTakesOneShutdownTimeout(t *testing.T) {
 	cfg.BatchSize, cfg.BatchWait, cfg.AckWait = 20, 50*time.Millisecond, 5*time.Second
 	cfg.RetryInitial, cfg.RetryMax, cfg.ShutdownTimeout = 50*time.Millisecond, 100*time.Millisecond, 2*time.Second
 	rec := New(cfg, Deps{
-		JetStream: js, Store: store, Permanent: func(error) bool { return false },
+		JetStream: js, Store: store,
 		Logger: zaptest.NewLogger(t), Registry: prometheus.NewRegistry(),
 	})
 	done := make(chan error, 1)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/recording"
 )
 
 // analyticsViews are the views of migration 0005.
@@ -25,7 +26,7 @@ var analyticsViews = []string{
 type workload struct {
 	fees       []privatenumber.FeeRecord
 	events     []privatenumber.CallEvent
-	recordings []Recording
+	recordings []recording.Row
 	// archiveStatus is each recorded call's latest archive outcome:
 	// archived, failed or pending.
 	archiveStatus map[string]string
@@ -63,7 +64,7 @@ func newWorkload(seed uint64) *workload {
 	xs := []string{"+8617000000001", "+8617000000002", "+8617000000003", "+8617000000004"}
 	failCodes := []int{7501, 8101, 8102, 8022, 8025, 522, 9999, 0}
 	q850 := []int{0, 0, 17, 19, 41}
-	statuses := []string{RecordingArchived, RecordingFailed, "pending", "retried"}
+	statuses := []string{recording.Archived, recording.Failed, "pending", "retried"}
 	w := &workload{archiveStatus: map[string]string{}}
 	for i := range 300 {
 		in := base.Add(time.Duration(rng.IntN(6*3600)) * time.Second)
@@ -109,9 +110,9 @@ func newWorkload(seed uint64) *workload {
 // addRecording adds the archive's rows for a recorded call: none when
 // pending, and a failed attempt superseded by an archived one when retried.
 func (w *workload) addRecording(r privatenumber.FeeRecord, status string, at time.Time) {
-	row := func(st string, mirrored time.Time) Recording {
-		rec := Recording{ICID: r.ICID, SessionID: r.SessionID, Bucket: "pn-recordings", ObjectKey: "recordings/" + r.ICID + ".wav", MirroredAt: mirrored, Status: st}
-		if st == RecordingFailed {
+	row := func(st string, mirrored time.Time) recording.Row {
+		rec := recording.Row{ICID: r.ICID, SessionID: r.SessionID, Bucket: "pn-recordings", ObjectKey: "recordings/" + r.ICID + ".wav", MirroredAt: mirrored, Status: st}
+		if st == recording.Failed {
 			rec.Error = "download: 404"
 		}
 		return rec
@@ -119,8 +120,8 @@ func (w *workload) addRecording(r privatenumber.FeeRecord, status string, at tim
 	switch status {
 	case "pending":
 	case "retried":
-		w.recordings = append(w.recordings, row(RecordingFailed, at.Add(time.Hour)), row(RecordingArchived, at.Add(2*time.Hour)))
-		status = RecordingArchived
+		w.recordings = append(w.recordings, row(recording.Failed, at.Add(time.Hour)), row(recording.Archived, at.Add(2*time.Hour)))
+		status = recording.Archived
 	default:
 		w.recordings = append(w.recordings, row(status, at.Add(time.Hour)))
 	}
@@ -335,9 +336,9 @@ func TestAnalyticsViews(t *testing.T) {
 			}
 			c.recorded++
 			switch st {
-			case RecordingArchived:
+			case recording.Archived:
 				c.archived++
-			case RecordingFailed:
+			case recording.Failed:
 				c.failed++
 			default:
 				c.pending++
@@ -359,7 +360,7 @@ func TestAnalyticsViews(t *testing.T) {
 		}
 		for i := range wl.fees {
 			r := &wl.fees[i]
-			if st, ok := wl.archiveStatus[r.ICID]; ok && st != RecordingArchived {
+			if st, ok := wl.archiveStatus[r.ICID]; ok && st != recording.Archived {
 				want = append(want, "unarchived_recording|"+r.SessionID+"|"+r.ICID)
 			}
 		}

@@ -12,8 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/pnstream/pnstream/internal/pii"
 )
 
 // Config says how to reach ClickHouse. Only cmd/ fills it from the
@@ -56,19 +54,6 @@ type Config struct {
 	// (insert_distributed_sync). It must be a plain identifier.
 	Cluster string
 
-	// PIIMode is how subscribers' phone numbers are stored (PN_PII_MODE,
-	// default "masked"; see package pii): "raw", "masked" (country code and
-	// last four digits) or "hmac" (a keyed hash under PIIKey, the same for
-	// the same number, so joins and per-number counts still work). It
-	// applies to the number columns, the sessionId and the raw JSON of
-	// fee_records and call_events.
-	PIIMode string
-
-	// PIIKey is the HMAC key of PIIMode "hmac", at least 32 bytes
-	// (PN_PII_KEY). It is a secret like Password. Changing it changes every
-	// hash, so rows before and after no longer join.
-	PIIKey string
-
 	// TLS speaks the native protocol over TLS (PN_CLICKHOUSE_TLS, default
 	// false); Addr then names the server's tcp_port_secure (9440 by
 	// convention). The server's certificate is always verified.
@@ -103,7 +88,6 @@ func DefaultConfig() Config {
 		User:        DefaultUser,
 		DialTimeout: DefaultDialTimeout,
 		ReadTimeout: DefaultReadTimeout,
-		PIIMode:     pii.DefaultMode,
 	}
 }
 
@@ -111,8 +95,7 @@ func DefaultConfig() Config {
 // defaults, so call it on DefaultConfig(). The flags are clickhouse-addr,
 // clickhouse-database, clickhouse-user, clickhouse-password,
 // clickhouse-dial-timeout, clickhouse-read-timeout, clickhouse-cluster,
-// pii-mode, pii-key, clickhouse-tls, clickhouse-ca-file and
-// clickhouse-tls-server-name;
+// clickhouse-tls, clickhouse-ca-file and clickhouse-tls-server-name;
 // with ff's env-var prefix "PN" they map to PN_CLICKHOUSE_ADDR and so on. The password flag
 // shows no default in --help, whatever c holds.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
@@ -123,8 +106,6 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DialTimeout, "clickhouse-dial-timeout", c.DialTimeout, "ClickHouse connect timeout")
 	fs.DurationVar(&c.ReadTimeout, "clickhouse-read-timeout", c.ReadTimeout, "ClickHouse timeout for one request's answer")
 	fs.StringVar(&c.Cluster, "clickhouse-cluster", c.Cluster, "ClickHouse cluster (remote_servers) for replicated, sharded tables; empty: one server")
-	fs.StringVar(&c.PIIMode, "pii-mode", c.PIIMode, "how phone numbers are stored: raw, masked (country code and last 4 digits) or hmac (keyed hash, PN_PII_KEY)")
-	fs.Var((*secretValue)(&c.PIIKey), "pii-key", "HMAC key of pii-mode hmac, at least 32 bytes (secret)")
 	fs.BoolVar(&c.TLS, "clickhouse-tls", c.TLS, "native protocol over TLS (the server's tcp_port_secure); the certificate is always verified")
 	fs.StringVar(&c.CAFile, "clickhouse-ca-file", c.CAFile, "PEM file of the CAs of ClickHouse's certificate (default: the system roots); needs clickhouse-tls")
 	fs.StringVar(&c.TLSServerName, "clickhouse-tls-server-name", c.TLSServerName, "name ClickHouse's certificate must carry (default: the host dialled); needs clickhouse-tls")
@@ -176,7 +157,6 @@ func (c Config) Validate() error {
 	if c.ReadTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("clickhouse read timeout %v: must be positive", c.ReadTimeout))
 	}
-	errs = append(errs, pii.Validate(c.PIIMode, []byte(c.PIIKey)))
 	if !c.TLS && (c.CAFile != "" || c.TLSServerName != "") {
 		// A CA file without TLS would look like a verified connection
 		// while the bytes go in the clear.
@@ -222,24 +202,14 @@ func (c Config) addrs() []string {
 	return out
 }
 
-// PIIPolicy returns the phone-number policy of PIIMode and PIIKey; it
-// fails as Validate does when they are invalid.
-func (c Config) PIIPolicy() (pii.Policy, error) {
-	return pii.New(c.PIIMode, []byte(c.PIIKey))
-}
-
-// String renders c for logs with the password and PII key redacted.
+// String renders c for logs with the password redacted.
 func (c Config) String() string {
 	pw := ""
 	if c.Password != "" {
 		pw = "REDACTED"
 	}
-	key := ""
-	if c.PIIKey != "" {
-		key = "REDACTED"
-	}
-	return fmt.Sprintf("{Addr:%s Database:%s User:%s Password:%s DialTimeout:%v ReadTimeout:%v Cluster:%s PIIMode:%s PIIKey:%s TLS:%t CAFile:%s TLSServerName:%s}",
-		c.Addr, c.Database, c.User, pw, c.DialTimeout, c.ReadTimeout, c.Cluster, c.PIIMode, key, c.TLS, c.CAFile, c.TLSServerName)
+	return fmt.Sprintf("{Addr:%s Database:%s User:%s Password:%s DialTimeout:%v ReadTimeout:%v Cluster:%s TLS:%t CAFile:%s TLSServerName:%s}",
+		c.Addr, c.Database, c.User, pw, c.DialTimeout, c.ReadTimeout, c.Cluster, c.TLS, c.CAFile, c.TLSServerName)
 }
 
 // GoString makes %#v redact the password too.

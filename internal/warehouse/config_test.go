@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/pnstream/pnstream/internal/retry"
 )
 
 func TestDefaultConfigIsValid(t *testing.T) {
@@ -106,11 +108,11 @@ func TestClassify(t *testing.T) {
 		{"unknown database", &clickhouse.Exception{Code: 81}, false},
 		{"read only", &clickhouse.Exception{Code: 242}, false},
 		{"plain error", errors.New("EOF"), false},
-		{"already permanent", Permanent(errors.New("x")), true},
+		{"already permanent", retry.Permanent(errors.New("x")), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := classify(tc.err)
-			if got := IsPermanent(err); got != tc.want {
+			if got := retry.IsPermanent(err); got != tc.want {
 				t.Errorf("IsPermanent(classify(%v)) = %v, want %v", tc.err, got, tc.want)
 			}
 			if tc.err != nil && !errors.Is(err, tc.err) {
@@ -118,20 +120,17 @@ func TestClassify(t *testing.T) {
 			}
 		})
 	}
-	if Permanent(nil) != nil {
-		t.Error("Permanent(nil) != nil")
-	}
 }
 
 func TestBadRows(t *testing.T) {
-	err := fmt.Errorf("insert: %w", Permanent(errors.Join(
+	err := fmt.Errorf("insert: %w", retry.Permanent(errors.Join(
 		&RowError{Index: 3, ID: "a", Err: errors.New("x")},
 		&RowError{Index: 7, ID: "b", Err: errors.New("y")},
 	)))
 	if got := BadRows(err); !slices.Equal(got, []int{3, 7}) {
 		t.Errorf("BadRows = %v, want [3 7]", got)
 	}
-	if !IsPermanent(&RowError{}) {
+	if !retry.IsPermanent(&RowError{}) {
 		t.Error("a RowError is not permanent")
 	}
 	if got := BadRows(errors.New("EOF")); got != nil {

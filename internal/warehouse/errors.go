@@ -6,38 +6,20 @@ import (
 
 	"github.com/ClickHouse/ch-go/proto"
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/pnstream/pnstream/internal/retry"
 )
 
-// ErrPermanent is matched, with errors.Is, by every error of this package
-// that retrying cannot fix because the data itself is bad: a row that cannot
-// be converted to its columns, or a server exception about the values sent.
-// The caller dead-letters such records instead of retrying them.
+// Errors of this package that retrying cannot fix, because the data itself
+// is bad (a row that cannot be converted to its columns, a server exception
+// about the values sent), are permanent in the sense of package retry:
+// retry.IsPermanent reports them, and the caller dead-letters such records.
 //
 // Every other error is transient: the server is down, slow, overloaded or
 // not migrated yet, the network failed, or the context ended. Those are
 // retried, because giving up on good data would lose it. Errors that need an
 // operator (wrong password, missing column) are transient too: the records
 // are fine and must survive until the operator fixes the deployment.
-var ErrPermanent = errors.New("permanent")
-
-// Permanent marks err as permanent: errors.Is(Permanent(err), ErrPermanent)
-// is true and the message and chain of err are kept. Permanent(nil) is nil.
-func Permanent(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &permanentError{err: err}
-}
-
-type permanentError struct{ err error }
-
-func (e *permanentError) Error() string        { return e.err.Error() }
-func (e *permanentError) Unwrap() error        { return e.err }
-func (e *permanentError) Is(target error) bool { return target == ErrPermanent }
-
-// IsPermanent reports whether err is marked permanent. It is
-// errors.Is(err, ErrPermanent), for callers that prefer a predicate.
-func IsPermanent(err error) bool { return errors.Is(err, ErrPermanent) }
 
 // RowError says which row of a batch could not be stored. It is permanent:
 // the caller drops or dead-letters that record and inserts the others.
@@ -54,7 +36,7 @@ func (e *RowError) Error() string {
 }
 
 func (e *RowError) Unwrap() error        { return e.Err }
-func (e *RowError) Is(target error) bool { return target == ErrPermanent }
+func (e *RowError) Is(target error) bool { return target == retry.ErrPermanent }
 
 // BadRows returns the indexes of the rows that err blames, in the order the
 // errors were found, or nil when it blames none (a transient error, or a
@@ -130,11 +112,11 @@ var permanentCodes = map[proto.Error]bool{
 // bad value fails Append (see insertRows) rather than the server; the
 // exceptions above matter for statements the server parses.
 func classify(err error) error {
-	if err == nil || IsPermanent(err) {
+	if err == nil || retry.IsPermanent(err) {
 		return err
 	}
 	if ex, ok := errors.AsType[*clickhouse.Exception](err); ok && permanentCodes[proto.Error(ex.Code)] {
-		return Permanent(err)
+		return retry.Permanent(err)
 	}
 	return err
 }

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/testenv"
 )
 
@@ -17,15 +16,12 @@ var chServer *testenv.ClickHouseServer
 func TestMain(m *testing.M) { testenv.Main(m, testenv.Servers{ClickHouse: &chServer}) }
 
 // openTest opens a Warehouse on a new database of the test server, closed
-// when the test ends. It does not migrate. It stores phone numbers raw, so
-// that tests can compare rows with what was inserted; pii_test.go covers
-// the other modes.
+// when the test ends. It does not migrate.
 func openTest(t testing.TB) *Warehouse {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Addr = chServer.Addr()
 	cfg.Database = chServer.NewDatabase(t)
-	cfg.PIIMode = pii.ModeRaw
 	return openConfig(t, cfg)
 }
 

@@ -30,7 +30,7 @@ const migrationsTable = "schema_migrations"
 // applied again next time. Migrate refuses to continue when an applied
 // migration's text has changed since, because the change would silently not
 // reach existing databases: the fix is a new migration. Errors reaching the
-// server are transient (see IsPermanent).
+// server are transient (see retry.IsPermanent).
 //
 // With Config.Cluster set, every statement runs ON CLUSTER and the
 // migrations are applied in their cluster variant (see

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/retry"
 )
 
 func numberState(t *testing.T, item string, seq uint64) privatenumber.NumberStatus {
@@ -133,7 +134,7 @@ func equalStates(got, want []NumberState) bool {
 func TestInsertNumberStatusRejectsRowWithoutNumber(t *testing.T) {
 	w := migrated(t)
 	err := w.InsertNumberStatus(testContext(t), []privatenumber.NumberStatus{{Number: "+1", Status: "5"}, {Status: "5"}})
-	if !IsPermanent(err) || !reflect.DeepEqual(BadRows(err), []int{1}) {
+	if !retry.IsPermanent(err) || !reflect.DeepEqual(BadRows(err), []int{1}) {
 		t.Fatalf("err = %v (bad rows %v), want a permanent error naming row 1", err, BadRows(err))
 	}
 	if n := numberRows(t, w); n != 0 {

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/ClickHouse/ch-go/proto"
+
+	"github.com/pnstream/pnstream/internal/retry"
 )
 
 // TestInsertWhileServerDown stops the server under an open Warehouse: every
@@ -30,7 +32,7 @@ func TestInsertWhileServerDown(t *testing.T) {
 		if err == nil {
 			t.Fatalf("attempt %d: insert succeeded with the server down", i)
 		}
-		if IsPermanent(err) {
+		if retry.IsPermanent(err) {
 			t.Errorf("attempt %d: %v is classified permanent, want transient", i, err)
 		}
 		refused = refused || errors.Is(err, syscall.ECONNREFUSED)
@@ -42,7 +44,7 @@ func TestInsertWhileServerDown(t *testing.T) {
 	if err := w.InsertEvents(ctx, nil); err != nil {
 		t.Errorf("an empty batch needs no server: %v", err)
 	}
-	if err := w.Ping(ctx); err == nil || IsPermanent(err) {
+	if err := w.Ping(ctx); err == nil || retry.IsPermanent(err) {
 		t.Errorf("Ping with the server down = %v, want a transient error", err)
 	}
 	cfg := DefaultConfig()
@@ -50,7 +52,7 @@ func TestInsertWhileServerDown(t *testing.T) {
 	if w2, err := Open(ctx, cfg); err == nil {
 		t.Errorf("Open with the server down succeeded")
 		_ = w2.Close()
-	} else if IsPermanent(err) {
+	} else if retry.IsPermanent(err) {
 		t.Errorf("Open with the server down = %v, want transient", err)
 	}
 
@@ -79,7 +81,7 @@ func TestServerExceptions(t *testing.T) {
 	if !ok || (proto.Error(code) != proto.ErrUnknownTable && proto.Error(code) != proto.ErrUnknownDatabase) {
 		t.Errorf("insert before Migrate = %v, want UNKNOWN_TABLE", err)
 	}
-	if IsPermanent(err) {
+	if retry.IsPermanent(err) {
 		t.Errorf("insert before Migrate is permanent: %v", err)
 	}
 
@@ -87,7 +89,7 @@ func TestServerExceptions(t *testing.T) {
 	if code, _ := ExceptionCode(err); proto.Error(code) != proto.ErrCannotParseDatetime && proto.Error(code) != proto.ErrCannotParseText {
 		t.Errorf("parsing a bad DateTime = %v, want CANNOT_PARSE_DATETIME", err)
 	}
-	if !IsPermanent(err) {
+	if !retry.IsPermanent(err) {
 		t.Errorf("a bad DateTime is transient: %v", err)
 	}
 }

@@ -5,19 +5,21 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/pnstream/pnstream/internal/recording"
 )
 
 // ArchivedRecordings returns the latest row of every recording the archive
 // holds (status archived), ordered by ICID: what audit-archive checks
 // against the bucket.
-func (w *Warehouse) ArchivedRecordings(ctx context.Context) ([]Recording, error) {
+func (w *Warehouse) ArchivedRecordings(ctx context.Context) ([]recording.Row, error) {
 	return selectAll(ctx, w, "recordings", `SELECT icid, session_id, bucket, object_key, size_bytes, sha256, content_type, mirrored_at, status, error
 		FROM `+w.table("recordings")+` FINAL WHERE status = ? ORDER BY icid`,
-		func(rows driver.Rows, r *Recording) error {
+		func(rows driver.Rows, r *recording.Row) error {
 			err := rows.Scan(&r.ICID, &r.SessionID, &r.Bucket, &r.ObjectKey, &r.SizeBytes, &r.SHA256, &r.ContentType, &r.MirroredAt, &r.Status, &r.Error)
 			r.MirroredAt = r.MirroredAt.UTC()
 			return err
-		}, RecordingArchived)
+		}, recording.Archived)
 }
 
 // UnarchivedFees returns the stored JSON of every recorded CDR whose audio
@@ -35,5 +37,5 @@ func (w *Warehouse) UnarchivedFees(ctx context.Context, since time.Time) ([][]by
 			err := rows.Scan(&s)
 			*raw = []byte(s)
 			return err
-		}, since.UTC(), RecordingArchived)
+		}, since.UTC(), recording.Archived)
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/testenv"
 )
 
@@ -20,7 +19,6 @@ func TestTLS(t *testing.T) {
 	tlsConfig := func(mod func(*Config)) Config {
 		cfg := DefaultConfig()
 		cfg.Addr = addr
-		cfg.PIIMode = pii.ModeRaw
 		cfg.TLS = true
 		cfg.CAFile = files.CAFile
 		cfg.DialTimeout = 2 * time.Second

@@ -18,8 +18,6 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
-	"github.com/pnstream/pnstream/internal/pii"
 )
 
 // Warehouse is a pool of connections to one ClickHouse deployment and the
@@ -29,15 +27,12 @@ type Warehouse struct {
 	db   string
 	// cluster is Config.Cluster: empty for one server.
 	cluster string
-	// pii is applied to every fee record and call event before it is
-	// stored.
-	pii pii.Policy
 }
 
 // Open validates cfg, opens a connection pool and pings the server, so a
 // wrong address or password is reported here rather than at the first
 // insert. A server that cannot be reached yields a transient error (see
-// IsPermanent): the caller may retry Open. The database need not exist yet:
+// retry.IsPermanent): the caller may retry Open. The database need not exist yet:
 // connections use the server's default database and every statement names
 // cfg.Database explicitly, so Migrate can create it.
 func Open(ctx context.Context, cfg Config) (*Warehouse, error) {
@@ -82,11 +77,7 @@ func Open(ctx context.Context, cfg Config) (*Warehouse, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open clickhouse %s: %w", cfg.Addr, err)
 	}
-	policy, err := cfg.PIIPolicy()
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("clickhouse config: %w", err), conn.Close())
-	}
-	w := &Warehouse{conn: conn, db: cfg.Database, cluster: cfg.Cluster, pii: policy}
+	w := &Warehouse{conn: conn, db: cfg.Database, cluster: cfg.Cluster}
 	if err := w.Ping(ctx); err != nil {
 		return nil, errors.Join(err, w.Close())
 	}

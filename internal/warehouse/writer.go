@@ -11,6 +11,7 @@ import (
 	chproto "github.com/ClickHouse/clickhouse-go/v2/lib/proto"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/retry"
 )
 
 // column is one column of an INSERT and how a record fills it. Keeping the
@@ -133,7 +134,9 @@ func anomalies(as []privatenumber.Anomaly) []string {
 
 // InsertFees stores fee records in fee_records, one row per record, in one
 // INSERT (or one per 100 months of callInTime; see partitionChunks), all
-// with the same ingested_at, the current time in UTC.
+// with the same ingested_at, the current time in UTC. The records are
+// stored as given: the phone-number policy (package pii) is the caller's
+// step, the recorder's, before anything stores them.
 //
 // Re-inserting a record is harmless: rows of one icid collapse to the latest
 // under FINAL. So after any error the caller may retry the whole slice, even
@@ -144,12 +147,11 @@ func anomalies(as []privatenumber.Anomaly) []string {
 // lists them. A value outside its column's range is made to fit (see
 // fitFee) and noted as an anomaly of the row, never refused. Server and
 // network failures are transient unless the server blames the data (see
-// ErrPermanent).
+// classify).
 func (w *Warehouse) InsertFees(ctx context.Context, recs []privatenumber.FeeRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	recs = w.pii.Fees(recs) // a copy unless raw: the caller's records stay as received
 	recs = fitRows(recs, fitFee)
 	if err := checkRows(recs, checkFee, feeID); err != nil {
 		return fmt.Errorf("insert fee batch: %w", err)
@@ -175,7 +177,6 @@ func (w *Warehouse) InsertEvents(ctx context.Context, events []privatenumber.Cal
 	if len(events) == 0 {
 		return nil
 	}
-	events = w.pii.Events(events)
 	events = fitRows(events, fitEvent)
 	if err := checkRows(events, checkEvent, (*privatenumber.CallEvent).MsgID); err != nil {
 		return fmt.Errorf("insert event batch: %w", err)
@@ -246,7 +247,7 @@ func checkRows[T any](rows []T, check func(*T) error, id func(*T) string) error 
 			errs = append(errs, &RowError{Index: i, ID: id(&rows[i]), Err: err})
 		}
 	}
-	return Permanent(errors.Join(errs...))
+	return retry.Permanent(errors.Join(errs...))
 }
 
 // checkFee refuses what fee_records cannot store: a row without its

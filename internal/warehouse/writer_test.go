@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/recording"
+	"github.com/pnstream/pnstream/internal/retry"
 )
 
 // The seed pushes are privatenumber's fixtures: the platform's own samples.
@@ -237,7 +239,7 @@ func TestReinsertCollapses(t *testing.T) {
 	events := []privatenumber.CallEvent{
 		*decodePush(t, readFile(t, seedEvent), privatenumber.EventPush).Event,
 	}
-	recs := []Recording{{ICID: "r1", Status: RecordingFailed, Error: "403", MirroredAt: mustTime(t, "2024-01-01 00:00:00")}}
+	recs := []recording.Row{{ICID: "r1", Status: recording.Failed, Error: "403", MirroredAt: mustTime(t, "2024-01-01 00:00:00")}}
 	for i := range 7 {
 		if err := w.InsertFees(ctx, fees); err != nil {
 			t.Fatal(err)
@@ -247,7 +249,7 @@ func TestReinsertCollapses(t *testing.T) {
 		}
 		recs[0].MirroredAt = recs[0].MirroredAt.Add(time.Minute)
 		if i == 6 {
-			recs[0].Status, recs[0].Error, recs[0].SizeBytes = RecordingArchived, "", 1234
+			recs[0].Status, recs[0].Error, recs[0].SizeBytes = recording.Archived, "", 1234
 		}
 		if err := w.InsertRecordings(ctx, recs); err != nil {
 			t.Fatal(err)
@@ -288,7 +290,7 @@ func TestInsertRejectsUnstorableRows(t *testing.T) {
 	fees[3].ICID = ""
 
 	err := w.InsertFees(ctx, fees)
-	if !IsPermanent(err) {
+	if !retry.IsPermanent(err) {
 		t.Fatalf("InsertFees = %v, want a permanent error", err)
 	}
 	if got := BadRows(err); !slices.Equal(got, []int{3}) {
@@ -314,10 +316,10 @@ func TestInsertRejectsUnstorableRows(t *testing.T) {
 		{EventType: "", SessionID: "s", Timestamp: mark},
 		{EventType: "answer", SessionID: "", Timestamp: mark},
 	}
-	if err := w.InsertEvents(ctx, bad); !IsPermanent(err) || !slices.Equal(BadRows(err), []int{0, 1, 2, 3}) {
+	if err := w.InsertEvents(ctx, bad); !retry.IsPermanent(err) || !slices.Equal(BadRows(err), []int{0, 1, 2, 3}) {
 		t.Errorf("events without their identity: %v, want a permanent error for rows 0 to 3", err)
 	}
-	if err := w.InsertRecordings(ctx, []Recording{{ICID: "x", Status: "done"}}); !IsPermanent(err) {
+	if err := w.InsertRecordings(ctx, []recording.Row{{ICID: "x", Status: "done"}}); !retry.IsPermanent(err) {
 		t.Errorf("recording with an unknown status: %v, want permanent", err)
 	}
 }
@@ -326,13 +328,13 @@ func TestInsertRejectsUnstorableRows(t *testing.T) {
 // Append; that row is a permanent RowError and nothing is sent.
 func TestAppendConversionError(t *testing.T) {
 	w := migrated(t)
-	cols := []column[Recording]{
-		{"icid", func(r *Recording) any { return r.ICID }},
-		{"mirrored_at", func(r *Recording) any { return r.Status }}, // a string where a DateTime goes
+	cols := []column[recording.Row]{
+		{"icid", func(r *recording.Row) any { return r.ICID }},
+		{"mirrored_at", func(r *recording.Row) any { return r.Status }}, // a string where a DateTime goes
 	}
-	rows := []Recording{{ICID: "a", Status: "2024-01-01 00:00:00"}, {ICID: "b", Status: "yesterday"}}
+	rows := []recording.Row{{ICID: "a", Status: "2024-01-01 00:00:00"}, {ICID: "b", Status: "yesterday"}}
 	err := insertRows(testContext(t), w, insertQuery(w.table("recordings"), cols), rows, chunk{0, 2}, cols, recordingID)
-	if !IsPermanent(err) || !slices.Equal(BadRows(err), []int{1}) {
+	if !retry.IsPermanent(err) || !slices.Equal(BadRows(err), []int{1}) {
 		t.Fatalf("insertRows = %v, want a permanent RowError for row 1", err)
 	}
 	var n uint64
