@@ -152,7 +152,7 @@ func TestStopLeavesNothingForAckWait(t *testing.T) {
 	cfg.BatchSize, cfg.BatchWait, cfg.AckWait = 1, 100*time.Millisecond, time.Minute
 	store := &memStore{icids: map[string]int{}}
 	rec := New(cfg, Deps{
-		JetStream: js, Store: store, Permanent: func(error) bool { return false },
+		JetStream: js, Store: store,
 		Logger: silentLogger(t), Registry: prometheus.NewRegistry(),
 	})
 	var published atomic.Int64
