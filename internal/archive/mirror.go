@@ -334,7 +334,7 @@ func (m *Mirror) fail(ctx context.Context, msg jetstream.Msg, j *Job, cause erro
 	cause = redact.Error(cause)
 	row := recording.Row{
 		ICID: j.ICID, SessionID: j.SessionID, Bucket: m.cfg.Bucket, Status: recording.Failed,
-		Error: truncate(cause.Error(), 1024),
+		Error: redact.Truncate(cause.Error(), 1024),
 	}
 	if j.ICID != "" && !j.CallInTime.IsZero() {
 		row.ObjectKey = ObjectKey(j)
@@ -353,16 +353,9 @@ func (m *Mirror) fail(ctx context.Context, msg jetstream.Msg, j *Job, cause erro
 		_ = msg.NakWithDelay(m.cfg.RetryInitial) // best effort: AckWait brings it back otherwise
 		return
 	}
-	_ = msg.TermWithReason(truncate(cause.Error(), 256)) // best effort: a redelivery fails the same way, idempotently
+	_ = msg.TermWithReason(redact.Truncate(cause.Error(), 256)) // best effort: a redelivery fails the same way, idempotently
 	m.metrics.observe("failed", 0, 0)
 	log.Error("recording not archived", zap.Error(cause))
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // redactedMsg is a job message whose body and headers have their URLs

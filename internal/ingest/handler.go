@@ -14,6 +14,7 @@ import (
 
 	"github.com/pnstream/pnstream/internal/nonces"
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/redact"
 	"github.com/pnstream/pnstream/internal/streams"
 )
 
@@ -251,7 +252,7 @@ func writeAnswer(w http.ResponseWriter, status int, err error, retryAfter time.D
 	a := answer{ResultCode: "0", ResultDesc: "Success"}
 	if err != nil {
 		a.ResultCode = strconv.Itoa(status)
-		a.ResultDesc = truncateUTF8(err.Error(), 2048)
+		a.ResultDesc = redact.Truncate(err.Error(), 2048)
 		var fes privatenumber.FieldErrors
 		if errors.As(err, &fes) {
 			a.Errors = fes

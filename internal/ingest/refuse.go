@@ -10,12 +10,12 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/redact"
 	"github.com/pnstream/pnstream/internal/streams"
 )
 
@@ -102,10 +102,10 @@ func (h *pushHandler) refuseUnread(ctx context.Context, w http.ResponseWriter, r
 func (h *pushHandler) refuse(ctx context.Context, r *http.Request, rf refusal) (int, error) {
 	h.metrics.refused.WithLabelValues(rf.reason).Inc()
 	hdr := nats.Header{}
-	hdr.Set(streams.HeaderReason, truncateUTF8(rf.cause.Error(), maxReason))
+	hdr.Set(streams.HeaderReason, redact.Truncate(rf.cause.Error(), maxReason))
 	hdr.Set(HeaderRefusal, rf.reason)
 	hdr.Set(streams.HeaderStatus, strconv.Itoa(rf.status))
-	hdr.Set(streams.HeaderPath, truncateUTF8(r.URL.Path, maxHeaderValue))
+	hdr.Set(streams.HeaderPath, redact.Truncate(r.URL.Path, maxHeaderValue))
 	hdr.Set(streams.HeaderRemoteAddr, r.RemoteAddr)
 	hdr.Set(streams.HeaderReceivedAt, time.Now().UTC().Format(time.RFC3339Nano))
 	if rf.size >= 0 {
@@ -119,13 +119,13 @@ func (h *pushHandler) refuse(ctx context.Context, r *http.Request, rf refusal) (
 			scheme = "WSSE"
 		}
 		hdr.Set(HeaderAuthScheme, scheme)
-		hdr.Set(HeaderAuthKey, truncateUTF8(a.Token.Username, 128))
+		hdr.Set(HeaderAuthKey, redact.Truncate(a.Token.Username, 128))
 		hdr.Set(HeaderAuthNonce, a.Token.Nonce)
-		hdr.Set(HeaderAuthCreated, truncateUTF8(a.Token.Created, 64))
+		hdr.Set(HeaderAuthCreated, redact.Truncate(a.Token.Created, 64))
 	}
 	for _, name := range keptHeaders {
 		if v := r.Header.Get(name); v != "" {
-			hdr.Set(streams.HeaderOrigHeaders+name, truncateUTF8(v, maxHeaderValue))
+			hdr.Set(streams.HeaderOrigHeaders+name, redact.Truncate(v, maxHeaderValue))
 		}
 	}
 	maxPayload := h.maxPayload()
@@ -179,19 +179,6 @@ func headerBytes(hdr nats.Header) int {
 		}
 	}
 	return n
-}
-
-// truncateUTF8 cuts s to at most n bytes on a rune boundary and marks the
-// cut with "…".
-func truncateUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	i := n
-	for j := 0; j < utf8.UTFMax && i > 0 && !utf8.RuneStart(s[i]); j++ {
-		i--
-	}
-	return s[:i] + "…"
 }
 
 // tooLargeForStream reports whether JetStream refused a message as larger

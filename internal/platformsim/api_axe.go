@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/redact"
 )
 
 // Success bodies. The field names and types are privatenumber's, which
@@ -57,7 +58,7 @@ func (a *api) bind(r *http.Request, now time.Time) (any, error) {
 		p.check(checkNumber("virtualNum", x))
 	case area != "":
 		if !areaCodePattern.MatchString(area) {
-			p.check(invalid("areaCode", "%q is not an area code such as 0755", truncate(area)))
+			p.check(invalid("areaCode", "%q is not an area code such as 0755", redact.Truncate(area, 40)))
 		}
 	default:
 		p.check(invalid("virtualNum", "required, or areaCode"))

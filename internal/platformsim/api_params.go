@@ -13,6 +13,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/pnstream/pnstream/internal/redact"
 )
 
 // paramError is an invalid request parameter, answered as 1010002 with a
@@ -91,7 +93,7 @@ func (f fields) integer(name string) (int, bool, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil {
-		return 0, false, invalid(name, "want an integer, got %s", truncate(string(raw)))
+		return 0, false, invalid(name, "want an integer, got %s", redact.Truncate(string(raw), 40))
 	}
 	return n, true, nil
 }
@@ -139,13 +141,6 @@ func checkText(name, s string, max int) error {
 	return nil
 }
 
-func truncate(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
-}
-
 var (
 	e164Pattern     = regexp.MustCompile(`^\+[1-9][0-9]{4,14}$`)
 	areaCodePattern = regexp.MustCompile(`^0[1-9][0-9]{1,2}$`)
@@ -154,7 +149,7 @@ var (
 // checkNumber requires a global E.164 number with its "+".
 func checkNumber(name, s string) error {
 	if !e164Pattern.MatchString(s) {
-		return invalid(name, "%q is not an E.164 number (+ country code and digits)", truncate(s))
+		return invalid(name, "%q is not an E.164 number (+ country code and digits)", redact.Truncate(s, 40))
 	}
 	return nil
 }
@@ -162,7 +157,7 @@ func checkNumber(name, s string) error {
 // checkExtension requires exactly digits digits, not all zeros.
 func checkExtension(name, s string, digits int) error {
 	if len(s) != digits || strings.Trim(s, "0123456789") != "" {
-		return invalid(name, "%q is not a %d-digit extension", truncate(s), digits)
+		return invalid(name, "%q is not a %d-digit extension", redact.Truncate(s, 40), digits)
 	}
 	if strings.Trim(s, "0") == "" {
 		return invalid(name, "%q: an extension is not all zeros", s)
@@ -176,7 +171,7 @@ func checkEnum(name, s string, allowed ...string) error {
 			return nil
 		}
 	}
-	return invalid(name, "%q: want one of %s", truncate(s), strings.Join(allowed, ", "))
+	return invalid(name, "%q: want one of %s", redact.Truncate(s, 40), strings.Join(allowed, ", "))
 }
 
 // maxLifetime is the largest bindExpiredTime or callbackExpiredTime: 720

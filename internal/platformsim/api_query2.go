@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/redact"
 )
 
 // Query v2 and the virtual-number API (reference §3, §11.2). Only the
@@ -48,7 +49,7 @@ func pageParams(q url.Values) (ms int64, skip uint64, limit int, err error) {
 	limit = defaultPageLimit
 	if s := q.Get("limit"); s != "" {
 		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > maxPageLimit {
-			return 0, 0, 0, invalid("limit", "%q: want an integer in 1..%d", truncate(s), maxPageLimit)
+			return 0, 0, 0, invalid("limit", "%q: want an integer in 1..%d", redact.Truncate(s, 40), maxPageLimit)
 		}
 	}
 	c := q.Get("cursor")
@@ -56,13 +57,13 @@ func pageParams(q url.Values) (ms int64, skip uint64, limit int, err error) {
 		return 0, 0, limit, nil
 	}
 	if !cursorPattern.MatchString(c) {
-		return 0, 0, 0, invalid("cursor", `%q does not match \d{13}_\d{1,20} (first page: %s)`, truncate(c), privatenumber.FirstCursor)
+		return 0, 0, 0, invalid("cursor", `%q does not match \d{13}_\d{1,20} (first page: %s)`, redact.Truncate(c, 40), privatenumber.FirstCursor)
 	}
 	head, tail, _ := strings.Cut(c, "_")
 	ms, err1 := strconv.ParseInt(head, 10, 64)
 	skip, err2 := strconv.ParseUint(tail, 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, 0, 0, invalid("cursor", "%q out of range", truncate(c))
+		return 0, 0, 0, invalid("cursor", "%q out of range", redact.Truncate(c, 40))
 	}
 	return ms, skip, limit, nil
 }

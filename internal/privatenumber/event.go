@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/pnstream/pnstream/internal/privatenumber/internal/jsonscan"
+	"github.com/pnstream/pnstream/internal/redact"
 )
 
 // Call event types of AXE mode, in the order a call goes through them.
@@ -112,7 +113,7 @@ func (b *eventBody) event(raw []byte) (CallEvent, error) {
 	case eventTypeToken.MatchString(b.EventType):
 		e.Anomalies = append(e.Anomalies, Anomaly{Field: "eventType", Kind: AnomalyUnknown})
 	default:
-		errs = append(errs, fieldErr("eventType", "unknown event type %q is not a token of letters, digits and _ of at most 64", truncate(b.EventType, 64)))
+		errs = append(errs, fieldErr("eventType", "unknown event type %q is not a token of letters, digits and _ of at most 64", redact.Truncate(b.EventType, 64)))
 	}
 	var s statusJSON
 	switch si := bytes.TrimSpace(b.StatusInfo); {
@@ -208,11 +209,4 @@ func (e *CallEvent) note(field, kind string) {
 func present(raw json.RawMessage) ([]byte, bool) {
 	v := bytes.TrimSpace(raw)
 	return v, len(v) > 0
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/pnstream/pnstream/internal/privatenumber/internal/jsonscan"
+	"github.com/pnstream/pnstream/internal/redact"
 )
 
 // The X-number status push (X号码状态通知, reference §11.1): the platform
@@ -386,7 +387,7 @@ func decodeNumStatusPush(body []byte, kind Kind, limit int) (p *Push, err error,
 		if !only {
 			return nil, nil, false
 		}
-		return nil, FieldErrors{fieldErr("eventType", "got %q, want %q on this path", truncate(eventType, 64), EventTypeNumStatus)}, true
+		return nil, FieldErrors{fieldErr("eventType", "got %q, want %q on this path", redact.Truncate(eventType, 64), EventTypeNumStatus)}, true
 	case kind == FeePush:
 		return nil, FieldErrors{fieldErr("eventType", "got %q, want %q on this path", EventTypeNumStatus, EventTypeFee)}, true
 	case numInfo != nil && string(numInfo) != "null":

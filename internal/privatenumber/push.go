@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/pnstream/pnstream/internal/privatenumber/internal/jsonscan"
+	"github.com/pnstream/pnstream/internal/redact"
 )
 
 // Push is a decoded push body: one call event, a list of fee records or
@@ -167,7 +168,7 @@ func decodePushWith(body []byte, kind Kind, limit int, decodeRecord recordDecode
 		return nil, FieldErrors{fieldErr("", "numStatus push nested deeper than %d levels", jsonscan.MaxDepth)}
 	default:
 		if kind == FeePush {
-			return nil, FieldErrors{fieldErr("eventType", "got %q, want %q on this path", truncate(b.EventType, 64), EventTypeFee)}
+			return nil, FieldErrors{fieldErr("eventType", "got %q, want %q on this path", redact.Truncate(b.EventType, 64), EventTypeFee)}
 		}
 		if len(body) > limit {
 			return nil, FieldErrors{tooLarge("", "call event", len(body), limit)}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/redact"
 	"github.com/pnstream/pnstream/internal/retry"
 	"github.com/pnstream/pnstream/internal/streams"
 )
@@ -174,16 +175,9 @@ func (r *Recorder) deadLetter(ctx context.Context, name string, msg jetstream.Ms
 		_ = msg.NakWithDelay(r.cfg.RetryMax) // best effort: AckWait brings it back otherwise
 		return
 	}
-	if err := msg.TermWithReason(truncate(cause.Error(), 256)); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+	if err := msg.TermWithReason(redact.Truncate(cause.Error(), 256)); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		log.Warn("term after dead letter failed; a redelivery will dead-letter it again", zap.NamedError("term_error", err))
 	}
 	r.metrics.deadLetters.WithLabelValues(name).Inc()
 	log.Error("message dead-lettered")
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

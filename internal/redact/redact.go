@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // Mark replaces what was removed.
@@ -109,3 +110,18 @@ type redacted struct {
 
 func (e *redacted) Error() string { return e.msg }
 func (e *redacted) Unwrap() error { return e.err }
+
+// Truncate cuts s to at most n bytes on a rune boundary and marks the cut
+// with "…", for the error texts that go into NATS headers (a dead letter's
+// reason, TermWithReason), rows and answers, whose size is bounded: a cut
+// inside a rune would leave invalid UTF-8 there.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := max(n, 0)
+	for j := 0; j < utf8.UTFMax && i > 0 && !utf8.RuneStart(s[i]); j++ {
+		i--
+	}
+	return s[:i] + "…"
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 const token = "SIG-TOKEN-7f3a"
@@ -80,5 +81,24 @@ func TestError(t *testing.T) {
 	}
 	if Error(nil) != nil {
 		t.Error("Error(nil) != nil")
+	}
+}
+
+func TestTruncateKeepsUTF8(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"abcdef", 3, "abc…"},
+		{"号码状态", 4, "号…"}, // 3-byte runes: the cut moves back to a rune start
+		{"号码状态", 2, "…"},
+		{"a号", 2, "a…"},
+	} {
+		got := Truncate(c.s, c.n)
+		if got != c.want || !utf8.ValidString(got) {
+			t.Errorf("Truncate(%q, %d) = %q, want %q", c.s, c.n, got, c.want)
+		}
 	}
 }

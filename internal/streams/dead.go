@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pnstream/pnstream/internal/redact"
 )
 
 // DeadLetter keeps msg in PN_DEAD under pn.dead.<source>, with its original
@@ -23,7 +25,7 @@ func DeadLetter(ctx context.Context, js jetstream.JetStream, source string, msg 
 			dead.Header[k] = v
 		}
 	}
-	dead.Header.Set(HeaderReason, truncate(cause.Error(), 4096))
+	dead.Header.Set(HeaderReason, redact.Truncate(cause.Error(), 4096))
 	dead.Header.Set(HeaderSubject, msg.Subject())
 	id := "dead:" + source
 	if md, err := msg.Metadata(); err == nil {
@@ -39,12 +41,4 @@ func DeadLetter(ctx context.Context, js jetstream.JetStream, source string, msg 
 		return fmt.Errorf("dead-letter %s: %w", id, err)
 	}
 	return nil
-}
-
-// Truncate shortens s to at most n bytes plus an ellipsis, for headers.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
