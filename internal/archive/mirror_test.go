@@ -18,7 +18,10 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/pnstream/pnstream/internal/archive"
 	"github.com/pnstream/pnstream/internal/platformsim"
@@ -47,6 +50,8 @@ type rig struct {
 	wh     *warehouse.Warehouse
 	db     string
 	cfg    archive.Config
+	// warnings are the mirror's warnings and above, once mirror ran.
+	warnings *observer.ObservedLogs
 }
 
 func newRig(t *testing.T, mutate func(*archive.Config)) *rig {
@@ -143,9 +148,12 @@ func (r *rig) mirror() {
 	if err != nil {
 		r.t.Fatal(err)
 	}
+	observed, logs := observer.New(zap.WarnLevel)
+	r.warnings = logs
 	m := archive.NewMirror(r.cfg, archive.Deps{
 		JetStream: r.js, Resolver: r.client, Bucket: bucket, Rows: r.wh,
-		Logger: zaptest.NewLogger(r.t), Registry: prometheus.NewRegistry(),
+		Logger:   zap.New(zapcore.NewTee(zaptest.NewLogger(r.t).Core(), observed)),
+		Registry: prometheus.NewRegistry(),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

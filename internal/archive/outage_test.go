@@ -1,8 +1,11 @@
 package archive_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/pnstream/pnstream/internal/testenv"
 )
 
 // A mirror started while S3 is down (a recorder restarted during an S3
@@ -14,9 +17,12 @@ func TestMirrorStartedDuringS3OutageWaitsForIt(t *testing.T) {
 	r.enqueue(fee)
 	s3.Stop(t)
 	r.mirror() // its clean-up fails the test if Run returned an error
-	// Not an assertion: the outage must outlast minio-go's own retries
-	// (10, at most 1 s apart) while the mirror starts.
-	time.Sleep(12 * time.Second)
+	// The outage lasts until the mirror's own start-up retry has run
+	// twice, past minio-go's retries (10, at most 1 s apart) inside each.
+	testenv.Eventually(t, time.Minute, func() (bool, string) {
+		n := r.warnings.FilterMessage("S3 unavailable at start; retrying").Len()
+		return n >= 2, fmt.Sprintf("%d start-up retries logged", n)
+	})
 	s3.Start(t)
 	r.checkArchived(fee, sum, size)
 }
