@@ -4,7 +4,7 @@
 // and its result code mapped to an *APIError that matches a category
 // sentinel (ErrFlowControl, ErrNotFound, ...) with errors.Is.
 //
-// It stands apart from privatenumber, whose push models need no network:
-// this is the one package here that calls the platform over HTTPS. Answers
-// are decoded leniently, as the pushes are, with privatenumber's Int.
+// It stands apart from privatenumber, whose push models do no I/O: this is
+// pnstream's side of the platform's API, over HTTPS. Answers are decoded
+// leniently, as the pushes are, with privatenumber's Int.
 package axeapi
