@@ -14,8 +14,8 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/pnstream/pnstream/internal/aksk"
 	"github.com/pnstream/pnstream/internal/localserver"
-	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/streams"
 	"github.com/pnstream/pnstream/internal/testenv"
 )
@@ -111,7 +111,7 @@ func TestRunServesThenShutsDownGracefully(t *testing.T) {
 		t.Fatal(err)
 	}
 	req, _ := http.NewRequest(http.MethodPost, base+"/v1/notifications", bytes.NewReader(body))
-	(&privatenumber.Signer{AppKey: "cmd-key", AppSecret: "cmd-secret"}).Sign(req.Header)
+	(&aksk.Signer{AppKey: "cmd-key", AppSecret: "cmd-secret"}).Sign(req.Header)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

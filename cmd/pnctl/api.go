@@ -11,13 +11,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pnstream/pnstream/internal/axeapi"
 	"github.com/pnstream/pnstream/internal/daemon"
-	"github.com/pnstream/pnstream/internal/privatenumber"
 )
 
 // apiOptions are the flags every platform API command shares.
 type apiOptions struct {
-	cfg privatenumber.ClientConfig
+	cfg axeapi.ClientConfig
 	// legacyCAFile is -ca-file (PN_CA_FILE), pnctl's name for -api-ca-file
 	// before the recorder and pnctl registered the same flags; still read,
 	// so scripts that set it keep working. -api-ca-file wins.
@@ -26,7 +26,7 @@ type apiOptions struct {
 }
 
 func (o *apiOptions) register(fs *flag.FlagSet) {
-	o.cfg = privatenumber.DefaultClientConfig()
+	o.cfg = axeapi.DefaultClientConfig()
 	o.cfg.RegisterFlags(fs)
 	fs.StringVar(&o.legacyCAFile, "ca-file", "", "deprecated: -api-ca-file")
 	fs.BoolVar(&o.json, "json", false, "print JSON instead of text")
@@ -34,7 +34,7 @@ func (o *apiOptions) register(fs *flag.FlagSet) {
 
 // parseAPI parses args and builds the client. Every flag is also read
 // from its PN_* variable (PN_APP_KEY, PN_APP_SECRET, PN_API_BASE_URL, ...).
-func parseAPI(fs *flag.FlagSet, o *apiOptions, args []string) (*privatenumber.Client, map[string]bool, error) {
+func parseAPI(fs *flag.FlagSet, o *apiOptions, args []string) (*axeapi.Client, map[string]bool, error) {
 	o.register(fs)
 	if err := daemon.Parse(fs, args); err != nil {
 		return nil, nil, err
@@ -44,7 +44,7 @@ func parseAPI(fs *flag.FlagSet, o *apiOptions, args []string) (*privatenumber.Cl
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	c, err := privatenumber.NewClient(o.cfg)
+	c, err := axeapi.NewClient(o.cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -53,7 +53,7 @@ func parseAPI(fs *flag.FlagSet, o *apiOptions, args []string) (*privatenumber.Cl
 
 // refFlags name one binding: a positional subscriptionId, or flags.
 type refFlags struct {
-	ref privatenumber.BindingRef
+	ref axeapi.BindingRef
 }
 
 func (r *refFlags) register(fs *flag.FlagSet) {
@@ -64,7 +64,7 @@ func (r *refFlags) register(fs *flag.FlagSet) {
 
 // resolve takes the positional ID and refuses a binding named twice or
 // not at all.
-func (r *refFlags) resolve(fs *flag.FlagSet) (privatenumber.BindingRef, error) {
+func (r *refFlags) resolve(fs *flag.FlagSet) (axeapi.BindingRef, error) {
 	switch {
 	case fs.NArg() > 1:
 		return r.ref, fmt.Errorf("%s: at most one SUBSCRIPTION_ID argument", fs.Name())
@@ -82,16 +82,16 @@ func (r *refFlags) resolve(fs *flag.FlagSet) (privatenumber.BindingRef, error) {
 // parseRefCommand parses the flags of a command that names one binding
 // (by SUBSCRIPTION_ID, or --virtual-num and --extend-num) and returns the
 // client and the binding.
-func parseRefCommand(fs *flag.FlagSet, o *apiOptions, args []string) (*privatenumber.Client, privatenumber.BindingRef, error) {
+func parseRefCommand(fs *flag.FlagSet, o *apiOptions, args []string) (*axeapi.Client, axeapi.BindingRef, error) {
 	var r refFlags
 	r.register(fs)
 	client, _, err := parseAPI(fs, o, args)
 	if err != nil {
-		return nil, privatenumber.BindingRef{}, err
+		return nil, axeapi.BindingRef{}, err
 	}
 	ref, err := r.resolve(fs)
 	if err != nil {
-		return nil, privatenumber.BindingRef{}, err
+		return nil, axeapi.BindingRef{}, err
 	}
 	return client, ref, nil
 }
@@ -178,11 +178,11 @@ func runRecordingURL(ctx context.Context, args []string, out io.Writer) error {
 // means, and in --json mode the same as a JSON object on out. The error is
 // returned so that pnctl exits 1.
 func report(out io.Writer, asJSON bool, err error) error {
-	var apiErr *privatenumber.APIError
+	var apiErr *axeapi.APIError
 	if !errors.As(err, &apiErr) {
 		return err
 	}
-	e := &explained{err: err, meaning: privatenumber.Meaning(apiErr.ResultCode)}
+	e := &explained{err: err, meaning: axeapi.Meaning(apiErr.ResultCode)}
 	if apiErr.Temporary() {
 		e.retry = fmt.Sprintf("temporary: retry after %s", max(apiErr.RetryAfter(), time.Second))
 	}
@@ -236,9 +236,9 @@ func writeTable(out io.Writer, rows [][2]string) error {
 
 func timeUnitText(u string) string {
 	switch u {
-	case privatenumber.TimeUnitHours:
+	case axeapi.TimeUnitHours:
 		return "0 (hours)"
-	case privatenumber.TimeUnitMinutes:
+	case axeapi.TimeUnitMinutes:
 		return "1 (minutes)"
 	}
 	return u

@@ -20,8 +20,8 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/pnstream/pnstream/internal/axeapi"
 	"github.com/pnstream/pnstream/internal/platformsim"
-	"github.com/pnstream/pnstream/internal/privatenumber"
 )
 
 const (
@@ -94,7 +94,7 @@ func TestAPICommands(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bind: %v\n%s", err, out)
 	}
-	var bound privatenumber.BindResponse
+	var bound axeapi.BindResponse
 	if err := json.Unmarshal([]byte(out), &bound); err != nil || bound.ExtendNum != "0001" || bound.BindExpiredTime != 24 {
 		t.Fatalf("bind --json printed %s (%v)", out, err)
 	}
@@ -116,7 +116,7 @@ func TestAPICommands(t *testing.T) {
 	if err != nil {
 		t.Fatalf("query --json: %v", err)
 	}
-	var info privatenumber.BindingInfo
+	var info axeapi.BindingInfo
 	if err := json.Unmarshal([]byte(out), &info); err != nil || info.RecordFlag || info.CallbackNum != "+8613900000099" {
 		t.Errorf("after modify: %s (%v)", out, err)
 	}
@@ -130,7 +130,7 @@ func TestAPICommands(t *testing.T) {
 		t.Fatalf("unbind: %q, %v", out, err)
 	}
 	_, err = ctl(t, conn, "query", bound.SubscriptionID)
-	if !errors.Is(err, privatenumber.ErrNotFound) || !strings.Contains(err.Error(), "1012007") ||
+	if !errors.Is(err, axeapi.ErrNotFound) || !strings.Contains(err.Error(), "1012007") ||
 		!strings.Contains(err.Error(), "meaning: the record does not exist") {
 		t.Errorf("query of an unbound binding: %v", err)
 	}
@@ -140,7 +140,7 @@ func TestAPICommandErrors(t *testing.T) {
 	conn := simulator(t)
 
 	out, err := ctl(t, conn, "bind", "--json", "--virtual-num", ctlX, "--bind-num", ctlA, "--callback-tone", "t.wav", "--callback-num", ctlA)
-	if !errors.Is(err, privatenumber.ErrInvalidParameter) || !strings.Contains(err.Error(), "callbackTone") {
+	if !errors.Is(err, axeapi.ErrInvalidParameter) || !strings.Contains(err.Error(), "callbackTone") {
 		t.Errorf("bind with both callback settings: %v", err)
 	}
 	var answer struct {
@@ -156,7 +156,7 @@ func TestAPICommandErrors(t *testing.T) {
 	wrong := append([]string{}, conn...)
 	wrong[5] = "not-the-secret" // --app-secret value
 	_, err = ctl(t, wrong, "query", "any")
-	if !errors.Is(err, privatenumber.ErrCredentials) || !strings.Contains(err.Error(), "1010012") {
+	if !errors.Is(err, axeapi.ErrCredentials) || !strings.Contains(err.Error(), "1010012") {
 		t.Errorf("wrong secret: %v", err)
 	}
 	if strings.Contains(err.Error(), "not-the-secret") {
@@ -164,7 +164,7 @@ func TestAPICommandErrors(t *testing.T) {
 	}
 
 	_, err = ctl(t, conn, "recording-url", "d", "gone.wav")
-	if !errors.Is(err, privatenumber.ErrNotFound) {
+	if !errors.Is(err, axeapi.ErrNotFound) {
 		t.Errorf("missing recording: %v", err)
 	}
 

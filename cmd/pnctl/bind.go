@@ -8,7 +8,7 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/axeapi"
 )
 
 // bindingFlags are the binding settings bind and modify share.
@@ -34,12 +34,12 @@ func (b *bindingFlags) register(fs *flag.FlagSet) {
 // timeUnit accepts the platform's codes and their names.
 func timeUnit(s string) (string, error) {
 	switch s {
-	case "", privatenumber.TimeUnitHours, privatenumber.TimeUnitMinutes:
+	case "", axeapi.TimeUnitHours, axeapi.TimeUnitMinutes:
 		return s, nil
 	case "hours", "h":
-		return privatenumber.TimeUnitHours, nil
+		return axeapi.TimeUnitHours, nil
 	case "minutes", "min", "m":
-		return privatenumber.TimeUnitMinutes, nil
+		return axeapi.TimeUnitMinutes, nil
 	}
 	return "", fmt.Errorf("time-unit %q: want hours (0) or minutes (1)", s)
 }
@@ -49,7 +49,7 @@ func runBind(ctx context.Context, args []string, out io.Writer) error {
 	var (
 		o   apiOptions
 		b   bindingFlags
-		req privatenumber.BindRequest
+		req axeapi.BindRequest
 	)
 	fs.StringVar(&req.VirtualNum, "virtual-num", "", "X to bind, E.164 (or --area-code)")
 	fs.StringVar(&req.AreaCode, "area-code", "", "city code such as 0755: the platform picks an X")
@@ -72,7 +72,7 @@ func runBind(ctx context.Context, args []string, out io.Writer) error {
 	}
 	req.DisplayNumMode, req.RecordHintTone, req.UserData = b.displayNumMode, b.recordHintTone, b.userData
 	req.CallbackTone, req.CallbackNum = b.callbackTone, b.callbackNum
-	req.RecordFlag = privatenumber.Flag(b.record)
+	req.RecordFlag = axeapi.Flag(b.record)
 	if set["bind-expired-time"] {
 		req.BindExpiredTime = &b.bindExpiredTime
 	}
@@ -112,7 +112,7 @@ func runModify(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	req := privatenumber.ModifyRequest{SubscriptionID: ref.SubscriptionID, VirtualNum: ref.VirtualNum, ExtendNum: ref.ExtendNum}
+	req := axeapi.ModifyRequest{SubscriptionID: ref.SubscriptionID, VirtualNum: ref.VirtualNum, ExtendNum: ref.ExtendNum}
 	// Only the flags given are sent: the platform leaves the rest unchanged.
 	str := func(name, v string) *string {
 		if !set[name] {
@@ -133,7 +133,7 @@ func runModify(ctx context.Context, args []string, out io.Writer) error {
 		req.TimeUnit = &u
 	}
 	if set["record"] {
-		f := privatenumber.Flag(b.record)
+		f := axeapi.Flag(b.record)
 		req.RecordFlag = &f
 	}
 	if set["bind-expired-time"] {

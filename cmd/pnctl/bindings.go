@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/axeapi"
 )
 
 // runListBindings prints every binding of one X, page after page (query
@@ -17,7 +17,7 @@ func runListBindings(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("pnctl list-bindings", flag.ContinueOnError)
 	var o apiOptions
 	x := fs.String("virtual-num", "", "X number, E.164 (required)")
-	limit := fs.Int("page-limit", privatenumber.MaxPageLimit, fmt.Sprintf("bindings per page, 1..%d", privatenumber.MaxPageLimit))
+	limit := fs.Int("page-limit", axeapi.MaxPageLimit, fmt.Sprintf("bindings per page, 1..%d", axeapi.MaxPageLimit))
 	client, _, err := parseAPI(fs, &o, args)
 	if err != nil {
 		return err
@@ -28,8 +28,8 @@ func runListBindings(ctx context.Context, args []string, out io.Writer) error {
 	if *x == "" {
 		return errors.New("list-bindings: --virtual-num is required")
 	}
-	if *limit < 1 || *limit > privatenumber.MaxPageLimit {
-		return fmt.Errorf("list-bindings: --page-limit %d out of 1..%d", *limit, privatenumber.MaxPageLimit)
+	if *limit < 1 || *limit > axeapi.MaxPageLimit {
+		return fmt.Errorf("list-bindings: --page-limit %d out of 1..%d", *limit, axeapi.MaxPageLimit)
 	}
 	enc := json.NewEncoder(out)
 	const row = "%-36s  %-16s  %-9s  %-16s  %-6s  %-10s  %s\n"
@@ -39,7 +39,7 @@ func runListBindings(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	n := 0
-	for b, err := range client.QueryBindingsV2(ctx, privatenumber.BindingRef{VirtualNum: *x}, *limit) {
+	for b, err := range client.QueryBindingsV2(ctx, axeapi.BindingRef{VirtualNum: *x}, *limit) {
 		if err != nil {
 			return report(out, o.json, fmt.Errorf("after %d bindings: %w", n, err))
 		}
@@ -61,11 +61,11 @@ func runListBindings(ctx context.Context, args []string, out io.Writer) error {
 }
 
 // expiresText is a binding's lifetime with its unit, "never" for 0.
-func expiresText(b privatenumber.BindingInfo) string {
+func expiresText(b axeapi.BindingInfo) string {
 	if b.BindExpiredTime == 0 {
 		return "never"
 	}
-	if b.TimeUnit == privatenumber.TimeUnitMinutes {
+	if b.TimeUnit == axeapi.TimeUnitMinutes {
 		return fmt.Sprintf("%dmin", b.BindExpiredTime)
 	}
 	return fmt.Sprintf("%dh", b.BindExpiredTime)

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pnstream/pnstream/internal/axeapi"
 	"github.com/pnstream/pnstream/internal/platformsim"
-	"github.com/pnstream/pnstream/internal/privatenumber"
 )
 
 // seeded serves 250 bindings on ctlX and counts the requests by path.
@@ -53,7 +53,7 @@ func TestListBindings(t *testing.T) {
 	seen := map[string]bool{}
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
-		var b privatenumber.BindingInfo
+		var b axeapi.BindingInfo
 		if err := json.Unmarshal(sc.Bytes(), &b); err != nil {
 			t.Fatalf("line %q: %v", sc.Text(), err)
 		}
@@ -65,7 +65,7 @@ func TestListBindings(t *testing.T) {
 	if len(seen) != 250 {
 		t.Errorf("%d bindings listed, want 250", len(seen))
 	}
-	if n := requestsTo(requests, privatenumber.PathAXEv2); n != 3 {
+	if n := requestsTo(requests, axeapi.PathAXEv2); n != 3 {
 		t.Errorf("%d pages fetched, want 3", n)
 	}
 

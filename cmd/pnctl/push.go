@@ -11,8 +11,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/pnstream/pnstream/internal/aksk"
 	"github.com/pnstream/pnstream/internal/daemon"
-	"github.com/pnstream/pnstream/internal/privatenumber"
 )
 
 // runPush posts each file as one push, signed with AKSK (or legacy WSSE),
@@ -30,7 +30,7 @@ func runPush(ctx context.Context, args []string, out io.Writer) error {
 	if fs.NArg() == 0 {
 		return errors.New("push: name at least one FILE")
 	}
-	signer := &privatenumber.Signer{AppKey: *appKey, AppSecret: *appSecret, WSSE: *wsse}
+	signer := &aksk.Signer{AppKey: *appKey, AppSecret: *appSecret, WSSE: *wsse}
 	client := &http.Client{Timeout: *timeout}
 	var errs []error
 	for _, name := range fs.Args() {
@@ -52,7 +52,7 @@ func runPush(ctx context.Context, args []string, out io.Writer) error {
 	return errors.Join(errs...)
 }
 
-func post(ctx context.Context, client *http.Client, url string, body []byte, signer *privatenumber.Signer, sign bool) (int, []byte, error) {
+func post(ctx context.Context, client *http.Client, url string, body []byte, signer *aksk.Signer, sign bool) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err

@@ -17,10 +17,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pnstream/pnstream/internal/archive"
+	"github.com/pnstream/pnstream/internal/axeapi"
 	"github.com/pnstream/pnstream/internal/daemon"
 	"github.com/pnstream/pnstream/internal/gaps"
 	"github.com/pnstream/pnstream/internal/numbers"
-	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/recorder"
 	"github.com/pnstream/pnstream/internal/retry"
 	"github.com/pnstream/pnstream/internal/streams"
@@ -157,7 +157,7 @@ func (a *app) workers() ([]worker, error) {
 // share the bucket, so the probe exports the time of the mirror's last
 // upload.
 func (a *app) newMirror() (*archive.Mirror, *archive.Probe, error) {
-	client, err := privatenumber.NewClient(a.cfg.platform)
+	client, err := axeapi.NewClient(a.cfg.platform)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -6,11 +6,11 @@ import (
 	"fmt"
 
 	"github.com/pnstream/pnstream/internal/archive"
+	"github.com/pnstream/pnstream/internal/axeapi"
 	"github.com/pnstream/pnstream/internal/daemon"
 	"github.com/pnstream/pnstream/internal/gaps"
 	"github.com/pnstream/pnstream/internal/numbers"
 	"github.com/pnstream/pnstream/internal/pii"
-	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/recorder"
 	"github.com/pnstream/pnstream/internal/streams"
 	"github.com/pnstream/pnstream/internal/warehouse"
@@ -31,7 +31,7 @@ type config struct {
 	archive     archive.Config
 	gaps        gaps.Config
 	numbers     numbers.Config
-	platform    privatenumber.ClientConfig
+	platform    axeapi.ClientConfig
 }
 
 // parseConfig reads the flags of args and their PN_* variables into the
@@ -47,7 +47,7 @@ func parseConfig(args []string) (config, error) {
 		archive:   archive.DefaultConfig(),
 		gaps:      gaps.DefaultConfig(),
 		numbers:   numbers.DefaultConfig(),
-		platform:  privatenumber.DefaultClientConfig(),
+		platform:  axeapi.DefaultClientConfig(),
 	}
 	fs := flag.NewFlagSet("recorder", flag.ContinueOnError)
 	cfg.log.RegisterFlags(fs)

@@ -19,7 +19,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/axeapi"
 	"github.com/pnstream/pnstream/internal/recording"
 	"github.com/pnstream/pnstream/internal/redact"
 	"github.com/pnstream/pnstream/internal/retry"
@@ -27,7 +27,7 @@ import (
 )
 
 // Resolver returns a fresh download URL of a recording: the platform's
-// record-URL API (privatenumber.Client).
+// record-URL API (axeapi.Client).
 type Resolver interface {
 	RecordingURL(ctx context.Context, recordDomain, fileName string) (*url.URL, error)
 }
@@ -257,9 +257,9 @@ func (m *Mirror) resolve(ctx context.Context, j *Job) (string, error) {
 	switch {
 	case err == nil:
 		return u.String(), nil
-	case errors.Is(err, privatenumber.ErrNotFound):
+	case errors.Is(err, axeapi.ErrNotFound):
 		return "", retry.Permanent(fmt.Errorf("resolve recording: %w", err))
-	case errors.Is(err, privatenumber.ErrFlowControl):
+	case errors.Is(err, axeapi.ErrFlowControl):
 		// The platform says "retry after a minute"; the configured pause
 		// (default 1m) is what operators tune.
 		pause := m.cfg.FlowControlPause

@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/pnstream/pnstream/internal/archive"
+	"github.com/pnstream/pnstream/internal/axeapi"
 	"github.com/pnstream/pnstream/internal/platformsim"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/streams"
@@ -44,7 +45,7 @@ type rig struct {
 	js     jetstream.JetStream
 	sim    *platformsim.Simulator
 	simURL string
-	client *privatenumber.Client
+	client *axeapi.Client
 	bucket string
 	s3     *minio.Client
 	wh     *warehouse.Warehouse
@@ -95,9 +96,9 @@ func newRig(t *testing.T, mutate func(*archive.Config)) *rig {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 
-	pcfg := privatenumber.DefaultClientConfig()
+	pcfg := axeapi.DefaultClientConfig()
 	pcfg.BaseURL, pcfg.AppKey, pcfg.AppSecret = r.simURL, appKey, appSecret
-	if r.client, err = privatenumber.NewClient(pcfg); err != nil {
+	if r.client, err = axeapi.NewClient(pcfg); err != nil {
 		t.Fatal(err)
 	}
 

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/pnstream/pnstream/internal/aksk"
 	"github.com/pnstream/pnstream/internal/ingest"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/streams"
@@ -68,8 +69,8 @@ func startIngest(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) (*i
 	return &ingestServer{url: "http://" + ln.Addr().String(), stop: func() error { cancel(); return <-done }}, nil
 }
 
-func signer() *privatenumber.Signer {
-	return &privatenumber.Signer{AppKey: benchAppKey, AppSecret: benchAppSecret}
+func signer() *aksk.Signer {
+	return &aksk.Signer{AppKey: benchAppKey, AppSecret: benchAppSecret}
 }
 
 // purge empties the data streams between measurements, so that each

@@ -11,17 +11,17 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/aksk"
 )
 
 // pushClient posts signed pushes over keep-alive connections.
 type pushClient struct {
 	client *http.Client
 	url    string
-	signer *privatenumber.Signer // nil: unsigned
+	signer *aksk.Signer // nil: unsigned
 }
 
-func newPushClient(url string, conns int, signer *privatenumber.Signer) *pushClient {
+func newPushClient(url string, conns int, signer *aksk.Signer) *pushClient {
 	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, DisableCompression: true, IdleConnTimeout: time.Minute}
 	return &pushClient{client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, url: url, signer: signer}
 }

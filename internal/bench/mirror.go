@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/procfs"
 
 	"github.com/pnstream/pnstream/internal/archive"
+	"github.com/pnstream/pnstream/internal/axeapi"
 	"github.com/pnstream/pnstream/internal/localserver"
 	"github.com/pnstream/pnstream/internal/platformsim"
 	"github.com/pnstream/pnstream/internal/privatenumber"
@@ -48,7 +49,7 @@ type mirrorRig struct {
 	sim     *platformsim.Simulator
 	stopSim func()
 	cfg     archive.Config
-	client  *privatenumber.Client
+	client  *axeapi.Client
 	s3      *minio.Client
 	wh      *warehouse.Warehouse
 	db      string
@@ -79,9 +80,9 @@ func (b *Bench) newMirrorRig(ctx context.Context) (*mirrorRig, error) {
 	}()
 	r.stopSim = func() { _ = srv.Close(); <-done }
 
-	pcfg := privatenumber.DefaultClientConfig()
+	pcfg := axeapi.DefaultClientConfig()
 	pcfg.BaseURL, pcfg.AppKey, pcfg.AppSecret = simURL, benchAppKey, benchAppSecret
-	if r.client, err = privatenumber.NewClient(pcfg); err != nil {
+	if r.client, err = axeapi.NewClient(pcfg); err != nil {
 		r.close()
 		return nil, err
 	}

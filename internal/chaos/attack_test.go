@@ -17,8 +17,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pnstream/pnstream/internal/aksk"
 	"github.com/pnstream/pnstream/internal/localserver"
-	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/streams"
 )
 
@@ -107,7 +107,7 @@ func TestAttackStoresNothingForgedLosesNothing(t *testing.T) {
 	for _, rp := range replicas {
 		urls = append(urls, "http://"+rp.addr)
 	}
-	a := newAttacker(urls, privatenumber.Signer{AppKey: appKey, AppSecret: r.appSecret})
+	a := newAttacker(urls, aksk.Signer{AppKey: appKey, AppSecret: r.appSecret})
 	r.tap.spread(a.capture, urls...)
 	r.startSimulator()
 	r.waitFor("the first rows", time.Minute, func() bool { return r.count("SELECT count() FROM fee_records") > 0 })

@@ -12,7 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/aksk"
+	"github.com/pnstream/pnstream/internal/axeapi"
 )
 
 // maxBody is ingest's default PN_INGEST_MAX_BODY_BYTES: the attack's "1 MiB"
@@ -59,7 +60,7 @@ func (row *attackRow) record(status int, took time.Duration, err error) {
 // fixed number of goroutines, for a fixed time, on loopback only.
 type attacker struct {
 	targets []string // ingest base URLs
-	signer  privatenumber.Signer
+	signer  aksk.Signer
 	client  *http.Client
 	rows    []*attackRow
 	other   kept          // PN_REJECTED messages of no row, filled after the attack
@@ -73,7 +74,7 @@ type attacker struct {
 	capCond  chan struct{} // closed and replaced when a header arrives
 }
 
-func newAttacker(targets []string, signer privatenumber.Signer) *attacker {
+func newAttacker(targets []string, signer aksk.Signer) *attacker {
 	a := &attacker{
 		targets: targets,
 		signer:  signer,
@@ -95,7 +96,7 @@ func (a *attacker) row(name, group string, signed bool) *attackRow {
 // capture is the tap's observer: it keeps the headers of the pushes ingest
 // stored, the most recent first to be replayed.
 func (a *attacker) capture(_ string, h http.Header, status int) {
-	if status != http.StatusOK || (h.Get(privatenumber.HeaderAKSK) == "" && h.Get(privatenumber.HeaderWSSE) == "") {
+	if status != http.StatusOK || (h.Get(aksk.HeaderAKSK) == "" && h.Get(aksk.HeaderWSSE) == "") {
 		return
 	}
 	a.mu.Lock()
@@ -145,7 +146,7 @@ func (a *attacker) send(ctx context.Context, row *attackRow, target, path string
 	if header != nil {
 		req.Header = header
 	}
-	req.Header.Set("Content-Type", privatenumber.ContentType)
+	req.Header.Set("Content-Type", axeapi.ContentType)
 	req.Header.Set("X-Request-Id", fmt.Sprintf("atk%d-%d", a.index(row), a.seq.Load()))
 	if row.signed {
 		a.signer.Sign(req.Header)

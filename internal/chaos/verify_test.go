@@ -18,8 +18,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pnstream/pnstream/internal/axeapi"
 	"github.com/pnstream/pnstream/internal/platformsim"
-	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/streams"
 )
 
@@ -240,7 +240,7 @@ func diff(want, got map[string]bool) (missing, extra int) {
 func (r *rig) verifyRecordings(o *outcome) {
 	t := r.t
 	ctx := context.Background()
-	client, err := privatenumber.NewClient(privatenumber.ClientConfig{BaseURL: "http://" + r.simAddr, AppKey: appKey, AppSecret: r.appSecret})
+	client, err := axeapi.NewClient(axeapi.ClientConfig{BaseURL: "http://" + r.simAddr, AppKey: appKey, AppSecret: r.appSecret})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,9 +17,9 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/pnstream/pnstream/internal/archive"
+	"github.com/pnstream/pnstream/internal/axeapi"
 	"github.com/pnstream/pnstream/internal/ingest"
 	"github.com/pnstream/pnstream/internal/platformsim"
-	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/streams"
 )
 
@@ -53,9 +53,9 @@ func TestSimulatedRecordingsArchivedOnce(t *testing.T) {
 	simDone := make(chan error, 1)
 	go func() { simDone <- sim.Run(ctx) }()
 
-	pcfg := privatenumber.DefaultClientConfig()
+	pcfg := axeapi.DefaultClientConfig()
 	pcfg.BaseURL, pcfg.AppKey, pcfg.AppSecret = simURL, appKey, appSecret
-	client, err := privatenumber.NewClient(pcfg)
+	client, err := axeapi.NewClient(pcfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,9 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/pnstream/pnstream/internal/aksk"
 	"github.com/pnstream/pnstream/internal/archive"
 	"github.com/pnstream/pnstream/internal/ingest"
-	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/recorder"
 	"github.com/pnstream/pnstream/internal/streams"
 	"github.com/pnstream/pnstream/internal/testenv"
@@ -141,7 +141,7 @@ func (p *pipeline) push(path string, body []byte) int {
 		p.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json;charset=UTF-8")
-	(&privatenumber.Signer{AppKey: appKey, AppSecret: appSecret}).Sign(req.Header)
+	(&aksk.Signer{AppKey: appKey, AppSecret: appSecret}).Sign(req.Header)
 	resp, err := p.ingest.Client().Do(req)
 	if err != nil {
 		p.t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/pnstream/pnstream/internal/archive"
+	"github.com/pnstream/pnstream/internal/axeapi"
 	"github.com/pnstream/pnstream/internal/ingest"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/recording"
@@ -111,9 +112,9 @@ func (p *pipeline) startMirror(apiURL string) archive.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pcfg := privatenumber.DefaultClientConfig()
+	pcfg := axeapi.DefaultClientConfig()
 	pcfg.BaseURL, pcfg.AppKey, pcfg.AppSecret = apiURL, appKey, appSecret
-	client, err := privatenumber.NewClient(pcfg)
+	client, err := axeapi.NewClient(pcfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pnstream/pnstream/internal/aksk"
 	"github.com/pnstream/pnstream/internal/ingest"
-	"github.com/pnstream/pnstream/internal/privatenumber"
 )
 
 // BenchmarkPush measures pushes through ingest on the embedded JetStream,
@@ -31,7 +31,7 @@ func BenchmarkPush(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			e := benchEnv(b, bc.auth)
-			signer := &privatenumber.Signer{AppKey: appKey, AppSecret: appSecret}
+			signer := &aksk.Signer{AppKey: appKey, AppSecret: appSecret}
 			var n atomic.Int64
 			run := time.Now().UnixNano()
 			b.SetParallelism(16) // many platform connections at once

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pnstream/pnstream/internal/aksk"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 )
 
@@ -126,10 +127,10 @@ func (c *Config) Complete() {
 }
 
 // credentials are every credential of c: AppKey/AppSecret first.
-func (c Config) credentials() []privatenumber.Credential {
-	var all []privatenumber.Credential
+func (c Config) credentials() []aksk.Credential {
+	var all []aksk.Credential
 	if c.AppSecret != "" {
-		all = append(all, privatenumber.Credential{AppKey: c.AppKey, AppSecret: c.AppSecret})
+		all = append(all, aksk.Credential{AppKey: c.AppKey, AppSecret: c.AppSecret})
 	}
 	return append(all, c.Credentials...)
 }
@@ -137,14 +138,14 @@ func (c Config) credentials() []privatenumber.Credential {
 // VerifierConfig is the push verification c describes. Malformed entries
 // (which Validate refuses) are left out, never taken as a keyless
 // credential.
-func (c Config) VerifierConfig() privatenumber.VerifierConfig {
-	var creds []privatenumber.Credential
+func (c Config) VerifierConfig() aksk.VerifierConfig {
+	var creds []aksk.Credential
 	for _, cr := range c.credentials() {
 		if cr.AppSecret != "" {
 			creds = append(creds, cr)
 		}
 	}
-	return privatenumber.VerifierConfig{
+	return aksk.VerifierConfig{
 		Credentials: creds,
 		MaxAge:      c.MaxAge,
 		ClockSkew:   c.ClockSkew,
@@ -221,7 +222,7 @@ func (c Config) Redacted() Config {
 	}
 	creds := make(Credentials, len(c.Credentials))
 	for i, cr := range c.Credentials {
-		creds[i] = privatenumber.Credential{AppKey: cr.AppKey, AppSecret: "[redacted]"}
+		creds[i] = aksk.Credential{AppKey: cr.AppKey, AppSecret: "[redacted]"}
 	}
 	c.Credentials = creds
 	return c
@@ -229,7 +230,7 @@ func (c Config) Redacted() Config {
 
 // Credentials is the flag value of PN_PUSH_CREDENTIALS: "appKey:secret,…".
 // Setting it replaces the list. It prints without the secrets.
-type Credentials []privatenumber.Credential
+type Credentials []aksk.Credential
 
 // String lists the app keys, secrets redacted.
 func (cs *Credentials) String() string {
@@ -257,7 +258,7 @@ func (cs *Credentials) Set(s string) error {
 		if key == "" || secret == "" {
 			key, secret = "", ""
 		}
-		out = append(out, privatenumber.Credential{AppKey: key, AppSecret: secret})
+		out = append(out, aksk.Credential{AppKey: key, AppSecret: secret})
 	}
 	*cs = out
 	return nil

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/pnstream/pnstream/internal/aksk"
 	"github.com/pnstream/pnstream/internal/nonces"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/redact"
@@ -43,7 +44,7 @@ type pushHandler struct {
 	pub        Publisher
 	nonces     NonceStore
 	maxPayload func() int64
-	verifier   *privatenumber.Verifier // nil when push auth is off
+	verifier   *aksk.Verifier // nil when push auth is off
 	decoder    privatenumber.Decoder
 	metrics    *metrics
 	log        *zap.Logger
@@ -82,7 +83,7 @@ func (h *pushHandler) handle(ctx context.Context, w http.ResponseWriter, r *http
 	if r.Method != http.MethodPost {
 		return http.StatusMethodNotAllowed, fmt.Errorf("%w: %s", errMethod, r.Method)
 	}
-	var auth privatenumber.Authenticated
+	var auth aksk.Authenticated
 	if h.verifier != nil {
 		var err error
 		if auth, err = h.verifier.Authenticate(r.Header); err != nil {
@@ -146,7 +147,7 @@ func (h *pushHandler) handle(ctx context.Context, w http.ResponseWriter, r *http
 // shared store, for as long as its Created passes authentication (plus the
 // clock skew, for replicas whose clocks differ). It returns 0 and nil when
 // the push may go on.
-func (h *pushHandler) claim(ctx context.Context, r *http.Request, auth *privatenumber.Authenticated, body []byte) (int, error) {
+func (h *pushHandler) claim(ctx context.Context, r *http.Request, auth *aksk.Authenticated, body []byte) (int, error) {
 	t0 := time.Now()
 	// Whole seconds, rounded up: the server's TTL resolution.
 	ttl := max(auth.Created.Add(h.cfg.MaxAge+h.cfg.ClockSkew).Sub(t0), time.Second)
@@ -162,7 +163,7 @@ func (h *pushHandler) claim(ctx context.Context, r *http.Request, auth *privaten
 		// Captured headers with another body: a forgery. Keep as little of
 		// it as of any other 401.
 		return h.refuse(ctx, r, refusal{status: http.StatusUnauthorized, class: classUnauthenticated, reason: reasonNonceReused,
-			cause: fmt.Errorf("%w: %w", privatenumber.ErrAuthReplayed, err), auth: auth,
+			cause: fmt.Errorf("%w: %w", aksk.ErrAuthReplayed, err), auth: auth,
 			kept: body[:min(len(body), RefusedBodyBytes)], truncated: len(body) > RefusedBodyBytes, size: int64(len(body))})
 	default:
 		h.metrics.nonceErrors.Inc()
@@ -173,15 +174,15 @@ func (h *pushHandler) claim(ctx context.Context, r *http.Request, auth *privaten
 // authReason is the refusal reason of an authentication error.
 func authReason(err error) string {
 	switch {
-	case errors.Is(err, privatenumber.ErrAuthMissing):
+	case errors.Is(err, aksk.ErrAuthMissing):
 		return reasonAuthMissing
-	case errors.Is(err, privatenumber.ErrAuthUsername):
+	case errors.Is(err, aksk.ErrAuthUsername):
 		return reasonAuthUnknownKey
-	case errors.Is(err, privatenumber.ErrAuthDigest):
+	case errors.Is(err, aksk.ErrAuthDigest):
 		return reasonAuthDigest
-	case errors.Is(err, privatenumber.ErrAuthExpired):
+	case errors.Is(err, aksk.ErrAuthExpired):
 		return reasonAuthExpired
-	case errors.Is(err, privatenumber.ErrAuthWSSEOff):
+	case errors.Is(err, aksk.ErrAuthWSSEOff):
 		return reasonAuthWSSEOff
 	default:
 		return reasonAuthMalformed
@@ -268,7 +269,7 @@ func writeAnswer(w http.ResponseWriter, status int, err error, retryAfter time.D
 		// One answer for every refused token, so that a client learns
 		// nothing of which keys exist or why its token failed.
 		a = answer{ResultCode: strconv.Itoa(status), ResultDesc: "Unauthorized"}
-		w.Header().Set("WWW-Authenticate", privatenumber.AuthorizationAKSK)
+		w.Header().Set("WWW-Authenticate", aksk.AuthorizationAKSK)
 	}
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 	w.WriteHeader(status)
@@ -279,5 +280,5 @@ func requestID(r *http.Request) string {
 	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 128 {
 		return id
 	}
-	return privatenumber.NewNonce()[:16]
+	return aksk.NewNonce()[:16]
 }

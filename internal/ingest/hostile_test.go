@@ -18,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/pnstream/pnstream/internal/aksk"
 	"github.com/pnstream/pnstream/internal/ingest"
-	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/streams"
 )
 
@@ -95,7 +95,7 @@ func unsigned(http.Header) {}
 
 func signAt(key, secret string, wsse bool, at time.Time) func(http.Header) {
 	return func(h http.Header) {
-		(&privatenumber.Signer{AppKey: key, AppSecret: secret, WSSE: wsse, Now: func() time.Time { return at }}).Sign(h)
+		(&aksk.Signer{AppKey: key, AppSecret: secret, WSSE: wsse, Now: func() time.Time { return at }}).Sign(h)
 	}
 }
 
@@ -192,8 +192,8 @@ func hostileCases(replayed func(http.Header)) []hostileCase {
 		{name: "X-AKSK nonce of 129 characters", body: fees(record("long-nonce", "")), sign: setHeader("X-AKSK",
 			`UsernameToken Username="test-app",PasswordDigest="d",Nonce="`+strings.Repeat("n", 129)+`",Created="2024-05-01T10:00:00Z"`), status: 401, kept: "unauthenticated"},
 		{name: "X-AKSK Created not a time", body: fees(record("created-word", "")), sign: func(h http.Header) {
-			t := privatenumber.UsernameToken{Username: appKey, Nonce: "abc1", Created: "yesterday"}
-			t.PasswordDigest = privatenumber.AKSKDigest(appSecret, t.Nonce, t.Created)
+			t := aksk.UsernameToken{Username: appKey, Nonce: "abc1", Created: "yesterday"}
+			t.PasswordDigest = aksk.AKSKDigest(appSecret, t.Nonce, t.Created)
 			h.Set("X-AKSK", t.String())
 		}, status: 401, kept: "unauthenticated"},
 		{name: "X-AKSK wrong secret", body: fees(record("wrong-secret", "")), sign: signAt(appKey, "not-it", false, now), status: 401, kept: "unauthenticated"},

@@ -20,8 +20,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/pnstream/pnstream/internal/aksk"
 	"github.com/pnstream/pnstream/internal/ingest"
-	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/streams"
 	"github.com/pnstream/pnstream/internal/testenv"
 )
@@ -177,7 +177,7 @@ func (e *env) postTo(srv *httptest.Server, path string, body []byte, sign func(h
 }
 
 func signed(h http.Header) {
-	(&privatenumber.Signer{AppKey: appKey, AppSecret: appSecret}).Sign(h)
+	(&aksk.Signer{AppKey: appKey, AppSecret: appSecret}).Sign(h)
 }
 
 func (e *env) count(stream string) uint64 {
@@ -288,7 +288,7 @@ func TestAuthenticationFailures(t *testing.T) {
 	now := time.Now()
 	sign := func(key, secret string, at time.Time) func(http.Header) {
 		return func(h http.Header) {
-			(&privatenumber.Signer{AppKey: key, AppSecret: secret, Now: func() time.Time { return at }}).Sign(h)
+			(&aksk.Signer{AppKey: key, AppSecret: secret, Now: func() time.Time { return at }}).Sign(h)
 		}
 	}
 	tests := []struct {
@@ -343,7 +343,7 @@ func TestAuthenticationFailures(t *testing.T) {
 
 	t.Run("legacy WSSE accepted", func(t *testing.T) {
 		e := newEnv(t)
-		wsse := func(h http.Header) { (&privatenumber.Signer{AppKey: appKey, AppSecret: appSecret, WSSE: true}).Sign(h) }
+		wsse := func(h http.Header) { (&aksk.Signer{AppKey: appKey, AppSecret: appSecret, WSSE: true}).Sign(h) }
 		if r := e.post(ingest.PathFees, feeBody(1, "wsse"), wsse); r.status != 200 {
 			t.Fatalf("WSSE push: %d %+v", r.status, r.body)
 		}

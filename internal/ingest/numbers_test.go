@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/pnstream/pnstream/internal/aksk"
 	"github.com/pnstream/pnstream/internal/ingest"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/streams"
@@ -72,7 +73,7 @@ func TestNumStatusPushStoredPerItem(t *testing.T) {
 			if len(msgs) != 2 {
 				t.Fatalf("PN_NUMBERS holds %d, want 2", len(msgs))
 			}
-			tok, err := privatenumber.ParseUsernameToken(h.Get(privatenumber.HeaderAKSK))
+			tok, err := aksk.ParseUsernameToken(h.Get(aksk.HeaderAKSK))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/aksk"
 	"github.com/pnstream/pnstream/internal/redact"
 	"github.com/pnstream/pnstream/internal/streams"
 )
@@ -58,10 +58,10 @@ type refusal struct {
 	class     string // PN_REJECTED subject token
 	reason    string // pn_ingest_refused_total label
 	cause     error
-	auth      *privatenumber.Authenticated // the token, when it parsed
-	kept      []byte                       // the body, or its prefix
-	truncated bool                         // kept is a prefix
-	size      int64                        // body bytes, -1 when unknown
+	auth      *aksk.Authenticated // the token, when it parsed
+	kept      []byte              // the body, or its prefix
+	truncated bool                // kept is a prefix
+	size      int64               // body bytes, -1 when unknown
 }
 
 // refuseUnread refuses a push whose body was not read: it reads at most

@@ -2,8 +2,9 @@
 // push, splits it into one message per record and answers 200 only after
 // JetStream stored every message; refused bodies are kept in PN_REJECTED.
 //
-// The decisions (authentication, decoding, validation, identity) are in
-// package privatenumber; this package is the HTTP edge and the publishing.
+// The decisions are in plain packages: authentication in aksk; decoding,
+// validation and identity in privatenumber. This package is the HTTP edge
+// and the publishing.
 package ingest
 
 import (
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/pnstream/pnstream/internal/aksk"
 	"github.com/pnstream/pnstream/internal/daemon"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/streams"
@@ -76,12 +78,12 @@ func New(cfg Config, deps Deps) *Server {
 		}
 	}
 	m := newMetrics(deps.Registry)
-	var verifier *privatenumber.Verifier
+	var verifier *aksk.Verifier
 	if cfg.Auth == AuthRequired {
 		if deps.Nonces == nil {
 			panic("ingest.New: push auth is required but Deps.Nonces is nil (use ingest.NewJetStreamNonces(js))")
 		}
-		verifier = privatenumber.NewVerifierFromConfig(cfg.VerifierConfig())
+		verifier = aksk.NewVerifierFromConfig(cfg.VerifierConfig())
 	}
 	maxPayload := deps.MaxPayload
 	if maxPayload == nil {

@@ -10,7 +10,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/aksk"
+	"github.com/pnstream/pnstream/internal/axeapi"
 )
 
 // Recordings resolves recordings for the record-URL API. The call
@@ -47,7 +48,7 @@ type APIConfig struct {
 	// Fault, when set, is asked first on every request; a non-nil answer is
 	// sent instead of handling the request (fault injection, such as flow
 	// control 1010010). An HTTPStatus of 0 gets the code's usual status.
-	Fault func(r *http.Request) *privatenumber.APIError
+	Fault func(r *http.Request) *axeapi.APIError
 	// VirtualNumbers are the app's X numbers, E.164. Binding any other X is
 	// refused with 1011001; areaCode binds choose among these in order.
 	VirtualNumbers []string
@@ -57,10 +58,10 @@ type APIConfig struct {
 }
 
 // NewAPI returns the handler of the platform's API paths:
-// privatenumber.PathAXE (POST bind, DELETE unbind, GET query, PUT modify)
-// privatenumber.PathRecording (GET, answered 301 with a Location),
-// privatenumber.PathAXEv2 (GET, query v2 paging over the bindings of an X)
-// and privatenumber.PathVirtualNumber (GET, binding counts per X).
+// axeapi.PathAXE (POST bind, DELETE unbind, GET query, PUT modify)
+// axeapi.PathRecording (GET, answered 301 with a Location),
+// axeapi.PathAXEv2 (GET, query v2 paging over the bindings of an X)
+// and axeapi.PathVirtualNumber (GET, binding counts per X).
 // Other paths get a plain 404, as the platform's gateway does for a wrong
 // URI. recs may be nil: every recording is then unknown (1012007). log
 // gets a Debug line per refused request and an Error line per internal
@@ -77,17 +78,17 @@ func NewAPI(cfg APIConfig, b *Bindings, recs Recordings, log *zap.Logger) http.H
 		bindings: b,
 		recs:     recs,
 		log:      log,
-		verifier: privatenumber.NewVerifier(cfg.AppKey, cfg.AppSecret, cfg.Window, 0, cfg.Now),
+		verifier: aksk.NewVerifier(cfg.AppKey, cfg.AppSecret, cfg.Window, 0, cfg.Now),
 		numbers:  make(map[string]bool, len(cfg.VirtualNumbers)),
 	}
 	for _, x := range cfg.VirtualNumbers {
 		a.numbers[x] = true
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc(privatenumber.PathAXE, a.serveAXE)
-	mux.HandleFunc(privatenumber.PathRecording, a.serveRecording)
-	mux.HandleFunc(privatenumber.PathAXEv2, a.serveQueryV2)
-	mux.HandleFunc(privatenumber.PathVirtualNumber, a.serveVirtualNumbers)
+	mux.HandleFunc(axeapi.PathAXE, a.serveAXE)
+	mux.HandleFunc(axeapi.PathRecording, a.serveRecording)
+	mux.HandleFunc(axeapi.PathAXEv2, a.serveQueryV2)
+	mux.HandleFunc(axeapi.PathVirtualNumber, a.serveVirtualNumbers)
 	return mux
 }
 
@@ -96,7 +97,7 @@ type api struct {
 	bindings *Bindings
 	recs     Recordings
 	log      *zap.Logger
-	verifier *privatenumber.Verifier
+	verifier *aksk.Verifier
 	numbers  map[string]bool
 }
 
@@ -226,24 +227,24 @@ const (
 
 // apiErrorFor maps every error of the API's handlers to the platform's
 // result code: the one place where that mapping is made.
-func apiErrorFor(err error) *privatenumber.APIError {
+func apiErrorFor(err error) *axeapi.APIError {
 	var (
-		apiErr *privatenumber.APIError
+		apiErr *axeapi.APIError
 		pe     *paramError
 	)
 	switch {
 	case errors.As(err, &apiErr):
 		return apiErr
 	case errors.As(err, &pe):
-		return &privatenumber.APIError{ResultCode: codeInvalid, ResultDesc: "Invalid request: " + pe.Error()}
+		return &axeapi.APIError{ResultCode: codeInvalid, ResultDesc: "Invalid request: " + pe.Error()}
 	case errors.Is(err, ErrBindingNotFound), errors.Is(err, ErrRecordingNotFound):
-		return &privatenumber.APIError{ResultCode: codeNotFound, ResultDesc: "The record does not exist"}
+		return &axeapi.APIError{ResultCode: codeNotFound, ResultDesc: "The record does not exist"}
 	case errors.Is(err, ErrExtensionTaken):
-		return &privatenumber.APIError{ResultCode: codeExtensionTaken, ResultDesc: "No idle extend Number"}
+		return &axeapi.APIError{ResultCode: codeExtensionTaken, ResultDesc: "No idle extend Number"}
 	case errors.Is(err, ErrDuplicateBinding):
-		return &privatenumber.APIError{ResultCode: codeDuplicate, ResultDesc: "Insufficient number resources: bindNum already bound on this virtualNum"}
+		return &axeapi.APIError{ResultCode: codeDuplicate, ResultDesc: "Insufficient number resources: bindNum already bound on this virtualNum"}
 	default:
-		return &privatenumber.APIError{ResultCode: codeInternal, ResultDesc: "Internal error"}
+		return &axeapi.APIError{ResultCode: codeInternal, ResultDesc: "Internal error"}
 	}
 }
 
@@ -271,7 +272,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", privatenumber.ContentType)
+	w.Header().Set("Content-Type", axeapi.ContentType)
 	w.WriteHeader(status)
 	_, _ = w.Write(body) // a client gone away is not the simulator's problem
 }

@@ -5,7 +5,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/aksk"
+	"github.com/pnstream/pnstream/internal/axeapi"
 )
 
 // authenticate checks the two AKSK headers of an API call the way the
@@ -25,37 +26,37 @@ import (
 // request is as unauthenticated as a forged one, and no documented code is
 // specific to replays. Nonces are spent on every authenticated request,
 // whatever becomes of it, as a replay guard must.
-func (a *api) authenticate(h http.Header) *privatenumber.APIError {
-	if e := checkAuthorization(h.Get(privatenumber.HeaderAuthorization)); e != nil {
+func (a *api) authenticate(h http.Header) *axeapi.APIError {
+	if e := checkAuthorization(h.Get(aksk.HeaderAuthorization)); e != nil {
 		return e
 	}
-	if e := checkUsernameToken(h.Get(privatenumber.HeaderAKSK)); e != nil {
+	if e := checkUsernameToken(h.Get(aksk.HeaderAKSK)); e != nil {
 		return e
 	}
 	_, err := a.verifier.VerifyOnce(h)
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, privatenumber.ErrAuthUsername):
+	case errors.Is(err, aksk.ErrAuthUsername):
 		return authErr("1010003", "Invalid app_key")
-	case errors.Is(err, privatenumber.ErrAuthExpired), errors.Is(err, privatenumber.ErrAuthMalformed):
+	case errors.Is(err, aksk.ErrAuthExpired), errors.Is(err, aksk.ErrAuthMalformed):
 		// Malformed here means Created did not parse: it cannot be placed
 		// within the window either.
 		return authErr("1010013", "Time out limit")
-	case errors.Is(err, privatenumber.ErrAuthReplayed):
+	case errors.Is(err, aksk.ErrAuthReplayed):
 		return authErr("1010012", "Authentication failed: Nonce already used")
 	default: // ErrAuthDigest
 		return authErr("1010012", "Authentication failed: PasswordDigest is wrong")
 	}
 }
 
-func authErr(code, desc string) *privatenumber.APIError {
-	return &privatenumber.APIError{HTTPStatus: httpStatus(code), ResultCode: code, ResultDesc: desc}
+func authErr(code, desc string) *axeapi.APIError {
+	return &axeapi.APIError{HTTPStatus: httpStatus(code), ResultCode: code, ResultDesc: desc}
 }
 
 // checkAuthorization checks
 // `AKSK realm="SDP",profile="UsernameToken",type="Appkey"`.
-func checkAuthorization(v string) *privatenumber.APIError {
+func checkAuthorization(v string) *axeapi.APIError {
 	scheme, rest, _ := strings.Cut(strings.TrimSpace(v), " ")
 	if scheme != "AKSK" {
 		return authErr("1023006", "Authorization not contained in the HTTP header")
@@ -81,8 +82,8 @@ func checkAuthorization(v string) *privatenumber.APIError {
 }
 
 // checkUsernameToken diagnoses which part of the X-AKSK value is missing;
-// privatenumber.Verifier then checks the values themselves.
-func checkUsernameToken(v string) *privatenumber.APIError {
+// aksk.Verifier then checks the values themselves.
+func checkUsernameToken(v string) *axeapi.APIError {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return authErr("1023033", "X-AKSK not contained in the HTTP header")
@@ -102,10 +103,10 @@ func checkUsernameToken(v string) *privatenumber.APIError {
 			return authErr(c.code, c.name+" not contained in X-AKSK")
 		}
 	}
-	if !privatenumber.ValidNonce(attrs["Nonce"]) {
+	if !aksk.ValidNonce(attrs["Nonce"]) {
 		return authErr("1023035", "Nonce in X-AKSK must be 1-128 letters and digits")
 	}
-	if _, err := privatenumber.ParseUsernameToken(v); err != nil {
+	if _, err := aksk.ParseUsernameToken(v); err != nil {
 		return authErr("1023038", "UsernameToken in X-AKSK is malformed")
 	}
 	return nil

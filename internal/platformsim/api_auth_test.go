@@ -7,18 +7,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/aksk"
+	"github.com/pnstream/pnstream/internal/axeapi"
 )
 
 func TestAuthHeadersRefused(t *testing.T) {
 	h := newAPIHarness(t, nil)
 	signed := func() http.Header {
-		hd := http.Header{"Content-Type": {privatenumber.ContentType}}
-		(&privatenumber.Signer{AppKey: testKey, AppSecret: testSecret, Now: h.clock.Now}).Sign(hd)
+		hd := http.Header{"Content-Type": {axeapi.ContentType}}
+		(&aksk.Signer{AppKey: testKey, AppSecret: testSecret, Now: h.clock.Now}).Sign(hd)
 		return hd
 	}
-	token := func(hd http.Header) privatenumber.UsernameToken {
-		tok, err := privatenumber.ParseUsernameToken(hd.Get(privatenumber.HeaderAKSK))
+	token := func(hd http.Header) aksk.UsernameToken {
+		tok, err := aksk.ParseUsernameToken(hd.Get(aksk.HeaderAKSK))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -30,7 +31,7 @@ func TestAuthHeadersRefused(t *testing.T) {
 		code   string
 	}{
 		{"no Authorization", func(hd http.Header) { hd.Del("Authorization") }, "1023006"},
-		{"WSSE scheme", func(hd http.Header) { hd.Set("Authorization", privatenumber.AuthorizationWSSE) }, "1023006"},
+		{"WSSE scheme", func(hd http.Header) { hd.Set("Authorization", aksk.AuthorizationWSSE) }, "1023006"},
 		{"no realm", func(hd http.Header) { hd.Set("Authorization", `AKSK profile="UsernameToken",type="Appkey"`) }, "1023007"},
 		{"no profile", func(hd http.Header) { hd.Set("Authorization", `AKSK realm="SDP",type="Appkey"`) }, "1023008"},
 		{"wrong realm", func(hd http.Header) {
@@ -53,7 +54,7 @@ func TestAuthHeadersRefused(t *testing.T) {
 		}, "1023038"},
 		{"forged digest", func(hd http.Header) {
 			tok := token(hd)
-			tok.PasswordDigest = privatenumber.AKSKDigest("guessed", tok.Nonce, tok.Created)
+			tok.PasswordDigest = aksk.AKSKDigest("guessed", tok.Nonce, tok.Created)
 			hd.Set("X-AKSK", tok.String())
 		}, "1010012"},
 		{"unknown app key", func(hd http.Header) {
@@ -63,15 +64,15 @@ func TestAuthHeadersRefused(t *testing.T) {
 		}, "1010003"},
 		{"stale Created", func(hd http.Header) {
 			tok := token(hd)
-			tok.Created = h.clock.Now().Add(-6 * time.Minute).Format(privatenumber.CreatedLayout)
-			tok.PasswordDigest = privatenumber.AKSKDigest(testSecret, tok.Nonce, tok.Created)
+			tok.Created = h.clock.Now().Add(-6 * time.Minute).Format(aksk.CreatedLayout)
+			tok.PasswordDigest = aksk.AKSKDigest(testSecret, tok.Nonce, tok.Created)
 			hd.Set("X-AKSK", tok.String())
 		}, "1010013"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hd := signed()
 			tc.mutate(hd)
-			status, _, body := h.raw(http.MethodGet, privatenumber.PathAXE+"?subscriptionId=x", hd, "", false)
+			status, _, body := h.raw(http.MethodGet, axeapi.PathAXE+"?subscriptionId=x", hd, "", false)
 			if body["resultcode"] != tc.code || status != http.StatusBadRequest {
 				t.Errorf("HTTP %d %v, want 400 %s", status, body, tc.code)
 			}
@@ -82,31 +83,31 @@ func TestAuthHeadersRefused(t *testing.T) {
 func TestAuthThroughClient(t *testing.T) {
 	h := newAPIHarness(t, nil)
 	ctx := context.Background()
-	ref := privatenumber.BindingRef{SubscriptionID: "none"}
+	ref := axeapi.BindingRef{SubscriptionID: "none"}
 
 	forged := h.newClient(testKey, "not-the-secret", h.clock.Now)
 	_, err := forged.Query(ctx, ref)
-	wantResult(t, err, "1010012", privatenumber.ErrCredentials)
+	wantResult(t, err, "1010012", axeapi.ErrCredentials)
 
 	for _, skew := range []time.Duration{-10 * time.Minute, 10 * time.Minute} {
 		stale := h.newClient(testKey, testSecret, func() time.Time { return h.clock.Now().Add(skew) })
 		_, err = stale.Query(ctx, ref)
-		wantResult(t, err, "1010013", privatenumber.ErrClock)
+		wantResult(t, err, "1010013", axeapi.ErrClock)
 	}
 	// Within the window the call is authenticated and reaches the lookup.
 	skewed := h.newClient(testKey, testSecret, func() time.Time { return h.clock.Now().Add(-4 * time.Minute) })
 	_, err = skewed.Query(ctx, ref)
-	wantResult(t, err, "1012007", privatenumber.ErrNotFound)
+	wantResult(t, err, "1012007", axeapi.ErrNotFound)
 }
 
 func TestNonceReplayRefused(t *testing.T) {
 	h := newAPIHarness(t, nil)
-	hd := http.Header{"Content-Type": {privatenumber.ContentType}}
-	(&privatenumber.Signer{AppKey: testKey, AppSecret: testSecret, Now: h.clock.Now}).Sign(hd)
-	if _, _, body := h.raw(http.MethodGet, privatenumber.PathAXE+"?subscriptionId=x", hd.Clone(), "", false); body["resultcode"] != "1012007" {
+	hd := http.Header{"Content-Type": {axeapi.ContentType}}
+	(&aksk.Signer{AppKey: testKey, AppSecret: testSecret, Now: h.clock.Now}).Sign(hd)
+	if _, _, body := h.raw(http.MethodGet, axeapi.PathAXE+"?subscriptionId=x", hd.Clone(), "", false); body["resultcode"] != "1012007" {
 		t.Fatalf("first use: %v", body)
 	}
-	status, _, body := h.raw(http.MethodGet, privatenumber.PathAXE+"?subscriptionId=x", hd.Clone(), "", false)
+	status, _, body := h.raw(http.MethodGet, axeapi.PathAXE+"?subscriptionId=x", hd.Clone(), "", false)
 	if status != http.StatusBadRequest || body["resultcode"] != "1010012" {
 		t.Errorf("replay: HTTP %d %v, want 400 1010012", status, body)
 	}
@@ -114,31 +115,31 @@ func TestNonceReplayRefused(t *testing.T) {
 
 func TestRequestShapeChecks(t *testing.T) {
 	h := newAPIHarness(t, nil)
-	status, hdr, _ := h.raw(http.MethodPatch, privatenumber.PathAXE, nil, "{}", true)
+	status, hdr, _ := h.raw(http.MethodPatch, axeapi.PathAXE, nil, "{}", true)
 	if status != http.StatusMethodNotAllowed || !strings.Contains(hdr.Get("Allow"), "PUT") {
 		t.Errorf("PATCH: HTTP %d Allow %q", status, hdr.Get("Allow"))
 	}
-	if status, _, _ := h.raw(http.MethodPost, privatenumber.PathRecording, nil, "", true); status != http.StatusMethodNotAllowed {
+	if status, _, _ := h.raw(http.MethodPost, axeapi.PathRecording, nil, "", true); status != http.StatusMethodNotAllowed {
 		t.Errorf("POST recording: HTTP %d", status)
 	}
 	if status, _, _ := h.raw(http.MethodGet, "/rest/caas/extendnumber/v9.0", nil, "", true); status != http.StatusNotFound {
 		t.Errorf("unknown path: HTTP %d", status)
 	}
-	status, _, body := h.raw(http.MethodGet, privatenumber.PathAXE+"?subscriptionId=x", http.Header{}, "", true)
+	status, _, body := h.raw(http.MethodGet, axeapi.PathAXE+"?subscriptionId=x", http.Header{}, "", true)
 	if status != http.StatusForbidden || body["resultcode"] != "1010002" || !strings.Contains(body["resultdesc"].(string), "Content-Type") {
 		t.Errorf("no Content-Type: HTTP %d %v", status, body)
 	}
 	for _, body := range []string{"[1]", "not json", "null"} {
-		if _, _, got := h.raw(http.MethodPost, privatenumber.PathAXE, nil, body, true); got["resultcode"] != "1010002" {
+		if _, _, got := h.raw(http.MethodPost, axeapi.PathAXE, nil, body, true); got["resultcode"] != "1010002" {
 			t.Errorf("body %q: %v", body, got)
 		}
 	}
 	// A "+" not sent as %2B arrives as a space and is refused.
-	_, _, body = h.raw(http.MethodGet, privatenumber.PathAXE+"?virtualNum=+8613800000001&extendNum=0001", nil, "", true)
+	_, _, body = h.raw(http.MethodGet, axeapi.PathAXE+"?virtualNum=+8613800000001&extendNum=0001", nil, "", true)
 	if body["resultcode"] != "1010002" || !strings.Contains(body["resultdesc"].(string), "virtualNum") {
 		t.Errorf("unescaped +: %v", body)
 	}
-	_, _, body = h.raw(http.MethodDelete, privatenumber.PathAXE+"?virtualNum=%2B8613800000001", nil, "", true)
+	_, _, body = h.raw(http.MethodDelete, axeapi.PathAXE+"?virtualNum=%2B8613800000001", nil, "", true)
 	if body["resultcode"] != "1010002" || !strings.Contains(body["resultdesc"].(string), "extendNum") {
 		t.Errorf("virtualNum without extendNum: %v", body)
 	}
@@ -149,7 +150,7 @@ func TestRequestShapeChecks(t *testing.T) {
 func TestWireShape(t *testing.T) {
 	h := newAPIHarness(t, nil)
 	in := `{"virtualNum":"` + testX1 + `","bindNum":"` + testA1 + `","recordFlag":true,"displayNumMode":0,"bindExpiredTime":"24","maxDuration":60}`
-	status, _, bound := h.raw(http.MethodPost, privatenumber.PathAXE, nil, in, true)
+	status, _, bound := h.raw(http.MethodPost, axeapi.PathAXE, nil, in, true)
 	if status != http.StatusOK {
 		t.Fatalf("lenient bind: HTTP %d %v", status, bound)
 	}
@@ -160,7 +161,7 @@ func TestWireShape(t *testing.T) {
 		}
 	}
 	sid, _ := bound["subscriptionId"].(string)
-	_, _, got := h.raw(http.MethodGet, privatenumber.PathAXE+"?subscriptionId="+sid, nil, "", true)
+	_, _, got := h.raw(http.MethodGet, axeapi.PathAXE+"?subscriptionId="+sid, nil, "", true)
 	for field, want := range map[string]any{"recordFlag": "true", "displayNumMode": "0", "timeUnit": "0",
 		"bindNum": testA1, "bindExpiredTime": float64(24)} {
 		if got[field] != want {
@@ -170,7 +171,7 @@ func TestWireShape(t *testing.T) {
 	if _, wrapped := got["bindInfo"]; wrapped {
 		t.Error("query v1 answer wrapped in bindInfo")
 	}
-	_, _, modified := h.raw(http.MethodPut, privatenumber.PathAXE, nil, `{"subscriptionId":"`+sid+`","recordFlag":"false"}`, true)
+	_, _, modified := h.raw(http.MethodPut, axeapi.PathAXE, nil, `{"subscriptionId":"`+sid+`","recordFlag":"false"}`, true)
 	if len(modified) != 2 || modified["resultcode"] != "0" {
 		t.Errorf("modify answer %v", modified)
 	}
@@ -185,24 +186,24 @@ func TestRecordingURL(t *testing.T) {
 	if err != nil || u.String() != location {
 		t.Fatalf("RecordingURL = %v, %v; want %s", u, err, location)
 	}
-	status, hdr, body := h.raw(http.MethodGet, privatenumber.PathRecording+"?recordDomain=d&fileName=a.wav", nil, "", true)
+	status, hdr, body := h.raw(http.MethodGet, axeapi.PathRecording+"?recordDomain=d&fileName=a.wav", nil, "", true)
 	if status != http.StatusMovedPermanently || hdr.Get("Location") != location || body != nil {
 		t.Errorf("raw: HTTP %d Location %q body %v", status, hdr.Get("Location"), body)
 	}
 
 	_, err = h.client.RecordingURL(ctx, "ostorQH2.huawei.com", "gone.wav")
-	wantResult(t, err, "1012007", privatenumber.ErrNotFound)
+	wantResult(t, err, "1012007", axeapi.ErrNotFound)
 	_, err = h.client.RecordingURL(ctx, "", "a.wav")
-	wantResult(t, err, "1010002", privatenumber.ErrInvalidParameter)
+	wantResult(t, err, "1010002", axeapi.ErrInvalidParameter)
 	_, err = h.client.RecordingURL(ctx, "d", "")
-	wantResult(t, err, "1010002", privatenumber.ErrInvalidParameter)
+	wantResult(t, err, "1010002", axeapi.ErrInvalidParameter)
 	_, err = h.client.RecordingURL(ctx, "d", "broken.wav")
-	e := wantResult(t, err, "1010001", privatenumber.ErrInternal)
+	e := wantResult(t, err, "1010001", axeapi.ErrInternal)
 	if e.HTTPStatus != http.StatusInternalServerError || !e.Temporary() {
 		t.Errorf("internal failure: HTTP %d temporary %v", e.HTTPStatus, e.Temporary())
 	}
 
 	none := newAPIHarness(t, nil)
 	_, err = none.client.RecordingURL(ctx, "d", "a.wav")
-	wantResult(t, err, "1012007", privatenumber.ErrNotFound)
+	wantResult(t, err, "1012007", axeapi.ErrNotFound)
 }

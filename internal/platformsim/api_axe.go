@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/axeapi"
 	"github.com/pnstream/pnstream/internal/redact"
 )
 
@@ -15,11 +15,11 @@ import (
 type (
 	bindAnswer struct {
 		success
-		privatenumber.BindResponse
+		axeapi.BindResponse
 	}
 	queryAnswer struct {
 		success
-		privatenumber.BindingInfo
+		axeapi.BindingInfo
 	}
 )
 
@@ -64,7 +64,7 @@ func (a *api) bind(r *http.Request, now time.Time) (any, error) {
 		p.check(invalid("virtualNum", "required, or areaCode"))
 	}
 	if mode != "" {
-		p.check(checkEnum("areaMatchMode", mode, privatenumber.AreaMatchStrict, privatenumber.AreaMatchLoose))
+		p.check(checkEnum("areaMatchMode", mode, axeapi.AreaMatchStrict, axeapi.AreaMatchLoose))
 	}
 	if bd.BindNum == "" {
 		p.check(invalid("bindNum", "required"))
@@ -74,21 +74,21 @@ func (a *api) bind(r *http.Request, now time.Time) (any, error) {
 		p.check(checkExtension("extendNum", bd.ExtendNum, a.bindings.ExtensionDigits()))
 	}
 	bd.ExpirySetAtBind = bd.TimeUnit != "" || bindSet
-	bd.DisplayNumMode = orDefault(bd.DisplayNumMode, privatenumber.DisplayVirtualNum)
-	bd.TimeUnit = orDefault(bd.TimeUnit, privatenumber.TimeUnitHours)
+	bd.DisplayNumMode = orDefault(bd.DisplayNumMode, axeapi.DisplayVirtualNum)
+	bd.TimeUnit = orDefault(bd.TimeUnit, axeapi.TimeUnitHours)
 	p.check(a.checkOptions(&bd, bindExp, bindSet, cbExp))
 	if p.err != nil {
 		return nil, p.err
 	}
 	if x != "" && !a.numbers[x] {
-		return nil, &privatenumber.APIError{ResultCode: codeNotAppNumber, ResultDesc: "virtualNum is not a number of this app"}
+		return nil, &axeapi.APIError{ResultCode: codeNotAppNumber, ResultDesc: "virtualNum is not a number of this app"}
 	}
 
 	created, err := a.create(bd, x, area, mode, now)
 	if err != nil {
 		return nil, err
 	}
-	return bindAnswer{success: succeeded, BindResponse: privatenumber.BindResponse{
+	return bindAnswer{success: succeeded, BindResponse: axeapi.BindResponse{
 		SubscriptionID:      created.SubscriptionID,
 		VirtualNum:          created.VirtualNum,
 		ExtendNum:           created.ExtendNum,
@@ -112,13 +112,13 @@ func (a *api) create(bd Binding, x, area, mode string, now time.Time) (Binding, 
 		}
 		return created, err
 	}
-	return Binding{}, &privatenumber.APIError{ResultCode: codeNoNumber, ResultDesc: "Insufficient number resources for areaCode " + area}
+	return Binding{}, &axeapi.APIError{ResultCode: codeNoNumber, ResultDesc: "Insufficient number resources for areaCode " + area}
 }
 
 // checkOptions checks the bind fields shared with modify's rules and fills
 // the lifetimes: bindExp defaults to 168 hours in bd.TimeUnit.
 func (a *api) checkOptions(bd *Binding, bindExp int, bindSet bool, cbExp int) error {
-	if err := checkEnum("displayNumMode", bd.DisplayNumMode, privatenumber.DisplayVirtualNum, privatenumber.DisplayCaller); err != nil {
+	if err := checkEnum("displayNumMode", bd.DisplayNumMode, axeapi.DisplayVirtualNum, axeapi.DisplayCaller); err != nil {
 		return err
 	}
 	if bd.CallbackTone != "" && bd.CallbackNum != "" {
@@ -129,12 +129,12 @@ func (a *api) checkOptions(bd *Binding, bindExp int, bindSet bool, cbExp int) er
 			return err
 		}
 	}
-	if err := checkEnum("timeUnit", bd.TimeUnit, privatenumber.TimeUnitHours, privatenumber.TimeUnitMinutes); err != nil {
+	if err := checkEnum("timeUnit", bd.TimeUnit, axeapi.TimeUnitHours, axeapi.TimeUnitMinutes); err != nil {
 		return err
 	}
 	if !bindSet {
 		bindExp = defaultBindHours
-		if bd.TimeUnit == privatenumber.TimeUnitMinutes {
+		if bd.TimeUnit == axeapi.TimeUnitMinutes {
 			bindExp *= 60
 		}
 	}
@@ -166,7 +166,7 @@ func (a *api) numbersFor(area, mode string) []string {
 			others = append(others, x)
 		}
 	}
-	if mode == privatenumber.AreaMatchLoose {
+	if mode == axeapi.AreaMatchLoose {
 		return append(local, others...)
 	}
 	return local
@@ -201,14 +201,14 @@ func (a *api) query(r *http.Request, now time.Time) (any, error) {
 }
 
 // bindingInfo is a binding as the query APIs answer it.
-func bindingInfo(bd Binding) privatenumber.BindingInfo {
-	return privatenumber.BindingInfo{
+func bindingInfo(bd Binding) axeapi.BindingInfo {
+	return axeapi.BindingInfo{
 		SubscriptionID:      bd.SubscriptionID,
 		VirtualNum:          bd.VirtualNum,
 		ExtendNum:           bd.ExtendNum,
 		BindNum:             bd.BindNum,
 		DisplayNumMode:      bd.DisplayNumMode,
-		RecordFlag:          privatenumber.Flag(bd.RecordFlag),
+		RecordFlag:          axeapi.Flag(bd.RecordFlag),
 		RecordHintTone:      bd.RecordHintTone,
 		CallbackTone:        bd.CallbackTone,
 		CallbackNum:         bd.CallbackNum,
@@ -280,7 +280,7 @@ func (a *api) modify(r *http.Request, now time.Time) (any, error) {
 		return nil, p.err
 	}
 	if display != "" {
-		p.check(checkEnum("displayNumMode", display, privatenumber.DisplayVirtualNum, privatenumber.DisplayCaller))
+		p.check(checkEnum("displayNumMode", display, axeapi.DisplayVirtualNum, axeapi.DisplayCaller))
 	}
 	if tone != "" && num != "" {
 		p.check(invalid("callbackTone", "mutually exclusive with callbackNum"))
@@ -288,8 +288,8 @@ func (a *api) modify(r *http.Request, now time.Time) (any, error) {
 	if num != "" {
 		p.check(checkNumber("callbackNum", num))
 	}
-	effUnit := orDefault(unit, privatenumber.TimeUnitHours)
-	p.check(checkEnum("timeUnit", effUnit, privatenumber.TimeUnitHours, privatenumber.TimeUnitMinutes))
+	effUnit := orDefault(unit, axeapi.TimeUnitHours)
+	p.check(checkEnum("timeUnit", effUnit, axeapi.TimeUnitHours, axeapi.TimeUnitMinutes))
 	if bindSet {
 		p.check(checkLifetime("bindExpiredTime", bindExp, effUnit))
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/axeapi"
 	"github.com/pnstream/pnstream/internal/redact"
 )
 
@@ -30,8 +30,8 @@ var cursorPattern = regexp.MustCompile(`^\d{13}_\d{1,20}$`)
 type (
 	bindingPageAnswer struct {
 		success
-		Bindings []privatenumber.BindingInfo `json:"bindInfoList"`
-		Next     string                      `json:"nextCusor,omitempty"`
+		Bindings []axeapi.BindingInfo `json:"bindInfoList"`
+		Next     string               `json:"nextCusor,omitempty"`
 	}
 	numberCount struct {
 		Number    string `json:"number"`
@@ -57,7 +57,7 @@ func pageParams(q url.Values) (ms int64, skip uint64, limit int, err error) {
 		return 0, 0, limit, nil
 	}
 	if !cursorPattern.MatchString(c) {
-		return 0, 0, 0, invalid("cursor", `%q does not match \d{13}_\d{1,20} (first page: %s)`, redact.Truncate(c, 40), privatenumber.FirstCursor)
+		return 0, 0, 0, invalid("cursor", `%q does not match \d{13}_\d{1,20} (first page: %s)`, redact.Truncate(c, 40), axeapi.FirstCursor)
 	}
 	head, tail, _ := strings.Cut(c, "_")
 	ms, err1 := strconv.ParseInt(head, 10, 64)
@@ -127,7 +127,7 @@ func (a *api) queryV2(r *http.Request, now time.Time) (any, error) {
 		i++
 	}
 	end := min(i+limit, len(list))
-	answer := bindingPageAnswer{success: succeeded, Bindings: make([]privatenumber.BindingInfo, 0, end-i)}
+	answer := bindingPageAnswer{success: succeeded, Bindings: make([]axeapi.BindingInfo, 0, end-i)}
 	for _, bd := range list[i:end] {
 		answer.Bindings = append(answer.Bindings, bindingInfo(bd))
 	}
@@ -171,7 +171,7 @@ func (a *api) virtualNumbers(number string, skip uint64, limit int) (numberPageA
 			return numberPageAnswer{}, err
 		}
 		if !a.numbers[number] {
-			return numberPageAnswer{}, &privatenumber.APIError{ResultCode: codeNotAppNumber, ResultDesc: "number is not a number of this app"}
+			return numberPageAnswer{}, &axeapi.APIError{ResultCode: codeNotAppNumber, ResultDesc: "number is not a number of this app"}
 		}
 		numbers = []string{number}
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/axeapi"
 )
 
 // seedBindings creates n bindings on x, the clock moving 1 ms every 7
@@ -35,7 +35,7 @@ func TestQueryV2PagesThroughEveryBinding(t *testing.T) {
 	h.seedBindings(testX2, 5) // another X: never listed
 
 	got := map[string]bool{}
-	for b, err := range h.client.QueryBindingsV2(ctx, privatenumber.BindingRef{VirtualNum: testX1}, 100) {
+	for b, err := range h.client.QueryBindingsV2(ctx, axeapi.BindingRef{VirtualNum: testX1}, 100) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,7 +59,7 @@ func TestQueryV2PagesThroughEveryBinding(t *testing.T) {
 	for _, stopAfter := range []int{1, 100} {
 		h.v2Calls.Store(0)
 		seen := 0
-		for _, err := range h.client.QueryBindingsV2(ctx, privatenumber.BindingRef{VirtualNum: testX1}, 100) {
+		for _, err := range h.client.QueryBindingsV2(ctx, axeapi.BindingRef{VirtualNum: testX1}, 100) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -78,7 +78,7 @@ func TestQueryV2PagesThroughEveryBinding(t *testing.T) {
 		break
 	}
 	n := 0
-	for b, err := range h.client.QueryBindingsV2(ctx, privatenumber.BindingRef{SubscriptionID: id}, 0) {
+	for b, err := range h.client.QueryBindingsV2(ctx, axeapi.BindingRef{SubscriptionID: id}, 0) {
 		if err != nil || b.SubscriptionID != id {
 			t.Errorf("by subscriptionId: %+v, %v", b, err)
 		}
@@ -87,7 +87,7 @@ func TestQueryV2PagesThroughEveryBinding(t *testing.T) {
 	if n != 1 {
 		t.Errorf("by subscriptionId: %d bindings", n)
 	}
-	for b, err := range h.client.QueryBindingsV2(ctx, privatenumber.BindingRef{VirtualNum: testXShenzhen}, 10) {
+	for b, err := range h.client.QueryBindingsV2(ctx, axeapi.BindingRef{VirtualNum: testXShenzhen}, 10) {
 		t.Errorf("X without bindings listed %+v, %v", b, err)
 	}
 }
@@ -104,8 +104,8 @@ func TestQueryV2RefusesBadPageParameters(t *testing.T) {
 		"virtualNum=" + x + "&cursor=0000000000000_123456789012345678901",
 		"limit=10",
 	} {
-		for _, path := range []string{privatenumber.PathAXEv2, privatenumber.PathVirtualNumber} {
-			if path == privatenumber.PathVirtualNumber && q == "limit=10" {
+		for _, path := range []string{axeapi.PathAXEv2, axeapi.PathVirtualNumber} {
+			if path == axeapi.PathVirtualNumber && q == "limit=10" {
 				continue // number is optional there
 			}
 			status, _, body := h.raw("GET", path+"?"+q, nil, "", true)
@@ -114,7 +114,7 @@ func TestQueryV2RefusesBadPageParameters(t *testing.T) {
 			}
 		}
 	}
-	for _, path := range []string{privatenumber.PathAXEv2, privatenumber.PathVirtualNumber} {
+	for _, path := range []string{axeapi.PathAXEv2, axeapi.PathVirtualNumber} {
 		status, _, body := h.raw("GET", path+"?virtualNum="+x+"&number="+x, nil, "", false)
 		if status != 400 || body["resultcode"] != "1023006" {
 			t.Errorf("unsigned %s: HTTP %d %v, want 400 1023006", path, status, body)
@@ -136,12 +136,12 @@ func TestCountBindings(t *testing.T) {
 	wantResult(t, err, "1011001", nil)
 
 	// Without number, the app's numbers are paged.
-	status, _, body := h.raw("GET", privatenumber.PathVirtualNumber+"?cursor=0000000000000_0&limit=2", nil, "", true)
+	status, _, body := h.raw("GET", axeapi.PathVirtualNumber+"?cursor=0000000000000_0&limit=2", nil, "", true)
 	list, _ := body["numberList"].([]any)
 	if status != 200 || len(list) != 2 || body["nextCusor"] != "0000000000000_2" {
 		t.Fatalf("first page: HTTP %d %v", status, body)
 	}
-	status, _, body = h.raw("GET", privatenumber.PathVirtualNumber+"?cursor=0000000000000_2&limit=2", nil, "", true)
+	status, _, body = h.raw("GET", axeapi.PathVirtualNumber+"?cursor=0000000000000_2&limit=2", nil, "", true)
 	list, _ = body["numberList"].([]any)
 	if _, more := body["nextCusor"]; status != 200 || len(list) != 1 || more {
 		t.Errorf("last page: HTTP %d %v", status, body)

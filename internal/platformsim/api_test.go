@@ -16,7 +16,8 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
-	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/aksk"
+	"github.com/pnstream/pnstream/internal/axeapi"
 )
 
 const (
@@ -70,9 +71,9 @@ type apiHarness struct {
 	clock    *apiClock
 	bindings *Bindings
 	roots    *x509.CertPool
-	fault    atomic.Pointer[privatenumber.APIError]
+	fault    atomic.Pointer[axeapi.APIError]
 	v2Calls  atomic.Int64 // requests to query v2
-	client   *privatenumber.Client
+	client   *axeapi.Client
 }
 
 func newAPIHarness(t *testing.T, recs Recordings) *apiHarness {
@@ -84,8 +85,8 @@ func newAPIHarness(t *testing.T, recs Recordings) *apiHarness {
 	}
 	api := NewAPI(APIConfig{
 		AppKey: testKey, AppSecret: testSecret, Now: h.clock.Now,
-		Fault: func(r *http.Request) *privatenumber.APIError {
-			if r.URL.Path == privatenumber.PathAXEv2 {
+		Fault: func(r *http.Request) *axeapi.APIError {
+			if r.URL.Path == axeapi.PathAXEv2 {
 				h.v2Calls.Add(1)
 			}
 			return h.fault.Load()
@@ -100,9 +101,9 @@ func newAPIHarness(t *testing.T, recs Recordings) *apiHarness {
 	return h
 }
 
-func (h *apiHarness) newClient(key, secret string, now func() time.Time) *privatenumber.Client {
+func (h *apiHarness) newClient(key, secret string, now func() time.Time) *axeapi.Client {
 	h.t.Helper()
-	c, err := privatenumber.NewClient(privatenumber.ClientConfig{
+	c, err := axeapi.NewClient(axeapi.ClientConfig{
 		BaseURL: h.srv.URL, AppKey: key, AppSecret: secret, RootCAs: h.roots, Now: now,
 	})
 	if err != nil {
@@ -120,11 +121,11 @@ func (h *apiHarness) raw(method, target string, header http.Header, body string,
 		h.t.Fatal(err)
 	}
 	if header == nil {
-		header = http.Header{"Content-Type": {privatenumber.ContentType}}
+		header = http.Header{"Content-Type": {axeapi.ContentType}}
 	}
 	req.Header = header
 	if sign {
-		(&privatenumber.Signer{AppKey: testKey, AppSecret: testSecret, Now: h.clock.Now}).Sign(req.Header)
+		(&aksk.Signer{AppKey: testKey, AppSecret: testSecret, Now: h.clock.Now}).Sign(req.Header)
 	}
 	client := h.srv.Client()
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -147,14 +148,14 @@ func (h *apiHarness) raw(method, target string, header http.Header, body string,
 	return resp.StatusCode, resp.Header, m
 }
 
-func apiInt(n int) *int                  { return &n }
-func apiStr(s string) *string            { return &s }
-func apiFlag(b bool) *privatenumber.Flag { f := privatenumber.Flag(b); return &f }
+func apiInt(n int) *int           { return &n }
+func apiStr(s string) *string     { return &s }
+func apiFlag(b bool) *axeapi.Flag { f := axeapi.Flag(b); return &f }
 
 // wantResult checks err is an *APIError with code, matching is (if set).
-func wantResult(t *testing.T, err error, code string, is error) *privatenumber.APIError {
+func wantResult(t *testing.T, err error, code string, is error) *axeapi.APIError {
 	t.Helper()
-	var apiErr *privatenumber.APIError
+	var apiErr *axeapi.APIError
 	if !errors.As(err, &apiErr) {
 		t.Fatalf("err = %v, want platform result %s", err, code)
 	}
@@ -170,7 +171,7 @@ func wantResult(t *testing.T, err error, code string, is error) *privatenumber.A
 func TestRoundTrip(t *testing.T) {
 	h := newAPIHarness(t, nil)
 	ctx := context.Background()
-	bound, err := h.client.Bind(ctx, &privatenumber.BindRequest{
+	bound, err := h.client.Bind(ctx, &axeapi.BindRequest{
 		VirtualNum: testX1, BindNum: testA1, RecordFlag: true, BindExpiredTime: apiInt(24), UserData: "order-17",
 	})
 	if err != nil {
@@ -180,29 +181,29 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("bind answered %+v", bound)
 	}
 
-	byID, err := h.client.Query(ctx, privatenumber.BindingRef{SubscriptionID: bound.SubscriptionID})
+	byID, err := h.client.Query(ctx, axeapi.BindingRef{SubscriptionID: bound.SubscriptionID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := privatenumber.BindingInfo{
+	want := axeapi.BindingInfo{
 		SubscriptionID: bound.SubscriptionID, VirtualNum: testX1, ExtendNum: "0001", BindNum: testA1,
 		DisplayNumMode: "0", RecordFlag: true, TimeUnit: "0", BindExpiredTime: 24, UserData: "order-17",
 	}
 	if *byID != want {
 		t.Errorf("query = %+v\nwant    %+v", *byID, want)
 	}
-	byPair, err := h.client.Query(ctx, privatenumber.BindingRef{VirtualNum: testX1, ExtendNum: "0001"})
+	byPair, err := h.client.Query(ctx, axeapi.BindingRef{VirtualNum: testX1, ExtendNum: "0001"})
 	if err != nil || *byPair != want {
 		t.Errorf("query by virtualNum+extendNum = %+v, %v", byPair, err)
 	}
 
-	err = h.client.Modify(ctx, &privatenumber.ModifyRequest{
+	err = h.client.Modify(ctx, &axeapi.ModifyRequest{
 		SubscriptionID: bound.SubscriptionID, RecordFlag: apiFlag(false), CallbackNum: apiStr(testA2), BindExpiredTime: apiInt(48),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := h.client.Query(ctx, privatenumber.BindingRef{SubscriptionID: bound.SubscriptionID})
+	got, err := h.client.Query(ctx, axeapi.BindingRef{SubscriptionID: bound.SubscriptionID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,55 +219,55 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("expires at %v, want 48 h from the modify", b.ExpiresAt)
 	}
 
-	_, err = h.client.Bind(ctx, &privatenumber.BindRequest{VirtualNum: testX1, BindNum: testA2, ExtendNum: "0001"})
-	wantResult(t, err, "1020167", privatenumber.ErrExtensionTaken)
-	_, err = h.client.Bind(ctx, &privatenumber.BindRequest{VirtualNum: testX1, BindNum: testA1})
+	_, err = h.client.Bind(ctx, &axeapi.BindRequest{VirtualNum: testX1, BindNum: testA2, ExtendNum: "0001"})
+	wantResult(t, err, "1020167", axeapi.ErrExtensionTaken)
+	_, err = h.client.Bind(ctx, &axeapi.BindRequest{VirtualNum: testX1, BindNum: testA1})
 	wantResult(t, err, "1012008", nil)
 
-	if err := h.client.Unbind(ctx, privatenumber.BindingRef{VirtualNum: testX1, ExtendNum: "0001"}); err != nil {
+	if err := h.client.Unbind(ctx, axeapi.BindingRef{VirtualNum: testX1, ExtendNum: "0001"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = h.client.Query(ctx, privatenumber.BindingRef{SubscriptionID: bound.SubscriptionID})
-	wantResult(t, err, "1012007", privatenumber.ErrNotFound)
-	err = h.client.Unbind(ctx, privatenumber.BindingRef{SubscriptionID: bound.SubscriptionID})
-	wantResult(t, err, "1012007", privatenumber.ErrNotFound)
-	err = h.client.Modify(ctx, &privatenumber.ModifyRequest{SubscriptionID: bound.SubscriptionID, UserData: apiStr("x")})
-	wantResult(t, err, "1012007", privatenumber.ErrNotFound)
+	_, err = h.client.Query(ctx, axeapi.BindingRef{SubscriptionID: bound.SubscriptionID})
+	wantResult(t, err, "1012007", axeapi.ErrNotFound)
+	err = h.client.Unbind(ctx, axeapi.BindingRef{SubscriptionID: bound.SubscriptionID})
+	wantResult(t, err, "1012007", axeapi.ErrNotFound)
+	err = h.client.Modify(ctx, &axeapi.ModifyRequest{SubscriptionID: bound.SubscriptionID, UserData: apiStr("x")})
+	wantResult(t, err, "1012007", axeapi.ErrNotFound)
 }
 
 func TestBindRefusesInvalidParameters(t *testing.T) {
 	h := newAPIHarness(t, nil)
-	base := func(mod func(*privatenumber.BindRequest)) *privatenumber.BindRequest {
-		r := &privatenumber.BindRequest{VirtualNum: testX1, BindNum: testA1}
+	base := func(mod func(*axeapi.BindRequest)) *axeapi.BindRequest {
+		r := &axeapi.BindRequest{VirtualNum: testX1, BindNum: testA1}
 		mod(r)
 		return r
 	}
 	for _, tc := range []struct {
 		name  string
-		req   *privatenumber.BindRequest
+		req   *axeapi.BindRequest
 		field string
 	}{
-		{"callbackTone with callbackNum", base(func(r *privatenumber.BindRequest) { r.CallbackTone, r.CallbackNum = "tone.wav", testA2 }), "callbackTone"},
-		{"bad timeUnit", base(func(r *privatenumber.BindRequest) { r.TimeUnit = "2" }), "timeUnit"},
-		{"721 hours", base(func(r *privatenumber.BindRequest) { r.BindExpiredTime = apiInt(721) }), "bindExpiredTime"},
-		{"43201 minutes", base(func(r *privatenumber.BindRequest) { r.TimeUnit, r.BindExpiredTime = "1", apiInt(43201) }), "bindExpiredTime"},
-		{"negative lifetime", base(func(r *privatenumber.BindRequest) { r.BindExpiredTime = apiInt(-1) }), "bindExpiredTime"},
-		{"callback outlives binding", base(func(r *privatenumber.BindRequest) { r.BindExpiredTime, r.CallbackExpiredTime = apiInt(24), apiInt(25) }), "callbackExpiredTime"},
-		{"short extension", base(func(r *privatenumber.BindRequest) { r.ExtendNum = "12" }), "extendNum"},
-		{"zero extension", base(func(r *privatenumber.BindRequest) { r.ExtendNum = "0000" }), "extendNum"},
-		{"X without +", base(func(r *privatenumber.BindRequest) { r.VirtualNum = "13800000001" }), "virtualNum"},
-		{"stray spaces", base(func(r *privatenumber.BindRequest) { r.BindNum = " " + testA1 }), "bindNum"},
-		{"no bindNum", base(func(r *privatenumber.BindRequest) { r.BindNum = "" }), "bindNum"},
-		{"neither X nor area", base(func(r *privatenumber.BindRequest) { r.VirtualNum = "" }), "virtualNum"},
-		{"bad displayNumMode", base(func(r *privatenumber.BindRequest) { r.DisplayNumMode = "2" }), "displayNumMode"},
-		{"bad callbackNum", base(func(r *privatenumber.BindRequest) { r.CallbackNum = "12345" }), "callbackNum"},
-		{"bad areaMatchMode", base(func(r *privatenumber.BindRequest) { r.VirtualNum, r.AreaCode, r.AreaMatchMode = "", "0755", "3" }), "areaMatchMode"},
-		{"bad areaCode", base(func(r *privatenumber.BindRequest) { r.VirtualNum, r.AreaCode = "", "755" }), "areaCode"},
-		{"userData too long", base(func(r *privatenumber.BindRequest) { r.UserData = strings.Repeat("u", 257) }), "userData"},
+		{"callbackTone with callbackNum", base(func(r *axeapi.BindRequest) { r.CallbackTone, r.CallbackNum = "tone.wav", testA2 }), "callbackTone"},
+		{"bad timeUnit", base(func(r *axeapi.BindRequest) { r.TimeUnit = "2" }), "timeUnit"},
+		{"721 hours", base(func(r *axeapi.BindRequest) { r.BindExpiredTime = apiInt(721) }), "bindExpiredTime"},
+		{"43201 minutes", base(func(r *axeapi.BindRequest) { r.TimeUnit, r.BindExpiredTime = "1", apiInt(43201) }), "bindExpiredTime"},
+		{"negative lifetime", base(func(r *axeapi.BindRequest) { r.BindExpiredTime = apiInt(-1) }), "bindExpiredTime"},
+		{"callback outlives binding", base(func(r *axeapi.BindRequest) { r.BindExpiredTime, r.CallbackExpiredTime = apiInt(24), apiInt(25) }), "callbackExpiredTime"},
+		{"short extension", base(func(r *axeapi.BindRequest) { r.ExtendNum = "12" }), "extendNum"},
+		{"zero extension", base(func(r *axeapi.BindRequest) { r.ExtendNum = "0000" }), "extendNum"},
+		{"X without +", base(func(r *axeapi.BindRequest) { r.VirtualNum = "13800000001" }), "virtualNum"},
+		{"stray spaces", base(func(r *axeapi.BindRequest) { r.BindNum = " " + testA1 }), "bindNum"},
+		{"no bindNum", base(func(r *axeapi.BindRequest) { r.BindNum = "" }), "bindNum"},
+		{"neither X nor area", base(func(r *axeapi.BindRequest) { r.VirtualNum = "" }), "virtualNum"},
+		{"bad displayNumMode", base(func(r *axeapi.BindRequest) { r.DisplayNumMode = "2" }), "displayNumMode"},
+		{"bad callbackNum", base(func(r *axeapi.BindRequest) { r.CallbackNum = "12345" }), "callbackNum"},
+		{"bad areaMatchMode", base(func(r *axeapi.BindRequest) { r.VirtualNum, r.AreaCode, r.AreaMatchMode = "", "0755", "3" }), "areaMatchMode"},
+		{"bad areaCode", base(func(r *axeapi.BindRequest) { r.VirtualNum, r.AreaCode = "", "755" }), "areaCode"},
+		{"userData too long", base(func(r *axeapi.BindRequest) { r.UserData = strings.Repeat("u", 257) }), "userData"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := h.client.Bind(context.Background(), tc.req)
-			e := wantResult(t, err, "1010002", privatenumber.ErrInvalidParameter)
+			e := wantResult(t, err, "1010002", axeapi.ErrInvalidParameter)
 			if !strings.Contains(e.ResultDesc, tc.field) || e.HTTPStatus != http.StatusForbidden {
 				t.Errorf("HTTP %d %q, want 403 naming %s", e.HTTPStatus, e.ResultDesc, tc.field)
 			}
@@ -276,9 +277,9 @@ func TestBindRefusesInvalidParameters(t *testing.T) {
 		t.Errorf("%d bindings stored by refused binds", got)
 	}
 
-	_, err := h.client.Bind(context.Background(), &privatenumber.BindRequest{VirtualNum: "+8613700000009", BindNum: testA1})
+	_, err := h.client.Bind(context.Background(), &axeapi.BindRequest{VirtualNum: "+8613700000009", BindNum: testA1})
 	wantResult(t, err, "1011001", nil)
-	ok, err := h.client.Bind(context.Background(), &privatenumber.BindRequest{VirtualNum: testX1, BindNum: testA1, TimeUnit: "1", BindExpiredTime: apiInt(43200)})
+	ok, err := h.client.Bind(context.Background(), &axeapi.BindRequest{VirtualNum: testX1, BindNum: testA1, TimeUnit: "1", BindExpiredTime: apiInt(43200)})
 	if err != nil || ok.BindExpiredTime != 43200 {
 		t.Errorf("43200 minutes refused: %+v %v", ok, err)
 	}
@@ -287,13 +288,13 @@ func TestBindRefusesInvalidParameters(t *testing.T) {
 func TestBindByAreaCode(t *testing.T) {
 	h := newAPIHarness(t, nil)
 	ctx := context.Background()
-	got, err := h.client.Bind(ctx, &privatenumber.BindRequest{AreaCode: "0755", BindNum: testA1})
+	got, err := h.client.Bind(ctx, &axeapi.BindRequest{AreaCode: "0755", BindNum: testA1})
 	if err != nil || got.VirtualNum != testXShenzhen {
 		t.Fatalf("0755 bound %+v, %v; want X %s", got, err, testXShenzhen)
 	}
-	_, err = h.client.Bind(ctx, &privatenumber.BindRequest{AreaCode: "010", BindNum: testA1})
+	_, err = h.client.Bind(ctx, &axeapi.BindRequest{AreaCode: "010", BindNum: testA1})
 	wantResult(t, err, "1011002", nil)
-	got, err = h.client.Bind(ctx, &privatenumber.BindRequest{AreaCode: "010", AreaMatchMode: "1", BindNum: testA1})
+	got, err = h.client.Bind(ctx, &axeapi.BindRequest{AreaCode: "010", AreaMatchMode: "1", BindNum: testA1})
 	if err != nil || got.VirtualNum != testX1 {
 		t.Fatalf("loose 010 bound %+v, %v; want the first X", got, err)
 	}
@@ -302,14 +303,14 @@ func TestBindByAreaCode(t *testing.T) {
 func TestBindingExpires(t *testing.T) {
 	h := newAPIHarness(t, nil)
 	ctx := context.Background()
-	b, err := h.client.Bind(ctx, &privatenumber.BindRequest{VirtualNum: testX1, BindNum: testA1, TimeUnit: "1", BindExpiredTime: apiInt(1)})
+	b, err := h.client.Bind(ctx, &axeapi.BindRequest{VirtualNum: testX1, BindNum: testA1, TimeUnit: "1", BindExpiredTime: apiInt(1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.clock.Advance(61 * time.Second)
-	_, err = h.client.Query(ctx, privatenumber.BindingRef{SubscriptionID: b.SubscriptionID})
-	wantResult(t, err, "1012007", privatenumber.ErrNotFound)
-	again, err := h.client.Bind(ctx, &privatenumber.BindRequest{VirtualNum: testX1, BindNum: testA1, ExtendNum: b.ExtendNum})
+	_, err = h.client.Query(ctx, axeapi.BindingRef{SubscriptionID: b.SubscriptionID})
+	wantResult(t, err, "1012007", axeapi.ErrNotFound)
+	again, err := h.client.Bind(ctx, &axeapi.BindRequest{VirtualNum: testX1, BindNum: testA1, ExtendNum: b.ExtendNum})
 	if err != nil {
 		t.Fatalf("extension of an expired binding not idle: %+v %v", again, err)
 	}
@@ -317,15 +318,15 @@ func TestBindingExpires(t *testing.T) {
 
 func TestFlowControlFault(t *testing.T) {
 	h := newAPIHarness(t, nil)
-	h.fault.Store(&privatenumber.APIError{ResultCode: "1010010", ResultDesc: "Flow control"})
-	_, err := h.client.Query(context.Background(), privatenumber.BindingRef{SubscriptionID: "any"})
-	e := wantResult(t, err, "1010010", privatenumber.ErrFlowControl)
+	h.fault.Store(&axeapi.APIError{ResultCode: "1010010", ResultDesc: "Flow control"})
+	_, err := h.client.Query(context.Background(), axeapi.BindingRef{SubscriptionID: "any"})
+	e := wantResult(t, err, "1010010", axeapi.ErrFlowControl)
 	if !e.Temporary() || e.RetryAfter() != time.Minute {
 		t.Errorf("flow control: temporary %v, retry after %v", e.Temporary(), e.RetryAfter())
 	}
 	h.fault.Store(nil)
-	_, err = h.client.Query(context.Background(), privatenumber.BindingRef{SubscriptionID: "any"})
-	wantResult(t, err, "1012007", privatenumber.ErrNotFound)
+	_, err = h.client.Query(context.Background(), axeapi.BindingRef{SubscriptionID: "any"})
+	wantResult(t, err, "1012007", axeapi.ErrNotFound)
 }
 
 // TestBindByAreaCodeOnDefaultNumbers: each default X has a city, so an
@@ -343,7 +344,7 @@ func TestBindByAreaCodeOnDefaultNumbers(t *testing.T) {
 	t.Cleanup(srv.Close)
 	roots := x509.NewCertPool()
 	roots.AddCert(srv.Certificate())
-	client, err := privatenumber.NewClient(privatenumber.ClientConfig{BaseURL: srv.URL, AppKey: testKey, AppSecret: testSecret, RootCAs: roots})
+	client, err := axeapi.NewClient(axeapi.ClientConfig{BaseURL: srv.URL, AppKey: testKey, AppSecret: testSecret, RootCAs: roots})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,13 +354,13 @@ func TestBindByAreaCodeOnDefaultNumbers(t *testing.T) {
 	}
 	for _, x := range cfg.VirtualNumbers {
 		area := cfg.AreaCodes[x]
-		got, err := client.Bind(ctx, &privatenumber.BindRequest{AreaCode: area, BindNum: testA1})
+		got, err := client.Bind(ctx, &axeapi.BindRequest{AreaCode: area, BindNum: testA1})
 		if err != nil || got.VirtualNum != x {
 			t.Errorf("areaCode %s bound %+v, %v; want X %s", area, got, err, x)
 		}
 	}
-	_, err = client.Bind(ctx, &privatenumber.BindRequest{AreaCode: "0571", BindNum: testA1}) // Hangzhou: no default X
+	_, err = client.Bind(ctx, &axeapi.BindRequest{AreaCode: "0571", BindNum: testA1}) // Hangzhou: no default X
 	wantResult(t, err, "1011002", nil)
-	_, err = client.Bind(ctx, &privatenumber.BindRequest{AreaCode: "0571", AreaMatchMode: "0", BindNum: testA1})
+	_, err = client.Bind(ctx, &axeapi.BindRequest{AreaCode: "0571", AreaMatchMode: "0", BindNum: testA1})
 	wantResult(t, err, "1011002", nil)
 }

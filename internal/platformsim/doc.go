@@ -3,8 +3,8 @@
 // platform cannot be reached.
 //
 // Faithful means it enforces the platform's documented contract (as
-// internal/privatenumber models it) rather than answering 200 to
-// everything: the API verifies both AKSK headers (realm, profile, type,
+// internal/privatenumber, aksk and axeapi model it) rather than answering
+// 200 to everything: the API verifies both AKSK headers (realm, profile, type,
 // every UsernameToken attribute, the digest, a replay window around Created
 // and nonces not reused), validates every bind parameter the way the
 // platform does (result code 1010002 naming the field), allocates

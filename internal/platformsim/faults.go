@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/axeapi"
 )
 
 // FaultsPath is the admin endpoint of fault injection: GET shows the
@@ -233,11 +233,11 @@ func (f *Faults) Active() FaultSpec {
 
 // APIFault answers API requests with flow control (1010010) while that
 // fault is on; it is the APIConfig.Fault of the simulator.
-func (f *Faults) APIFault(*http.Request) *privatenumber.APIError {
+func (f *Faults) APIFault(*http.Request) *axeapi.APIError {
 	if f == nil || !f.open(&f.flowControlUntil, f.now()) {
 		return nil
 	}
-	return &privatenumber.APIError{ResultCode: "1010010", ResultDesc: "Flow control: the request rate exceeds the limit, retry after a minute"}
+	return &axeapi.APIError{ResultCode: "1010010", ResultDesc: "Flow control: the request rate exceeds the limit, retry after a minute"}
 }
 
 // open reports whether the window ending at *until is open at now.

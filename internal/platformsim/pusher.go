@@ -14,6 +14,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/pnstream/pnstream/internal/aksk"
+	"github.com/pnstream/pnstream/internal/axeapi"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 )
 
@@ -127,7 +129,7 @@ type Pusher struct {
 	client *http.Client
 	faults *Faults
 	log    *zap.Logger
-	signer privatenumber.Signer
+	signer aksk.Signer
 
 	slots chan struct{}  // one per pending push
 	ready chan *delivery // pushes due for an attempt; holds MaxPending, so a send never blocks
@@ -168,7 +170,7 @@ func NewPusher(cfg PusherConfig, client *http.Client, faults *Faults, log *zap.L
 	}
 	return &Pusher{
 		cfg: cfg, client: client, faults: faults, log: log,
-		signer: privatenumber.Signer{AppKey: cfg.AppKey, AppSecret: cfg.AppSecret, WSSE: cfg.WSSE},
+		signer: aksk.Signer{AppKey: cfg.AppKey, AppSecret: cfg.AppSecret, WSSE: cfg.WSSE},
 		slots:  make(chan struct{}, cfg.MaxPending),
 		ready:  make(chan *delivery, cfg.MaxPending),
 		wake:   make(chan struct{}, 1),
@@ -392,7 +394,7 @@ func (p *Pusher) send(ctx context.Context, d *delivery) error {
 	// headers are those of its time, sent or not.
 	if d.header == nil || p.cfg.RepushHeaders != RepushOriginal {
 		d.header = http.Header{}
-		d.header.Set("Content-Type", privatenumber.ContentType)
+		d.header.Set("Content-Type", axeapi.ContentType)
 		p.signer.Sign(d.header) // a fresh nonce and Created
 	}
 	fault, faulty := p.faults.pushFault(time.Now())

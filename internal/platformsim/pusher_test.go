@@ -15,6 +15,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/pnstream/pnstream/internal/aksk"
+	"github.com/pnstream/pnstream/internal/axeapi"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/schemas"
 )
@@ -29,7 +31,7 @@ const (
 type receiver struct {
 	t        *testing.T
 	srv      *httptest.Server
-	verifier *privatenumber.Verifier
+	verifier *aksk.Verifier
 	answer   func(body []byte, n int) int // n counts the pushes of this body
 
 	mu     sync.Mutex
@@ -46,7 +48,7 @@ type receiver struct {
 func newReceiver(t *testing.T, answer func(body []byte, n int) int) *receiver {
 	r := &receiver{
 		t: t, answer: answer, counts: map[string]int{}, times: map[string][]time.Time{}, nonces: map[string]bool{},
-		verifier: privatenumber.NewVerifier(pushKey, pushSecret, time.Minute, 0, nil),
+		verifier: aksk.NewVerifier(pushKey, pushSecret, time.Minute, 0, nil),
 	}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
@@ -307,7 +309,7 @@ func TestPusherSignsWithWSSE(t *testing.T) {
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
 	for _, h := range rcv.header {
-		if h.Get(privatenumber.HeaderWSSE) == "" || h.Get(privatenumber.HeaderAKSK) != "" || h.Get("Authorization") != privatenumber.AuthorizationWSSE {
+		if h.Get(aksk.HeaderWSSE) == "" || h.Get(aksk.HeaderAKSK) != "" || h.Get("Authorization") != aksk.AuthorizationWSSE {
 			t.Errorf("headers %v: want the X-WSSE scheme only", h)
 		}
 	}
@@ -394,7 +396,7 @@ func TestPusherRepushHeaders(t *testing.T) {
 	for _, mode := range []string{RepushFresh, RepushOriginal} {
 		t.Run(mode, func(t *testing.T) {
 			verifyNoLeaks(t)
-			verifier := privatenumber.NewVerifier(pushKey, pushSecret, time.Minute, 0, nil)
+			verifier := aksk.NewVerifier(pushKey, pushSecret, time.Minute, 0, nil)
 			var mu sync.Mutex
 			auth := map[string][]string{} // X-AKSK of every attempt, by body
 			var bad []string
@@ -405,11 +407,11 @@ func TestPusherRepushHeaders(t *testing.T) {
 				if _, verr := verifier.Verify(req.Header); err != nil || verr != nil {
 					bad = append(bad, fmt.Sprintf("read %v, auth %v", err, verr))
 				}
-				if req.Header.Get("Content-Type") != privatenumber.ContentType {
+				if req.Header.Get("Content-Type") != axeapi.ContentType {
 					bad = append(bad, "content type "+req.Header.Get("Content-Type"))
 				}
 				key := string(body)
-				auth[key] = append(auth[key], req.Header.Get(privatenumber.HeaderAKSK))
+				auth[key] = append(auth[key], req.Header.Get(aksk.HeaderAKSK))
 				if len(auth[key]) <= 3 { // refused until the third re-push
 					w.WriteHeader(http.StatusServiceUnavailable)
 				}

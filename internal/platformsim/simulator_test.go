@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/pnstream/pnstream/internal/axeapi"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 )
 
@@ -87,12 +88,12 @@ func TestSimulator(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 
-	client, err := privatenumber.NewClient(privatenumber.ClientConfig{BaseURL: cfg.PublicURL, AppKey: pushKey, AppSecret: pushSecret})
+	client, err := axeapi.NewClient(axeapi.ClientConfig{BaseURL: cfg.PublicURL, AppKey: pushKey, AppSecret: pushSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
 	first := sim.Bindings().Snapshot(time.Now())[0]
-	info, err := client.Query(ctx, privatenumber.BindingRef{SubscriptionID: first.SubscriptionID})
+	info, err := client.Query(ctx, axeapi.BindingRef{SubscriptionID: first.SubscriptionID})
 	if err != nil || info.ExtendNum != first.ExtendNum {
 		t.Fatalf("query a start binding: %+v, %v", info, err)
 	}
@@ -134,7 +135,7 @@ func TestSimulator(t *testing.T) {
 		t.Fatalf("set fault: %v %v", err, resp)
 	}
 	resp.Body.Close()
-	if _, err := client.Query(ctx, privatenumber.BindingRef{SubscriptionID: first.SubscriptionID}); !errors.Is(err, privatenumber.ErrFlowControl) {
+	if _, err := client.Query(ctx, axeapi.BindingRef{SubscriptionID: first.SubscriptionID}); !errors.Is(err, axeapi.ErrFlowControl) {
 		t.Errorf("query under flow control: %v, want ErrFlowControl", err)
 	}
 	req, _ = http.NewRequest(http.MethodPut, cfg.PublicURL+FaultsPath, strings.NewReader(`{"flowControl":{"for":"1m"},"typo":1}`))
@@ -154,7 +155,7 @@ func TestSimulator(t *testing.T) {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	if _, err := client.Query(ctx, privatenumber.BindingRef{SubscriptionID: first.SubscriptionID}); err != nil {
+	if _, err := client.Query(ctx, axeapi.BindingRef{SubscriptionID: first.SubscriptionID}); err != nil {
 		t.Errorf("query after the faults were cleared: %v", err)
 	}
 }

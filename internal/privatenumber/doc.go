@@ -1,12 +1,10 @@
-// Package privatenumber holds what pnstream knows of the Huawei Cloud Private
-// Number platform in AXE mode: the call-event and fee-record (CDR) pushes as
-// typed models, their tolerant decoding and validation, the identity of every
-// record, the AKSK and legacy X-WSSE authentication schemes, and a client of
-// the AXE API (bind, unbind, query v1 and v2, modify, binding count per X,
-// recording URL).
+// Package privatenumber holds what pnstream knows of the pushes of the
+// Huawei Cloud Private Number platform in AXE mode: the call-event, fee-record
+// (CDR) and X-number-status pushes as typed models, their tolerant decoding
+// and validation, and the identity of every record. Verifying a push's AKSK
+// headers is package aksk's job; calling the platform, package axeapi's.
 //
-// Apart from Client, which calls the platform over HTTPS, everything here is
-// a plain function of its input: no I/O, no logging.
+// Everything here is a plain function of its input: no I/O, no logging.
 //
 // Decoding follows DESIGN.md's tolerance: only a record's identity (a CDR's
 // icid and sessionId; an event's eventType, sessionId and timestamp) can

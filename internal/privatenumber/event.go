@@ -120,7 +120,7 @@ func (b *eventBody) event(raw []byte) (CallEvent, error) {
 	case len(si) == 0 || si[0] == jsonscan.KindNull:
 		return CallEvent{}, append(errs, fieldErr("statusInfo", "required"))
 	case si[0] != jsonscan.KindObject:
-		return CallEvent{}, append(errs, fieldErr("statusInfo", "got %s, want an object", jsonKind(si)))
+		return CallEvent{}, append(errs, fieldErr("statusInfo", "got %s, want an object", JSONKind(si)))
 	default:
 		if err := json.Unmarshal(si, &s); err != nil {
 			return CallEvent{}, append(errs, jsonError("statusInfo", err))
@@ -142,13 +142,13 @@ func (e *CallEvent) read(s *statusJSON, errs *FieldErrors) {
 		}
 		checkID(errs, "statusInfo.sessionId", e.SessionID, 256)
 	} else {
-		*errs = append(*errs, fieldErr("statusInfo.sessionId", "got %s, want a string", jsonKind(v)))
+		*errs = append(*errs, fieldErr("statusInfo.sessionId", "got %s, want a string", JSONKind(v)))
 	}
 	noted := false
 	if v, ok := present(s.Timestamp); ok {
 		var kind string
 		if e.Timestamp, kind = lenientTime(v); kind != "" {
-			*errs = append(*errs, fieldErr("statusInfo.timestamp", "got %s, want a time \"yyyy-MM-dd HH:mm:ss\" (UTC) between 1970-01-02 and 2105-12-31", jsonKind(v)))
+			*errs = append(*errs, fieldErr("statusInfo.timestamp", "got %s, want a time \"yyyy-MM-dd HH:mm:ss\" (UTC) between 1970-01-02 and 2105-12-31", JSONKind(v)))
 			noted = true
 		}
 	}

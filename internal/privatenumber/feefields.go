@@ -149,7 +149,7 @@ func (v *feeValues) record(path string, raw []byte) (FeeRecord, error) {
 		// allocation a record.
 		if notString[i] {
 			val := v.value(f)
-			errs = append(errs, fieldErr(joinPath(path, feeKeys[f]), "got %s, want a string", jsonKind(val.b)))
+			errs = append(errs, fieldErr(joinPath(path, feeKeys[f]), "got %s, want a string", JSONKind(val.b)))
 		} else if problem := idProblem(*r.stringField(f), idMaxLen[i]); problem != "" {
 			errs = append(errs, fieldErr(joinPath(path, feeKeys[f]), "%s", problem))
 		}

@@ -51,10 +51,12 @@ func (n *Int) UnmarshalJSON(b []byte) error {
 // typeError reports a value of the wrong JSON type the way encoding/json
 // does, so that the decoder adds the field's path to it.
 func typeError(b []byte, t reflect.Type) error {
-	return &json.UnmarshalTypeError{Value: jsonKind(b), Type: t}
+	return &json.UnmarshalTypeError{Value: JSONKind(b), Type: t}
 }
 
-func jsonKind(b []byte) string {
+// JSONKind names the kind of JSON value b holds (a short string quoted), for
+// errors about a value of the wrong type; the API client words its own so.
+func JSONKind(b []byte) string {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {
 		return "empty"

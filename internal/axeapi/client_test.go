@@ -1,4 +1,4 @@
-package privatenumber
+package axeapi
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pnstream/pnstream/internal/aksk"
 )
 
 // The round trip against the simulator, with every error path, is in
@@ -74,7 +76,7 @@ func TestClientWireFormat(t *testing.T) {
 	if len(*got) != len(want) {
 		t.Fatalf("%d requests, want %d", len(*got), len(want))
 	}
-	v := NewVerifier("key", "secret", time.Minute, 0, nil)
+	v := aksk.NewVerifier("key", "secret", time.Minute, 0, nil)
 	for i, r := range *got {
 		if r.method != want[i].method || r.path != PathAXE || r.rawQuery != want[i].rawQuery {
 			t.Errorf("request %d: %s %s?%s, want %s %s?%s", i, r.method, r.path, r.rawQuery, want[i].method, PathAXE, want[i].rawQuery)
@@ -82,7 +84,7 @@ func TestClientWireFormat(t *testing.T) {
 		if ct := r.header.Get("Content-Type"); ct != ContentType {
 			t.Errorf("request %d: Content-Type %q", i, ct)
 		}
-		if a := r.header.Get(HeaderAuthorization); a != AuthorizationAKSK {
+		if a := r.header.Get(aksk.HeaderAuthorization); a != aksk.AuthorizationAKSK {
 			t.Errorf("request %d: Authorization %q", i, a)
 		}
 		if _, err := v.VerifyOnce(r.header); err != nil {

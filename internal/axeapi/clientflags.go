@@ -1,4 +1,4 @@
-package privatenumber
+package axeapi
 
 import "flag"
 

@@ -1,4 +1,4 @@
-package privatenumber
+package aksk
 
 import (
 	"crypto/hmac"

@@ -1,4 +1,4 @@
-package privatenumber
+package axeapi
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/pnstream/pnstream/internal/privatenumber"
 )
 
 // Paths of the binding queries beyond v1 (reference §3, §11.2).
@@ -224,7 +226,7 @@ func (p *countPage) count(x string) (int, bool) {
 func countIn(m map[string]json.RawMessage) (int, bool) {
 	for _, name := range bindingCountFields {
 		if raw, ok := m[name]; ok {
-			var n Int
+			var n privatenumber.Int
 			if json.Unmarshal(raw, &n) == nil && string(bytes.TrimSpace(raw)) != "null" && string(bytes.TrimSpace(raw)) != `""` {
 				return int(n), true
 			}

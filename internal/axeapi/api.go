@@ -1,9 +1,11 @@
-package privatenumber
+package axeapi
 
 import (
 	"bytes"
 	"fmt"
 	"net/url"
+
+	"github.com/pnstream/pnstream/internal/privatenumber"
 )
 
 // API paths of the AXE mode (reference §2–§4).
@@ -50,7 +52,7 @@ func (f *Flag) UnmarshalJSON(b []byte) error {
 	case `"false"`, "false", "null":
 		*f = false
 	default:
-		return fmt.Errorf("recordFlag: want \"true\" or \"false\", got %s", jsonKind(b))
+		return fmt.Errorf("recordFlag: want \"true\" or \"false\", got %s", privatenumber.JSONKind(b))
 	}
 	return nil
 }

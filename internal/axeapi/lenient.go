@@ -1,10 +1,12 @@
-package privatenumber
+package axeapi
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
+
+	"github.com/pnstream/pnstream/internal/privatenumber"
 )
 
 // API answers are decoded leniently: the platform documents bindExpiredTime
@@ -35,19 +37,19 @@ func (t *text) UnmarshalJSON(b []byte) error {
 		}
 		*t = text(n.String())
 	default:
-		return typeError(b, typeOfText)
+		return &json.UnmarshalTypeError{Value: privatenumber.JSONKind(b), Type: typeOfText}
 	}
 	return nil
 }
 
-// UnmarshalJSON decodes a bind answer leniently (see text and Int).
+// UnmarshalJSON decodes a bind answer leniently (see text and privatenumber.Int).
 func (r *BindResponse) UnmarshalJSON(b []byte) error {
 	var w struct {
-		SubscriptionID      text `json:"subscriptionId"`
-		VirtualNum          text `json:"virtualNum"`
-		ExtendNum           text `json:"extendNum"`
-		BindExpiredTime     Int  `json:"bindExpiredTime"`
-		CallbackExpiredTime Int  `json:"callbackExpiredTime"`
+		SubscriptionID      text              `json:"subscriptionId"`
+		VirtualNum          text              `json:"virtualNum"`
+		ExtendNum           text              `json:"extendNum"`
+		BindExpiredTime     privatenumber.Int `json:"bindExpiredTime"`
+		CallbackExpiredTime privatenumber.Int `json:"callbackExpiredTime"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return fmt.Errorf("bind answer: %w", err)
@@ -60,22 +62,22 @@ func (r *BindResponse) UnmarshalJSON(b []byte) error {
 }
 
 // UnmarshalJSON decodes a binding of query v1 or v2 leniently (see text
-// and Int).
+// and privatenumber.Int).
 func (r *BindingInfo) UnmarshalJSON(b []byte) error {
 	var w struct {
-		SubscriptionID      text `json:"subscriptionId"`
-		VirtualNum          text `json:"virtualNum"`
-		ExtendNum           text `json:"extendNum"`
-		BindNum             text `json:"bindNum"`
-		DisplayNumMode      text `json:"displayNumMode"`
-		RecordFlag          Flag `json:"recordFlag"`
-		RecordHintTone      text `json:"recordHintTone"`
-		CallbackTone        text `json:"callbackTone"`
-		CallbackNum         text `json:"callbackNum"`
-		TimeUnit            text `json:"timeUnit"`
-		BindExpiredTime     Int  `json:"bindExpiredTime"`
-		CallbackExpiredTime Int  `json:"callbackExpiredTime"`
-		UserData            text `json:"userData"`
+		SubscriptionID      text              `json:"subscriptionId"`
+		VirtualNum          text              `json:"virtualNum"`
+		ExtendNum           text              `json:"extendNum"`
+		BindNum             text              `json:"bindNum"`
+		DisplayNumMode      text              `json:"displayNumMode"`
+		RecordFlag          Flag              `json:"recordFlag"`
+		RecordHintTone      text              `json:"recordHintTone"`
+		CallbackTone        text              `json:"callbackTone"`
+		CallbackNum         text              `json:"callbackNum"`
+		TimeUnit            text              `json:"timeUnit"`
+		BindExpiredTime     privatenumber.Int `json:"bindExpiredTime"`
+		CallbackExpiredTime privatenumber.Int `json:"callbackExpiredTime"`
+		UserData            text              `json:"userData"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return fmt.Errorf("binding: %w", err)

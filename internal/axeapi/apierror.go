@@ -1,4 +1,4 @@
-package privatenumber
+package axeapi
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/redact"
 )
 
@@ -173,7 +174,7 @@ func (c *resultCode) UnmarshalJSON(b []byte) error {
 	}
 	var n json.Number
 	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("resultcode: want a string or number, got %s", jsonKind(b))
+		return fmt.Errorf("resultcode: want a string or number, got %s", privatenumber.JSONKind(b))
 	}
 	*c = resultCode(n.String())
 	return nil

@@ -1,4 +1,4 @@
-package privatenumber
+package axeapi
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pnstream/pnstream/internal/aksk"
 	"github.com/pnstream/pnstream/internal/redact"
 )
 
@@ -113,7 +114,7 @@ func isLoopback(host string) bool {
 type Client struct {
 	base   *url.URL
 	http   *http.Client
-	signer *Signer
+	signer *aksk.Signer
 }
 
 // NewClient validates cfg, fills its defaults and reads CAFile. It does
@@ -157,7 +158,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 			// its result, and no other call is expected to redirect.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		signer: &Signer{AppKey: cfg.AppKey, AppSecret: cfg.AppSecret, Now: cfg.Now},
+		signer: &aksk.Signer{AppKey: cfg.AppKey, AppSecret: cfg.AppSecret, Now: cfg.Now},
 	}, nil
 }
 
