@@ -10,11 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"go.uber.org/zap"
 
@@ -22,27 +17,20 @@ import (
 	"github.com/pnstream/pnstream/internal/ingest"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:])
-	stop()
-	daemon.Exit("ingest", err)
+var command = daemon.Command[config]{
+	Name:  "ingest",
+	Parse: parseConfig,
+	Log:   func(cfg config) daemon.LogConfig { return cfg.log },
+	Run:   serve,
 }
 
-// run reads the configuration, then serves pushes until ctx is done.
-func run(ctx context.Context, args []string) error {
-	cfg, err := parseConfig(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	log, err := daemon.NewLogger(cfg.log, "ingest")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = log.Sync() }()
+func main() { daemon.Main(command) }
+
+// run starts the command with args until ctx is done (for tests).
+func run(ctx context.Context, args []string) error { return command.Start(ctx, args) }
+
+// serve serves pushes until ctx is done.
+func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	log.Info("starting", zap.Any("config", cfg.ingest.Redacted()), zap.String("nats_url", cfg.nats.Redacted().URL))
 	if cfg.ingest.Auth == ingest.AuthOff {
 		log.Warn("push authentication is OFF: anyone who can reach this port can inject call records")

@@ -12,36 +12,20 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"os"
-	"os/signal"
-	"syscall"
+
+	"go.uber.org/zap"
 
 	"github.com/pnstream/pnstream/internal/daemon"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:])
-	stop()
-	daemon.Exit("pnsim", err)
+var command = daemon.Command[config]{
+	Name:  "pnsim",
+	Parse: parseConfig,
+	Log:   func(cfg config) daemon.LogConfig { return cfg.log },
+	Run:   func(ctx context.Context, cfg config, log *zap.Logger) error { return newApp(cfg.sim, log).Run(ctx) },
 }
 
-// run reads the configuration, then simulates the platform until ctx is
-// done.
-func run(ctx context.Context, args []string) error {
-	cfg, err := parseConfig(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	log, err := daemon.NewLogger(cfg.log, "pnsim")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = log.Sync() }()
-	return newApp(cfg.sim, log).Run(ctx)
-}
+func main() { daemon.Main(command) }
+
+// run starts the command with args until ctx is done (for tests).
+func run(ctx context.Context, args []string) error { return command.Start(ctx, args) }

@@ -15,38 +15,26 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"go.uber.org/zap"
 
 	"github.com/pnstream/pnstream/internal/daemon"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:])
-	stop()
-	daemon.Exit("recorder", err)
+var command = daemon.Command[config]{
+	Name:  "recorder",
+	Parse: parseConfig,
+	Log:   func(cfg config) daemon.LogConfig { return cfg.log },
+	Run:   record,
 }
 
-// run reads the configuration, then runs the recorder until ctx is done.
-func run(ctx context.Context, args []string) error {
-	cfg, err := parseConfig(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	log, err := daemon.NewLogger(cfg.log, "recorder")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = log.Sync() }()
+func main() { daemon.Main(command) }
+
+// run starts the command with args until ctx is done (for tests).
+func run(ctx context.Context, args []string) error { return command.Start(ctx, args) }
+
+// record runs the recorder until ctx is done.
+func record(ctx context.Context, cfg config, log *zap.Logger) error {
 	log.Info("starting", zap.Any("recorder", cfg.recorder), zap.String("nats_url", cfg.nats.Redacted().URL),
 		zap.Stringer("clickhouse", cfg.warehouse), zap.Stringer("pii", cfg.pii), zap.Any("streams", cfg.streams),
 		zap.Any("archive", cfg.archive.Redacted()), zap.Any("gaps", cfg.gaps), zap.Any("numbers", cfg.numbers), zap.String("api_base_url", cfg.platform.BaseURL))

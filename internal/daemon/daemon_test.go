@@ -2,11 +2,15 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
+	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 func TestParseReadsEnvironmentFlagsWin(t *testing.T) {
@@ -57,5 +61,44 @@ func TestNewLogger(t *testing.T) {
 	}
 	if _, err := NewLogger(LogConfig{Level: "debug", Format: "console"}, "x"); err != nil {
 		t.Error(err)
+	}
+}
+
+// A Command reads its settings, builds its logger and runs; -help is no
+// error, and a bad setting never reaches Run.
+func TestCommandStart(t *testing.T) {
+	type settings struct {
+		log  LogConfig
+		word string
+	}
+	ran := ""
+	c := Command[settings]{
+		Name: "test",
+		Parse: func(args []string) (settings, error) {
+			var s settings
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			s.log.RegisterFlags(fs)
+			fs.StringVar(&s.word, "word", "", "a word")
+			return s, fs.Parse(args)
+		},
+		Log: func(s settings) LogConfig { return s.log },
+		Run: func(ctx context.Context, s settings, log *zap.Logger) error {
+			if log == nil {
+				return errors.New("no logger")
+			}
+			ran = s.word
+			return nil
+		},
+	}
+	if err := c.Start(context.Background(), []string{"-word", "hello"}); err != nil || ran != "hello" {
+		t.Errorf("Start = %v, ran with %q; want nil and hello", err, ran)
+	}
+	ran = ""
+	if err := c.Start(context.Background(), []string{"-help"}); err != nil || ran != "" {
+		t.Errorf("Start -help = %v, ran with %q; want nil and not run", err, ran)
+	}
+	if err := c.Start(context.Background(), []string{"-log-level", "loud"}); err == nil || ran != "" {
+		t.Errorf("Start with a bad log level = %v, ran %q; want an error and not run", err, ran)
 	}
 }
