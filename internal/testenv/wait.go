@@ -44,6 +44,7 @@ type Background struct {
 
 	mu        sync.Mutex
 	collected bool // Stop or Wait handed err to the test
+	abandoned bool // StopWithin gave up on fn: the cleanup does not wait
 }
 
 // Go runs fn in the background with a context that ends when the test ends
@@ -62,6 +63,12 @@ func Go(t testing.TB, fn func(ctx context.Context) error) *Background {
 	}()
 	t.Cleanup(func() {
 		b.cancel()
+		b.mu.Lock()
+		abandoned := b.abandoned
+		b.mu.Unlock()
+		if abandoned {
+			return
+		}
 		<-b.done
 		b.mu.Lock()
 		defer b.mu.Unlock()
@@ -88,5 +95,22 @@ func (b *Background) Wait() error {
 // Stop cancels fn's context, then waits as Wait does.
 func (b *Background) Stop() error {
 	b.cancel()
+	return b.Wait()
+}
+
+// StopWithin stops fn as Stop does, for a test that a prompt stop is part
+// of: it fails t if fn has not returned within d of being cancelled, and
+// leaves fn running rather than hang the test's cleanup on it.
+func (b *Background) StopWithin(t testing.TB, d time.Duration) error {
+	t.Helper()
+	b.cancel()
+	select {
+	case <-b.done:
+	case <-time.After(d):
+		b.mu.Lock()
+		b.abandoned = true
+		b.mu.Unlock()
+		t.Fatalf("testenv: background function still running %s after it was stopped", d)
+	}
 	return b.Wait()
 }

@@ -143,3 +143,40 @@ func TestGoStopHandsTheErrorToTheTest(t *testing.T) {
 		t.Errorf("failures %q: an error the test took must not fail it again", failures)
 	}
 }
+
+func TestGoStopWithinHandsTheErrorToTheTest(t *testing.T) {
+	f := newFakeT(t)
+	b := testenv.Go(f, func(ctx context.Context) error {
+		<-ctx.Done()
+		return errors.New("stopped")
+	})
+	var err error
+	f.run(func() { err = b.StopWithin(f, 5*time.Second) })
+	if err == nil || err.Error() != "stopped" {
+		t.Errorf("StopWithin() = %v, want the function's error", err)
+	}
+	if failures := f.end(); len(failures) != 0 {
+		t.Errorf("failures %q, want none", failures)
+	}
+}
+
+func TestGoStopWithinFailsOnAFunctionThatDoesNotStop(t *testing.T) {
+	f := newFakeT(t)
+	release := make(chan struct{})
+	b := testenv.Go(f, func(context.Context) error {
+		<-release // ignores its context
+		return errors.New("late")
+	})
+	f.run(func() {
+		_ = b.StopWithin(f, 50*time.Millisecond)
+		t.Error("StopWithin returned for a function still running")
+	})
+	// The cleanup must not wait for the function it gave up on.
+	failures := f.end()
+	want := "still running 50ms after it was stopped"
+	if len(failures) != 1 || !strings.Contains(failures[0], want) {
+		t.Errorf("failures %q, want one saying %q", failures, want)
+	}
+	close(release)
+	<-b.Done()
+}
