@@ -41,26 +41,20 @@ func TestRunRefusesIncompleteConfig(t *testing.T) {
 	}
 }
 
-// waitReady polls /readyz until it answers status with a body containing
+// waitReady waits until /readyz answers status with a body containing
 // want.
 func waitReady(t *testing.T, base string, status int, want string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
 		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == status && strings.Contains(string(body), want) {
-				return
-			}
-			err = fmt.Errorf("%d %q", resp.StatusCode, body)
+		if err != nil {
+			return false, err.Error()
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("readyz not %d %q: %v", status, want, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == status && strings.Contains(string(body), want),
+			fmt.Sprintf("readyz %d %q, want %d %q", resp.StatusCode, body, status, want)
+	})
 }
 
 func TestRunServesThenShutsDownGracefully(t *testing.T) {
@@ -78,9 +72,10 @@ func TestRunServesThenShutsDownGracefully(t *testing.T) {
 	t.Setenv("PN_APP_SECRET", "cmd-secret")
 	t.Setenv("PN_LOG_LEVEL", "warn")
 	t.Setenv("PN_PPROF_ADDR", fmt.Sprintf("127.0.0.1:%d", pprofPort))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-ingest-addr", addr, "-nats-url", ns.URL(), "-app-key", "cmd-key"}) }()
+	bg := testenv.Go(t, func(ctx context.Context) error {
+		return run(ctx, []string{"-ingest-addr", addr, "-nats-url", ns.URL(), "-app-key", "cmd-key"})
+	})
+	ctx := t.Context()
 
 	base := "http://" + addr
 	// ingest provisions nothing: it is not ready until the recorder's
@@ -121,14 +116,8 @@ func TestRunServesThenShutsDownGracefully(t *testing.T) {
 		t.Fatalf("push: %d", resp.StatusCode)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("run did not return after cancel")
+	if err := bg.StopWithin(t, 15*time.Second); err != nil {
+		t.Fatalf("run: %v", err)
 	}
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Error("still serving after shutdown")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pnstream/pnstream/internal/localserver"
 	"github.com/pnstream/pnstream/internal/platformsim"
+	"github.com/pnstream/pnstream/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -55,40 +56,33 @@ func TestRunPlacesCallsAndStops(t *testing.T) {
 	t.Setenv("PN_SIM_FEES_URL", rcv.URL+"/fees")
 	t.Setenv("PN_SIM_CALL_RATE", "50")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--sim-addr", fmt.Sprintf("127.0.0.1:%d", port), "--sim-bindings", "3", "--log-level", "warn"})
-	}()
+	bg := testenv.Go(t, func(ctx context.Context) error {
+		return run(ctx, []string{"--sim-addr", fmt.Sprintf("127.0.0.1:%d", port), "--sim-bindings", "3", "--log-level", "warn"})
+	})
 	client := &http.Client{}
 	defer client.CloseIdleConnections()
 	var stats platformsim.Stats
-	deadline := time.Now().Add(10 * time.Second)
-	for stats.Push.Delivered < 20 {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 10 s: stats %+v, %d pushes received", stats, pushes.Load())
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		select {
+		case <-bg.Done():
+			t.Fatalf("run returned while placing calls: %v", bg.Wait())
+		default:
 		}
-		time.Sleep(50 * time.Millisecond)
 		resp, err := client.Get(base + platformsim.StatsPath)
 		if err != nil {
-			continue // not listening yet
+			return false, err.Error() // not listening yet
 		}
 		err = json.NewDecoder(resp.Body).Decode(&stats)
 		resp.Body.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
-	}
+		return stats.Push.Delivered >= 20, fmt.Sprintf("stats %+v, %d pushes received", stats, pushes.Load())
+	})
 	if stats.Bindings != 3 || stats.Calls == 0 {
 		t.Errorf("stats %+v", stats)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("run did not return after cancel")
+	if err := bg.StopWithin(t, 15*time.Second); err != nil {
+		t.Fatalf("run: %v", err)
 	}
 }

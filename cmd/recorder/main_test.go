@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -26,6 +28,7 @@ var (
 func TestMain(m *testing.M) { testenv.Main(m, testenv.Servers{ClickHouse: &clickhouse, S3: &s3}) }
 
 func TestRunRefusesBadConfig(t *testing.T) {
+	t.Parallel()
 	err := run(context.Background(), []string{"-recorder-batch-size", "0", "-clickhouse-database", "bad name"})
 	if err == nil || !strings.Contains(err.Error(), "batch size") || !strings.Contains(err.Error(), "database") {
 		t.Errorf("run = %v, want errors about batch size and database", err)
@@ -33,31 +36,22 @@ func TestRunRefusesBadConfig(t *testing.T) {
 }
 
 func TestRunMigratesConsumesAndStops(t *testing.T) {
+	t.Parallel()
 	ns := testenv.NATS(t)
 	db := clickhouse.NewDatabase(t)
 	admin, pprof := loopbackAddr(t), loopbackAddr(t)
-	t.Setenv("PN_LOG_LEVEL", "warn")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-nats-url", ns.URL(), "-clickhouse-addr", clickhouse.Addr(),
+	bg := testenv.Go(t, func(ctx context.Context) error {
+		return run(ctx, []string{"-nats-url", ns.URL(), "-clickhouse-addr", clickhouse.Addr(),
 			"-clickhouse-database", db, "-recorder-admin-addr", admin, "-recorder-batch-wait", "100ms",
-			"-pprof-addr", pprof})
-	}()
+			"-pprof-addr", pprof, "-log-level", "warn"})
+	})
 
 	nc, err := nats.Connect(ns.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	waitFor(t, "readyz", func() bool {
-		resp, err := http.Get("http://" + admin + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	waitReady(t, admin, bg)
 	if resp, err := http.Get("http://" + pprof + "/debug/pprof/cmdline"); err != nil || resp.StatusCode != 200 {
 		t.Errorf("pprof: %v %v", resp, err)
 	} else {
@@ -68,34 +62,24 @@ func TestRunMigratesConsumesAndStops(t *testing.T) {
 	if _, err := nc.RequestMsg(msg, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	conn := clickhouse.Open(t, db)
-	waitFor(t, "row", func() bool {
-		var n uint64
-		return conn.QueryRow(context.Background(), "SELECT count() FROM fee_records FINAL").Scan(&n) == nil && n == 1
-	})
+	waitRows(t, clickhouse.Open(t, db), "SELECT count() FROM fee_records FINAL", 1)
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return after cancel")
+	if err := bg.StopWithin(t, 20*time.Second); err != nil {
+		t.Fatalf("run: %v", err)
 	}
 }
 
 // -migrate-only applies the migrations and provisions the streams, then
 // returns without consuming or serving anything.
 func TestRunMigrateOnly(t *testing.T) {
+	t.Parallel()
 	ns := testenv.NATS(t)
 	db := clickhouse.NewDatabase(t)
 	admin := loopbackAddr(t)
-	t.Setenv("PN_LOG_LEVEL", "warn")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := run(ctx, []string{"-migrate-only", "-nats-url", ns.URL(), "-clickhouse-addr", clickhouse.Addr(),
-		"-clickhouse-database", db, "-recorder-admin-addr", admin}); err != nil {
+		"-clickhouse-database", db, "-recorder-admin-addr", admin, "-log-level", "warn"}); err != nil {
 		t.Fatalf("run -migrate-only: %v", err)
 	}
 
@@ -138,15 +122,63 @@ func loopbackAddr(t *testing.T) string {
 	return fmt.Sprintf("127.0.0.1:%d", port)
 }
 
-func waitFor(t *testing.T, what string, ok func() bool) {
+// waitReady waits until the recorder run by bg answers ready on its admin
+// address, and fails the test at once if run returns.
+func waitReady(t *testing.T, admin string, bg *testenv.Background) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	waitAdmin(t, bg, admin, "/readyz", func(status int, body string) (bool, string) {
+		return status == http.StatusOK, fmt.Sprintf("/readyz %d %q", status, body)
+	})
+}
+
+// waitAdmin waits until GET path on the admin address answers what ok
+// accepts, and fails the test at once if the recorder run by bg returns.
+// ok says what it saw, as Eventually's condition does.
+func waitAdmin(t *testing.T, bg *testenv.Background, admin, path string, ok func(status int, body string) (bool, string)) {
+	t.Helper()
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		select {
+		case <-bg.Done():
+			t.Fatalf("run returned before %s answered: %v", path, bg.Wait())
+		default:
 		}
-		time.Sleep(50 * time.Millisecond)
+		resp, err := http.Get("http://" + admin + path)
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return false, err.Error()
+		}
+		return ok(resp.StatusCode, string(body))
+	})
+}
+
+// metricLines returns the lines of a /metrics body that show name.
+func metricLines(body, name string) string {
+	var lines []string
+	for line := range strings.Lines(body) {
+		if strings.HasPrefix(line, name) {
+			lines = append(lines, strings.TrimSpace(line))
+		}
 	}
+	if lines == nil {
+		return "no " + name
+	}
+	return strings.Join(lines, "; ")
+}
+
+// waitRows waits until query, a count, returns want.
+func waitRows(t *testing.T, conn driver.Conn, query string, want uint64) {
+	t.Helper()
+	testenv.Eventually(t, 15*time.Second, func() (bool, string) {
+		var n uint64
+		if err := conn.QueryRow(context.Background(), query).Scan(&n); err != nil {
+			return false, err.Error()
+		}
+		return n == want, fmt.Sprintf("%s = %d, want %d", query, n, want)
+	})
 }
 
 // Secrets given to the recorder never reach its logs or errors.
@@ -165,42 +197,21 @@ func TestSecretsNeverLogged(t *testing.T) {
 	t.Setenv("PN_S3_SECRET_KEY", s3.SecretKey())
 	t.Setenv("PN_LOG_LEVEL", "debug")
 	logs := captureStderr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
 	admin := fmt.Sprintf("127.0.0.1:%d", port)
-	go func() {
-		done <- run(ctx, []string{"-nats-url", natsURL, "-clickhouse-addr", clickhouse.Addr(), "-clickhouse-database", db,
+	bg := testenv.Go(t, func(ctx context.Context) error {
+		return run(ctx, []string{"-nats-url", natsURL, "-clickhouse-addr", clickhouse.Addr(), "-clickhouse-database", db,
 			"-recorder-admin-addr", admin, "-app-key", "k", "-api-base-url", "http://127.0.0.1:1",
 			"-s3-endpoint", s3.Endpoint(), "-s3-access-key", s3.AccessKey(), "-s3-insecure", "-s3-bucket", "secrets-test",
 			"-s3-probe-interval", "200ms", "-s3-probe-timeout", "200ms"})
-	}()
-	waitFor(t, "readyz", func() bool {
-		resp, err := http.Get("http://" + admin + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
 	})
+	waitReady(t, admin, bg)
 	// The probe runs with the mirror: S3 shows as reachable once the
 	// mirror created the bucket.
-	waitFor(t, "pn_archive_s3_up 1", func() bool {
-		resp, err := http.Get("http://" + admin + "/metrics")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		return err == nil && strings.Contains(string(body), "\npn_archive_s3_up 1\n")
+	waitAdmin(t, bg, admin, "/metrics", func(_ int, body string) (bool, string) {
+		return strings.Contains(body, "\npn_archive_s3_up 1\n"), metricLines(body, "pn_archive_s3_up")
 	})
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return within 30 s of cancel")
+	if err := bg.StopWithin(t, 30*time.Second); err != nil {
+		t.Fatalf("run: %v", err)
 	}
 	// A start-up that cannot reach ClickHouse retries, logging why, until
 	// it is stopped; neither those lines nor its error show the password.
@@ -212,7 +223,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), chPassword) {
 		t.Errorf("run with an unreachable ClickHouse = %v", err)
 	}
-	out := logs()
+	out := logs.Stop()
 	if !strings.Contains(out, "starting") {
 		t.Fatalf("captured no logs: %q", out)
 	}
@@ -226,9 +237,35 @@ func TestSecretsNeverLogged(t *testing.T) {
 	}
 }
 
+// captured is what the process wrote to os.Stderr since captureStderr.
+type captured struct {
+	mu   sync.Mutex
+	buf  strings.Builder
+	stop func() // restores os.Stderr and waits for the last write
+}
+
+func (c *captured) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (c *captured) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
+}
+
+// Stop gives os.Stderr back and returns all that was written.
+func (c *captured) Stop() string {
+	c.stop()
+	return c.String()
+}
+
 // captureStderr sends os.Stderr (where the logger writes) to a pipe until
-// the returned func is called; it returns what was written.
-func captureStderr(t *testing.T) func() string {
+// Stop is called or the test ends.
+func captureStderr(t *testing.T) *captured {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -236,22 +273,19 @@ func captureStderr(t *testing.T) func() string {
 	}
 	orig := os.Stderr
 	os.Stderr = w
-	var buf strings.Builder
+	c := &captured{}
 	copied := make(chan struct{})
 	go func() {
-		_, _ = io.Copy(&buf, r)
+		_, _ = io.Copy(c, r)
 		close(copied)
 	}()
-	restore := func() {
+	c.stop = func() {
 		if os.Stderr == w {
 			os.Stderr = orig
 			_ = w.Close()
 			<-copied
 		}
 	}
-	t.Cleanup(restore)
-	return func() string {
-		restore()
-		return buf.String()
-	}
+	t.Cleanup(c.stop)
+	return c
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/pnstream/pnstream/internal/ingest"
 	"github.com/pnstream/pnstream/internal/nonces"
 	"github.com/pnstream/pnstream/internal/streams"
+	"github.com/pnstream/pnstream/internal/testenv"
 )
 
 // TestNATSPermissionsOfScaleOutValues runs the recorder, with its mirror,
@@ -28,6 +28,7 @@ import (
 // those accounts: everything pnstream does is allowed, and what it never
 // does (other streams, deleting its own) is refused.
 func TestNATSPermissionsOfScaleOutValues(t *testing.T) {
+	t.Parallel()
 	passwords := map[string]string{
 		"NATS_PNSTREAM_PASSWORD": "pnstream-pw-" + strings.Repeat("a", 8),
 		"NATS_SYS_PASSWORD":      "sys-pw-" + strings.Repeat("b", 8),
@@ -35,7 +36,7 @@ func TestNATSPermissionsOfScaleOutValues(t *testing.T) {
 	}
 	port := loopbackAddr(t)
 	srv := startNATSWithValues(t, port, passwords)
-	defer srv.Shutdown()
+	t.Cleanup(srv.Shutdown) // after the recorder's stop, a cleanup too
 	url := func(user, pw string) string { return "nats://" + user + ":" + pw + "@" + port }
 	pnstreamURL := url("pnstream", passwords["NATS_PNSTREAM_PASSWORD"])
 
@@ -47,30 +48,14 @@ func TestNATSPermissionsOfScaleOutValues(t *testing.T) {
 	// The recorder: provisioning, its consumers, the mirror's consumer.
 	db := clickhouse.NewDatabase(t)
 	admin := loopbackAddr(t)
-	t.Setenv("PN_LOG_LEVEL", "warn")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-nats-url", pnstreamURL, "-clickhouse-addr", clickhouse.Addr(),
+	bg := testenv.Go(t, func(ctx context.Context) error {
+		return run(ctx, []string{"-nats-url", pnstreamURL, "-clickhouse-addr", clickhouse.Addr(),
 			"-clickhouse-database", db, "-recorder-admin-addr", admin, "-recorder-batch-wait", "100ms",
 			"-app-key", "k", "-app-secret", "s", "-api-base-url", "http://127.0.0.1:1",
 			"-s3-endpoint", s3.Endpoint(), "-s3-access-key", s3.AccessKey(), "-s3-secret-key", s3.SecretKey(),
-			"-s3-insecure", "-s3-bucket", "nats-auth-test"})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}()
-	waitFor(t, "readyz", func() bool {
-		resp, err := http.Get("http://" + admin + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
+			"-s3-insecure", "-s3-bucket", "nats-auth-test", "-log-level", "warn"})
 	})
+	waitReady(t, admin, bg)
 
 	// Ingest's calls: the readiness check, a nonce claim, a publish.
 	nc, err := nats.Connect(pnstreamURL)
@@ -103,30 +88,16 @@ func TestNATSPermissionsOfScaleOutValues(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("publish a fee as pnstream: %v", err)
 	}
-	conn := clickhouse.Open(t, db)
-	waitFor(t, "the fee row", func() bool {
-		var n uint64
-		return conn.QueryRow(context.Background(), "SELECT count() FROM fee_records FINAL").Scan(&n) == nil && n == 1
-	})
+	waitRows(t, clickhouse.Open(t, db), "SELECT count() FROM fee_records FINAL", 1)
 	// The recorder's ack got through: a denied ack would only show as a
 	// redelivery.
-	waitFor(t, "the fee's ack", func() bool {
-		c, err := js.Consumer(cctx, streams.Fees, "pn-recorder-fees")
-		if err != nil {
-			return false
-		}
-		info, err := c.Info(cctx)
-		return err == nil && info.AckFloor.Consumer >= 1 && info.NumAckPending == 0
+	waitConsumer(t, js, streams.Fees, "pn-recorder-fees", func(info *jetstream.ConsumerInfo) bool {
+		return info.AckFloor.Consumer >= 1 && info.NumAckPending == 0
 	})
 	// The recorded call became a job that the mirror took (its platform is
 	// unreachable, so the job is in progress or waiting for a retry).
-	waitFor(t, "the mirror's job", func() bool {
-		c, err := js.Consumer(cctx, streams.Recordings, "pn-archive")
-		if err != nil {
-			return false
-		}
-		info, err := c.Info(cctx)
-		return err == nil && info.Delivered.Consumer >= 1
+	waitConsumer(t, js, streams.Recordings, "pn-archive", func(info *jetstream.ConsumerInfo) bool {
+		return info.Delivered.Consumer >= 1
 	})
 
 	// What pnstream never does is refused.
@@ -167,6 +138,24 @@ func TestNATSPermissionsOfScaleOutValues(t *testing.T) {
 	if _, err := sysJS.Stream(short(), streams.Fees); err == nil {
 		t.Error("the system account sees PN_FEES")
 	}
+}
+
+// waitConsumer waits until the info of the consumer durable on stream
+// satisfies ok.
+func waitConsumer(t *testing.T, js jetstream.JetStream, stream, durable string, ok func(*jetstream.ConsumerInfo) bool) {
+	t.Helper()
+	testenv.Eventually(t, 15*time.Second, func() (bool, string) {
+		c, err := js.Consumer(t.Context(), stream, durable)
+		if err != nil {
+			return false, fmt.Sprintf("consumer %s: %v", durable, err)
+		}
+		info, err := c.Info(t.Context())
+		if err != nil {
+			return false, fmt.Sprintf("consumer %s: %v", durable, err)
+		}
+		return ok(info), fmt.Sprintf("consumer %s: delivered %d, ack floor %d, %d unacked", durable,
+			info.Delivered.Consumer, info.AckFloor.Consumer, info.NumAckPending)
+	})
 }
 
 // startNATSWithValues starts an embedded JetStream server on addr with the

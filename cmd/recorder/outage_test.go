@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/pnstream/pnstream/internal/streams"
 	"github.com/pnstream/pnstream/internal/testenv"
@@ -17,39 +17,42 @@ import (
 func TestStartsWhileClickHouseIsDown(t *testing.T) {
 	ns := testenv.NATS(t)
 	db := clickhouse.NewDatabase(t)
-	t.Setenv("PN_LOG_LEVEL", "error")
 	clickhouse.Stop(t)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-nats-url", ns.URL(), "-clickhouse-addr", clickhouse.Addr(),
-			"-clickhouse-database", db, "-recorder-admin-addr", "127.0.0.1:0"})
-	}()
-	// An absence cannot be polled for: give a recorder that would exit
-	// the time to do so.
+	logs := captureStderr(t)
+	bg := testenv.Go(t, func(ctx context.Context) error {
+		return run(ctx, []string{"-nats-url", ns.URL(), "-clickhouse-addr", clickhouse.Addr(),
+			"-clickhouse-database", db, "-recorder-admin-addr", "127.0.0.1:0", "-log-level", "warn"})
+	})
+	// A recorder that gave up would return after its first failed attempt:
+	// wait for it to fail three times, then check it is still running.
+	const waiting = "start-up: waiting for ClickHouse and NATS"
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		select {
+		case <-bg.Done():
+			t.Fatalf("run returned while ClickHouse was down: %v", bg.Wait())
+		default:
+		}
+		n := strings.Count(logs.String(), waiting)
+		return n >= 3, fmt.Sprintf("%d start-up attempts logged", n)
+	})
 	select {
-	case err := <-done:
-		t.Fatalf("run returned while ClickHouse was down: %v", err)
-	case <-time.After(3 * time.Second):
+	case <-bg.Done():
+		t.Fatalf("run returned while ClickHouse was down: %v", bg.Wait())
+	default:
 	}
 
 	clickhouse.Start(t)
-	cc := streams.DefaultConnConfig()
-	cc.URL = ns.URL()
-	nc, js, err := streams.Connect(cc, "outage-test", zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	js := testenv.JetStream(t, ns.URL())
 	// The consumers exist once the set-up (migrations, streams) is done.
-	waitFor(t, "the recorder's consumers", func() bool {
-		_, err := js.Consumer(ctx, streams.Events, "pn-recorder-events")
-		return err == nil
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		_, err := js.Consumer(t.Context(), streams.Events, "pn-recorder-events")
+		if err != nil {
+			return false, "consumer pn-recorder-events: " + err.Error()
+		}
+		return true, ""
 	})
-	cancel()
-	if err := <-done; err != nil {
+	if err := bg.Stop(); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 }

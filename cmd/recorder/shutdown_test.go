@@ -22,17 +22,14 @@ func TestReadyzTurns503BeforeStopping(t *testing.T) {
 	ns := testenv.NATS(t)
 	db := clickhouse.NewDatabase(t)
 	admin := loopbackAddr(t)
-	t.Setenv("PN_LOG_LEVEL", "error")
 	const shutdownTimeout = 3 * time.Second
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-nats-url", ns.URL(), "-clickhouse-addr", clickhouse.Addr(),
+	bg := testenv.Go(t, func(ctx context.Context) error {
+		return run(ctx, []string{"-nats-url", ns.URL(), "-clickhouse-addr", clickhouse.Addr(),
 			"-clickhouse-database", db, "-recorder-admin-addr", admin, "-recorder-batch-wait", "100ms",
 			"-recorder-retry-initial", "50ms", "-recorder-retry-max", "200ms",
-			"-recorder-shutdown-timeout", shutdownTimeout.String()})
-	}()
+			"-recorder-shutdown-timeout", shutdownTimeout.String(), "-log-level", "error"})
+	})
+	ctx := t.Context()
 	readyz := func() (int, string) {
 		resp, err := http.Get("http://" + admin + "/readyz")
 		if err != nil {
@@ -68,24 +65,19 @@ func TestReadyzTurns503BeforeStopping(t *testing.T) {
 	})
 
 	t0 := time.Now()
-	cancel()
+	bg.Cancel()
 	testenv.Eventually(t, 2*time.Second, func() (bool, string) {
 		select {
-		case err := <-done:
-			t.Fatalf("run returned (%v) before /readyz answered 503", err)
+		case <-bg.Done():
+			t.Fatalf("run returned (%v) before /readyz answered 503", bg.Wait())
 		default:
 		}
 		status, body := readyz()
 		return status == http.StatusServiceUnavailable && strings.Contains(body, "shutting down"),
 			fmt.Sprintf("/readyz %d %q", status, body)
 	})
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("run: %v", err)
-		}
-	case <-time.After(shutdownTimeout + adminShutdownTimeout + natsDrainTimeout):
-		t.Fatal("run did not return within the shutdown timeouts")
+	if err := bg.StopWithin(t, shutdownTimeout+adminShutdownTimeout+natsDrainTimeout); err != nil {
+		t.Errorf("run: %v", err)
 	}
 	if took := time.Since(t0); took > shutdownTimeout+2*time.Second {
 		t.Errorf("stop took %s with PN_RECORDER_SHUTDOWN_TIMEOUT=%s", took, shutdownTimeout)

@@ -92,6 +92,10 @@ func (b *Background) Wait() error {
 	return b.err
 }
 
+// Cancel cancels fn's context and returns at once, for a test that checks
+// what happens while fn stops; Wait, Stop or StopWithin then waits for it.
+func (b *Background) Cancel() { b.cancel() }
+
 // Stop cancels fn's context, then waits as Wait does.
 func (b *Background) Stop() error {
 	b.cancel()

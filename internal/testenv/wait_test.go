@@ -144,12 +144,14 @@ func TestGoStopHandsTheErrorToTheTest(t *testing.T) {
 	}
 }
 
-func TestGoStopWithinHandsTheErrorToTheTest(t *testing.T) {
+func TestGoCancelThenStopWithinHandsTheErrorToTheTest(t *testing.T) {
 	f := newFakeT(t)
 	b := testenv.Go(f, func(ctx context.Context) error {
 		<-ctx.Done()
 		return errors.New("stopped")
 	})
+	b.Cancel()
+	<-b.Done() // Cancel does not wait
 	var err error
 	f.run(func() { err = b.StopWithin(f, 5*time.Second) })
 	if err == nil || err.Error() != "stopped" {
