@@ -6,8 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -21,6 +21,7 @@ import (
 	"github.com/pnstream/pnstream/internal/ingest"
 	"github.com/pnstream/pnstream/internal/platformsim"
 	"github.com/pnstream/pnstream/internal/streams"
+	"github.com/pnstream/pnstream/internal/testenv"
 )
 
 // TestSimulatedRecordingsArchivedOnce: simulated calls pushed through
@@ -28,16 +29,14 @@ import (
 // whose SHA-256 is that of the simulator's audio, and one archived
 // pn.recordings row with the same size and hash.
 func TestSimulatedRecordingsArchivedOnce(t *testing.T) {
+	t.Parallel()
 	const calls = 120
 	p := start(t, nil)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	simURL := "http://" + ln.Addr().String()
+	srv := httptest.NewUnstartedServer(nil) // started once the simulator exists
+	simURL := "http://" + srv.Listener.Addr().String()
 	cfg := platformsim.DefaultConfig()
-	cfg.Addr, cfg.PublicURL = ln.Addr().String(), simURL
+	cfg.Addr, cfg.PublicURL = srv.Listener.Addr().String(), simURL
 	cfg.AppKey, cfg.AppSecret = appKey, appSecret
 	cfg.EventsURL, cfg.FeesURL = p.ingest.URL+ingest.PathEvents, p.ingest.URL+ingest.PathFees
 	cfg.CallRate, cfg.MaxCalls, cfg.Bindings, cfg.Seed, cfg.RecordShare = 100, calls, 10, 7, 1
@@ -46,12 +45,10 @@ func TestSimulatedRecordingsArchivedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	simDone := make(chan error, 1)
-	go func() { simDone <- sim.Run(ctx) }()
+	srv.Config.Handler = sim.Handler()
+	srv.Start()
+	t.Cleanup(srv.Close)
+	testenv.Go(t, sim.Run)
 
 	pcfg := axeapi.DefaultClientConfig()
 	pcfg.BaseURL, pcfg.AppKey, pcfg.AppSecret = simURL, appKey, appSecret
@@ -70,24 +67,12 @@ func TestSimulatedRecordingsArchivedOnce(t *testing.T) {
 	}
 	mirror := archive.NewMirror(acfg, archive.Deps{JetStream: p.js, Resolver: client, Bucket: bucket, Rows: p.wh,
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)), Registry: prometheus.NewRegistry()})
-	mirrorDone := make(chan error, 1)
-	go func() { mirrorDone <- mirror.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		for _, done := range []chan error{simDone, mirrorDone} {
-			if err := <-done; err != nil {
-				t.Errorf("run: %v", err)
-			}
-		}
-	})
+	testenv.Go(t, mirror.Run)
 
-	deadline := time.Now().Add(30 * time.Second)
-	for st := sim.Stats(); st.Calls < calls || st.Push.Pending > 0; st = sim.Stats() {
-		if time.Now().After(deadline) {
-			t.Fatalf("simulator not done: %+v", st)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		st := sim.Stats()
+		return st.Calls >= calls && st.Push.Pending == 0, fmt.Sprintf("simulator not done: %+v", st)
+	})
 	p.waitCount("SELECT count() FROM fee_records FINAL", calls, 20*time.Second)
 	recorded := p.count("SELECT count() FROM fee_records FINAL WHERE record_flag = 1")
 	if recorded == 0 {

@@ -106,6 +106,7 @@ var corpus = []corpusPush{
 // ingest and the recorder and asserts the rows: typed columns, derived
 // times, anomalies, and raw exactly as received.
 func TestGoldenCorpusBecomesRows(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil)
 	perTable := map[string]uint64{}
 	for _, c := range corpus {

@@ -48,8 +48,8 @@ type pipeline struct {
 	wh     *warehouse.Warehouse
 	dbName string
 	ingest *httptest.Server
-	stop   context.CancelFunc
-	done   chan error
+	reg    *prometheus.Registry // the recorder's metrics
+	rec    *testenv.Background  // the recorder's Run
 }
 
 func start(t *testing.T, mutate func(*recorder.Config)) *pipeline {
@@ -109,29 +109,16 @@ func start(t *testing.T, mutate func(*recorder.Config)) *pipeline {
 	if err := rcfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	p.reg = prometheus.NewRegistry()
 	rec := recorder.New(rcfg, recorder.Deps{
 		JetStream: js, Store: wh, BadRows: warehouse.BadRows,
 		Jobs: archive.NewEnqueuer(streams.NewJetStreamPublisher(nc, js)),
 		// PII: the zero Policy, raw: the tests compare rows with the pushes;
 		// internal/recorder tests the other modes.
-		Logger: zaptest.NewLogger(t), Registry: prometheus.NewRegistry(),
+		Logger: zaptest.NewLogger(t), Registry: p.reg,
 	})
-	runCtx, cancel := context.WithCancel(ctx)
-	p.stop = cancel
-	p.done = make(chan error, 1)
-	go func() { p.done <- rec.Run(runCtx) }()
-	t.Cleanup(func() { p.shutdown() })
+	p.rec = testenv.Go(t, rec.Run)
 	return p
-}
-
-// shutdown stops the recorder and returns its error; idempotent.
-func (p *pipeline) shutdown() error {
-	p.stop()
-	err, ok := <-p.done
-	if ok {
-		close(p.done)
-	}
-	return err
 }
 
 func (p *pipeline) push(path string, body []byte) int {
@@ -164,18 +151,13 @@ func (p *pipeline) count(query string) uint64 {
 	return n
 }
 
-// waitCount polls until query returns want, or fails after timeout.
+// waitCount waits until query returns want, or fails after timeout.
 func (p *pipeline) waitCount(query string, want uint64, timeout time.Duration) {
 	p.t.Helper()
-	deadline := time.Now().Add(timeout)
-	var got uint64
-	for time.Now().Before(deadline) {
-		if got = p.count(query); got == want {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	p.t.Fatalf("%s = %d after %s, want %d", query, got, timeout, want)
+	testenv.Eventually(p.t, timeout, func() (bool, string) {
+		got := p.count(query)
+		return got == want, fmt.Sprintf("%s = %d, want %d", query, got, want)
+	})
 }
 
 func (p *pipeline) consumerInfo(stream, durable string) *jetstream.ConsumerInfo {
@@ -189,6 +171,42 @@ func (p *pipeline) consumerInfo(stream, durable string) *jetstream.ConsumerInfo 
 		p.t.Fatal(err)
 	}
 	return info
+}
+
+// waitConsumer waits until the info of the consumer durable on stream
+// satisfies ok, and returns that info.
+func (p *pipeline) waitConsumer(stream, durable string, timeout time.Duration, ok func(*jetstream.ConsumerInfo) bool) *jetstream.ConsumerInfo {
+	p.t.Helper()
+	var info *jetstream.ConsumerInfo
+	testenv.Eventually(p.t, timeout, func() (bool, string) {
+		info = p.consumerInfo(stream, durable)
+		return ok(info), fmt.Sprintf("%s: %d pending, %d unacked, ack floor %d", durable,
+			info.NumPending, info.NumAckPending, info.AckFloor.Stream)
+	})
+	return info
+}
+
+// counter returns the value of the recorder's counter name with label
+// table, 0 when it has none yet.
+func (p *pipeline) counter(name, table string) float64 {
+	p.t.Helper()
+	mfs, err := p.reg.Gather()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "table" && l.GetValue() == table {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
 
 func feeBody(prefix string, from, n int) []byte {
@@ -209,6 +227,7 @@ func readSeed(t *testing.T, name string) []byte {
 }
 
 func TestSeedPushesBecomeTypedRows(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil)
 	if s := p.push(ingest.PathFees, readSeed(t, "seed-fee.json")); s != 200 {
 		t.Fatalf("fee push: %d", s)
@@ -290,6 +309,7 @@ func TestSeedPushesBecomeTypedRows(t *testing.T) {
 }
 
 func TestPlatformRetriesYieldOneRowPerRecord(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil)
 	body := feeBody("retry", 0, 50)
 	for i := range 7 {
@@ -304,6 +324,7 @@ func TestPlatformRetriesYieldOneRowPerRecord(t *testing.T) {
 // Late re-pushes come after the JetStream duplicate window; the table
 // absorbs them.
 func TestLateRepushAfterDuplicateWindow(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil)
 	body := feeBody("late", 0, 20)
 	if s := p.push(ingest.PathFees, body); s != 200 {
@@ -322,6 +343,8 @@ func TestLateRepushAfterDuplicateWindow(t *testing.T) {
 	p.waitCount("SELECT count() FROM fee_records FINAL", 20, time.Second)
 }
 
+// Not parallel: it stops the ClickHouse server every test of the package
+// shares.
 func TestClickHouseOutageLosesNothing(t *testing.T) {
 	p := start(t, nil)
 	p.waitCount("SELECT count() FROM fee_records", 0, time.Second)
@@ -333,8 +356,12 @@ func TestClickHouseOutageLosesNothing(t *testing.T) {
 			t.Fatalf("push while ClickHouse is down: %d", s)
 		}
 	}
-	// Give the recorder time to fetch and fail; nothing may be acked.
-	time.Sleep(2 * time.Second)
+	// The recorder fetched the records and failed to insert them, again
+	// and again: nothing may be acked.
+	testenv.Eventually(t, 15*time.Second, func() (bool, string) {
+		n := p.counter("pn_recorder_insert_retries_total", "fees")
+		return n >= 3, fmt.Sprintf("%v fee inserts retried", n)
+	})
 	info := p.consumerInfo(streams.Fees, "pn-recorder-fees")
 	if acked := info.AckFloor.Stream; acked != 0 {
 		t.Fatalf("acked up to stream seq %d while ClickHouse was down", acked)
@@ -346,20 +373,13 @@ func TestClickHouseOutageLosesNothing(t *testing.T) {
 	clickhouse.Start(t)
 	p.waitCount("SELECT count() FROM fee_records FINAL", n, 30*time.Second)
 	p.waitCount("SELECT count() FROM fee_records", n, time.Second) // no double insert either
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		info = p.consumerInfo(streams.Fees, "pn-recorder-fees")
-		if info.NumAckPending == 0 && info.NumPending == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after recovery: %d pending, %d unacked", info.NumPending, info.NumAckPending)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	p.waitConsumer(streams.Fees, "pn-recorder-fees", 10*time.Second, func(info *jetstream.ConsumerInfo) bool {
+		return info.NumAckPending == 0 && info.NumPending == 0
+	})
 }
 
 func TestUnstorableMessageIsDeadLetteredOthersProceed(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil)
 	ctx := context.Background()
 	if _, err := p.js.Publish(ctx, streams.FeeSubject, []byte(`{"icid":"poison","callInTime":"never"}`), jetstream.WithMsgID("poison")); err != nil {
@@ -375,17 +395,13 @@ func TestUnstorableMessageIsDeadLetteredOthersProceed(t *testing.T) {
 		t.Fatal(err)
 	}
 	var m *jetstream.RawStreamMsg
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
 		m, err = dead.GetLastMsgForSubject(ctx, streams.DeadPrefix+"fees")
-		if err == nil || time.Now().After(deadline) {
-			break
+		if err != nil {
+			return false, "no dead letter: " + err.Error()
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("no dead letter: %v", err)
-	}
+		return true, ""
+	})
 	if string(m.Data) != `{"icid":"poison","callInTime":"never"}` {
 		t.Errorf("dead letter body %q", m.Data)
 	}
@@ -403,23 +419,21 @@ func TestUnstorableMessageIsDeadLetteredOthersProceed(t *testing.T) {
 }
 
 func TestShutdownFlushesTheOpenBatch(t *testing.T) {
+	t.Parallel()
 	// A batch that would wait 30 s to fill is flushed at once on shutdown.
 	p := start(t, func(c *recorder.Config) { c.BatchWait = 30 * time.Second; c.AckWait = 100 * time.Second })
 	if s := p.push(ingest.PathFees, feeBody("flush", 0, 30)); s != 200 {
 		t.Fatal(s)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for p.consumerInfo(streams.Fees, "pn-recorder-fees").NumAckPending < 30 {
-		if time.Now().After(deadline) {
-			t.Fatal("recorder did not fetch the records")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	// The recorder fetched them all: the batch is open, not yet flushed.
+	p.waitConsumer(streams.Fees, "pn-recorder-fees", 10*time.Second, func(info *jetstream.ConsumerInfo) bool {
+		return info.NumAckPending >= 30
+	})
 	if n := p.count("SELECT count() FROM fee_records"); n != 0 {
 		t.Fatalf("rows before shutdown = %d, want 0 (batch still open)", n)
 	}
 	t0 := time.Now()
-	if err := p.shutdown(); err != nil && !errors.Is(err, context.Canceled) {
+	if err := p.rec.StopWithin(t, time.Minute); err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run: %v", err)
 	}
 	if took := time.Since(t0); took > 10*time.Second {

@@ -29,6 +29,7 @@ func disconnectBody(session string, at time.Time) []byte {
 // The detector, with thresholds of zero, must report exactly the dropped
 // CDR and the unavailable recording.
 func TestGapDetectorFindsInjectedGaps(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil)
 	ctx := context.Background()
 	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

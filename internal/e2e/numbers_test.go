@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/pnstream/pnstream/internal/ingest"
 	"github.com/pnstream/pnstream/internal/numbers"
 	"github.com/pnstream/pnstream/internal/platformsim"
+	"github.com/pnstream/pnstream/internal/testenv"
 )
 
 // unusableSeries returns the pn_number_unusable series of reg as
@@ -46,6 +46,7 @@ func unusableSeries(t *testing.T, reg *prometheus.Registry) []string {
 // 8055 meanwhile. Clearing the fault pushes the X usable again and the
 // series goes.
 func TestNumberFaultReachesTheGauge(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil)
 	cfg := platformsim.DefaultConfig()
 	cfg.AppKey, cfg.AppSecret = appKey, appSecret
@@ -59,15 +60,8 @@ func TestNumberFaultReachesTheGauge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sim.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("simulator: %v", err)
-		}
-	})
+	testenv.Go(t, sim.Run)
+	ctx := t.Context()
 
 	reg := prometheus.NewRegistry()
 	watch := numbers.New(numbers.DefaultConfig(), p.wh, zaptest.NewLogger(t), reg)

@@ -49,6 +49,7 @@ func (p *pipeline) deadCount() uint64 {
 // PN_DEAD, and that replaying again (and a replay interrupted before its
 // delete) adds nothing.
 func TestReplayMovesAFixedDeadLetterOnce(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil)
 	ctx := context.Background()
 	const body = `{"direction":0,"icid":"fixed-1","sessionId":"s-fixed","callInTime":"2024-05-01 10:00:00","recordFlag":0}`
@@ -96,7 +97,11 @@ func TestReplayMovesAFixedDeadLetterOnce(t *testing.T) {
 	if err != nil || !ack.Duplicate {
 		t.Errorf("republish under the replay id: %+v, %v; want a duplicate", ack, err)
 	}
-	time.Sleep(time.Second) // the recorder's batch wait, had anything arrived
+	// Had the republish been stored, the recorder would have inserted it
+	// before acking it: wait until it acked everything PN_FEES holds.
+	p.waitConsumer(streams.Fees, "pn-recorder-fees", 15*time.Second, func(info *jetstream.ConsumerInfo) bool {
+		return info.NumPending == 0 && info.NumAckPending == 0
+	})
 	if n := p.count("SELECT count() FROM fee_records WHERE icid = 'fixed-1'"); n != 1 {
 		t.Errorf("fee_records holds %d rows of the replayed CDR (without FINAL), want 1", n)
 	}
@@ -120,15 +125,7 @@ func (p *pipeline) startMirror(apiURL string) archive.Config {
 	}
 	mirror := archive.NewMirror(acfg, archive.Deps{JetStream: p.js, Resolver: client, Bucket: bucket, Rows: p.wh,
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), Registry: prometheus.NewRegistry()})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mirror.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("mirror: %v", err)
-		}
-	})
+	testenv.Go(t, mirror.Run)
 	return acfg
 }
 
@@ -153,6 +150,7 @@ func hexSHA(b []byte) string {
 // same size (its metadata still claiming the old SHA-256), and checks that
 // the audit reports exactly those two.
 func TestAuditArchiveFindsDeletedAndCorruptedObjects(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil)
 	ctx := context.Background()
 	acfg := archiveConfig(t)
@@ -207,6 +205,7 @@ func TestAuditArchiveFindsDeletedAndCorruptedObjects(t *testing.T) {
 // pending, then backfills with a mirror running and checks that the
 // recording is archived, byte for byte.
 func TestBackfillRestoresAMissingRecording(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil)
 	ctx := context.Background()
 	audio := bytes.Repeat([]byte("RIFF-audio-"), 5000)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	"github.com/pnstream/pnstream/internal/ingest"
 	"github.com/pnstream/pnstream/internal/platformsim"
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/testenv"
 )
 
 // flakyFront stands before ingest as a load balancer would: while closed
@@ -107,6 +109,7 @@ func TestSimulatedRepushesWithOriginalHeaders(t *testing.T) {
 }
 
 func simulatedCallsArriveExactlyOnce(t *testing.T, repushHeaders string) {
+	t.Parallel()
 	const calls = 300
 	started := time.Now()
 	p := start(t, nil)
@@ -127,28 +130,13 @@ func simulatedCallsArriveExactlyOnce(t *testing.T, repushHeaders string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sim.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("simulator: %v", err)
-		}
-	})
+	testenv.Go(t, sim.Run)
 
 	var st platformsim.Stats
-	deadline := time.Now().Add(25 * time.Second)
-	for {
+	testenv.Eventually(t, 25*time.Second, func() (bool, string) {
 		st = sim.Stats()
-		if st.Calls == calls && st.Push.Pending == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("simulator not done after 25 s: %+v", st)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return st.Calls == calls && st.Push.Pending == 0, fmt.Sprintf("simulator not done: %+v", st)
+	})
 	t.Logf("pushes: %+v; scenarios: %v", st.Push, st.Scenarios)
 	if st.Push.GivenUp != 0 || st.Push.FeeRecords != calls {
 		t.Fatalf("push stats %+v: want every call's CDR pushed, none given up", st.Push)
