@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/pnstream/pnstream/internal/testenv"
 )
 
 func TestDebugConfigFromEnvironment(t *testing.T) {
@@ -32,9 +34,7 @@ func TestServeDebugServesPprofUntilDone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- ServeDebug(ctx, ln) }()
+	serve := testenv.Go(t, func(ctx context.Context) error { return ServeDebug(ctx, ln) })
 
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	base := "http://" + ln.Addr().String()
@@ -59,14 +59,8 @@ func TestServeDebugServesPprofUntilDone(t *testing.T) {
 		}
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("ServeDebug = %v, want nil after ctx is done", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("ServeDebug did not return after ctx was done")
+	if err := serve.StopWithin(t, 5*time.Second); err != nil {
+		t.Errorf("ServeDebug = %v, want nil after ctx is done", err)
 	}
 	if _, err := client.Get(base + "/debug/pprof/"); err == nil {
 		t.Error("still serving after ServeDebug returned")

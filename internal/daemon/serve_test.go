@@ -10,34 +10,21 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/pnstream/pnstream/internal/testenv"
 )
 
 // serving runs Serve on a loopback listener with handler until the test
-// cancels the returned context; Serve's error arrives on the channel.
-func serving(t *testing.T, handler http.Handler, timeout time.Duration) (base string, cancel context.CancelFunc, done <-chan error) {
+// stops the returned Background.
+func serving(t *testing.T, handler http.Handler, timeout time.Duration) (base string, serve *testenv.Background) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	errc := make(chan error, 1)
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: time.Second}
-	go func() { errc <- Serve(ctx, srv, ln, timeout) }()
-	return "http://" + ln.Addr().String(), cancel, errc
-}
-
-// returned waits for Serve's error.
-func returned(t *testing.T, done <-chan error, within time.Duration) error {
-	t.Helper()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(within):
-		t.Fatalf("Serve did not return within %s", within)
-		return nil
-	}
+	serve = testenv.Go(t, func(ctx context.Context) error { return Serve(ctx, srv, ln, timeout) })
+	return "http://" + ln.Addr().String(), serve
 }
 
 // A request in flight when ctx ends is answered; new connections are
@@ -45,7 +32,7 @@ func returned(t *testing.T, done <-chan error, within time.Duration) error {
 func TestServeLetsInFlightRequestsFinish(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	entered, release := make(chan struct{}), make(chan struct{})
-	base, cancel, done := serving(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	base, serve := serving(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(entered)
 		<-release
 		_, _ = io.WriteString(w, "done")
@@ -63,26 +50,22 @@ func TestServeLetsInFlightRequestsFinish(t *testing.T) {
 		answered <- string(body)
 	}()
 	<-entered
-	cancel()
+	serve.Cancel()
 	// The listener closes at once: a new request is refused while the
 	// first one still runs.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testenv.Eventually(t, 5*time.Second, func() (bool, string) {
 		resp, err := client.Get(base)
 		if err != nil {
-			break
+			return true, ""
 		}
 		resp.Body.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("still accepting connections 5 s after ctx ended")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false, "still accepting connections after ctx ended"
+	})
 	close(release)
 	if got := <-answered; got != "done" {
 		t.Errorf("request in flight at shutdown got %q, want its answer", got)
 	}
-	if err := returned(t, done, 5*time.Second); err != nil {
+	if err := serve.StopWithin(t, 5*time.Second); err != nil {
 		t.Errorf("Serve = %v, want nil", err)
 	}
 }
@@ -92,7 +75,7 @@ func TestServeLetsInFlightRequestsFinish(t *testing.T) {
 func TestServeCutsRequestsAtTheDeadline(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	entered := make(chan struct{})
-	base, cancel, done := serving(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	base, serve := serving(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(entered)
 		<-r.Context().Done() // until the connection is closed
 	}), 200*time.Millisecond)
@@ -107,8 +90,7 @@ func TestServeCutsRequestsAtTheDeadline(t *testing.T) {
 	}()
 	<-entered
 	t0 := time.Now()
-	cancel()
-	err := returned(t, done, 5*time.Second)
+	err := serve.StopWithin(t, 5*time.Second)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Serve = %v, want a deadline error", err)
 	}

@@ -2,6 +2,7 @@ package gaps
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/recording"
+	"github.com/pnstream/pnstream/internal/testenv"
 	"github.com/pnstream/pnstream/internal/warehouse"
 )
 
@@ -57,6 +59,7 @@ func disconnect(session string, at time.Time) privatenumber.CallEvent {
 // checks that the detector reports exactly the old ones, in its result and
 // its gauges.
 func TestDetectorFindsExactlyTheInjectedGaps(t *testing.T) {
+	t.Parallel()
 	w := openWarehouse(t)
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Second)
@@ -126,27 +129,22 @@ func TestDetectorFindsExactlyTheInjectedGaps(t *testing.T) {
 // TestRunKeepsCountsWhenCheckFails checks that a failed check counts as
 // an error, keeps the last counts and that Run returns when stopped.
 func TestRunKeepsCountsWhenCheckFails(t *testing.T) {
+	t.Parallel()
 	src := &flakySource{gaps: []warehouse.Gap{{Kind: warehouse.GapMissingCDR}}}
 	cfg := DefaultConfig()
 	cfg.Interval = 10 * time.Millisecond
 	reg := prometheus.NewRegistry()
 	d := New(cfg, src, zap.NewNop(), reg)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for value(t, d.checks.WithLabelValues("error")) < 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
+	run := testenv.Go(t, d.Run)
+	testenv.Eventually(t, 5*time.Second, func() (bool, string) {
+		v := value(t, d.checks.WithLabelValues("error"))
+		return v >= 2, fmt.Sprintf("pn_gaps_checks_total{outcome=error} = %v, want at least 2", v)
+	})
+	if err := run.StopWithin(t, 5*time.Second); err != nil {
 		t.Fatalf("Run = %v, want nil when stopped", err)
 	}
 	if v := value(t, d.gaps.WithLabelValues(warehouse.GapMissingCDR)); v != 1 {
 		t.Errorf("pn_gaps{kind=missing_cdr} = %v after failed checks, want the last good count 1", v)
-	}
-	if v := value(t, d.checks.WithLabelValues("error")); v < 2 {
-		t.Errorf("pn_gaps_checks_total{outcome=error} = %v, want at least 2", v)
 	}
 }
 
@@ -165,6 +163,7 @@ func (s *flakySource) Gaps(context.Context, warehouse.GapThresholds) ([]warehous
 }
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Errorf("default config: %v", err)
 	}

@@ -57,10 +57,14 @@ var backends = []backend{
 	}},
 }
 
-// each runs test once per backend.
+// each runs test once per backend, in parallel: each run starts its own
+// server.
 func each(t *testing.T, test func(t *testing.T, b backend)) {
 	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) { test(t, b) })
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, b)
+		})
 	}
 }
 
@@ -93,6 +97,7 @@ func claim(t *testing.T, s *nonces.Store, appKey, nonce, body string, want error
 }
 
 func TestClaim(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b backend) {
 		s := b.open(t, testenv.NATS(t).URL(), ttl, 0)
 		claim(t, s, "app1", "n1", "body A", nil)
@@ -108,6 +113,7 @@ func TestClaim(t *testing.T) {
 }
 
 func TestClaimRefusesShortTTL(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b backend) {
 		s := b.open(t, testenv.NATS(t).URL(), ttl, 0)
 		if err := s.Claim(ctxFor(t), "app", "n", nil, 500*time.Millisecond); err == nil || errors.Is(err, nonces.ErrReused) {
@@ -117,6 +123,7 @@ func TestClaimRefusesShortTTL(t *testing.T) {
 }
 
 func TestReplicasShareState(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b backend) {
 		srv := testenv.NATS(t)
 		r1, r2 := b.open(t, srv.URL(), ttl, 0), b.open(t, srv.URL(), ttl, 0)
@@ -129,6 +136,7 @@ func TestReplicasShareState(t *testing.T) {
 }
 
 func TestSurvivesServerRestart(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b backend) {
 		srv := testenv.NATS(t)
 		claim(t, b.open(t, srv.URL(), ttl, 0), "app", "n", "original", nil)
@@ -140,6 +148,7 @@ func TestSurvivesServerRestart(t *testing.T) {
 }
 
 func TestUnreachableIsNotReused(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b backend) {
 		srv := testenv.NATS(t)
 		s := b.open(t, srv.URL(), ttl, 0)
@@ -157,6 +166,7 @@ func TestUnreachableIsNotReused(t *testing.T) {
 // TestExpiry: after its ttl a nonce may be used again, with any body, and
 // not before.
 func TestExpiry(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b backend) {
 		const short = time.Second
 		s := b.open(t, testenv.NATS(t).URL(), short, 0)
@@ -166,20 +176,14 @@ func TestExpiry(t *testing.T) {
 			t.Fatal(err)
 		}
 		var elapsed time.Duration
-		for {
+		testenv.Eventually(t, 20*time.Second, func() (bool, string) {
 			err := s.Claim(ctx, "app", "n", []byte("second"), short)
 			elapsed = time.Since(start)
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, nonces.ErrReused) {
+			if err != nil && !errors.Is(err, nonces.ErrReused) {
 				t.Fatalf("Claim after %s = %v", elapsed, err)
 			}
-			if elapsed > 20*time.Second {
-				t.Fatalf("nonce with ttl %s still claimed after %s", short, elapsed)
-			}
-			time.Sleep(50 * time.Millisecond) // poll interval
-		}
+			return err == nil, fmt.Sprintf("nonce with ttl %s still claimed after %s", short, elapsed)
+		})
 		if elapsed < short {
 			t.Fatalf("nonce with ttl %s claimable again after %s", short, elapsed)
 		}
@@ -193,6 +197,7 @@ func TestExpiry(t *testing.T) {
 // TestConcurrentClaims: replicas racing for one nonce with different bodies;
 // exactly one wins, the others are told it was reused.
 func TestConcurrentClaims(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b backend) {
 		srv := testenv.NATS(t)
 		const replicas, racers, rounds = 3, 12, 20
@@ -231,6 +236,7 @@ func TestConcurrentClaims(t *testing.T) {
 }
 
 func TestKeyAndDigestAreShort(t *testing.T) {
+	t.Parallel()
 	legal := regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 	seen := map[string]bool{}
 	for _, p := range [][2]string{{"ab", "c"}, {"a", "bc"}, {"", "abc"}, {"abc", ""}, {"app", "n"}} {
@@ -252,6 +258,7 @@ func TestKeyAndDigestAreShort(t *testing.T) {
 // nonces with an error the caller answers 503 with, never ErrReused, never
 // nil.
 func TestFullStoreRefuses(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, b backend) {
 		s := b.open(t, testenv.NATS(t).URL(), ttl, 4096)
 		ctx := ctxFor(t)

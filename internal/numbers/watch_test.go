@@ -89,6 +89,7 @@ func series(t *testing.T, reg *prometheus.Registry) ([]string, float64) {
 // with its codes, gone once the number is usable again (cause 6 counts as
 // usable), and kept when a check fails.
 func TestWatchExportsUnusableNumbers(t *testing.T) {
+	t.Parallel()
 	w := openWarehouse(t)
 	reg := prometheus.NewRegistry()
 	watch := New(DefaultConfig(), w, zap.NewNop(), reg)
@@ -109,6 +110,9 @@ func TestWatchExportsUnusableNumbers(t *testing.T) {
 		t.Errorf("series %v count %v, want %v count 2", got, n, want)
 	}
 
+	// A clock step, not a wait for something: the next state is stored in
+	// a later second than the first (ingested_at orders the states, and
+	// has seconds), as a push after the first one would be.
 	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(1010 * time.Millisecond)))
 	insert(t, w, 10, `{"number":"+8617000000001","status":"5","cause":"6"}`)
 	if _, err := watch.Check(t.Context()); err != nil {
@@ -136,6 +140,7 @@ func (failingSource) NumberStates(context.Context, bool) ([]warehouse.NumberStat
 }
 
 func TestConfig(t *testing.T) {
+	t.Parallel()
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Error(err)
 	}
