@@ -1,7 +1,7 @@
 package platformsim
 
 import (
-	"context"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/testenv"
 )
 
 func TestNumberFaultValidate(t *testing.T) {
@@ -89,22 +90,17 @@ func TestNumberFaultPushesStates(t *testing.T) {
 	srv.Config.Handler = sim.Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sim.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	testenv.Go(t, sim.Run)
 
 	nums := func() [][]privatenumber.NumberStatus {
 		rcv.mu.Lock()
 		defer rcv.mu.Unlock()
 		return append([][]privatenumber.NumberStatus(nil), rcv.nums...)
 	}
-	waitFor(t, "the usable state pushed after the fault", 10*time.Second, func() bool { return len(nums()) == 2 })
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		n := len(nums())
+		return n == 2, fmt.Sprintf("%d numStatus pushes received, want 2 (unusable, then usable)", n)
+	})
 	rcv.check()
 	got := nums()
 	if len(got[0]) != 1 || got[0][0].Number != x || got[0][0].Status != StatusUnusable || got[0][0].Cause != "5" {

@@ -18,6 +18,7 @@ import (
 	"github.com/pnstream/pnstream/internal/aksk"
 	"github.com/pnstream/pnstream/internal/axeapi"
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/testenv"
 	"github.com/pnstream/pnstream/schemas"
 )
 
@@ -124,27 +125,15 @@ func testPusher(t *testing.T, url string, mutate func(*PusherConfig), faults *Fa
 }
 
 // runPusher runs p until the test ends.
-func runPusher(t *testing.T, p *Pusher) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-}
+func runPusher(t *testing.T, p *Pusher) { testenv.Go(t, p.Run) }
 
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+// waitStats waits until p's counters satisfy ok.
+func waitStats(t *testing.T, p *Pusher, timeout time.Duration, ok func(PushStats) bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %s", what, timeout)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.Eventually(t, timeout, func() (bool, string) {
+		s := p.Stats()
+		return ok(s), fmt.Sprintf("stats %+v", s)
+	})
 }
 
 func TestPusherDeliversEveryCallOnce(t *testing.T) {
@@ -172,7 +161,7 @@ func TestPusherDeliversEveryCallOnce(t *testing.T) {
 		}
 		events += len(c.Events)
 	}
-	waitFor(t, "all delivered", 10*time.Second, func() bool { s := p.Stats(); return s.Pending == 0 && s.Events == int64(events) })
+	waitStats(t, p, 10*time.Second, func(s PushStats) bool { return s.Pending == 0 && s.Events == int64(events) })
 	rcv.check()
 
 	s := p.Stats()
@@ -233,7 +222,7 @@ func TestPusherRepushSchedule(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "settled", 15*time.Second, func() bool { return p.Stats().Pending == 0 })
+	waitStats(t, p, 15*time.Second, func(s PushStats) bool { return s.Pending == 0 })
 	rcv.check()
 
 	s := p.Stats()
@@ -270,6 +259,8 @@ func TestPusherRetriesTimeoutsAndConnectionErrors(t *testing.T) {
 		}
 		return http.StatusOK
 	})
+	unhang := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(unhang) // before the receiver closes, should the test fail first
 	p := testPusher(t, rcv.srv.URL, func(c *PusherConfig) { c.Timeout = 50 * time.Millisecond }, nil)
 	runPusher(t, p)
 	call := generateCalls(2, simBindings(3), 1)[0]
@@ -277,9 +268,11 @@ func TestPusherRetriesTimeoutsAndConnectionErrors(t *testing.T) {
 	if err := p.PushCall(context.Background(), call); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(120 * time.Millisecond)
-	close(release)
-	waitFor(t, "delivered after timeouts", 5*time.Second, func() bool { return p.Stats().Pending == 0 })
+	// Both first attempts (the event, the fee push) time out while the
+	// receiver hangs; then it answers.
+	waitStats(t, p, 5*time.Second, func(s PushStats) bool { return s.Failed >= 2 })
+	unhang()
+	waitStats(t, p, 5*time.Second, func(s PushStats) bool { return s.Pending == 0 })
 	if s := p.Stats(); s.Failed < 2 || s.GivenUp != 0 || s.Delivered != 2 {
 		t.Errorf("stats %+v: want the event and the fee push each failed once, then delivered", s)
 	}
@@ -292,7 +285,7 @@ func TestPusherRetriesTimeoutsAndConnectionErrors(t *testing.T) {
 	if err := p2.PushCall(context.Background(), call); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "given up", 5*time.Second, func() bool { return p2.Stats().GivenUp == 2 })
+	waitStats(t, p2, 5*time.Second, func(s PushStats) bool { return s.GivenUp == 2 })
 	rcv.check()
 }
 
@@ -304,7 +297,7 @@ func TestPusherSignsWithWSSE(t *testing.T) {
 	if err := p.PushCall(context.Background(), generateCalls(1, simBindings(3), 1)[0]); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "delivered", 5*time.Second, func() bool { return p.Stats().Pending == 0 })
+	waitStats(t, p, 5*time.Second, func(s PushStats) bool { return s.Pending == 0 })
 	rcv.check()
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
@@ -331,7 +324,7 @@ func TestPusherFaults(t *testing.T) {
 	if err := p.PushCall(context.Background(), call); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "delivered", 5*time.Second, func() bool { return p.Stats().Pending == 0 })
+	waitStats(t, p, 5*time.Second, func(s PushStats) bool { return s.Pending == 0 })
 	rcv.mu.Lock()
 	n := rcv.counts[string(call.Events[0].Body)]
 	rcv.mu.Unlock()
@@ -347,7 +340,7 @@ func TestPusherFaults(t *testing.T) {
 	if err := p.PushCall(context.Background(), call2); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "given up", 5*time.Second, func() bool { return p.Stats().Pending == 0 })
+	waitStats(t, p, 5*time.Second, func(s PushStats) bool { return s.Pending == 0 })
 	if s := p.Stats(); s.Delivered != before || s.GivenUp != int64(len(call2.Events)+1) {
 		t.Errorf("with status 503 injected: %+v", s)
 	}
@@ -362,22 +355,20 @@ func TestPusherStops(t *testing.T) {
 	verifyNoLeaks(t)
 	rcv := newReceiver(t, func([]byte, int) int { return http.StatusServiceUnavailable })
 	p := testPusher(t, rcv.srv.URL, func(c *PusherConfig) { c.TimeScale = 1; c.MaxPending = 3 }, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
+	run := testenv.Go(t, p.Run)
+	ctx := t.Context()
 	call := generateCalls(1, simBindings(3), 1)[0]
 	call.Events = call.Events[:2]
 	if err := p.PushCall(ctx, call); err != nil { // 2 events + the fee push: 3 pending
 		t.Fatal(err)
 	}
-	waitFor(t, "failed once", 5*time.Second, func() bool { return p.Stats().Failed == 2 })
+	waitStats(t, p, 5*time.Second, func(s PushStats) bool { return s.Failed == 2 })
 	short, stop := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer stop()
 	if err := p.PushCall(short, call); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("PushCall while MaxPending are pending: %v, want to block until the deadline", err)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := run.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.PushCall(context.Background(), call); !errors.Is(err, ErrPusherStopped) {
@@ -424,7 +415,7 @@ func TestPusherRepushHeaders(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			waitFor(t, "settled", 15*time.Second, func() bool { return p.Stats().Pending == 0 })
+			waitStats(t, p, 15*time.Second, func(s PushStats) bool { return s.Pending == 0 })
 			if s := p.Stats(); s.Delivered == 0 || s.GivenUp != 0 || s.Retried != 3*s.Delivered {
 				t.Errorf("stats %+v: want every push delivered on its third re-push", s)
 			}

@@ -1,9 +1,9 @@
 package platformsim
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/pnstream/pnstream/internal/axeapi"
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/testenv"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -68,19 +69,12 @@ func TestSimulator(t *testing.T) {
 	srv.Config.Handler = sim.Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sim.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	testenv.Go(t, sim.Run)
+	ctx := t.Context()
 
-	waitFor(t, "calls delivered", 10*time.Second, func() bool {
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
 		s := sim.Stats()
-		return s.Calls == 120 && s.Push.Pending == 0 && s.Push.FeeRecords == 120
+		return s.Calls == 120 && s.Push.Pending == 0 && s.Push.FeeRecords == 120, fmt.Sprintf("stats %+v", s)
 	})
 	rcv.check()
 	st := sim.Stats()
