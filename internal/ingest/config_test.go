@@ -14,6 +14,7 @@ import (
 )
 
 func TestConfigCredentials(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, app, list, want string
 	}{
@@ -55,6 +56,7 @@ func TestConfigCredentials(t *testing.T) {
 }
 
 func TestConfigNeverShowsSecrets(t *testing.T) {
+	t.Parallel()
 	cfg := ingest.DefaultConfig()
 	cfg.AppKey, cfg.AppSecret = "app", "pair-s3cret"
 	if err := cfg.Credentials.Set("app:list-s3cret-1,other:list-s3cret-2"); err != nil {

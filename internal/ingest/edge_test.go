@@ -41,6 +41,7 @@ func (e *env) lastRefusal(class string) (*jetstream.RawStreamMsg, string) {
 }
 
 func TestNoncesSharedByReplicasAndRestarts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	second := e.replica()
 	replay := captured(signed)
@@ -77,6 +78,7 @@ func TestNoncesSharedByReplicasAndRestarts(t *testing.T) {
 }
 
 func TestConcurrentBodiesUnderOneNonce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	servers := []*httptest.Server{e.srv, e.replica()}
 	replay := captured(signed)
@@ -105,6 +107,7 @@ func TestConcurrentBodiesUnderOneNonce(t *testing.T) {
 }
 
 func TestCreatedAge(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	now := time.Now()
 	at := func(d time.Duration) func(http.Header) { return signAt(appKey, appSecret, false, now.Add(d)) }
@@ -135,6 +138,7 @@ func TestCreatedAge(t *testing.T) {
 }
 
 func TestSeveralCredentials(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *ingest.Config) {
 		if err := c.Credentials.Set(appKey + ":rotated-secret, second-app:second-secret"); err != nil {
 			t.Fatal(err)
@@ -160,6 +164,7 @@ func TestSeveralCredentials(t *testing.T) {
 }
 
 func TestWSSEOff(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *ingest.Config) { c.WSSE = false })
 	if r := e.post(ingest.PathFees, feeBody(1, "wsse-off"), signAt(appKey, appSecret, true, time.Now())); r.status != 401 {
 		t.Fatalf("X-WSSE with WSSE off: %d %s", r.status, r.raw)
@@ -176,6 +181,7 @@ func TestWSSEOff(t *testing.T) {
 // (which keys exist, whether its digest or its clock was wrong); only
 // PN_REJECTED and the metrics tell the reasons apart.
 func TestUnauthorizedAnswersAreIdentical(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	now := time.Now()
 	replay := captured(signed)
@@ -271,6 +277,7 @@ func (c countingConn) Read(p []byte) (int, error) {
 // after its first 4 KiB, the connection closed rather than drained, and
 // PN_REJECTED keeps 4 KiB and headers without any credential.
 func TestUnsignedMegabyteCostsLittle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *ingest.Config) { c.MaxBodyBytes = 1 << 20 })
 	var read atomic.Int64
 	srv := httptest.NewUnstartedServer(e.server(e.nc, e.js, func(c *ingest.Config) { c.MaxBodyBytes = 1 << 20 }).Handler())
@@ -327,6 +334,7 @@ func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
 // the NATS server's max_payload (the embedded server has the default,
 // 1 MiB), with a length or chunked.
 func TestEightMegabytes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *ingest.Config) { c.MaxBodyBytes = 1 << 20 })
 	if mp := e.nc.MaxPayload(); mp != 1<<20 {
 		t.Fatalf("server max_payload %d, want the default 1 MiB", mp)
@@ -361,6 +369,7 @@ func TestEightMegabytes(t *testing.T) {
 // the NATS max_payload, a valid push is stored record by record, and an
 // invalid one is answered 400 with what fits of it kept, not 503.
 func TestTwoMegabytesWithARaisedLimit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *ingest.Config) { c.MaxBodyBytes = 4 << 20 })
 	rec := func(i int) string {
 		return record(fmt.Sprintf("two-mb-%d", i), `,"hostName":"`+strings.Repeat("h", 50<<10)+`"`)
@@ -392,6 +401,7 @@ func TestTwoMegabytesWithARaisedLimit(t *testing.T) {
 }
 
 func TestRecordOverTheLimit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	var recs []string
 	for i := range 50 {
@@ -427,6 +437,7 @@ func TestRecordOverTheLimit(t *testing.T) {
 }
 
 func TestNotReadyUntilProvisioned(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	if err := e.js.DeleteStream(ctx, streams.Nonces); err != nil {
@@ -454,6 +465,7 @@ func TestNotReadyUntilProvisioned(t *testing.T) {
 // replica bound to the stream before its window was shortened; set right
 // again, it is ready and takes them.
 func TestNotReadyWithAShortNonceWindow(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	if status, _ := e.readyz(); status != http.StatusOK {
@@ -516,6 +528,7 @@ func (e *env) readyz() (int, string) {
 // max_payload), a signed invalid body that fits the payload but not the
 // stream is still answered 400, with the first 4 KiB kept, not 503.
 func TestInvalidBodyAboveTheStreamsMessageSize(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	s, err := e.js.Stream(ctx, streams.Rejected)

@@ -21,6 +21,7 @@ import (
 	"github.com/pnstream/pnstream/internal/aksk"
 	"github.com/pnstream/pnstream/internal/ingest"
 	"github.com/pnstream/pnstream/internal/streams"
+	"github.com/pnstream/pnstream/internal/testenv"
 )
 
 // hostileReadTimeout is the ReadTimeout of the hostile matrix's server,
@@ -58,20 +59,12 @@ func newHostile(t *testing.T) *hostile {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, ln) }()
+	testenv.Go(t, func(ctx context.Context) error { return s.Run(ctx, ln) })
 	h := &hostile{env: e, url: "http://" + ln.Addr().String(), client: &http.Client{
 		Timeout:       10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
-	t.Cleanup(func() {
-		h.client.CloseIdleConnections()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	t.Cleanup(h.client.CloseIdleConnections)
 	return h
 }
 
@@ -246,6 +239,7 @@ func hostileCases(replayed func(http.Header)) []hostileCase {
 // valid push, and checks the answer, what is kept in PN_REJECTED, what is
 // stored, and that the valid push after it is stored.
 func TestHostileInputMatrix(t *testing.T) {
+	t.Parallel()
 	h := newHostile(t)
 	// A push whose signature is then replayed.
 	replayHeader := http.Header{}
@@ -389,6 +383,8 @@ func (h *hostile) send(c hostileCase) hostileReply {
 // TestSlowClientsAreCutAndValidTrafficFlows holds slow-loris connections
 // (headers or body trickled a byte at a time) open against ingest: each is
 // closed once ReadTimeout passes, and valid pushes are stored meanwhile.
+//
+// Not parallel: it bounds how long ingest takes to answer and to cut.
 func TestSlowClientsAreCutAndValidTrafficFlows(t *testing.T) {
 	h := newHostile(t)
 	addr := strings.TrimPrefix(h.url, "http://")

@@ -223,6 +223,7 @@ func feeBody(n int, prefix string) []byte {
 }
 
 func TestSeedPushesStoredAsReceived(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	fee := seed(t, "seed-fee.json")
 	if r := e.post(ingest.PathFees, fee, signed); r.status != 200 || r.body.ResultCode != "0" || r.body.ResultDesc != "Success" {
@@ -253,6 +254,7 @@ func TestSeedPushesStoredAsReceived(t *testing.T) {
 }
 
 func TestFiftyRecordsRetriedSevenTimes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	body := feeBody(50, "retry")
 	for i := range 7 {
@@ -266,6 +268,7 @@ func TestFiftyRecordsRetriedSevenTimes(t *testing.T) {
 }
 
 func TestFiftyOneRecordsRefusedAndKept(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	body := feeBody(51, "big")
 	r := e.post(ingest.PathFees, body, signed)
@@ -285,6 +288,7 @@ func TestFiftyOneRecordsRefusedAndKept(t *testing.T) {
 }
 
 func TestAuthenticationFailures(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	sign := func(key, secret string, at time.Time) func(http.Header) {
 		return func(h http.Header) {
@@ -351,6 +355,7 @@ func TestAuthenticationFailures(t *testing.T) {
 }
 
 func TestInvalidBodiesNameTheField(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tests := []struct {
 		name, path, body, field string
@@ -386,6 +391,7 @@ func TestInvalidBodiesNameTheField(t *testing.T) {
 }
 
 func TestValidRecordsOfAPartlyInvalidPushAreStored(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	body := []byte(`{"eventType":"fee","feeLst":[
 		{"icid":"good-1","sessionId":"s","callInTime":"2024-01-01 00:00:00"},
@@ -404,6 +410,7 @@ func TestValidRecordsOfAPartlyInvalidPushAreStored(t *testing.T) {
 }
 
 func TestOversizedBody(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	body := append([]byte(`{"eventType":"fee","feeLst":[{"icid":"`), bytes.Repeat([]byte("x"), 300<<10)...)
 	r := e.post(ingest.PathFees, body, signed)
@@ -418,6 +425,7 @@ func TestOversizedBody(t *testing.T) {
 }
 
 func TestMethodAndHealth(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	resp, err := http.Get(e.srv.URL + ingest.PathFees)
 	if err != nil {
@@ -440,6 +448,7 @@ func TestMethodAndHealth(t *testing.T) {
 }
 
 func TestJetStreamUnavailableThenBack(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	body := feeBody(10, "outage")
 	e.nats.Shutdown()
@@ -458,10 +467,9 @@ func TestJetStreamUnavailableThenBack(t *testing.T) {
 	}
 
 	e.nats.Restart(t)
-	deadline := time.Now().Add(10 * time.Second)
-	for !e.nc.IsConnected() && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		return e.nc.IsConnected(), "nats connection " + e.nc.Status().String()
+	})
 	// The platform retries the same push; it is stored once, even when the
 	// retry is itself repeated.
 	for range 2 {
@@ -475,6 +483,7 @@ func TestJetStreamUnavailableThenBack(t *testing.T) {
 }
 
 func TestAuthOff(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *ingest.Config) { c.AppSecret = ""; c.Auth = ingest.AuthOff })
 	if r := e.post(ingest.PathFees, feeBody(1, "open"), nil); r.status != 200 {
 		t.Fatalf("unsigned push with auth off: %d", r.status)

@@ -56,6 +56,7 @@ type jetstreamMsg struct {
 // PN_NUMBERS message per item: the item as received, its state and the
 // push's nonce as id.
 func TestNumStatusPushStoredPerItem(t *testing.T) {
+	t.Parallel()
 	for _, path := range []string{ingest.PathNumStatus, ingest.PathNotifications, ingest.PathEvents} {
 		t.Run(strings.TrimPrefix(path, "/"), func(t *testing.T) {
 			e := newEnv(t)
@@ -106,6 +107,7 @@ func TestNumStatusPushStoredPerItem(t *testing.T) {
 }
 
 func TestNumStatusRefusedOnFeesPath(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.post(ingest.PathFees, numBody(numItems...), signed)
 	if r.status != 400 || len(r.body.Errors) != 1 || r.body.Errors[0].Field != "eventType" {
@@ -120,6 +122,7 @@ func TestNumStatusRefusedOnFeesPath(t *testing.T) {
 }
 
 func TestNumStatusPathRefusesOtherPushes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.post(ingest.PathNumStatus, feeBody(1, "wrong-path"), signed)
 	if r.status != 400 || len(r.body.Errors) != 1 || r.body.Errors[0].Field != "eventType" {
@@ -133,6 +136,7 @@ func TestNumStatusPathRefusesOtherPushes(t *testing.T) {
 // A bad item is refused alone: the others are stored, the answer is 400
 // and the body is kept.
 func TestNumStatusBadItemRefusedAlone(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.post(ingest.PathNumStatus, numBody(numItems[0], `{"status":"5"}`, numItems[1]), signed)
 	if r.status != 400 || len(r.body.Errors) != 1 || r.body.Errors[0].Field != "numInfo[1].number" {
@@ -156,6 +160,7 @@ func TestNumStatusBadItemRefusedAlone(t *testing.T) {
 // Without push auth there is no verified nonce: no message id, so every
 // copy is stored and the table absorbs the repeats.
 func TestNumStatusAuthOffHasNoMsgID(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *ingest.Config) { c.AppSecret = ""; c.Auth = ingest.AuthOff })
 	for range 2 {
 		if r := e.post(ingest.PathNumStatus, numBody(numItems[0]), nil); r.status != 200 {

@@ -16,6 +16,7 @@ import (
 // documented is stored as received and answered 200; each anomaly is
 // counted; only an identity problem is a 400.
 func TestAnomaliesStoredAndCounted(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	// A 2018 CDR without callInTime, numbers where strings are
 	// documented, an enumeration out of range.
