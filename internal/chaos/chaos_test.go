@@ -2,9 +2,12 @@ package chaos
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/pnstream/pnstream/internal/testenv"
 )
 
 // syncEnv names the variable that sets the nats-servers' sync_interval,
@@ -74,20 +77,34 @@ func TestFaultsLoseNothingDuplicateNothing(t *testing.T) {
 	r.killNATS(r.nodes[0], "the only node", 3*time.Second)
 	r.checkAlive()
 
+	const retries = "pn_recorder_insert_retries_total"
+	before, err := r.recorderCounter(retries)
+	if err != nil {
+		t.Fatal(err)
+	}
 	down := time.Now()
 	clickhouse.Stop(t)
-	time.Sleep(2 * time.Second) // batches are being retried
+	// Batches are being retried: the recorder holds what it cannot store.
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		n, err := r.recorderCounter(retries)
+		if err != nil {
+			return false, err.Error()
+		}
+		return n >= before+2, fmt.Sprintf("%s %v, %v before ClickHouse stopped", retries, n, before)
+	})
 	// SIGTERM: the recorder hands its batches back and exits within its
 	// shutdown timeout (PN_RECORDER_SHUTDOWN_TIMEOUT=10s), or Stop kills it
 	// and fails.
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), 15*time.Second)
-	err := r.recorder.Stop(stopCtx)
+	err = r.recorder.Stop(stopCtx)
 	cancelStop()
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.faults.add("recorder SIGTERM", "during the ClickHouse outage: batches handed back, drained")
 	r.restartRecorder(false)
+	// The outage's timeline, not waits for a condition: the kill comes
+	// halfway through it, ClickHouse returns at its end.
 	time.Sleep(time.Until(down.Add(outage / 2)))
 	r.killRecorderMidBatch(false) // its batch was being retried
 	time.Sleep(time.Until(down.Add(outage)))
@@ -96,11 +113,11 @@ func TestFaultsLoseNothingDuplicateNothing(t *testing.T) {
 	r.waitRecorderReady()
 
 	s3.Stop(t)
-	time.Sleep(outage / 2)
+	time.Sleep(outage / 2) // the S3 outage's timeline, as above
 	r.kill(r.recorder)
 	r.restartRecorder(true) // S3 still down: the recorder must keep the rest going
 	r.faults.add("recorder SIGKILL", "during the S3 outage")
-	time.Sleep(outage / 2)
+	time.Sleep(outage / 2) // the rest of the S3 outage
 	s3.Start(t)
 	r.faults.add("S3 stopped", "%s, recorder killed and restarted during it", outage)
 	r.killRecorderMidUpload(true) // the backlog of uploads

@@ -117,7 +117,7 @@ func (r *rig) kill(p *localserver.Program) {
 // ClickHouse is down).
 func (r *rig) restartRecorder(waitReady bool) {
 	r.t.Helper()
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // the supervisor's restart delay: part of the scenario
 	r.start(r.recorder)
 	if waitReady {
 		r.waitRecorderReady()
@@ -158,7 +158,7 @@ func (r *rig) restartIngest(kill bool) {
 func (r *rig) killNATS(n *natsNode, role string, down time.Duration) {
 	r.t.Helper()
 	r.kill(n.prog)
-	time.Sleep(down)
+	time.Sleep(down) // the node's outage: part of the scenario
 	r.start(n.prog)
 	r.faults.add("nats-server SIGKILL", "%s (%s) down %s, restarted on its file store", n.name, role, down)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/pnstream/pnstream/internal/localserver"
 	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/streams"
+	"github.com/pnstream/pnstream/internal/testenv"
 )
 
 const appKey = "chaos-app"
@@ -361,17 +363,69 @@ func (r *rig) startSimulator() {
 	r.start(r.sim)
 }
 
-// waitFor polls ok every 50 ms until it holds, or fails the test after
-// timeout.
+// waitFor waits as testenv.Eventually does until ok holds. A timeout
+// names what it waited for and the processes of the run that had exited
+// on their own, the likely reason, with the tails of their logs.
 func (r *rig) waitFor(what string, timeout time.Duration, ok func() bool) {
 	r.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("timed out after %s waiting for %s", timeout, what)
+	testenv.Eventually(r.t, timeout, func() (bool, string) {
+		if ok() {
+			return true, ""
 		}
-		time.Sleep(50 * time.Millisecond)
+		return false, "waiting for " + what + r.exited()
+	})
+}
+
+// exited says which processes of the run exited on their own, and why.
+func (r *rig) exited() string {
+	var why []string
+	progs := []*localserver.Program{r.ingest, r.recorder, r.sim}
+	for _, n := range r.nodes {
+		progs = append(progs, n.prog)
 	}
+	for _, p := range progs {
+		if p == nil {
+			continue
+		}
+		if err := p.Err(); err != nil {
+			why = append(why, err.Error())
+		}
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(why, "; ")
+}
+
+// recorderCounter returns the sum of the recorder's counter name over its
+// labels, read from its /metrics.
+func (r *rig) recorderCounter(name string) (float64, error) {
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + r.adminAddr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	sum := 0.0
+	for line := range strings.Lines(string(body)) {
+		series, value, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok || (series != name && !strings.HasPrefix(series, name+"{")) {
+			continue
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", line, err)
+		}
+		sum += v
+	}
+	return sum, nil
 }
 
 // httpOK returns a probe that wants 200 from url.
