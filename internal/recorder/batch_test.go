@@ -195,11 +195,8 @@ func TestConsumesAcrossNATSRestart(t *testing.T) {
 // waitStored waits until fee_records holds n distinct icids.
 func waitStored(t *testing.T, db string, n int, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for len(storedICIDs(t, db)) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d records stored after %s, want %d", len(storedICIDs(t, db)), timeout, n)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, timeout, func() (bool, string) {
+		got := len(storedICIDs(t, db))
+		return got >= n, fmt.Sprintf("%d records stored, want %d", got, n)
+	})
 }
