@@ -313,6 +313,7 @@ func (r *rig) checkArchived(fee privatenumber.FeeRecord, sum string, size int64)
 }
 
 func TestEveryRecordingArchivedOnceWithItsHash(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	type want struct {
 		fee  privatenumber.FeeRecord
@@ -335,6 +336,7 @@ func TestEveryRecordingArchivedOnceWithItsHash(t *testing.T) {
 }
 
 func TestURLExpiresBetweenAttempts(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	fee, sum, size := r.recording("expiring", 5*time.Second, true)
 	if err := r.sim.Faults().Set(platformsim.FaultSpec{ExpireURLs: &platformsim.Window{For: platformsim.Duration(700 * time.Millisecond)}}); err != nil {
@@ -346,6 +348,7 @@ func TestURLExpiresBetweenAttempts(t *testing.T) {
 }
 
 func TestDroppedDownloadIsRetriedNeverTruncated(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	fee, sum, size := r.recording("dropped", 60*time.Second, true)
 	if err := r.sim.Faults().Set(platformsim.FaultSpec{Download: &platformsim.DownloadFault{DropAfterBytes: 100_000, For: platformsim.Duration(700 * time.Millisecond)}}); err != nil {
@@ -357,6 +360,7 @@ func TestDroppedDownloadIsRetriedNeverTruncated(t *testing.T) {
 }
 
 func TestDownloadURLOnlyRecordArchived(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	fee, sum, size := r.recording("direct", 4*time.Second, false)
 	if fee.RecordDomain != "" || fee.RecordFileDownloadURL == "" {
@@ -368,6 +372,7 @@ func TestDownloadURLOnlyRecordArchived(t *testing.T) {
 }
 
 func TestNotFoundFailsOnceWithoutEndlessRetry(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	fee := privatenumber.FeeRecord{ICID: "gone", SessionID: "s-gone", RecordFlag: 1, RecordDomain: domain, RecordObjectName: "never-recorded.wav"}
 	fee.CallInTime = privatenumber.Time{Time: time.Now().UTC().Add(-time.Minute)}
@@ -398,6 +403,7 @@ func TestNotFoundFailsOnceWithoutEndlessRetry(t *testing.T) {
 }
 
 func TestUntrustedDownloadTargetsAreRefused(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int64
 	evil := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		hits.Add(1)
@@ -436,6 +442,7 @@ func TestUntrustedDownloadTargetsAreRefused(t *testing.T) {
 }
 
 func TestDuplicateJobsAndTwoMirrorsLeaveOneObjectOneRow(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, func(c *archive.Config) { c.Concurrency = 3 })
 	fee, sum, size := r.recording("twice", 20*time.Second, true)
 	job := archive.NewJob(&fee, archive.Retention)
@@ -466,6 +473,7 @@ func TestDuplicateJobsAndTwoMirrorsLeaveOneObjectOneRow(t *testing.T) {
 }
 
 func TestFlowControlPausesInsteadOfFailing(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	fee, sum, size := r.recording("slow-down", 3*time.Second, true)
 	if err := r.sim.Faults().Set(platformsim.FaultSpec{FlowControl: &platformsim.Window{For: platformsim.Duration(time.Second)}}); err != nil {
@@ -507,6 +515,7 @@ func (r *rig) consumerInfo() *jetstream.ConsumerInfo {
 }
 
 func TestLockedBucketGetsRetention(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, func(c *archive.Config) { c.LockMode, c.LockDays = "GOVERNANCE", 1 })
 	fee, sum, size := r.recording("locked", 3*time.Second, true)
 	r.enqueue(fee)
@@ -529,6 +538,7 @@ func TestLockedBucketGetsRetention(t *testing.T) {
 
 // Jobs waiting for a retry must not starve new ones.
 func TestRetriesDoNotStarveNewJobs(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, func(c *archive.Config) { c.Concurrency, c.RetryInitial, c.RetryMax = 2, 30*time.Second, time.Minute })
 	for i := range 20 {
 		fee := privatenumber.FeeRecord{ICID: fmt.Sprintf("forbidden-%d", i), SessionID: "s", RecordFlag: 1,

@@ -82,6 +82,7 @@ func TestFetchErrorsCarryNoSignedURL(t *testing.T) {
 // secret in none of the log lines, the pn.recordings row and the PN_DEAD
 // message (headers and body).
 func TestFailedDownloadsLeakNoSignedURL(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, func(c *archive.Config) { c.DownloadTimeout = 300 * time.Millisecond })
 	cases := downloadFailures(t)
 	now := time.Now().UTC()

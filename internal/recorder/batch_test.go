@@ -84,6 +84,7 @@ func storedICIDs(t *testing.T, db string) map[string]uint64 {
 // ten records at a time, not all at once as BatchSize and BatchWait would
 // allow; a record larger than the limit is inserted alone, not stuck.
 func TestBatchesCloseOnBytes(t *testing.T) {
+	t.Parallel()
 	js := provisionedJetStream(t)
 	wh, db := openWarehouse(t)
 	const n, size, big = 40, 25 << 10, 300 << 10

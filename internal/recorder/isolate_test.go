@@ -61,8 +61,10 @@ func (e *badRowsError) Unwrap() error { return errBadRow }
 func (e *badRowsError) Is(target error) bool { return target == retry.ErrPermanent }
 
 func TestPermanentInsertErrorDeadLettersOnlyTheBadRows(t *testing.T) {
+	t.Parallel()
 	for _, named := range []bool{false, true} {
 		t.Run(fmt.Sprintf("store names rows=%v", named), func(t *testing.T) {
+			t.Parallel()
 			js := provisionedJetStream(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
