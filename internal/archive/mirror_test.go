@@ -77,13 +77,10 @@ func newRig(t *testing.T, mutate func(*archive.Config)) *rig {
 	}
 	r.js = js
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.simURL = "http://" + ln.Addr().String()
+	srv := httptest.NewUnstartedServer(nil) // started once the simulator exists
+	r.simURL = "http://" + srv.Listener.Addr().String()
 	scfg := platformsim.DefaultConfig()
-	scfg.Addr, scfg.PublicURL = ln.Addr().String(), r.simURL
+	scfg.Addr, scfg.PublicURL = srv.Listener.Addr().String(), r.simURL
 	scfg.AppKey, scfg.AppSecret = appKey, appSecret
 	scfg.CallRate, scfg.Bindings = 0, 0
 	scfg.RecordDomain = domain
@@ -92,9 +89,9 @@ func newRig(t *testing.T, mutate func(*archive.Config)) *rig {
 		t.Fatal(err)
 	}
 	r.sim = sim
-	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	srv.Config.Handler = sim.Handler()
+	srv.Start()
+	t.Cleanup(srv.Close)
 
 	pcfg := axeapi.DefaultClientConfig()
 	pcfg.BaseURL, pcfg.AppKey, pcfg.AppSecret = r.simURL, appKey, appSecret
