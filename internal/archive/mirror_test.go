@@ -77,13 +77,10 @@ func newRig(t *testing.T, mutate func(*archive.Config)) *rig {
 	}
 	r.js = js
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.simURL = "http://" + ln.Addr().String()
+	srv := httptest.NewUnstartedServer(nil) // started once the simulator exists
+	r.simURL = "http://" + srv.Listener.Addr().String()
 	scfg := platformsim.DefaultConfig()
-	scfg.Addr, scfg.PublicURL = ln.Addr().String(), r.simURL
+	scfg.Addr, scfg.PublicURL = srv.Listener.Addr().String(), r.simURL
 	scfg.AppKey, scfg.AppSecret = appKey, appSecret
 	scfg.CallRate, scfg.Bindings = 0, 0
 	scfg.RecordDomain = domain
@@ -92,9 +89,9 @@ func newRig(t *testing.T, mutate func(*archive.Config)) *rig {
 		t.Fatal(err)
 	}
 	r.sim = sim
-	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	srv.Config.Handler = sim.Handler()
+	srv.Start()
+	t.Cleanup(srv.Close)
 
 	pcfg := axeapi.DefaultClientConfig()
 	pcfg.BaseURL, pcfg.AppKey, pcfg.AppSecret = r.simURL, appKey, appSecret
@@ -156,15 +153,7 @@ func (r *rig) mirror() {
 		Logger:   zap.New(zapcore.NewTee(zaptest.NewLogger(r.t).Core(), observed)),
 		Registry: prometheus.NewRegistry(),
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	r.t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			r.t.Errorf("Mirror.Run: %v", err)
-		}
-	})
+	testenv.Go(r.t, m.Run)
 }
 
 // recording adds a recording of d to the simulator and returns its fee
@@ -219,19 +208,16 @@ type row struct {
 func (r *rig) waitRow(icid string, timeout time.Duration) row {
 	r.t.Helper()
 	conn := clickhouse.Open(r.t, r.db)
-	deadline := time.Now().Add(timeout)
-	for {
-		var x row
+	var x row
+	testenv.Eventually(r.t, timeout, func() (bool, string) {
 		err := conn.QueryRow(context.Background(), `SELECT status, object_key, sha256, error, content_type, size_bytes
 			FROM recordings FINAL WHERE icid = ?`, icid).Scan(&x.status, &x.key, &x.sha, &x.errText, &x.contentType, &x.size)
-		if err == nil {
-			return x
+		if err != nil {
+			return false, fmt.Sprintf("no pn.recordings row for %s: %v", icid, err)
 		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("no pn.recordings row for %s after %s: %v", icid, timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return true, ""
+	})
+	return x
 }
 
 func (r *rig) count(query string) uint64 {
@@ -296,6 +282,15 @@ func (r *rig) deadLetters() []*jetstream.RawStreamMsg {
 	return out
 }
 
+// waitDeadLetters waits until PN_DEAD holds n messages.
+func (r *rig) waitDeadLetters(n int) {
+	r.t.Helper()
+	testenv.Eventually(r.t, 20*time.Second, func() (bool, string) {
+		got := len(r.deadLetters())
+		return got == n, fmt.Sprintf("%d dead letters, want %d", got, n)
+	})
+}
+
 func (r *rig) checkArchived(fee privatenumber.FeeRecord, sum string, size int64) {
 	r.t.Helper()
 	got := r.waitRow(fee.ICID, 20*time.Second)
@@ -315,6 +310,7 @@ func (r *rig) checkArchived(fee privatenumber.FeeRecord, sum string, size int64)
 }
 
 func TestEveryRecordingArchivedOnceWithItsHash(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	type want struct {
 		fee  privatenumber.FeeRecord
@@ -337,6 +333,7 @@ func TestEveryRecordingArchivedOnceWithItsHash(t *testing.T) {
 }
 
 func TestURLExpiresBetweenAttempts(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	fee, sum, size := r.recording("expiring", 5*time.Second, true)
 	if err := r.sim.Faults().Set(platformsim.FaultSpec{ExpireURLs: &platformsim.Window{For: platformsim.Duration(700 * time.Millisecond)}}); err != nil {
@@ -348,6 +345,7 @@ func TestURLExpiresBetweenAttempts(t *testing.T) {
 }
 
 func TestDroppedDownloadIsRetriedNeverTruncated(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	fee, sum, size := r.recording("dropped", 60*time.Second, true)
 	if err := r.sim.Faults().Set(platformsim.FaultSpec{Download: &platformsim.DownloadFault{DropAfterBytes: 100_000, For: platformsim.Duration(700 * time.Millisecond)}}); err != nil {
@@ -359,6 +357,7 @@ func TestDroppedDownloadIsRetriedNeverTruncated(t *testing.T) {
 }
 
 func TestDownloadURLOnlyRecordArchived(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	fee, sum, size := r.recording("direct", 4*time.Second, false)
 	if fee.RecordDomain != "" || fee.RecordFileDownloadURL == "" {
@@ -370,6 +369,7 @@ func TestDownloadURLOnlyRecordArchived(t *testing.T) {
 }
 
 func TestNotFoundFailsOnceWithoutEndlessRetry(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	fee := privatenumber.FeeRecord{ICID: "gone", SessionID: "s-gone", RecordFlag: 1, RecordDomain: domain, RecordObjectName: "never-recorded.wav"}
 	fee.CallInTime = privatenumber.Time{Time: time.Now().UTC().Add(-time.Minute)}
@@ -379,15 +379,20 @@ func TestNotFoundFailsOnceWithoutEndlessRetry(t *testing.T) {
 	if got.status != "failed" || !strings.Contains(got.errText, "does not exist") {
 		t.Fatalf("row = %+v, want failed with the platform's reason", got)
 	}
-	waitFor(t, "dead letter", func() bool { return len(r.deadLetters()) == 1 })
+	r.waitDeadLetters(1)
 	dead := r.deadLetters()[0]
 	if !strings.Contains(dead.Header.Get(streams.HeaderReason), "1012007") || dead.Subject != streams.DeadPrefix+"recordings" {
 		t.Errorf("dead letter %s: %v", dead.Subject, dead.Header)
 	}
-	// Terminated, not retried: the work queue is empty and stays so.
-	time.Sleep(time.Second)
-	if info := streamInfo(t, r.js, streams.Recordings); info.State.Msgs != 0 {
-		t.Errorf("PN_RECORDINGS still holds %d jobs", info.State.Msgs)
+	// Terminated, not retried: the job leaves the work queue, which a
+	// retry (a delayed nak) would keep it in, and was delivered once.
+	testenv.Eventually(t, 20*time.Second, func() (bool, string) {
+		msgs := streamInfo(t, r.js, streams.Recordings).State.Msgs
+		info := r.consumerInfo()
+		return msgs == 0 && info.NumAckPending == 0, fmt.Sprintf("PN_RECORDINGS holds %d jobs, %d unacked", msgs, info.NumAckPending)
+	})
+	if info := r.consumerInfo(); info.Delivered.Consumer != 1 || info.NumRedelivered != 0 {
+		t.Errorf("job delivered %d times (%d redelivered), want once", info.Delivered.Consumer, info.NumRedelivered)
 	}
 	if n := r.count("SELECT count() FROM recordings"); n != 1 {
 		t.Errorf("%d recordings rows, want 1 (no endless retry)", n)
@@ -395,6 +400,7 @@ func TestNotFoundFailsOnceWithoutEndlessRetry(t *testing.T) {
 }
 
 func TestUntrustedDownloadTargetsAreRefused(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int64
 	evil := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		hits.Add(1)
@@ -423,7 +429,7 @@ func TestUntrustedDownloadTargetsAreRefused(t *testing.T) {
 			t.Errorf("%s: row %+v, want failed mentioning %q", tt.name, got, tt.reason)
 		}
 	}
-	waitFor(t, "dead letters", func() bool { return len(r.deadLetters()) == len(tests) })
+	r.waitDeadLetters(len(tests))
 	if hits.Load() != 0 {
 		t.Errorf("the refused host was contacted %d times", hits.Load())
 	}
@@ -433,6 +439,7 @@ func TestUntrustedDownloadTargetsAreRefused(t *testing.T) {
 }
 
 func TestDuplicateJobsAndTwoMirrorsLeaveOneObjectOneRow(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, func(c *archive.Config) { c.Concurrency = 3 })
 	fee, sum, size := r.recording("twice", 20*time.Second, true)
 	job := archive.NewJob(&fee, archive.Retention)
@@ -450,7 +457,10 @@ func TestDuplicateJobsAndTwoMirrorsLeaveOneObjectOneRow(t *testing.T) {
 	r.mirror()
 	r.mirror()
 	r.checkArchived(fee, sum, size)
-	waitFor(t, "all jobs done", func() bool { return streamInfo(t, r.js, streams.Recordings).State.Msgs == 0 })
+	testenv.Eventually(t, 20*time.Second, func() (bool, string) {
+		n := streamInfo(t, r.js, streams.Recordings).State.Msgs
+		return n == 0, fmt.Sprintf("PN_RECORDINGS holds %d jobs", n)
+	})
 	if n := r.objectCount(); n != 1 {
 		t.Errorf("%d objects, want 1", n)
 	}
@@ -460,6 +470,7 @@ func TestDuplicateJobsAndTwoMirrorsLeaveOneObjectOneRow(t *testing.T) {
 }
 
 func TestFlowControlPausesInsteadOfFailing(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	fee, sum, size := r.recording("slow-down", 3*time.Second, true)
 	if err := r.sim.Faults().Set(platformsim.FaultSpec{FlowControl: &platformsim.Window{For: platformsim.Duration(time.Second)}}); err != nil {
@@ -486,18 +497,22 @@ func streamInfo(t *testing.T, js jetstream.JetStream, name string) *jetstream.St
 	return info
 }
 
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
+// consumerInfo returns the info of the mirror's durable consumer.
+func (r *rig) consumerInfo() *jetstream.ConsumerInfo {
+	r.t.Helper()
+	c, err := r.js.Consumer(context.Background(), streams.Recordings, r.cfg.Consumer)
+	if err != nil {
+		r.t.Fatal(err)
 	}
+	info, err := c.Info(context.Background())
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return info
 }
 
 func TestLockedBucketGetsRetention(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, func(c *archive.Config) { c.LockMode, c.LockDays = "GOVERNANCE", 1 })
 	fee, sum, size := r.recording("locked", 3*time.Second, true)
 	r.enqueue(fee)
@@ -520,6 +535,7 @@ func TestLockedBucketGetsRetention(t *testing.T) {
 
 // Jobs waiting for a retry must not starve new ones.
 func TestRetriesDoNotStarveNewJobs(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, func(c *archive.Config) { c.Concurrency, c.RetryInitial, c.RetryMax = 2, 30*time.Second, time.Minute })
 	for i := range 20 {
 		fee := privatenumber.FeeRecord{ICID: fmt.Sprintf("forbidden-%d", i), SessionID: "s", RecordFlag: 1,

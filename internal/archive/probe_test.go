@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -134,15 +135,7 @@ func TestProbeFollowsS3(t *testing.T) {
 	}
 	reg := prometheus.NewRegistry()
 	probe := archive.NewProbe(cfg, bucket, zaptest.NewLogger(t), reg)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- probe.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Probe.Run: %v", err)
-		}
-	})
+	testenv.Go(t, probe.Run)
 
 	// No bucket yet: S3 answers, but no upload could succeed.
 	awaitMetric(t, reg, "pn_archive_s3_up", func(v float64) bool { return v == 0 })
@@ -179,17 +172,10 @@ func TestProbeFollowsS3(t *testing.T) {
 // awaitMetric waits until the unlabelled metric name of reg satisfies ok.
 func awaitMetric(t *testing.T, reg *prometheus.Registry, name string, ok func(float64) bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
 		v := metricValue(t, reg, name)
-		if ok(v) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s is still %v after 30s", name, v)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return ok(v), fmt.Sprintf("%s is %v", name, v)
+	})
 }
 
 func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {

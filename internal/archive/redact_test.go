@@ -17,6 +17,7 @@ import (
 
 	"github.com/pnstream/pnstream/internal/archive"
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/testenv"
 )
 
 // secretToken stands for the signature of a signed download URL: a bearer
@@ -81,6 +82,7 @@ func TestFetchErrorsCarryNoSignedURL(t *testing.T) {
 // secret in none of the log lines, the pn.recordings row and the PN_DEAD
 // message (headers and body).
 func TestFailedDownloadsLeakNoSignedURL(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, func(c *archive.Config) { c.DownloadTimeout = 300 * time.Millisecond })
 	cases := downloadFailures(t)
 	now := time.Now().UTC()
@@ -105,15 +107,7 @@ func TestFailedDownloadsLeakNoSignedURL(t *testing.T) {
 		JetStream: r.js, Resolver: r.client, Bucket: bucket, Rows: r.wh,
 		Logger: logger, Registry: prometheus.NewRegistry(),
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Mirror.Run: %v", err)
-		}
-	}()
+	testenv.Go(t, m.Run)
 
 	for _, icid := range icids {
 		got := r.waitRow(icid, 30*time.Second)
@@ -122,7 +116,7 @@ func TestFailedDownloadsLeakNoSignedURL(t *testing.T) {
 		}
 		checkNoToken(t, icid+": pn.recordings row", fmt.Sprintf("%+v", got))
 	}
-	waitFor(t, "dead letters", func() bool { return len(r.deadLetters()) == len(cases) })
+	r.waitDeadLetters(len(cases))
 	for _, d := range r.deadLetters() {
 		checkNoToken(t, "dead letter body", string(d.Data))
 		if !strings.Contains(string(d.Data), "REDACTED") {

@@ -84,6 +84,7 @@ func storedICIDs(t *testing.T, db string) map[string]uint64 {
 // ten records at a time, not all at once as BatchSize and BatchWait would
 // allow; a record larger than the limit is inserted alone, not stuck.
 func TestBatchesCloseOnBytes(t *testing.T) {
+	t.Parallel()
 	js := provisionedJetStream(t)
 	wh, db := openWarehouse(t)
 	const n, size, big = 40, 25 << 10, 300 << 10
@@ -195,11 +196,8 @@ func TestConsumesAcrossNATSRestart(t *testing.T) {
 // waitStored waits until fee_records holds n distinct icids.
 func waitStored(t *testing.T, db string, n int, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for len(storedICIDs(t, db)) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d records stored after %s, want %d", len(storedICIDs(t, db)), timeout, n)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, timeout, func() (bool, string) {
+		got := len(storedICIDs(t, db))
+		return got >= n, fmt.Sprintf("%d records stored, want %d", got, n)
+	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/retry"
 	"github.com/pnstream/pnstream/internal/streams"
+	"github.com/pnstream/pnstream/internal/testenv"
 )
 
 var errBadRow = errors.New("bad row")
@@ -60,8 +61,10 @@ func (e *badRowsError) Unwrap() error { return errBadRow }
 func (e *badRowsError) Is(target error) bool { return target == retry.ErrPermanent }
 
 func TestPermanentInsertErrorDeadLettersOnlyTheBadRows(t *testing.T) {
+	t.Parallel()
 	for _, named := range []bool{false, true} {
 		t.Run(fmt.Sprintf("store names rows=%v", named), func(t *testing.T) {
+			t.Parallel()
 			js := provisionedJetStream(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -93,30 +96,20 @@ func TestPermanentInsertErrorDeadLettersOnlyTheBadRows(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.BatchWait = 200 * time.Millisecond
 			cfg.AckWait = 5 * time.Second
-			rec := New(cfg, deps)
-			done := make(chan error, 1)
-			go func() { done <- rec.Run(ctx) }()
+			run := testenv.Go(t, New(cfg, deps).Run)
 
 			dead, err := js.Stream(ctx, streams.Dead)
 			if err != nil {
 				t.Fatal(err)
 			}
-			deadline := time.Now().Add(10 * time.Second)
-			for {
+			testenv.Eventually(t, 10*time.Second, func() (bool, string) {
 				info, err := dead.Info(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if info.State.Msgs == 2 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("PN_DEAD holds %d, want 2", info.State.Msgs)
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-			cancel()
-			if err := <-done; err != nil {
+				return info.State.Msgs == 2, fmt.Sprintf("PN_DEAD holds %d, want 2", info.State.Msgs)
+			})
+			if err := run.Stop(); err != nil {
 				t.Fatalf("Run: %v", err)
 			}
 			store.mu.Lock()

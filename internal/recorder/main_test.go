@@ -75,18 +75,12 @@ func startRecorder(t testing.TB, cfg Config, js jetstream.JetStream, store Store
 // test ends.
 func runRecorder(t testing.TB, cfg Config, deps Deps) (stop func()) {
 	t.Helper()
-	rec := New(cfg, deps)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- rec.Run(ctx) }()
-	stop = sync.OnceFunc(func() {
-		cancel()
-		if err := <-done; err != nil {
+	run := testenv.Go(t, New(cfg, deps).Run)
+	return sync.OnceFunc(func() {
+		if err := run.Stop(); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	t.Cleanup(stop)
-	return stop
 }
 
 // feeBody is a fee record shaped like the seed's CDR, with icid id, padded
@@ -147,19 +141,19 @@ func publishFees(t testing.TB, js jetstream.JetStream, prefix string, n, size in
 func waitDrained(t testing.TB, js jetstream.JetStream, stream, durable string, timeout time.Duration) {
 	t.Helper()
 	ctx := context.Background()
-	deadline := time.Now().Add(timeout)
-	for ; ; time.Sleep(20 * time.Millisecond) {
+	testenv.Eventually(t, timeout, func() (bool, string) {
 		c, err := js.Consumer(ctx, stream, durable)
-		if err == nil {
-			info, err := c.Info(ctx)
-			if err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.Delivered.Stream > 0 {
-				return
-			}
+		if err != nil {
+			return false, fmt.Sprintf("consumer %s: %v", durable, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("consumer %s not drained after %s", durable, timeout)
+		info, err := c.Info(ctx)
+		if err != nil {
+			return false, fmt.Sprintf("consumer %s: %v", durable, err)
 		}
-	}
+		return info.NumPending == 0 && info.NumAckPending == 0 && info.Delivered.Stream > 0,
+			fmt.Sprintf("consumer %s: %d pending, %d unacked, delivered up to %d", durable,
+				info.NumPending, info.NumAckPending, info.Delivered.Stream)
+	})
 }
 
 // silentLogger logs warnings and errors only: debug lines per batch would

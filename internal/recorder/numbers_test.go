@@ -39,6 +39,7 @@ func numberRows(t *testing.T, db string) uint64 {
 // table collapses it), a change adds one and becomes the current state, a
 // message that is not a numInfo item is dead-lettered.
 func TestNumberStatusPipeline(t *testing.T) {
+	t.Parallel()
 	js := provisionedJetStream(t)
 	wh, db := openWarehouse(t)
 	cfg := DefaultConfig()

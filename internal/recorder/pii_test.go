@@ -154,9 +154,11 @@ func recordingJobs(t *testing.T, js jetstream.JetStream, numbers []string) []arc
 // "+"; each job carries its CDR row's sessionId; with hmac, the hashed
 // numbers still join: per-number counts and CDR-to-event joins match.
 func TestPIIPoliciesLeaveNoFullNumber(t *testing.T) {
+	t.Parallel()
 	const n = 40
 	for _, mode := range []string{pii.ModeMasked, pii.ModeHMAC} {
 		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
 			policy, err := pii.Config{Mode: mode, Key: piiTestKey}.Policy()
 			if err != nil {
 				t.Fatal(err)
@@ -233,6 +235,7 @@ func TestPIIPoliciesLeaveNoFullNumber(t *testing.T) {
 // call keeps its own row, and the seed's sessionId is found as the
 // platform sent it.
 func TestPIIPoliciesKeepSessionIdentities(t *testing.T) {
+	t.Parallel()
 	sessions := []string{
 		"1202_1051_4294967295_20190124070250@callenabler246.huaweicaas.com",
 		"1202_1051_4294967296_20190124070250@callenabler246.huaweicaas.com",
@@ -243,6 +246,7 @@ func TestPIIPoliciesKeepSessionIdentities(t *testing.T) {
 	}
 	for _, mode := range []string{pii.ModeRaw, pii.ModeMasked, pii.ModeHMAC} {
 		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
 			policy, err := pii.Config{Mode: mode, Key: piiTestKey}.Policy()
 			if err != nil {
 				t.Fatal(err)

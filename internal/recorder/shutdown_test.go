@@ -89,26 +89,23 @@ func TestShutdownDuringOutageTakesOneShutdownTimeout(t *testing.T) {
 		JetStream: js, Store: store,
 		Logger: zaptest.NewLogger(t), Registry: prometheus.NewRegistry(),
 	})
-	done := make(chan error, 1)
-	go func() { done <- rec.Run(ctx) }()
+	run := testenv.Go(t, rec.Run)
 	// Batches pile up behind the one being retried.
-	fees, err := js.Consumer(ctx, streams.Fees, cfg.ConsumerPrefix+"-fees")
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if err == nil {
-			info, ierr := fees.Info(ctx)
-			if ierr == nil && info.NumAckPending >= 2*cfg.BatchSize && store.inserts.Load() > 3 {
-				break
-			}
-		} else {
-			fees, err = js.Consumer(ctx, streams.Fees, cfg.ConsumerPrefix+"-fees")
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		fees, err := js.Consumer(ctx, streams.Fees, cfg.ConsumerPrefix+"-fees")
+		if err != nil {
+			return false, fmt.Sprintf("no consumer: %v", err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("no batches in hand after 10 s")
+		info, err := fees.Info(ctx)
+		if err != nil {
+			return false, fmt.Sprintf("consumer info: %v", err)
 		}
-	}
+		inserts := store.inserts.Load()
+		return info.NumAckPending >= 2*cfg.BatchSize && inserts > 3,
+			fmt.Sprintf("%d records in hand, %d inserts tried", info.NumAckPending, inserts)
+	})
 	t0 := time.Now()
-	cancel()
-	if err := <-done; err != nil {
+	if err := run.StopWithin(t, time.Minute); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	if took := time.Since(t0); took > cfg.ShutdownTimeout+time.Second {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/testenv"
 	"github.com/pnstream/pnstream/schemas"
 )
 
@@ -82,9 +83,10 @@ func TestClusterMigrateAndDeduplicate(t *testing.T) {
 		}
 	}
 	last := ws[len(ws)-1]
-	waitUntil(t, "schema_migrations replicated to "+nodes[len(nodes)-1], func() bool {
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
 		a, err := last.appliedMigrations(ctx)
-		return err == nil && len(a) == len(applied)
+		return err == nil && len(a) == len(applied), fmt.Sprintf("schema_migrations on %s: %d of %d (%v)",
+			nodes[len(nodes)-1], len(a), len(applied), err)
 	})
 	if again, err := last.migrate(ctx); err != nil || len(again) != 0 {
 		t.Errorf("Migrate on %s after %s = %v, %v; want nothing to do", nodes[len(nodes)-1], nodes[0], again, err)
@@ -142,11 +144,10 @@ func TestClusterMigrateAndDeduplicate(t *testing.T) {
 	// inserts returned; a server reading the other replica of a shard sees
 	// them once that replica fetched the part.
 	for i, w := range ws {
-		var n uint64
-		waitUntil(t, nodes[i]+" to see 120 rows in fee_records (three copies of 40)", func() bool {
-			n = count(w, "SELECT count() FROM "+db+".fee_records")
-			return n == 120
-		}, func() string { return fmt.Sprintf("%d rows", n) })
+		testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+			n := count(w, "SELECT count() FROM "+db+".fee_records")
+			return n == 120, fmt.Sprintf("%s sees %d rows in fee_records, want 120 (three copies of 40)", nodes[i], n)
+		})
 		if n := count(w, "SELECT count() FROM "+db+".fee_records FINAL"); n != 40 {
 			t.Errorf("%s: %d rows in fee_records FINAL, want 40", nodes[i], n)
 		}
@@ -169,23 +170,8 @@ func TestClusterMigrateAndDeduplicate(t *testing.T) {
 	if local0 == 0 || local2 == 0 || local0+local2 != 120 {
 		t.Errorf("shards hold %d and %d rows, want a split of 120", local0, local2)
 	}
-	waitUntil(t, "replication to "+nodes[1], func() bool {
-		return count(ws[1], "SELECT count() FROM "+db+".fee_records_local") == local0
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		n := count(ws[1], "SELECT count() FROM "+db+".fee_records_local")
+		return n == local0, fmt.Sprintf("%s holds %d rows of its shard, its replica %d", nodes[1], n, local0)
 	})
-}
-
-// waitUntil polls ok for 30 s; got, if given, says what was seen last.
-func waitUntil(t *testing.T, what string, ok func() bool, got ...func() string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			last := ""
-			for _, g := range got {
-				last = ": " + g()
-			}
-			t.Fatalf("timed out waiting for %s%s", what, last)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }

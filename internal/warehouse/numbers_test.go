@@ -30,7 +30,8 @@ func numberRows(t *testing.T, w *Warehouse) uint64 {
 }
 
 // waitNextSecond returns once time.Now is in a later second than t:
-// ingested_at has a resolution of a second.
+// ingested_at has a resolution of a second. The sleep is the scenario, a
+// step of the clock between two pushes, not a wait for the server.
 func waitNextSecond(t time.Time) {
 	time.Sleep(time.Until(t.Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
 }
