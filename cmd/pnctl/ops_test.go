@@ -18,24 +18,15 @@ import (
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/recording"
 	"github.com/pnstream/pnstream/internal/warehouse"
+	"github.com/pnstream/pnstream/internal/warehouse/warehousetest"
 )
 
 // migratedDatabase returns the pnctl flags of a new, migrated database
 // and the warehouse on it.
 func migratedDatabase(t *testing.T) ([]string, *warehouse.Warehouse) {
 	t.Helper()
-	chServer.Require(t)
-	cfg := warehouse.DefaultConfig()
-	cfg.Addr, cfg.Database = chServer.Addr(), chServer.NewDatabase(t)
-	w, err := warehouse.Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = w.Close() })
-	if err := w.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return []string{"--clickhouse-addr", cfg.Addr, "--clickhouse-database", cfg.Database}, w
+	w, db := warehousetest.Open(t, chServer)
+	return []string{"--clickhouse-addr", chServer.Addr(), "--clickhouse-database", db}, w
 }
 
 // gaps lists a recorded call that was never archived and exits non-zero;

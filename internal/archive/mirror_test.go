@@ -30,6 +30,7 @@ import (
 	"github.com/pnstream/pnstream/internal/streams"
 	"github.com/pnstream/pnstream/internal/testenv"
 	"github.com/pnstream/pnstream/internal/warehouse"
+	"github.com/pnstream/pnstream/internal/warehouse/warehousetest"
 )
 
 const (
@@ -99,16 +100,7 @@ func newRig(t *testing.T, mutate func(*archive.Config)) *rig {
 		t.Fatal(err)
 	}
 
-	r.db = clickhouse.NewDatabase(t)
-	wcfg := warehouse.DefaultConfig()
-	wcfg.Addr, wcfg.Database = clickhouse.Addr(), r.db
-	if r.wh, err = warehouse.Open(ctx, wcfg); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.wh.Close() })
-	if err := r.wh.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	r.wh, r.db = warehousetest.Open(t, clickhouse)
 
 	r.bucket = "pn-test-" + strings.ToLower(strings.TrimPrefix(r.db, "test_"))
 	r.cfg = archive.DefaultConfig()

@@ -16,28 +16,8 @@ import (
 	"github.com/pnstream/pnstream/internal/recording"
 	"github.com/pnstream/pnstream/internal/testenv"
 	"github.com/pnstream/pnstream/internal/warehouse"
+	"github.com/pnstream/pnstream/internal/warehouse/warehousetest"
 )
-
-func openWarehouse(t *testing.T) *warehouse.Warehouse {
-	t.Helper()
-	chServer.Require(t)
-	cfg := warehouse.DefaultConfig()
-	cfg.Addr = chServer.Addr()
-	cfg.Database = chServer.NewDatabase(t)
-	w, err := warehouse.Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := w.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	if err := w.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
 
 func fee(icid string, callIn time.Time, recorded bool) privatenumber.FeeRecord {
 	r := privatenumber.FeeRecord{
@@ -60,7 +40,7 @@ func disconnect(session string, at time.Time) privatenumber.CallEvent {
 // its gauges.
 func TestDetectorFindsExactlyTheInjectedGaps(t *testing.T) {
 	t.Parallel()
-	w := openWarehouse(t)
+	w, _ := warehousetest.Open(t, chServer)
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Second)
 	cfg := DefaultConfig() // CDR delay 11h; recordings count from 4 days (7d - 72h)

@@ -13,28 +13,8 @@ import (
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/warehouse"
+	"github.com/pnstream/pnstream/internal/warehouse/warehousetest"
 )
-
-func openWarehouse(t *testing.T) *warehouse.Warehouse {
-	t.Helper()
-	chServer.Require(t)
-	cfg := warehouse.DefaultConfig()
-	cfg.Addr = chServer.Addr()
-	cfg.Database = chServer.NewDatabase(t)
-	w, err := warehouse.Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := w.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	if err := w.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
 
 func insert(t *testing.T, w *warehouse.Warehouse, seq uint64, items ...string) {
 	t.Helper()
@@ -90,7 +70,7 @@ func series(t *testing.T, reg *prometheus.Registry) ([]string, float64) {
 // usable), and kept when a check fails.
 func TestWatchExportsUnusableNumbers(t *testing.T) {
 	t.Parallel()
-	w := openWarehouse(t)
+	w, _ := warehousetest.Open(t, chServer)
 	reg := prometheus.NewRegistry()
 	watch := New(DefaultConfig(), w, zap.NewNop(), reg)
 	if got, n := series(t, reg); len(got) != 0 || n != 0 {

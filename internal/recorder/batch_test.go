@@ -10,6 +10,7 @@ import (
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/streams"
 	"github.com/pnstream/pnstream/internal/testenv"
+	"github.com/pnstream/pnstream/internal/warehouse/warehousetest"
 )
 
 // observedStore is the real warehouse seen from the recorder's side: it
@@ -86,7 +87,7 @@ func storedICIDs(t *testing.T, db string) map[string]uint64 {
 func TestBatchesCloseOnBytes(t *testing.T) {
 	t.Parallel()
 	js := provisionedJetStream(t)
-	wh, db := openWarehouse(t)
+	wh, db := warehousetest.Open(t, chServer)
 	const n, size, big = 40, 25 << 10, 300 << 10
 	publishFees(t, js, "small-a", n/2, size)
 	publishFees(t, js, "big", 1, big)
@@ -129,7 +130,7 @@ func TestBatchesCloseOnBytes(t *testing.T) {
 // to make a local ClickHouse slow on demand.
 func TestSlowInsertIsNotRedelivered(t *testing.T) {
 	js := provisionedJetStream(t)
-	wh, db := openWarehouse(t)
+	wh, db := warehousetest.Open(t, chServer)
 	const n = 20
 	publishFees(t, js, "slow", n, 1500)
 
@@ -176,7 +177,7 @@ func TestConsumesAcrossNATSRestart(t *testing.T) {
 	ns := testenv.NATS(t)
 	js := connectJetStream(t, ns.URL())
 	provision(t, js)
-	wh, db := openWarehouse(t)
+	wh, db := warehousetest.Open(t, chServer)
 	cfg := DefaultConfig()
 	cfg.BatchWait = 100 * time.Millisecond
 	startRecorder(t, cfg, js, wh, silentLogger(t))

@@ -31,30 +31,6 @@ func TestMain(m *testing.M) {
 	testenv.Main(m, testenv.Servers{ClickHouse: &chServer})
 }
 
-// openWarehouse opens a Warehouse on a new, migrated database of the test
-// server with the default settings.
-func openWarehouse(t testing.TB) (*warehouse.Warehouse, string) {
-	t.Helper()
-	cfg := warehouse.DefaultConfig()
-	cfg.Addr = chServer.Addr()
-	cfg.Database = chServer.NewDatabase(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	wh, err := warehouse.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := wh.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	if err := wh.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return wh, cfg.Database
-}
-
 // startRecorder runs a Recorder on js and store, with the default PII
 // policy (phone numbers masked, as in production), until stop is called or
 // the test ends.

@@ -18,6 +18,7 @@ import (
 	"github.com/pnstream/pnstream/internal/streams"
 	"github.com/pnstream/pnstream/internal/testenv"
 	"github.com/pnstream/pnstream/internal/warehouse"
+	"github.com/pnstream/pnstream/internal/warehouse/warehousetest"
 )
 
 // memPeaks are the high-water marks of the process while draining.
@@ -98,7 +99,7 @@ func drainBacklog(t testing.TB, cfg Config, n, size int) memPeaks {
 	ns := testenv.NATS(t)
 	js := connectJetStream(t, ns.URL())
 	provision(t, js)
-	_, db := openWarehouse(t)
+	_, db := warehousetest.Open(t, chServer)
 	publishFees(t, js, "backlog", n, size)
 	cfgJSON, err := json.Marshal(cfg)
 	if err != nil {

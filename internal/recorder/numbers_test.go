@@ -9,6 +9,7 @@ import (
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/streams"
+	"github.com/pnstream/pnstream/internal/warehouse/warehousetest"
 )
 
 // publishNumber publishes one numInfo item as ingest does, with the id of
@@ -41,7 +42,7 @@ func numberRows(t *testing.T, db string) uint64 {
 func TestNumberStatusPipeline(t *testing.T) {
 	t.Parallel()
 	js := provisionedJetStream(t)
-	wh, db := openWarehouse(t)
+	wh, db := warehousetest.Open(t, chServer)
 	cfg := DefaultConfig()
 	cfg.BatchWait = 100 * time.Millisecond
 	startRecorder(t, cfg, js, wh, silentLogger(t))

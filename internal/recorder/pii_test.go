@@ -15,6 +15,7 @@ import (
 	"github.com/pnstream/pnstream/internal/archive"
 	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/streams"
+	"github.com/pnstream/pnstream/internal/warehouse/warehousetest"
 )
 
 // These tests pin what the recorder's privacy step stores: rows and
@@ -164,7 +165,7 @@ func TestPIIPoliciesLeaveNoFullNumber(t *testing.T) {
 				t.Fatal(err)
 			}
 			js := provisionedJetStream(t)
-			wh, db := openWarehouse(t)
+			wh, db := warehousetest.Open(t, chServer)
 			callers, destinations := publishPersonal(t, js, n)
 			recordUnderPolicy(t, js, wh, policy, "fees", "events")
 			conn := chServer.Open(t, db)
@@ -252,7 +253,7 @@ func TestPIIPoliciesKeepSessionIdentities(t *testing.T) {
 				t.Fatal(err)
 			}
 			js := provisionedJetStream(t)
-			wh, db := openWarehouse(t)
+			wh, db := warehousetest.Open(t, chServer)
 			for _, s := range sessions {
 				body := fmt.Sprintf(`{"eventType":"disconnect","statusInfo":{"sessionId":%q,"caller":"+86138****0022","called":"+86138****7021","timestamp":"2019-01-24 07:03:28"}}`, s)
 				if _, err := js.Publish(context.Background(), streams.EventSubject("disconnect"), []byte(body)); err != nil {
