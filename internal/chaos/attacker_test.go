@@ -399,6 +399,14 @@ func worstBodies() []worstBody {
 	out = append(out, worstBody{"one 100 KiB record", privatenumberPathFees,
 		withField(worstMark+"big", `"pad":"`+strings.Repeat("y", 100<<10)+`"`)})
 
+	// Hundreds of thousands of empty X-number states on the call-status
+	// path: refused at the 101st item.
+	out = append(out, worstBody{"many tiny numInfo items", privatenumberPathEvents, fill(`{"eventType":"numStatus","numInfo":[{}`, `,{}`, `]}`)})
+
+	// One X-number state above the 64 KiB record limit, alone in its push.
+	out = append(out, worstBody{"one 100 KiB numInfo item", privatenumberPathEvents,
+		[]byte(`{"eventType":"numStatus","numInfo":[{"number":"+8617000000099","status":"9","pad":"` + strings.Repeat("y", 100<<10) + `"}]}`)})
+
 	// A call event of nearly 1 MiB.
 	ev := eventPush(worstMark+"event", at)
 	out = append(out, worstBody{"1 MiB event", privatenumberPathEvents,

@@ -80,8 +80,21 @@ type hostileCase struct {
 	status   int
 	field    string // for a 400: the field the first error names
 	kept     string // PN_REJECTED reason class the body is kept under; "" = not kept
-	stored   uint64 // records of the case stored in PN_FEES and PN_EVENTS
+	stored   uint64 // records of the case stored in PN_FEES, PN_EVENTS and PN_NUMBERS
 	storedAs string // Nats-Msg-Id of the last fee stored, when it matters
+}
+
+// numStatus returns an X-number status push of n valid items, then extra
+// (an item's JSON) when it is not empty.
+func numStatus(n int, extra string) []byte {
+	items := make([]string, 0, n+1)
+	for i := range n {
+		items = append(items, fmt.Sprintf(`{"number":"+86170%08d","status":"9","cause":"2"}`, i))
+	}
+	if extra != "" {
+		items = append(items, extra)
+	}
+	return []byte(`{"eventType":"numStatus","numInfo":[` + strings.Join(items, ",") + `]}`)
 }
 
 func unsigned(http.Header) {}
@@ -149,6 +162,17 @@ func hostileCases(replayed func(http.Header)) []hostileCase {
 		{name: "empty feeLst", path: ingest.PathFees, body: []byte(`{"eventType":"fee","feeLst":[]}`), status: 400, field: "feeLst", kept: "invalid"},
 		{name: "null feeLst", path: ingest.PathFees, body: []byte(`{"eventType":"fee","feeLst":null}`), status: 400, field: "feeLst", kept: "invalid"},
 		{name: "fee on the events path", path: ingest.PathEvents, body: fees(record("wrong-path", "")), status: 400, field: "eventType", kept: "invalid"},
+		// X-number status pushes: bounded, refused item by item, only the
+		// number refuses one.
+		{name: "numStatus of 101 items", path: ingest.PathNumStatus, body: numStatus(101, ""), status: 400, field: "numInfo", kept: "invalid"},
+		{name: "numStatus with empty numInfo", path: ingest.PathNumStatus, body: []byte(`{"eventType":"numStatus","numInfo":[]}`), status: 400, field: "numInfo", kept: "invalid"},
+		{name: "numStatus number with a space", path: ingest.PathEvents, body: numStatus(1, `{"number":"+86 170","status":"9"}`),
+			status: 400, field: "numInfo[1].number", kept: "invalid", stored: 1},
+		{name: "numStatus number a JSON number", body: numStatus(1, `{"number":8617000000009,"status":"9"}`),
+			status: 400, field: "numInfo[1].number", kept: "invalid", stored: 1},
+		{name: "numStatus item deeply nested", path: ingest.PathNumStatus, body: numStatus(0, `{"number":"+8617000000009","x":`+strings.Repeat("[", 20000)+`}`), status: 400, kept: "invalid"},
+		{name: "numStatus on the fees path", path: ingest.PathFees, body: numStatus(1, ""), status: 400, field: "eventType", kept: "invalid"},
+		{name: "numStatus status an object", path: ingest.PathNumStatus, body: numStatus(0, `{"number":"+8617000000010","status":{"a":[1]},"cause":true}`), status: 200, stored: 1},
 		// Bad records: 400 naming the record's field; the push's good
 		// records are stored; the body is kept.
 		{name: "icid a number", body: fees(`{"icid":12,"sessionId":"s","callInTime":"2024-05-01 10:00:00"}`, record("beside-number", "")),
@@ -262,7 +286,7 @@ func TestHostileInputMatrix(t *testing.T) {
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			stored := h.count(streams.Fees) + h.count(streams.Events)
+			stored := h.count(streams.Fees) + h.count(streams.Events) + h.count(streams.Numbers)
 			rejected := h.count(streams.Rejected)
 			r := h.send(c)
 			if r.status != c.status {
@@ -271,7 +295,7 @@ func TestHostileInputMatrix(t *testing.T) {
 			if c.status == 400 && c.field != "" && (len(r.body.Errors) == 0 || r.body.Errors[0].Field != c.field) {
 				t.Errorf("errors %+v, want field %q first", r.body.Errors, c.field)
 			}
-			if got := h.count(streams.Fees) + h.count(streams.Events) - stored; got != c.stored {
+			if got := h.count(streams.Fees) + h.count(streams.Events) + h.count(streams.Numbers) - stored; got != c.stored {
 				t.Errorf("%d records stored, want %d", got, c.stored)
 			}
 			if c.storedAs != "" {

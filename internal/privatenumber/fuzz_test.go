@@ -36,6 +36,8 @@ func addSeeds(f *testing.F) {
 		`{"eventType":"disconnect","statusInfo":{"sessionId":"s","timestamp":"2024-05-01 10:00:00","stateCode":"8101"}}`,
 		`{"eventType":"callin","statusInfo":{"sessionId":"s\ud800","timestamp":"2024-05-01 10:00:00"}}`,
 		`{"eventType":"fee","eventType":"callin","feeLst":[],"statusInfo":null}`,
+		`{"eventType":"numStatus","numInfo":[{"number":"+8617000000001","status":"9","cause":"2"},{"number":"+8617000000002","status":5}]}`,
+		`{"eventType":"numStatus","numInfo":[{"number":"+86 170"},{"number":17000000003,"cause":{"a":[1]}},{"NUMBER":"+1","number":"+2"}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -52,7 +54,7 @@ func addSeeds(f *testing.F) {
 func FuzzDecodePushAccepted(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, kind := range []Kind{AnyPush, EventPush, FeePush} {
+		for _, kind := range []Kind{AnyPush, EventPush, FeePush, NumStatusPush} {
 			p, err := DecodePush(body, kind)
 			if err != nil {
 				if !errors.Is(err, ErrInvalid) {
@@ -62,6 +64,18 @@ func FuzzDecodePushAccepted(f *testing.F) {
 			}
 			if p.Event != nil {
 				checkEvent(t, p.Event)
+				continue
+			}
+			if p.EventType == EventTypeNumStatus {
+				if n := len(p.Numbers) + len(p.Rejected); n < 1 || n > MaxNumInfoItems {
+					t.Fatalf("numStatus push of %d items accepted", n)
+				}
+				for i := range p.Numbers {
+					checkNumber(t, &p.Numbers[i])
+				}
+				if len(p.Rejected) > 0 && p.Err() == nil {
+					t.Fatal("rejected items without an error")
+				}
 				continue
 			}
 			if n := len(p.Fees) + len(p.Rejected); n < 1 || n > MaxFeeRecords {
@@ -131,6 +145,23 @@ func checkFee(t *testing.T, r *FeeRecord) {
 	}
 	if again.MsgID() != r.MsgID() || !again.CallInTime.Equal(r.CallInTime.Time) || again.ExtendNum != r.ExtendNum {
 		t.Fatalf("record decodes differently from its own bytes: %+v then %+v", r, again)
+	}
+}
+
+// FuzzDecodeNumberStatus: the recorder's decoding of a PN_NUMBERS message.
+func FuzzDecodeNumberStatus(f *testing.F) {
+	fuzzDecode(f, DecodeNumberStatus, checkNumber)
+}
+
+// checkNumber: a numInfo item's identity is valid, bounded and printable,
+// and the item decodes again from its own bytes (the message body) to the
+// same state.
+func checkNumber(t *testing.T, n *NumberStatus) {
+	t.Helper()
+	checkIdentity(t, "number", n.Number, maxNumberLen)
+	again, err := DecodeNumberStatus(n.Raw)
+	if err != nil || again.Number != n.Number || again.Status != n.Status || again.Cause != n.Cause {
+		t.Fatalf("item %q decodes again to %+v, %v; want %q %q %q", n.Raw, again, err, n.Number, n.Status, n.Cause)
 	}
 }
 
