@@ -8,7 +8,10 @@
 // Stages: ingest (signed pushes over HTTP into JetStream), recorder
 // (PN_FEES into ClickHouse), mirror (recordings into S3) and e2e (push to
 // visible row), nonces (the shared push nonce store's claims/s, disk and
-// server memory per million nonces). cmd/pnbench is its command; `make bench` runs it.
+// server memory per million nonces), calls (whole simulated calls: every
+// event in its own push, CDRs merged, recordings archived) and peers (other
+// tools on the same workloads, in a file of its own that registers it).
+// cmd/pnbench is its command; `make bench` runs it.
 package bench
 
 import (
@@ -33,10 +36,46 @@ const (
 	StageMirror   = "mirror"
 	StageE2E      = "e2e"
 	StageNonces   = "nonces"
+	StageCalls    = "calls"
+	StagePeers    = "peers"
 )
 
 // AllStages lists every stage.
-var AllStages = []string{StageIngest, StageRecorder, StageMirror, StageE2E, StageNonces}
+var AllStages = []string{StageIngest, StageRecorder, StageMirror, StageE2E, StageNonces, StageCalls, StagePeers}
+
+// stageFunc runs one repetition of a stage and adds its rows to rep.
+type stageFunc func(b *Bench, ctx context.Context, rep *Report) error
+
+// registered are the stages implemented in files of their own (peers),
+// which add themselves from an init function with registerStage.
+var registered = map[string]stageFunc{}
+
+// registerStage makes stage name, one of AllStages, run f; inDefault says
+// whether `make bench` runs it without -stages.
+func registerStage(name string, f stageFunc, inDefault bool) {
+	registered[name] = f
+	if inDefault {
+		defaultStages = append(defaultStages, name)
+	}
+}
+
+// defaultStages are the stages run without -stages: every built-in one,
+// and the registered ones that ask to be.
+var defaultStages = []string{StageIngest, StageRecorder, StageMirror, StageE2E, StageNonces, StageCalls}
+
+// builtIn are the stages implemented in this package's own files.
+func (b *Bench) builtIn() map[string]stageFunc {
+	return map[string]stageFunc{
+		StageIngest: (*Bench).runIngest, StageRecorder: (*Bench).runRecorder, StageMirror: (*Bench).runMirror,
+		StageE2E: (*Bench).runE2E, StageNonces: (*Bench).runNonces, StageCalls: (*Bench).runCalls,
+	}
+}
+
+// implemented reports whether stage s can run in this build.
+func implemented(s string) bool {
+	_, ok := registered[s]
+	return ok || s != StagePeers
+}
 
 // Config of a benchmark run.
 type Config struct {
@@ -77,12 +116,19 @@ type Config struct {
 	// ProfileDir, when set, receives a CPU profile of each timed
 	// measurement, named after it.
 	ProfileDir string
+	// CallsRecordingBytes is the size of every recording of the calls
+	// stage; 0 means the call's own: an 8 kHz 16-bit mono WAV as long as
+	// the recorded part of the call (16 KB a second).
+	CallsRecordingBytes int64
+	// CallsRawCalls is how many calls the calls stage's raw model sends
+	// through the bare tools.
+	CallsRawCalls int
 }
 
 // DefaultConfig returns the settings `make bench` uses.
 func DefaultConfig() Config {
 	return Config{
-		Stages:            AllStages,
+		Stages:            slices.Clone(defaultStages),
 		Repeat:            1,
 		Duration:          10 * time.Second,
 		Conns:             32,
@@ -95,12 +141,13 @@ func DefaultConfig() Config {
 		E2EDuration:       60 * time.Second,
 		StreamStorage:     "file",
 		NonceCount:        1_000_000,
+		CallsRawCalls:     10_000,
 	}
 }
 
 // RegisterFlags binds the fields to flags on fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.Func("stages", "comma-separated stages to run: "+strings.Join(AllStages, ",")+" (default all)", func(v string) error {
+	fs.Func("stages", "comma-separated stages to run: "+strings.Join(AllStages, ",")+" (default "+strings.Join(defaultStages, ",")+")", func(v string) error {
 		c.Stages = strings.Split(v, ",")
 		return nil
 	})
@@ -119,6 +166,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Dir, "dir", c.Dir, "directory for the servers' data (empty: a temporary one, removed)")
 	fs.IntVar(&c.NonceCount, "nonces", c.NonceCount, "nonces claimed per variant by the nonces stage")
 	fs.StringVar(&c.ProfileDir, "profile-dir", c.ProfileDir, "write a CPU profile of each timed measurement into this directory")
+	fs.Int64Var(&c.CallsRecordingBytes, "calls-recording-bytes", c.CallsRecordingBytes, "size of each recording of the calls stage (0: the recorded part of the call as an 8 kHz 16-bit mono WAV)")
+	fs.IntVar(&c.CallsRawCalls, "calls-raw", c.CallsRawCalls, "calls sent through the bare tools for the calls stage's raw model")
 }
 
 // Validate reports every problem of c.
@@ -127,6 +176,8 @@ func (c Config) Validate() error {
 	for _, s := range c.Stages {
 		if !slices.Contains(AllStages, s) {
 			errs = append(errs, fmt.Errorf("stage %q: want one of %s", s, strings.Join(AllStages, ", ")))
+		} else if !implemented(s) {
+			errs = append(errs, fmt.Errorf("stage %q: not in this build", s))
 		}
 	}
 	if c.Repeat < 1 || c.Repeat > 20 {
@@ -150,6 +201,9 @@ func (c Config) Validate() error {
 	if c.NonceCount < 1000 {
 		errs = append(errs, fmt.Errorf("nonces %d: want at least 1000", c.NonceCount))
 	}
+	if c.CallsRecordingBytes < 0 || c.CallsRecordingBytes > c.LargeBytes || c.CallsRawCalls < 100 {
+		errs = append(errs, fmt.Errorf("calls: recording bytes %d (want 0 to the large recording's size), raw calls %d (want at least 100)", c.CallsRecordingBytes, c.CallsRawCalls))
+	}
 	if c.StreamStorage != "file" && c.StreamStorage != "memory" {
 		errs = append(errs, fmt.Errorf("stream storage %q: want file or memory", c.StreamStorage))
 	}
@@ -167,6 +221,7 @@ type Bench struct {
 	corpus    *corpus
 	limits    stageLimits
 	consumers atomic.Int64
+	calls     *callSource // the calls stage's generator, kept across repetitions
 	progress  func(format string, args ...any)
 }
 
@@ -196,18 +251,22 @@ func Run(ctx context.Context, cfg Config, progress func(format string, args ...a
 		return nil, err
 	}
 	needCH := slices.ContainsFunc(cfg.Stages, func(s string) bool { return s != StageIngest && s != StageNonces })
-	needS3 := slices.Contains(cfg.Stages, StageMirror)
+	needS3 := slices.Contains(cfg.Stages, StageMirror) || slices.Contains(cfg.Stages, StageCalls)
 	progress("starting servers in %s", b.dir)
 	b.srv, err = startServers(ctx, b.dir, cfg.NATSServer, needCH, needS3)
 	defer func() { _ = b.srv.close() }() // their data is thrown away
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Started: time.Now().UTC(), Machine: machine(runtime.NumCPU(), cpuModel()), Repeat: cfg.Repeat,
+	rep := &Report{Started: time.Now().UTC(), Machine: machine(runtime.NumCPU(), cpuModel()), Repeat: cfg.Repeat, Stages: cfg.Stages,
 		Settings: fmt.Sprintf("stages %s; %s per throughput run, %d conns; %d pre-filled records; e2e %.0f records/s for %s; NATS %s, %s storage",
 			strings.Join(cfg.Stages, ","), cfg.Duration, cfg.Conns, cfg.RecorderRecords, cfg.E2ERate, cfg.E2EDuration, natsMode(cfg.NATSServer), cfg.StreamStorage)}
-	stages := map[string]func(context.Context, *Report) error{
-		StageIngest: b.runIngest, StageRecorder: b.runRecorder, StageMirror: b.runMirror, StageE2E: b.runE2E, StageNonces: b.runNonces,
+	if slices.Contains(cfg.Stages, StageCalls) {
+		rep.Settings += "; calls: " + callsSettings(cfg)
+	}
+	stages := b.builtIn()
+	for name, f := range registered {
+		stages[name] = f
 	}
 	for i := range cfg.Repeat {
 		for _, s := range AllStages {
@@ -215,7 +274,7 @@ func Run(ctx context.Context, cfg Config, progress func(format string, args ...a
 				continue
 			}
 			progress("run %d/%d: %s", i+1, cfg.Repeat, s)
-			if err := stages[s](ctx, rep); err != nil {
+			if err := stages[s](b, ctx, rep); err != nil {
 				return rep, fmt.Errorf("stage %s: %w", s, err)
 			}
 		}

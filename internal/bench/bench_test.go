@@ -2,7 +2,10 @@ package bench
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,5 +118,54 @@ func TestLatencyQuantilesFromMergedWorkers(t *testing.T) {
 	recordLatency(h, 2*time.Hour) // beyond the range: counted as an hour
 	if got := quantileMS(h, 1); math.Abs(got-3.6e6) > 3.6e3 {
 		t.Errorf("an over-long latency reads %v ms, want an hour", got)
+	}
+}
+
+func TestCallsStageStoresEveryCallOnce(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Stages = []string{StageCalls}
+	cfg.Duration, cfg.Conns, cfg.CallsRawCalls = time.Second, 4, 200
+	cfg.CallsRecordingBytes = 20_000 // a quick test: the sizes do not change what is checked
+	var logs strings.Builder
+	rep, err := Run(context.Background(), cfg, func(format string, args ...any) { fmt.Fprintf(&logs, format+"\n", args...) })
+	if err != nil {
+		t.Fatalf("calls stage: %v\n%s", err, logs.String())
+	}
+	want := map[string]bool{}
+	for _, m := range []string{
+		"calls/s pushed to stored and archived", "calls/s vs bare handler", "calls/s vs JetStream", "calls/s vs batch insert",
+		"calls/s vs PutObject", "half load, calls/s", "push → row p50 ms, half load", "push → row p99 ms, half load",
+		"CPU µs/call, pnbench (pnstream + load)", "CPU µs/call, clickhouse-server", "CPU µs/call, versitygw",
+		// nats-server has a row of its own only as a child process (-nats-server)
+		"events per call", "recorded calls %", "recording KB per recorded call",
+		"events stored ÷ sent", "CDRs stored ÷ sent", "recordings archived ÷ recorded calls",
+	} {
+		want[m] = true
+	}
+	if !slices.Equal(rep.Stages, []string{StageCalls}) {
+		t.Errorf("report stages = %v", rep.Stages)
+	}
+	for _, row := range rep.Rows {
+		if row.Stage != callsStage {
+			continue
+		}
+		delete(want, row.Metric)
+		if len(row.PN) != 1 || !(row.PN[0] > 0) {
+			t.Errorf("%s: pnstream figure %v", row.Metric, row.PN)
+		}
+		if row.RawBy != "" && (len(row.Raw) != 1 || !(row.Raw[0] > 0)) {
+			t.Errorf("%s: raw figure %v (%s)", row.Metric, row.Raw, row.RawBy)
+		}
+		if strings.Contains(row.Metric, "÷") && row.PN[0] != 1 {
+			t.Errorf("%s = %v, want every one stored exactly once", row.Metric, row.PN[0])
+		}
+	}
+	for m := range want {
+		t.Errorf("no %q row", m)
+	}
+	if t.Failed() {
+		var table strings.Builder
+		_ = rep.WriteTable(&table)
+		t.Log(table.String())
 	}
 }

@@ -63,10 +63,15 @@ type corpus struct {
 // use unique.
 const corpusSize = 2000
 
-func newCorpus() (*corpus, error) {
-	gen := platformsim.NewCallGenerator(platformsim.CallConfig{
-		Seed: 8, AppKey: "Zp3yQ0vM4kE7uR9tW2xB6nC1dF8gH5jL", SpID: "sp_pnstream_bench", RecordDomain: "ostor.pnsim.local",
-	})
+// The CDRs' appKey and spId.
+const (
+	corpusAppKey = "Zp3yQ0vM4kE7uR9tW2xB6nC1dF8gH5jL"
+	corpusSpID   = "sp_pnstream_bench"
+)
+
+// benchBindings are the bindings calls are placed on: 64 A numbers on 8
+// X numbers, every other one recorded (the simulator's RecordShare).
+func benchBindings() []platformsim.Binding {
 	bindings := make([]platformsim.Binding, 64)
 	for i := range bindings {
 		bindings[i] = platformsim.Binding{
@@ -75,6 +80,14 @@ func newCorpus() (*corpus, error) {
 			DisplayNumMode: "0", RecordFlag: i%2 == 0, TimeUnit: "0",
 		}
 	}
+	return bindings
+}
+
+func newCorpus() (*corpus, error) {
+	gen := platformsim.NewCallGenerator(platformsim.CallConfig{
+		Seed: 8, AppKey: corpusAppKey, SpID: corpusSpID, RecordDomain: simDomain,
+	})
+	bindings := benchBindings()
 	c := &corpus{tag: rand.Text()[:8]}
 	now := time.Now().UTC()
 	for i := range corpusSize {

@@ -107,6 +107,11 @@ func (t cpuTimes) perUnit(n int) map[string]float64 {
 // addCPU reports CPU µs per unit of a raw measurement and pnstream's
 // beside it, for each of the processes procs that the stage uses.
 func (r *Report) addCPU(stage, unit string, raw, pn map[string]float64, procs ...string) {
+	r.addCPUBy(stage, unit, "the raw limit's run", raw, pn, procs...)
+}
+
+// addCPUBy is addCPU with rawBy saying what the raw figures measured.
+func (r *Report) addCPUBy(stage, unit, rawBy string, raw, pn map[string]float64, procs ...string) {
 	for _, proc := range procs {
 		p, ok := pn[proc]
 		if !ok {
@@ -116,6 +121,6 @@ func (r *Report) addCPU(stage, unit string, raw, pn map[string]float64, procs ..
 		if proc == "pnbench" {
 			label += " (pnstream + load)"
 		}
-		r.add(stage, label, "the raw limit's run", raw[proc], p, nil)
+		r.add(stage, label, rawBy, raw[proc], p, nil)
 	}
 }

@@ -129,9 +129,13 @@ type stageLimits struct {
 // model is the ideal whole-pipeline rate when every stage shares the same
 // CPUs: each record costs the sum of the stages' costs, 1/Σ(1/limit). Zero
 // when a stage was not measured.
-func (l stageLimits) model() float64 {
+func (l stageLimits) model() float64 { return sharedRate(l.decode, l.publish, l.drain, l.insert) }
+
+// sharedRate is the rate of a unit of work that goes through every one
+// of limits (rates) on the same CPUs: 1/Σ(1/limit); 0 when one is unknown.
+func sharedRate(limits ...float64) float64 {
 	var cost float64
-	for _, x := range []float64{l.decode, l.publish, l.drain, l.insert} {
+	for _, x := range limits {
 		if x <= 0 {
 			return 0
 		}

@@ -121,6 +121,18 @@ type body func(dst []byte, n int) ([]byte, int)
 // closedLoop runs conns workers that each post pushes back to back for d:
 // the most the server takes at that concurrency.
 func closedLoop(ctx context.Context, c *pushClient, conns int, d time.Duration, next body) loadResult {
+	bufs := make([][]byte, conns)
+	return closed(ctx, conns, d, func(w, n int) (int, error) {
+		var records int
+		bufs[w], records = next(bufs[w][:0], n)
+		return records, c.post(ctx, bufs[w])
+	})
+}
+
+// closed calls do for n = 0, 1, ... back to back on conns workers (w is
+// the worker's index) for d, and measures each call's latency. do runs
+// to its end even when d is over; it returns the records it sent.
+func closed(ctx context.Context, conns int, d time.Duration, do func(w, n int) (int, error)) loadResult {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	results := make([]loadResult, conns)
@@ -129,12 +141,10 @@ func closedLoop(ctx context.Context, c *pushClient, conns int, d time.Duration, 
 	for w := range conns {
 		wg.Go(func() {
 			r := &results[w]
-			var buf []byte
 			for n := w; ctx.Err() == nil; n += conns {
-				var records int
-				buf, records = next(buf[:0], n)
 				t0 := time.Now()
-				if err := c.post(context.WithoutCancel(ctx), buf); err != nil {
+				records, err := do(w, n)
+				if err != nil {
 					r.errors++
 					r.firstErr = err
 					continue
@@ -151,7 +161,7 @@ func closedLoop(ctx context.Context, c *pushClient, conns int, d time.Duration, 
 // with up to conns in flight.
 func openLoop(ctx context.Context, c *pushClient, conns int, perSec float64, d time.Duration, next body) loadResult {
 	bufs := make([][]byte, conns)
-	return paced(ctx, conns, perSec, d, func(w, n int) (int, error) {
+	return paced(ctx, conns, perSec, d, func(w, n int, _ time.Time) (int, error) {
 		var records int
 		bufs[w], records = next(bufs[w][:0], n)
 		return records, c.post(ctx, bufs[w])
@@ -159,11 +169,11 @@ func openLoop(ctx context.Context, c *pushClient, conns int, perSec float64, d t
 }
 
 // paced calls do for n = 0, 1, ... at perSec calls a second for d, on up
-// to conns workers (w is the worker's index), and measures each call's
+// to conns workers (w is the worker's index; due is when call n was due), and measures each call's
 // latency from the moment it was due, so that a server that falls behind
 // is not flattered by the load slowing down with it (no coordinated
 // omission). do returns the records it sent.
-func paced(ctx context.Context, conns int, perSec float64, d time.Duration, do func(w, n int) (int, error)) loadResult {
+func paced(ctx context.Context, conns int, perSec float64, d time.Duration, do func(w, n int, due time.Time) (int, error)) loadResult {
 	type job struct {
 		due time.Time
 		n   int
@@ -175,7 +185,7 @@ func paced(ctx context.Context, conns int, perSec float64, d time.Duration, do f
 		wg.Go(func() {
 			r := &results[w]
 			for j := range jobs {
-				records, err := do(w, j.n)
+				records, err := do(w, j.n, j.due)
 				if err != nil {
 					r.errors++
 					r.firstErr = err

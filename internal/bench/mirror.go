@@ -15,6 +15,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/procfs"
 
@@ -56,8 +57,10 @@ type mirrorRig struct {
 	dir     string
 }
 
-func (b *Bench) newMirrorRig(ctx context.Context) (*mirrorRig, error) {
-	r := &mirrorRig{b: b, db: "bench_mirror", dir: filepath.Join(b.dir, "mirror")}
+// newMirrorRig starts the simulator and opens database db for the
+// mirror's rows.
+func (b *Bench) newMirrorRig(ctx context.Context, db string) (*mirrorRig, error) {
+	r := &mirrorRig{b: b, db: db, dir: filepath.Join(b.dir, "mirror")}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
@@ -258,9 +261,31 @@ func (r *mirrorRig) mirror(ctx context.Context, fees []privatenumber.FeeRecord) 
 	if err := purge(ctx, js, streams.Recordings); err != nil {
 		return time.Time{}, time.Time{}, err
 	}
-	bucket, err := archive.NewBucket(r.cfg)
+	start := time.Now()
+	stop, err := r.start(ctx, js)
 	if err != nil {
 		return time.Time{}, time.Time{}, err
+	}
+	err = archive.NewEnqueuer(streams.NewJetStreamPublisher(nc, js)).Enqueue(ctx, fees)
+	var end time.Time
+	if err == nil {
+		end, err = waitEmpty(ctx, js, streams.Recordings, 30*time.Minute)
+	}
+	if serr := stop(); err == nil {
+		err = serr
+	}
+	if err == nil {
+		err = checkRows(ctx, conn, table, base+uint64(len(fees)))
+	}
+	return start, end, err
+}
+
+// start runs archive.Mirror, wired as cmd/recorder wires it, until the
+// returned stop is called.
+func (r *mirrorRig) start(ctx context.Context, js jetstream.JetStream) (stop func() error, err error) {
+	bucket, err := archive.NewBucket(r.cfg)
+	if err != nil {
+		return nil, err
 	}
 	m := archive.NewMirror(r.cfg, archive.Deps{
 		JetStream: js, Resolver: r.client, Bucket: bucket, Rows: r.wh,
@@ -268,21 +293,8 @@ func (r *mirrorRig) mirror(ctx context.Context, fees []privatenumber.FeeRecord) 
 	})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	start := time.Now()
 	go func() { done <- m.Run(runCtx) }()
-	err = archive.NewEnqueuer(streams.NewJetStreamPublisher(nc, js)).Enqueue(ctx, fees)
-	var end time.Time
-	if err == nil {
-		end, err = waitEmpty(ctx, js, streams.Recordings, 30*time.Minute)
-	}
-	cancel()
-	if rerr := <-done; err == nil {
-		err = rerr
-	}
-	if err == nil {
-		err = checkRows(ctx, conn, table, base+uint64(len(fees)))
-	}
-	return start, end, err
+	return func() error { cancel(); return <-done }, nil
 }
 
 // removeObjects empties the bucket, so repetitions do not fill the disk.
@@ -297,7 +309,7 @@ func (r *mirrorRig) removeObjects(ctx context.Context) error {
 // runMirror measures the mirror on one large and many small recordings
 // against PutObject of the same bytes, with peak RSS.
 func (b *Bench) runMirror(ctx context.Context, rep *Report) error {
-	r, err := b.newMirrorRig(ctx)
+	r, err := b.newMirrorRig(ctx, "bench_mirror")
 	if err != nil {
 		return err
 	}

@@ -161,7 +161,7 @@ func batchLatency(ctx context.Context, nc *nats.Conn, conns, size int, perSec fl
 	for w := range futures {
 		futures[w] = make([]jetstream.PubAckFuture, size)
 	}
-	return paced(ctx, conns, perSec, d, func(w, n int) (int, error) {
+	return paced(ctx, conns, perSec, d, func(w, n int, _ time.Time) (int, error) {
 		return size, publishBatch(ctx, js, futures[w], n*size, next)
 	}), nil
 }

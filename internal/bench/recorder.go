@@ -183,9 +183,10 @@ func (b *Bench) prefill(ctx context.Context, js jetstream.JetStream, nc *nats.Co
 
 // runningRecorder is a recorder started by startRecorder.
 type runningRecorder struct {
-	stop  func() error // stops it and deletes its consumers
-	start time.Time
-	fees  string // its durable consumer on PN_FEES
+	stop   func() error // stops it and deletes its consumers
+	start  time.Time
+	fees   string // its durable consumer on PN_FEES
+	events string // and on PN_EVENTS
 }
 
 // startRecorder runs a recorder wired as cmd/recorder wires it (the default
@@ -219,7 +220,7 @@ func (b *Bench) startRecorder(ctx context.Context, nc *nats.Conn, js jetstream.J
 		}
 		return err
 	}
-	return &runningRecorder{stop: stop, start: start, fees: cfg.ConsumerPrefix + "-fees"}, nil
+	return &runningRecorder{stop: stop, start: start, fees: cfg.ConsumerPrefix + "-fees", events: cfg.ConsumerPrefix + "-events"}, nil
 }
 
 // checkRows fails unless from holds at least want rows: what the acks

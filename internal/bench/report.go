@@ -47,6 +47,7 @@ type Report struct {
 	Started  time.Time `json:"started"`
 	Machine  string    `json:"machine"`
 	Repeat   int       `json:"repeat"`
+	Stages   []string  `json:"stages"` // as chosen with -stages, for comparing runs
 	Settings string    `json:"settings"`
 	Rows     []*Row    `json:"rows"`
 }

@@ -273,11 +273,23 @@ func (p *Pusher) appendLocked(icid string, record []byte) *delivery {
 func (p *Pusher) sealLocked() *delivery {
 	b := p.batch
 	p.batch = nil
-	body := append([]byte(`{"eventType":"fee","feeLst":[`), bytes.Join(b.records, []byte(","))...)
-	body = append(body, "]}"...)
+	body := AppendFeePush(nil, b.records)
 	p.feePushes.Add(1)
 	p.feeRecords.Add(int64(len(b.records)))
 	return &delivery{url: p.cfg.FeesURL, body: body, what: fmt.Sprintf("fee push of %d CDRs from icid %s", len(b.records), b.icids[0])}
+}
+
+// AppendFeePush appends the fee push carrying records (CDRs as Call.Fee
+// holds them, at most privatenumber.MaxFeeRecords) as the platform sends it.
+func AppendFeePush(dst []byte, records [][]byte) []byte {
+	dst = append(dst, `{"eventType":"fee","feeLst":[`...)
+	for i, r := range records {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, r...)
+	}
+	return append(dst, "]}"...)
 }
 
 func (p *Pusher) poke() {

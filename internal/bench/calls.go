@@ -1,0 +1,525 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/minio/minio-go/v7"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pnstream/pnstream/internal/ingest"
+	"github.com/pnstream/pnstream/internal/platformsim"
+	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/recording"
+	"github.com/pnstream/pnstream/internal/streams"
+)
+
+// The calls stage: the simulator's call generator through the whole
+// pipeline, every call as the platform sends it.
+
+const callsStage = "calls (simulated call mix)"
+
+// callSource hands out the simulator's calls to any worker. It lives as
+// long as the Bench, so that repetitions never repeat an identity.
+type callSource struct {
+	mu       sync.Mutex
+	gen      *platformsim.CallGenerator
+	bindings []platformsim.Binding
+	recBytes int64 // fixed recording size; 0: the call's own
+}
+
+func newCallSource(recBytes int64) *callSource {
+	return &callSource{
+		gen: platformsim.NewCallGenerator(platformsim.CallConfig{
+			Seed: 14, AppKey: corpusAppKey, SpID: corpusSpID, RecordDomain: simDomain,
+		}),
+		bindings: benchBindings(),
+		recBytes: recBytes,
+	}
+}
+
+// next returns a call that ended now. The audio of a recorded call is
+// kept by store, as the platform keeps it for the record-URL API.
+func (s *callSource) next(store *platformsim.RecordingStore) platformsim.Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now().UTC()
+	c, _ := s.gen.Next(s.bindings, now) // bindings are never empty
+	if c.Recording != nil {
+		if s.recBytes > 0 {
+			c.Recording.Duration = durationFor(s.recBytes)
+		}
+		store.Add(*c.Recording, now) // under mu: in time order, as Add wants
+	}
+	return c
+}
+
+// callTally counts what calls sent, to reconcile with what was stored.
+type callTally struct {
+	mu                            sync.Mutex
+	calls, events, cdrs, recorded int
+	recordingBytes                int64
+}
+
+func (t *callTally) add(c *platformsim.Call) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.calls++
+	t.events += len(c.Events)
+	t.cdrs++
+	if c.Recording != nil {
+		t.recorded++
+		t.recordingBytes += wavBytes(c.Recording.Duration)
+	}
+}
+
+// wavBytes is the size of the simulator's WAV of d (whole seconds).
+func wavBytes(d time.Duration) int64 {
+	return wavHeader + int64(d/time.Second)*wavBytesPerSecond
+}
+
+// callPusher sends calls as the platform does: each event in its own
+// POST, one after another, then the CDR into the open fee push, which is
+// sent once it holds 50 CDRs, or with the next CDR that comes after it
+// waited feeBatchWait (the simulator's default), or by flush.
+type callPusher struct {
+	events, fees *pushClient
+	dues         *dueTimes // nil: no latency bookkeeping
+
+	mu     sync.Mutex
+	open   [][]byte
+	icids  []string
+	opened time.Time
+}
+
+// feeBatchWait is how long a fee push waits for more CDRs, as
+// platformsim.DefaultConfig's FeeBatchWait.
+const feeBatchWait = time.Second
+
+func newCallPusher(baseURL string, conns int, signed bool) *callPusher {
+	s := signer()
+	if !signed {
+		s = nil
+	}
+	return &callPusher{events: newPushClient(baseURL+ingest.PathEvents, conns, s), fees: newPushClient(baseURL+ingest.PathFees, conns, s)}
+}
+
+func (p *callPusher) close() { p.events.close(); p.fees.close() }
+
+// push sends c, due at due (zero when not paced).
+func (p *callPusher) push(ctx context.Context, c *platformsim.Call, due time.Time) error {
+	if p.dues != nil {
+		p.dues.set("s:"+c.SessionID, due)
+	}
+	for i := range c.Events {
+		if err := p.events.post(ctx, c.Events[i].Body); err != nil {
+			return fmt.Errorf("%s event: %w", c.Events[i].Type, err)
+		}
+	}
+	now := time.Now()
+	p.mu.Lock()
+	var stale [][]byte
+	var staleIDs []string
+	staleDue := p.opened.Add(feeBatchWait) // when the platform would have sent it
+	if len(p.open) > 0 && !now.Before(staleDue) {
+		stale, staleIDs = p.sealLocked()
+	}
+	if len(p.open) == 0 {
+		p.opened = now
+	}
+	p.open, p.icids = append(p.open, c.Fee), append(p.icids, c.ICID)
+	var full [][]byte
+	var fullIDs []string
+	if len(p.open) == privatenumber.MaxFeeRecords {
+		full, fullIDs = p.sealLocked()
+	}
+	p.mu.Unlock()
+	if due.IsZero() {
+		due = now
+	}
+	return errors.Join(p.sendFees(ctx, stale, staleIDs, staleDue), p.sendFees(ctx, full, fullIDs, due))
+}
+
+func (p *callPusher) sealLocked() ([][]byte, []string) {
+	records, icids := p.open, p.icids
+	p.open, p.icids = nil, nil
+	return records, icids
+}
+
+// flush sends the open fee push, if any.
+func (p *callPusher) flush(ctx context.Context) error {
+	p.mu.Lock()
+	records, icids := p.sealLocked()
+	p.mu.Unlock()
+	return p.sendFees(ctx, records, icids, time.Now())
+}
+
+func (p *callPusher) sendFees(ctx context.Context, records [][]byte, icids []string, due time.Time) error {
+	if len(records) == 0 {
+		return nil
+	}
+	if p.dues != nil {
+		for _, id := range icids {
+			p.dues.set("f:"+id, due)
+		}
+	}
+	if err := p.fees.post(ctx, platformsim.AppendFeePush(nil, records)); err != nil {
+		return fmt.Errorf("fee push of %d CDRs: %w", len(records), err)
+	}
+	return nil
+}
+
+// dueTimes are when the push carrying each record was due: a call's
+// events when the call was, a CDR when its fee push was sent.
+type dueTimes struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+}
+
+func (d *dueTimes) set(key string, at time.Time) {
+	d.mu.Lock()
+	d.m[key] = at
+	d.mu.Unlock()
+}
+
+// key returns the dueTimes key of a stored message by its Nats-Msg-Id
+// ("event:<sessionId>:<type>:<time>" or "fee:<icid>").
+func dueKey(msgID string) string {
+	if rest, ok := strings.CutPrefix(msgID, "event:"); ok {
+		session, _, _ := strings.Cut(rest, ":")
+		return "s:" + session
+	}
+	return "f:" + strings.TrimPrefix(msgID, "fee:")
+}
+
+func callsSettings(cfg Config) string {
+	size := "as long as the recorded part of the call (8 kHz 16-bit mono WAV, 16 KB/s)"
+	if cfg.CallsRecordingBytes > 0 {
+		size = bytesLabel(cfg.CallsRecordingBytes) + " each"
+	}
+	return fmt.Sprintf("recordings %s; raw model on %d calls (PutObject on the recordings of the first, up to %d)", size, cfg.CallsRawCalls, putSample)
+}
+
+// callsRig is what the calls stage runs on: ingest, a recorder and the
+// mirror, wired as the commands wire them, in one database and bucket.
+type callsRig struct {
+	mirror *mirrorRig
+	conn   driver.Conn
+	ingest *ingestServer
+	rec    *runningRecorder
+	js     jetstream.JetStream
+	stops  []func() error
+}
+
+func (r *callsRig) close() error {
+	var errs []error
+	for i := len(r.stops) - 1; i >= 0; i-- {
+		errs = append(errs, r.stops[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// runCalls measures whole calls: calls/s sustained until every event and
+// CDR is stored and every recording archived, push → row latency at half
+// that rate, CPU per call, beside a raw model per call from the same run.
+func (b *Bench) runCalls(ctx context.Context, rep *Report) error {
+	if b.calls == nil {
+		b.calls = newCallSource(b.cfg.CallsRecordingBytes)
+	}
+	nc, js, err := b.connect("pnbench-calls")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if err := purge(ctx, js, streams.Events, streams.Fees, streams.Recordings); err != nil {
+		return err
+	}
+	mr, err := b.newMirrorRig(ctx, "bench_calls")
+	if err != nil {
+		return err
+	}
+	defer mr.close()
+	if err := mr.removeObjects(ctx); err != nil {
+		return err
+	}
+	conn, err := b.openClickHouse()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	store := mr.sim.Recordings()
+
+	model, rawCPU, err := b.callsModel(ctx, mr, js, conn)
+	if err != nil {
+		return fmt.Errorf("raw model: %w", err)
+	}
+	base, err := storedCounts(ctx, conn, mr)
+	if err != nil {
+		return err
+	}
+
+	rig := &callsRig{mirror: mr, conn: conn, js: js}
+	defer func() { _ = rig.close() }() // on error; the happy path closes it below
+	if rig.ingest, err = startIngest(ctx, nc, js); err != nil {
+		return err
+	}
+	rig.stops = append(rig.stops, rig.ingest.stop)
+	if rig.rec, err = b.startRecorder(ctx, nc, js, mr.wh); err != nil {
+		return err
+	}
+	rig.stops = append(rig.stops, rig.rec.stop)
+	stopMirror, err := mr.start(ctx, js)
+	if err != nil {
+		return err
+	}
+	rig.stops = append(rig.stops, stopMirror)
+	p := newCallPusher(rig.ingest.url, b.cfg.Conns, true)
+	defer p.close()
+	var tally callTally
+
+	// Full speed: conns calls in flight for Duration, then until the last
+	// is stored and archived.
+	quiesce(ctx, conn)
+	m := b.measure("calls-pnstream")
+	start := time.Now()
+	full := closed(ctx, b.cfg.Conns, b.cfg.Duration, func(_, _ int) (int, error) {
+		c := b.calls.next(store)
+		tally.add(&c)
+		return 1, p.push(ctx, &c, time.Time{})
+	})
+	err = errors.Join(full.check(), p.flush(ctx))
+	var visible time.Time
+	if err == nil {
+		visible, _, err = rig.waitStored(ctx, 10*time.Minute)
+	}
+	pnCPU := m.done(full.records)
+	if err != nil {
+		return fmt.Errorf("full speed: %w", err)
+	}
+	rate := float64(full.records) / visible.Sub(start).Seconds()
+
+	// Half load: push → row of every event and CDR.
+	lat, half, err := b.callsHalfLoad(ctx, rig, p, store, &tally, rate/2)
+	if err != nil {
+		return fmt.Errorf("half load: %w", err)
+	}
+	err = rig.close()
+	rig.stops = nil
+	if err != nil {
+		return err
+	}
+	got, err := storedCounts(ctx, conn, mr)
+	if err != nil {
+		return err
+	}
+	if err := got.since(base).reconcile(&tally); err != nil {
+		return err
+	}
+
+	rep.add(callsStage, "calls/s pushed to stored and archived", model.label(), model.model(), rate, nil)
+	rep.add(callsStage, "calls/s vs bare handler", fmt.Sprintf("bare Go handler, encoding/json, the same requests, %d conns", b.cfg.Conns), model.bare, rate, nil)
+	rep.add(callsStage, "calls/s vs JetStream", "PublishMsgAsync + Nats-Msg-Id of the same messages, 1 conn", model.publish, rate, nil)
+	rep.add(callsStage, "calls/s vs batch insert", "clickhouse-go PrepareBatch/Append/Send of the same rows (events, CDRs)", model.insert, rate, nil)
+	rep.add(callsStage, "calls/s vs PutObject", fmt.Sprintf("minio-go PutObject of the same recordings, %d at a time", b.cfg.MirrorConcurrency), model.put, rate, nil)
+	rep.add(callsStage, "half load, calls/s", "", 0, half, nil)
+	rep.add(callsStage, "push → row p50 ms, half load", "", 0, quantileMS(lat, 0.5), nil)
+	rep.add(callsStage, "push → row p99 ms, half load", "", 0, quantileMS(lat, 0.99), nil)
+	rep.addCPUBy(callsStage, "call", "the raw model's runs, summed", rawCPU, pnCPU, "pnbench", "nats-server", "clickhouse-server", "versitygw")
+	rep.add(callsStage, "events per call", "", 0, float64(tally.events)/float64(tally.calls), nil)
+	rep.add(callsStage, "recorded calls %", "", 0, 100*float64(tally.recorded)/float64(tally.calls), nil)
+	rep.add(callsStage, "recording KB per recorded call", "", 0, float64(tally.recordingBytes)/1e3/float64(max(tally.recorded, 1)), nil)
+	stored := got.since(base)
+	rep.add(callsStage, "events stored ÷ sent", "", 0, float64(stored.events)/float64(tally.events), nil)
+	rep.add(callsStage, "CDRs stored ÷ sent", "", 0, float64(stored.cdrs)/float64(tally.cdrs), nil)
+	rep.add(callsStage, "recordings archived ÷ recorded calls", "", 0, float64(stored.objects)/float64(max(tally.recorded, 1)), nil)
+	return errors.Join(purge(ctx, js, streams.Events, streams.Fees, streams.Recordings), mr.removeObjects(ctx))
+}
+
+// callsHalfLoad paces calls at perSec for Duration and returns the
+// latency of every event and CDR from when its push was due to when the
+// recorder acked it (after the insert), and the rate reached.
+func (b *Bench) callsHalfLoad(ctx context.Context, rig *callsRig, p *callPusher, store *platformsim.RecordingStore, tally *callTally, perSec float64) (lat *hdrhistogram.Histogram, rate float64, err error) {
+	js := rig.js
+	baseEv, err := lastSeq(ctx, js, streams.Events)
+	if err != nil {
+		return nil, 0, err
+	}
+	baseFee, err := lastSeq(ctx, js, streams.Fees)
+	if err != nil {
+		return nil, 0, err
+	}
+	p.dues = &dueTimes{m: map[string]time.Time{}}
+	defer func() { p.dues = nil }()
+	stop := make(chan struct{})
+	var (
+		obsEv, obsFee []observation
+		errEv, errFee error
+		watchers      sync.WaitGroup
+	)
+	watchers.Go(func() { obsEv, errEv = watchAcks(ctx, js, streams.Events, rig.rec.events, stop) })
+	watchers.Go(func() { obsFee, errFee = watchAcks(ctx, js, streams.Fees, rig.rec.fees, stop) })
+	m := b.measure("calls-pnstream-half")
+	half := paced(ctx, b.cfg.Conns, perSec, b.cfg.Duration, func(_, _ int, due time.Time) (int, error) {
+		c := b.calls.next(store)
+		tally.add(&c)
+		return 1, p.push(ctx, &c, due)
+	})
+	err = errors.Join(half.check(), p.flush(ctx))
+	var visible time.Time
+	var last [2]uint64
+	if err == nil {
+		visible, last, err = rig.waitStored(ctx, 10*time.Minute)
+	}
+	m.done(half.records)
+	close(stop)
+	watchers.Wait()
+	if err = errors.Join(err, errEv, errFee); err != nil {
+		return nil, 0, err
+	}
+	// The watchers may have stopped just before the last acks.
+	obsEv = append(obsEv, observation{at: visible, floor: last[0]})
+	obsFee = append(obsFee, observation{at: visible, floor: last[1]})
+	lat = newLatencies()
+	for _, s := range []struct {
+		stream   string
+		from, to uint64
+		obs      []observation
+	}{{streams.Events, baseEv, last[0], obsEv}, {streams.Fees, baseFee, last[1], obsFee}} {
+		err := storedIDs(ctx, js, s.stream, s.from+1, s.to, func(seq uint64, msgID string) error {
+			due, ok := p.dues.m[dueKey(msgID)]
+			if !ok {
+				return fmt.Errorf("%s sequence %d: %s was not pushed in this run", s.stream, seq, msgID)
+			}
+			recordLatency(lat, ackedAt(s.obs, seq).Sub(due))
+			return nil
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	return lat, half.requestsPerSec(), nil
+}
+
+// waitStored waits until the recorder acked the last event and CDR (each
+// after its row was inserted) and the mirror every recording job (after
+// its object and row were stored), and returns when it saw that and the
+// last sequences of PN_EVENTS and PN_FEES.
+func (r *callsRig) waitStored(ctx context.Context, timeout time.Duration) (time.Time, [2]uint64, error) {
+	var last [2]uint64
+	for i, s := range []struct{ stream, consumer string }{{streams.Events, r.rec.events}, {streams.Fees, r.rec.fees}} {
+		seq, err := lastSeq(ctx, r.js, s.stream)
+		if err != nil {
+			return time.Time{}, last, err
+		}
+		if _, err := waitAcked(ctx, r.js, s.stream, s.consumer, seq, timeout); err != nil {
+			return time.Time{}, last, err
+		}
+		last[i] = seq
+	}
+	// The recorder publishes a CDR's recording job before it acks the CDR.
+	at, err := waitEmpty(ctx, r.js, streams.Recordings, timeout)
+	return at, last, err
+}
+
+// ackedAt returns when the ack floor first reached seq; obs must end at
+// or beyond it.
+func ackedAt(obs []observation, seq uint64) time.Time {
+	i := sort.Search(len(obs), func(i int) bool { return obs[i].floor >= seq })
+	return obs[min(i, len(obs)-1)].at
+}
+
+// storedIDs calls fn with the sequence and Nats-Msg-Id of every message of
+// stream from sequence from to to, reading headers only.
+func storedIDs(ctx context.Context, js jetstream.JetStream, stream string, from, to uint64, fn func(seq uint64, msgID string) error) error {
+	if from > to {
+		return nil
+	}
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from, HeadersOnly: true,
+	})
+	if err != nil {
+		return fmt.Errorf("read %s: %w", stream, err)
+	}
+	iter, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("read %s: %w", stream, err)
+	}
+	defer iter.Stop()
+	for {
+		msg, err := iter.Next()
+		if err != nil {
+			return fmt.Errorf("read %s: %w", stream, err)
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			return fmt.Errorf("read %s: %w", stream, err)
+		}
+		if err := fn(md.Sequence.Stream, msg.Headers().Get(jetstream.MsgIDHeader)); err != nil {
+			return err
+		}
+		if md.Sequence.Stream >= to {
+			return nil
+		}
+	}
+}
+
+// callCounts are what ClickHouse and S3 hold of the calls stage.
+type callCounts struct {
+	events, cdrs, archived, objects uint64
+}
+
+func storedCounts(ctx context.Context, conn driver.Conn, mr *mirrorRig) (callCounts, error) {
+	var c callCounts
+	var err error
+	db := mr.db
+	for _, q := range []struct {
+		from string
+		n    *uint64
+	}{
+		{db + ".call_events FINAL", &c.events},
+		{db + ".fee_records FINAL", &c.cdrs},
+		{db + ".recordings FINAL WHERE status = '" + recording.Archived + "'", &c.archived},
+	} {
+		if *q.n, err = countRows(ctx, conn, q.from); err != nil {
+			return c, err
+		}
+	}
+	for obj := range mr.s3.ListObjects(ctx, mr.cfg.Bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if obj.Err != nil {
+			return c, fmt.Errorf("list %s: %w", mr.cfg.Bucket, obj.Err)
+		}
+		c.objects++
+	}
+	return c, nil
+}
+
+func (c callCounts) since(base callCounts) callCounts {
+	return callCounts{c.events - base.events, c.cdrs - base.cdrs, c.archived - base.archived, c.objects - base.objects}
+}
+
+// reconcile fails unless every event and CDR sent is stored exactly once
+// (counted under FINAL, which collapses copies of an identity) and every
+// recording is archived, object and row.
+func (c callCounts) reconcile(t *callTally) error {
+	var errs []error
+	for _, x := range []struct {
+		what string
+		got  uint64
+		want int
+	}{
+		{"call_events rows", c.events, t.events}, {"fee_records rows", c.cdrs, t.cdrs},
+		{"archived recordings rows", c.archived, t.recorded}, {"S3 objects", c.objects, t.recorded},
+	} {
+		if x.got != uint64(x.want) {
+			errs = append(errs, fmt.Errorf("%s: %d stored, %d sent", x.what, x.got, x.want))
+		}
+	}
+	return errors.Join(errs...)
+}
