@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -167,5 +168,25 @@ func TestCallsStageStoresEveryCallOnce(t *testing.T) {
 		var table strings.Builder
 		_ = rep.WriteTable(&table)
 		t.Log(table.String())
+	}
+}
+
+func TestPeersPlugsInByRegistering(t *testing.T) {
+	saved, savedDefault := maps.Clone(registered), slices.Clone(defaultStages)
+	t.Cleanup(func() { registered, defaultStages = saved, savedDefault })
+	c := DefaultConfig()
+	if slices.Contains(c.Stages, StagePeers) {
+		t.Errorf("default stages %v run peers, which is not built in", c.Stages)
+	}
+	c.Stages = []string{StageCalls, StagePeers}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `stage "peers": not in this build`) {
+		t.Errorf("Validate before peers registered = %v", err)
+	}
+	registerStage(StagePeers, func(*Bench, context.Context, *Report) error { return nil }, true)
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate once peers registered: %v", err)
+	}
+	if !slices.Contains(DefaultConfig().Stages, StagePeers) {
+		t.Error("a stage registered into the defaults is not in DefaultConfig().Stages")
 	}
 }
