@@ -31,10 +31,10 @@ import (
 
 const simDomain = "ostor.pnsim.local"
 
-// wavBytesPerSecond is the simulator's audio rate (16 kHz, 16-bit mono),
+// wavBytesPerSecond is the simulator's audio rate (8 kHz, 16-bit mono),
 // and wavHeader the size of its WAV header.
 const (
-	wavBytesPerSecond = 32000 / 2
+	wavBytesPerSecond = 8000 * 2
 	wavHeader         = 44
 )
 
