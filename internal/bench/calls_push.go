@@ -179,7 +179,7 @@ func (d *dueTimes) set(key string, at time.Time) {
 	d.mu.Unlock()
 }
 
-// key returns the dueTimes key of a stored message by its Nats-Msg-Id
+// dueKey returns the dueTimes key of a stored message by its Nats-Msg-Id
 // ("event:<sessionId>:<type>:<time>" or "fee:<icid>").
 func dueKey(msgID string) string {
 	if rest, ok := strings.CutPrefix(msgID, "event:"); ok {
