@@ -24,7 +24,7 @@ const (
 	MetaSHA256         = "Sha256"
 )
 
-// Uploads up to singlePutMax go in one PUT streamed from the spooled file
+// Uploads up to singlePutMax go in one PUT streamed from the download
 // and signed with the SHA-256 computed while spooling, which S3 checks the
 // body against: nothing is hashed again (but the MD5 object-locked buckets
 // require) and nothing is buffered. Larger ones (S3 takes at most 5 GiB in
@@ -159,10 +159,10 @@ func (b *Bucket) Put(ctx context.Context, key string, j *Job, d *Download, conte
 			}
 		}
 		core := minio.Core{Client: b.client}
-		_, err = core.PutObject(ctx, b.cfg.Bucket, key, d.File, d.Size, md5sum, d.SHA256, opts)
+		_, err = core.PutObject(ctx, b.cfg.Bucket, key, d.body(), d.Size, md5sum, d.SHA256, opts)
 	} else {
 		opts.SendContentMd5, opts.PartSize, opts.NumThreads = true, uploadPartSize, uploadThreads
-		_, err = b.client.PutObject(ctx, b.cfg.Bucket, key, d.File, d.Size, opts)
+		_, err = b.client.PutObject(ctx, b.cfg.Bucket, key, d.body(), d.Size, opts)
 	}
 	if err != nil {
 		return fmt.Errorf("put s3 object %s: %w", key, err)
@@ -171,12 +171,12 @@ func (b *Bucket) Put(ctx context.Context, key string, j *Job, d *Download, conte
 	return nil
 }
 
-// fileMD5 returns the base64 MD5 of the spooled file, read again from the
+// fileMD5 returns the base64 MD5 of the download, read again from the
 // start (only object-locked buckets need it, so spooling does not pay for
-// it), and leaves the file at the start.
+// it), and leaves a spooled file at the start.
 func fileMD5(d *Download) (string, error) {
 	h := md5.New()
-	if _, err := io.Copy(h, io.NewSectionReader(d.File, 0, d.Size)); err != nil {
+	if _, err := io.Copy(h, io.NewSectionReader(d.readerAt(), 0, d.Size)); err != nil {
 		return "", fmt.Errorf("md5 of spooled recording: %w", err)
 	}
 	return base64.StdEncoding.EncodeToString(h.Sum(nil)), nil

@@ -63,8 +63,9 @@ type Config struct {
 	// DownloadTimeout caps one download. PN_RECORDING_DOWNLOAD_TIMEOUT, default 10m.
 	DownloadTimeout time.Duration
 	// SpoolDir holds downloads while they are hashed and uploaded; it needs
-	// Concurrency x MaxBytes free at worst. PN_RECORDING_SPOOL_DIR, default
-	// the system temp dir.
+	// Concurrency x MaxBytes free at worst. Downloads of at most 4 MiB (by
+	// Content-Length) are held in memory instead, 16 MiB at most per
+	// Mirror. PN_RECORDING_SPOOL_DIR, default the system temp dir.
 	SpoolDir string
 	// Concurrency is the number of mirror workers. PN_RECORDING_CONCURRENCY, default 4.
 	Concurrency int

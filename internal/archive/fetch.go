@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -111,6 +112,7 @@ type Fetcher struct {
 	policy   HostPolicy
 	client   *http.Client
 	maxBytes int64
+	spool    *memSpool
 }
 
 // NewFetcher returns a Fetcher. maxBytes caps a recording; timeout caps one
@@ -142,27 +144,57 @@ func newFetcher(policy HostPolicy, maxBytes int64, timeout time.Duration, resolv
 			return policy.CheckURL(req.URL.String())
 		},
 	}
-	return &Fetcher{policy: policy, client: client, maxBytes: maxBytes}
+	return &Fetcher{policy: policy, client: client, maxBytes: maxBytes, spool: newMemSpool(memSpoolMax, memSpoolBudget)}
 }
 
-// Download is a fetched recording, spooled to a temporary file that has no
+// Download is a fetched recording, hashed whole. A small one (its
+// Content-Length at most memSpoolMax) is held in memory lent by the
+// Fetcher's memSpool; any other is spooled to a temporary file that has no
 // name any more: only the open file holds it, so a process that dies
 // mid-download or mid-upload leaves nothing behind in the spool directory.
 type Download struct {
-	File        *os.File // positioned at the start; Close releases it
+	File        *os.File // the spooled file, positioned at the start; nil when in memory
 	Size        int64
 	SHA256      string // hex
 	ContentType string // as the server sent it
+
+	mem   []byte    // the recording when held in memory
+	spool *memSpool // where mem goes back on Close
 }
 
-// Close closes the spooled file, which frees its space.
+// Close releases the download: the spooled file, which frees its space,
+// or the memory.
 func (d *Download) Close() error {
+	if d.spool != nil {
+		d.spool.put(d.mem)
+		d.mem, d.spool = nil, nil
+	}
+	if d.File == nil {
+		return nil
+	}
 	return d.File.Close()
 }
 
-// Fetch downloads raw into a temporary file in dir, hashing it on the way,
-// and checks its length against Content-Length. A download that stops
-// early is an error: nothing partial is ever returned.
+// body returns the recording from its start, for one upload attempt.
+func (d *Download) body() io.ReadSeeker {
+	if d.File == nil {
+		return bytes.NewReader(d.mem)
+	}
+	return d.File
+}
+
+// readerAt returns the recording for reading at any offset.
+func (d *Download) readerAt() io.ReaderAt {
+	if d.File == nil {
+		return bytes.NewReader(d.mem)
+	}
+	return d.File
+}
+
+// Fetch downloads raw, hashing it on the way, and checks its length against
+// Content-Length: into memory when the length is known and small, else into
+// a temporary file in dir. A download that stops early is an error:
+// nothing partial is ever returned.
 func (f *Fetcher) Fetch(ctx context.Context, raw, dir string) (*Download, error) {
 	if err := f.policy.CheckURL(raw); err != nil {
 		return nil, err
@@ -189,30 +221,69 @@ func (f *Fetcher) Fetch(ctx context.Context, raw, dir string) (*Download, error)
 	if resp.ContentLength > f.maxBytes {
 		return nil, retry.Permanent(fmt.Errorf("recording of %d bytes exceeds the cap of %d", resp.ContentLength, f.maxBytes))
 	}
+	d := &Download{ContentType: resp.Header.Get("Content-Type")}
+	if buf, ok := f.spool.get(resp.ContentLength); ok {
+		d.mem, d.spool = buf, f.spool
+		err = d.readMemory(resp.Body, resp.ContentLength, f.maxBytes)
+	} else {
+		err = d.readFile(resp.Body, resp.ContentLength, f.maxBytes, dir)
+	}
+	if err != nil {
+		return nil, errors.Join(err, d.Close())
+	}
+	return d, nil
+}
+
+// readMemory reads a body of contentLength bytes into d.mem, which has
+// that length, and hashes it.
+func (d *Download) readMemory(body io.Reader, contentLength, maxBytes int64) error {
+	n, err := io.ReadFull(body, d.mem)
+	if err == nil {
+		// The transport stops a body at its Content-Length; a byte more
+		// would be a broken transport, never part of the recording.
+		var one [1]byte
+		if m, _ := body.Read(one[:]); m > 0 {
+			n++
+		}
+	}
+	if err == nil || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		err = checkLength(int64(n), contentLength, maxBytes)
+	}
+	if err != nil {
+		return fmt.Errorf("download: %w", redact.Error(err))
+	}
+	sum := sha256.Sum256(d.mem)
+	d.Size, d.SHA256 = int64(n), hex.EncodeToString(sum[:])
+	return nil
+}
+
+// readFile spools body to an unlinked temporary file in dir, hashing it on
+// the way.
+func (d *Download) readFile(body io.Reader, contentLength, maxBytes int64, dir string) error {
 	file, err := os.CreateTemp(dir, spoolPattern)
 	if err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
+		return fmt.Errorf("spool: %w", err)
 	}
+	d.File = file
 	// Unlinked at once: the open file is all the mirror needs, and a crash
 	// cannot leave it behind (the kernel frees it with the last descriptor).
 	// Gone already means another mirror's start-up swept it: just as good.
 	if err := os.Remove(file.Name()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, errors.Join(fmt.Errorf("spool: %w", err), file.Close())
+		return fmt.Errorf("spool: %w", err)
 	}
-	d := &Download{File: file, ContentType: resp.Header.Get("Content-Type")}
 	sha := sha256.New()
-	n, err := io.Copy(io.MultiWriter(file, sha), io.LimitReader(resp.Body, f.maxBytes+1))
+	n, err := io.Copy(io.MultiWriter(file, sha), io.LimitReader(body, maxBytes+1))
 	if err == nil {
-		err = checkLength(n, resp.ContentLength, f.maxBytes)
+		err = checkLength(n, contentLength, maxBytes)
 	}
 	if err == nil {
 		_, err = file.Seek(0, io.SeekStart)
 	}
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("download: %w", redact.Error(err)), d.Close())
+		return fmt.Errorf("download: %w", redact.Error(err))
 	}
 	d.Size, d.SHA256 = n, hex.EncodeToString(sha.Sum(nil))
-	return d, nil
+	return nil
 }
 
 func checkLength(n, contentLength, maxBytes int64) error {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -60,6 +61,18 @@ type Mirror struct {
 
 	mu          sync.Mutex
 	pausedUntil time.Time // flow control: no worker calls the platform before
+
+	// busy counts the workers in handle: when none is, the row writer has
+	// every row that is coming and need not linger.
+	busy atomic.Int32
+}
+
+// idle ends a worker's job, after its row went to the writer or it was
+// settled.
+func (m *Mirror) idle(rows *rowWriter) {
+	if m.busy.Add(-1) == 0 {
+		rows.workersIdle()
+	}
 }
 
 // NewMirror returns a Mirror. cfg must be valid and enabled.
@@ -125,7 +138,7 @@ func (m *Mirror) run(ctx context.Context) error {
 	// handed it before run returns.
 	rows := newRowWriter(m.deps.Rows)
 	var writer sync.WaitGroup
-	writer.Go(func() { rows.run(ctx) })
+	writer.Go(func() { rows.run(ctx, func() bool { return m.busy.Load() > 0 }) })
 	defer writer.Wait()
 	defer rows.close()
 	g, gctx := errgroup.WithContext(ctx)
@@ -156,6 +169,8 @@ func (m *Mirror) run(ctx context.Context) error {
 // rows, which settles the job once the row is stored; a job that failed
 // it settles at once.
 func (m *Mirror) handle(ctx context.Context, msg jetstream.Msg, rows *rowWriter) {
+	m.busy.Add(1)
+	defer m.idle(rows)
 	start := m.now()
 	job, err := DecodeJob(msg.Data())
 	log := m.log.With(zap.String("icid", job.ICID), zap.String("session_id", job.SessionID))

@@ -244,14 +244,33 @@ func wavSize(d time.Duration) int64 {
 
 // wavReader generates a WAV file as it is read: a header, then a sine tone
 // whose pitch (300–999 Hz) derives from the icid. Memory is one period of
-// the tone (at most 16,000 bytes) whatever the length, so a 1 GiB
-// recording streams from a few kilobytes. It seeks, for Range requests.
+// the tone, repeated to at least wavMinPattern bytes so that a read copies
+// large blocks (at most about 20 KB in all), whatever the length, so a
+// 1 GiB recording streams from a few kilobytes. It seeks, for Range
+// requests.
 type wavReader struct {
 	header  [wavHeaderSize]byte
-	pattern []byte // one period of the tone, little-endian samples
+	pattern []byte // whole periods of the tone, little-endian samples
 	size    int64
 	pos     int64
 }
+
+// wavMinPattern is the least length of a wavReader's pattern: a period can
+// be as short as 16 samples, and copying it 32 bytes at a time cost the
+// simulator more than the rest of serving a download.
+const wavMinPattern = 4096
+
+// sineTable holds int16(8000·sin(2π·k/rate)) for k < rate: sample i of a
+// tone of freq is entry freq·i mod rate, so each recording's tone is
+// looked up instead of computed (math.Sin per sample was most of a small
+// download's cost in the simulator).
+var sineTable = sync.OnceValue(func() *[wavSampleRate]int16 {
+	var t [wavSampleRate]int16
+	for k := range t {
+		t[k] = int16(8000 * math.Sin(2*math.Pi*float64(k)/wavSampleRate))
+	}
+	return &t
+})
 
 func newWAV(icid string, d time.Duration) *wavReader {
 	w := &wavReader{size: wavSize(d)}
@@ -276,10 +295,11 @@ func newWAV(icid string, d time.Duration) *wavReader {
 	// Sample i is sin(2π·freq·i/rate): it repeats after rate/gcd(freq, rate)
 	// samples, so one period of whole samples is exact.
 	period := wavSampleRate / gcd(freq, wavSampleRate)
-	w.pattern = make([]byte, 0, period*wavBytesPerSample)
-	for i := range period {
-		v := int16(8000 * math.Sin(2*math.Pi*float64(freq*i%wavSampleRate)/wavSampleRate))
-		w.pattern = binary.LittleEndian.AppendUint16(w.pattern, uint16(v))
+	periods := (wavMinPattern/wavBytesPerSample + period - 1) / period
+	table := sineTable()
+	w.pattern = make([]byte, 0, periods*period*wavBytesPerSample)
+	for i := range periods * period {
+		w.pattern = binary.LittleEndian.AppendUint16(w.pattern, uint16(table[freq*i%wavSampleRate]))
 	}
 	return w
 }
