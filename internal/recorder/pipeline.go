@@ -28,7 +28,9 @@ type table[R any] struct {
 	// protect, if set, applies the PII policy to a decoded row, before
 	// anything stores it or is made from it.
 	protect func(R) R
-	insert  func(ctx context.Context, rows []R) error
+	// insert stores a batch's rows; it sees their messages too (their
+	// subjects) but must not settle them.
+	insert  func(ctx context.Context, b rows[R]) error
 	durable string
 }
 
@@ -313,7 +315,7 @@ func (p *pipeline[R]) insert(ctx context.Context, b rows[R]) {
 	start := time.Now()
 	op := func() error {
 		t0 := time.Now()
-		err := p.t.insert(ctx, b.rows)
+		err := p.t.insert(ctx, b)
 		p.rec.metrics.insertSeconds.WithLabelValues(p.t.name).Observe(time.Since(t0).Seconds())
 		return err
 	}
