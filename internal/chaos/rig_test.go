@@ -85,8 +85,8 @@ type rig struct {
 	// fault; the faults are the primary's (recorder).
 	peers []*localserver.Program
 	tap   *tap
-	nc                    *nats.Conn
-	js                    jetstream.JetStream
+	nc    *nats.Conn
+	js    jetstream.JetStream
 	// ch is the test's own connection pool; it dials again after a
 	// ClickHouse restart.
 	ch     driver.Conn
