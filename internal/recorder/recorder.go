@@ -7,8 +7,11 @@
 //
 // A message goes through three steps: decode, the phone-number policy
 // (package pii: applied once, here, to every fee record and call event),
-// then storage: the row, and for a recorded call its recording job, both
-// made from the same transformed record.
+// then storage: the row. A recorded call's recording job is not made here:
+// ingest stores its CDR on pn.fees.recorded and the mirror takes it from
+// PN_FEES, with the same policy; only recorded CDRs on the legacy pn.fees
+// (stored by an ingest from before) get their job enqueued here, from the
+// same transformed record as the row.
 package recorder
 
 import (
