@@ -145,19 +145,20 @@ func (m *Mirror) run(ctx context.Context) error {
 	writer.Go(func() { rows.run(ctx) })
 	defer writer.Wait()
 	defer rows.close()
+	feeIter, err := fees.Messages(jetstream.PullMaxMessages(m.cfg.Concurrency))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", streams.Fees, err)
+	}
+	defer feeIter.Stop()
+	jobIter, err := jobs.Messages(jetstream.PullMaxMessages(m.cfg.Concurrency))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", streams.Recordings, err)
+	}
+	defer jobIter.Stop()
 	g, gctx := errgroup.WithContext(ctx)
 	next := make(chan jetstream.Msg) // unbuffered: a worker takes each message
-	for _, c := range []struct {
-		stream string
-		cons   jetstream.Consumer
-	}{{streams.Fees, fees}, {streams.Recordings, jobs}} {
-		iter, err := c.cons.Messages(jetstream.PullMaxMessages(m.cfg.Concurrency))
-		if err != nil {
-			return fmt.Errorf("consume %s: %w", c.stream, err)
-		}
-		defer iter.Stop()
-		g.Go(func() error { return m.feed(gctx, c.stream, iter, next) })
-	}
+	g.Go(func() error { return m.feed(gctx, streams.Fees, feeIter, next) })
+	g.Go(func() error { return m.feed(gctx, streams.Recordings, jobIter, next) })
 	for range m.cfg.Concurrency {
 		g.Go(func() error {
 			for {
