@@ -21,6 +21,7 @@ import (
 	"github.com/pnstream/pnstream/internal/daemon"
 	"github.com/pnstream/pnstream/internal/gaps"
 	"github.com/pnstream/pnstream/internal/numbers"
+	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/recorder"
 	"github.com/pnstream/pnstream/internal/retry"
 	"github.com/pnstream/pnstream/internal/streams"
@@ -139,7 +140,7 @@ func (a *app) workers() ([]worker, error) {
 	})
 	workers := []worker{rec.Run}
 	if a.cfg.archive.Enabled() {
-		mirror, probe, err := a.newMirror()
+		mirror, probe, err := a.newMirror(policy)
 		if err != nil {
 			return nil, err
 		}
@@ -156,7 +157,7 @@ func (a *app) workers() ([]worker, error) {
 // newMirror returns the recording mirror and the probe of its bucket; they
 // share the bucket, so the probe exports the time of the mirror's last
 // upload.
-func (a *app) newMirror() (*archive.Mirror, *archive.Probe, error) {
+func (a *app) newMirror(policy pii.Policy) (*archive.Mirror, *archive.Probe, error) {
 	client, err := axeapi.NewClient(a.cfg.platform)
 	if err != nil {
 		return nil, nil, err
@@ -167,6 +168,7 @@ func (a *app) newMirror() (*archive.Mirror, *archive.Probe, error) {
 	}
 	mirror := archive.NewMirror(a.cfg.archive, archive.Deps{
 		JetStream: a.js, Resolver: client, Bucket: bucket, Rows: a.wh, Logger: a.log, Registry: a.reg,
+		PII: policy,
 	})
 	return mirror, archive.NewProbe(a.cfg.archive, bucket, a.log, a.reg), nil
 }

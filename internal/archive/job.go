@@ -18,8 +18,9 @@ import (
 // the CDR; after that it answers 1012007.
 const Retention = 7 * 24 * time.Hour
 
-// Job is one recording to mirror: the message body of PN_RECORDINGS. It
-// carries what the mirror needs so that it never reads the CDR again.
+// Job is one recording to mirror: the message body of PN_RECORDINGS, or
+// what JobFromFee makes of a recorded CDR on PN_FEES. It carries what the
+// mirror needs so that it never reads the CDR again.
 type Job struct {
 	ICID                  string    `json:"icid"`
 	SessionID             string    `json:"sessionId"`
@@ -62,17 +63,42 @@ func DecodeJob(data []byte) (Job, error) {
 	if err := json.Unmarshal(data, &j); err != nil {
 		return Job{}, retry.Permanent(fmt.Errorf("decode job: %w", err))
 	}
+	return j, j.check()
+}
+
+// JobFromFee returns the job of a fee record as ingest stored it on
+// streams.RecordedFeeSubject, and false (no job) when the record is not of
+// a recorded call. sessionID gives the sessionId the recorder stores the
+// record with (pii.Policy.FeeSessionID), so that the job, its row and its
+// object metadata join the CDR's row as when the recorder enqueued the job
+// from the stored record; nothing else a job holds is changed by the
+// policy.
+func JobFromFee(data []byte, sessionID func(*privatenumber.FeeRecord) string, retention time.Duration) (Job, bool, error) {
+	r, err := privatenumber.DecodeFeeRecord(data)
+	if err != nil {
+		return Job{}, true, retry.Permanent(fmt.Errorf("decode fee record: %w", err))
+	}
+	if !r.Recorded() {
+		return Job{}, false, nil
+	}
+	r.SessionID = sessionID(&r)
+	j := NewJob(&r, retention)
+	return j, true, j.check()
+}
+
+// check reports a job that can never be mirrored.
+func (j *Job) check() error {
 	switch {
 	case j.ICID == "":
-		return j, retry.Permanent(errors.New("job has no icid"))
+		return retry.Permanent(errors.New("job has no icid"))
 	case j.CallInTime.IsZero():
-		return j, retry.Permanent(fmt.Errorf("job %s: no callInTime", j.ICID))
+		return retry.Permanent(fmt.Errorf("job %s: no callInTime", j.ICID))
 	case j.RecordObjectName == "" && j.RecordFileDownloadURL == "":
-		return j, retry.Permanent(fmt.Errorf("job %s: neither recordObjectName nor recordFileDownloadUrl", j.ICID))
+		return retry.Permanent(fmt.Errorf("job %s: neither recordObjectName nor recordFileDownloadUrl", j.ICID))
 	case j.RecordDomain == "" && j.RecordFileDownloadURL == "":
-		return j, retry.Permanent(fmt.Errorf("job %s: empty recordDomain and no recordFileDownloadUrl", j.ICID))
+		return retry.Permanent(fmt.Errorf("job %s: empty recordDomain and no recordFileDownloadUrl", j.ICID))
 	}
-	return j, nil
+	return nil
 }
 
 var extPattern = regexp.MustCompile(`^\.[a-z0-9]{1,8}$`)

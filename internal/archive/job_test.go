@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -73,6 +74,37 @@ func TestContentType(t *testing.T) {
 	} {
 		if got := ContentType(tt.resp, tt.ext); got != tt.want {
 			t.Errorf("ContentType(%q, %q) = %q, want %q", tt.resp, tt.ext, got, tt.want)
+		}
+	}
+}
+
+// A recorded CDR as ingest stores it on pn.fees.recorded becomes the job
+// the recorder would have enqueued for it, with the sessionId the policy
+// stores; a CDR of an unrecorded call is no job; one that cannot be
+// mirrored is a permanent error.
+func TestJobFromFee(t *testing.T) {
+	const cdr = `{"icid":"ic-1","sessionId":"raw-session","subscriptionId":"sub","recordFlag":%d,` +
+		`"callInTime":"2024-01-24 03:33:10","callEndTime":"2024-01-24 03:33:57",` +
+		`"recordDomain":"ostor.example.com","recordObjectName":"ic-1.wav","callerNum":"+8613900000001"}`
+	stored := func(r *privatenumber.FeeRecord) string { return "stored-" + r.SessionID }
+	j, ok, err := JobFromFee(fmt.Appendf(nil, cdr, 1), stored, Retention)
+	if err != nil || !ok {
+		t.Fatalf("JobFromFee = %v, %v", ok, err)
+	}
+	r, err := privatenumber.DecodeFeeRecord(fmt.Appendf(nil, cdr, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.SessionID = "stored-raw-session"
+	if want := NewJob(&r, Retention); j != want {
+		t.Errorf("job %+v, want %+v", j, want)
+	}
+	if _, ok, err := JobFromFee(fmt.Appendf(nil, cdr, 0), stored, Retention); ok || err != nil {
+		t.Errorf("unrecorded CDR: job %v, error %v", ok, err)
+	}
+	for _, bad := range []string{`{"icid":`, `{"icid":"x","recordFlag":1,"callInTime":"2024-01-24 03:33:10"}`} {
+		if _, _, err := JobFromFee([]byte(bad), stored, Retention); !retry.IsPermanent(err) {
+			t.Errorf("JobFromFee(%s) error %v, want permanent", bad, err)
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pnstream/pnstream/internal/axeapi"
+	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/recording"
 	"github.com/pnstream/pnstream/internal/redact"
 	"github.com/pnstream/pnstream/internal/retry"
@@ -48,6 +49,10 @@ type Deps struct {
 	Registry  prometheus.Registerer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// PII is the phone-number policy the recorder stores CDRs with: a job
+	// taken from a CDR on PN_FEES gets the sessionId of the CDR's row. The
+	// zero Policy keeps it as received.
+	PII pii.Policy
 }
 
 // Mirror runs the workers that archive recordings.
@@ -118,7 +123,24 @@ func (m *Mirror) run(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	cons, err := m.deps.JetStream.CreateOrUpdateConsumer(ctx, streams.Recordings, jetstream.ConsumerConfig{
+	// Jobs come from two consumers: the recorded CDRs on PN_FEES (what
+	// ingest publishes on RecordedFeeSubject), and PN_RECORDINGS (backfills,
+	// and the jobs the recorder enqueues for recorded CDRs on the legacy
+	// FeeSubject). Both feed the same workers.
+	fees, err := m.deps.JetStream.CreateOrUpdateConsumer(ctx, streams.Fees, jetstream.ConsumerConfig{
+		Durable:       m.cfg.Consumer + "-fees",
+		Description:   "pnstream archive: recordings of recorded CDRs into S3",
+		FilterSubject: streams.RecordedFeeSubject,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       m.cfg.AckWait,
+		MaxDeliver:    -1, // the job's deadline decides when to give up
+		MaxAckPending: m.cfg.MaxPending,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("consumer %s-fees on %s: %w", m.cfg.Consumer, streams.Fees, err)
+	}
+	jobs, err := m.deps.JetStream.CreateOrUpdateConsumer(ctx, streams.Recordings, jetstream.ConsumerConfig{
 		Durable:       m.cfg.Consumer,
 		Description:   "pnstream archive: recordings into S3",
 		AckPolicy:     jetstream.AckExplicitPolicy,
@@ -129,11 +151,6 @@ func (m *Mirror) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consumer %s on %s: %w", m.cfg.Consumer, streams.Recordings, err)
 	}
-	iter, err := cons.Messages(jetstream.PullMaxMessages(m.cfg.Concurrency))
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", streams.Recordings, err)
-	}
-	defer iter.Stop()
 	// The row writer outlives the workers: it settles every job they
 	// handed it before run returns.
 	rows := newRowWriter(m.deps.Rows)
@@ -141,28 +158,59 @@ func (m *Mirror) run(ctx context.Context) error {
 	writer.Go(func() { rows.run(ctx, func() bool { return m.busy.Load() > 0 }) })
 	defer writer.Wait()
 	defer rows.close()
+	feeIter, err := fees.Messages(jetstream.PullMaxMessages(m.cfg.Concurrency))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", streams.Fees, err)
+	}
+	defer feeIter.Stop()
+	jobIter, err := jobs.Messages(jetstream.PullMaxMessages(m.cfg.Concurrency))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", streams.Recordings, err)
+	}
+	defer jobIter.Stop()
 	g, gctx := errgroup.WithContext(ctx)
+	next := make(chan jetstream.Msg) // unbuffered: a worker takes each message
+	g.Go(func() error { return m.feed(gctx, streams.Fees, feeIter, next) })
+	g.Go(func() error { return m.feed(gctx, streams.Recordings, jobIter, next) })
 	for range m.cfg.Concurrency {
 		g.Go(func() error {
 			for {
-				msg, err := iter.Next(jetstream.NextContext(gctx))
-				if err != nil {
-					if gctx.Err() != nil {
-						return nil
-					}
-					if errors.Is(err, jetstream.ErrNoHeartbeat) {
-						// A cluster node or the connection went away; the
-						// iterator pulls again by itself.
-						m.log.Warn("job consumer missed heartbeats; pulling again", zap.Error(err))
-						continue
-					}
-					return fmt.Errorf("consume %s: %w", streams.Recordings, err)
+				select {
+				case msg := <-next:
+					m.handle(gctx, msg, rows)
+				case <-gctx.Done():
+					return nil
 				}
-				m.handle(gctx, msg, rows)
 			}
 		})
 	}
 	return g.Wait()
+}
+
+// feed hands the messages of iter to the workers until ctx is done. A
+// message no worker took by then is handed back.
+func (m *Mirror) feed(ctx context.Context, stream string, iter jetstream.MessagesContext, next chan<- jetstream.Msg) error {
+	for {
+		msg, err := iter.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, jetstream.ErrNoHeartbeat) {
+				// A cluster node or the connection went away; the
+				// iterator pulls again by itself.
+				m.log.Warn("job consumer missed heartbeats; pulling again", zap.String("stream", stream), zap.Error(err))
+				continue
+			}
+			return fmt.Errorf("consume %s: %w", stream, err)
+		}
+		select {
+		case next <- msg:
+		case <-ctx.Done():
+			_ = msg.Nak() // best effort: AckWait brings it back otherwise
+			return nil
+		}
+	}
 }
 
 // handle runs one job: it archives the recording and hands the row to
@@ -172,7 +220,12 @@ func (m *Mirror) handle(ctx context.Context, msg jetstream.Msg, rows *rowWriter)
 	m.busy.Add(1)
 	defer m.idle(rows)
 	start := m.now()
-	job, err := DecodeJob(msg.Data())
+	job, ok, err := m.jobOf(msg)
+	if !ok {
+		// A CDR of a call that was not recorded (a replay): nothing to do.
+		_ = msg.Ack() // best effort: a redelivery finds nothing to do again
+		return
+	}
 	log := m.log.With(zap.String("icid", job.ICID), zap.String("session_id", job.SessionID))
 	if err == nil {
 		stop := m.keepAlive(msg)
@@ -188,6 +241,16 @@ func (m *Mirror) handle(ctx context.Context, msg jetstream.Msg, rows *rowWriter)
 		}
 	}
 	m.settle(ctx, msg, &job, start, recording.Row{}, err, log)
+}
+
+// jobOf returns the job of a message: a recorded CDR on PN_FEES, or a job
+// of PN_RECORDINGS. It returns false for a CDR that needs no job.
+func (m *Mirror) jobOf(msg jetstream.Msg) (Job, bool, error) {
+	if msg.Subject() == streams.RecordedFeeSubject {
+		return JobFromFee(msg.Data(), m.deps.PII.FeeSessionID, Retention)
+	}
+	job, err := DecodeJob(msg.Data())
+	return job, true, err
 }
 
 // settle ends a job: ack when its recording and row are stored (err nil),

@@ -170,7 +170,8 @@ func (b *Bench) prefill(ctx context.Context, js jetstream.JetStream, nc *nats.Co
 	}
 	stored, _, err := asyncPublish(ctx, nc, time.Hour, n, func(i int) (string, []byte, string) {
 		data, id := b.corpus.feeMessage(i)
-		return streams.FeeSubject, data, id
+		r, _ := privatenumber.DecodeFeeRecord(data) // the corpus decodes (checked by rawInsert)
+		return streams.FeeSubjectFor(r.Recorded()), data, id
 	})
 	if err != nil {
 		return fmt.Errorf("prefill PN_FEES: %w", err)

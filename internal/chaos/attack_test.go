@@ -168,7 +168,7 @@ func (r *rig) startIngestReplicas(n int) []*replica {
 
 func (r *rig) checkReplicasAlive(replicas []*replica) {
 	r.t.Helper()
-	progs := []*localserver.Program{r.recorder, r.sim}
+	progs := append([]*localserver.Program{r.recorder, r.sim}, r.peers...)
 	for _, rp := range replicas {
 		progs = append(progs, rp.prog)
 	}

@@ -128,7 +128,7 @@ func (r *rig) restartRecorder(waitReady bool) {
 // own.
 func (r *rig) checkAlive() {
 	r.t.Helper()
-	for _, p := range []*localserver.Program{r.ingest, r.recorder, r.sim} {
+	for _, p := range append([]*localserver.Program{r.ingest, r.recorder, r.sim}, r.peers...) {
 		if err := p.Err(); err != nil {
 			r.t.Fatal(err)
 		}

@@ -80,9 +80,13 @@ type rig struct {
 	simAddr    string
 
 	ingest, recorder, sim *localserver.Program
-	tap                   *tap
-	nc                    *nats.Conn
-	js                    jetstream.JetStream
+	// peers are the other recorder replicas (recorderReplicas - 1), which
+	// share the durable consumers with recorder and run through every
+	// fault; the faults are the primary's (recorder).
+	peers []*localserver.Program
+	tap   *tap
+	nc    *nats.Conn
+	js    jetstream.JetStream
 	// ch is the test's own connection pool; it dials again after a
 	// ClickHouse restart.
 	ch     driver.Conn
@@ -286,13 +290,57 @@ func (r *rig) startIngest() {
 	r.start(r.ingest)
 }
 
+// recorderReplicas is how many recorders run at once: PN_CHAOS_RECORDERS,
+// default 2. Several replicas share the durable consumers (the recorder's
+// and the mirror's), so that a fault of one hands its work to another.
+func recorderReplicas() int {
+	if n, err := strconv.Atoi(os.Getenv("PN_CHAOS_RECORDERS")); err == nil && n >= 1 {
+		return n
+	}
+	return 2
+}
+
 // startRecorder starts the recorder (and its recording mirror) and waits
-// until it is ready.
+// until it is ready; the first time, it starts its peers too.
 func (r *rig) startRecorder() {
+	r.recorder = r.newRecorder("recorder", r.adminAddr, r.spool)
+	r.start(r.recorder)
+	r.waitRecorderReady()
+	if r.peers != nil {
+		return
+	}
+	r.peers = []*localserver.Program{}
+	for i := 2; i <= recorderReplicas(); i++ {
+		spool := filepath.Join(r.dir, fmt.Sprintf("spool-%d", i))
+		if err := os.MkdirAll(spool, 0o750); err != nil {
+			r.t.Fatal(err)
+		}
+		admin := r.freeAddr()
+		name := fmt.Sprintf("recorder-%d", i)
+		p := r.newRecorder(name, admin, spool)
+		r.start(p)
+		probe := httpOK("http://" + admin + "/readyz")
+		r.waitFor(name+" ready", time.Minute, func() bool { return probe(context.Background()) == nil })
+		r.peers = append(r.peers, p)
+	}
+}
+
+// spools are the spool directories of every recorder replica.
+func (r *rig) spools() []string {
+	out := []string{r.spool}
+	for i := 2; i <= len(r.peers)+1; i++ {
+		out = append(out, filepath.Join(r.dir, fmt.Sprintf("spool-%d", i)))
+	}
+	return out
+}
+
+// newRecorder returns a recorder replica with its own admin address and
+// spool directory (a starting recorder sweeps its spool).
+func (r *rig) newRecorder(name, adminAddr, spool string) *localserver.Program {
 	env := append(r.pipelineEnv(),
 		"PN_CLICKHOUSE_ADDR="+clickhouse.Addr(),
 		"PN_CLICKHOUSE_DATABASE="+r.db,
-		"PN_RECORDER_ADMIN_ADDR="+r.adminAddr,
+		"PN_RECORDER_ADMIN_ADDR="+adminAddr,
 		"PN_PII_MODE="+piiPolicy.Mode(),
 		"PN_RECORDER_BATCH_WAIT=500ms",
 		"PN_RECORDER_ACK_WAIT=5s",
@@ -310,7 +358,7 @@ func (r *rig) startRecorder() {
 			"PN_S3_INSECURE=true",
 			"PN_RECORDING_HOSTS=127.0.0.1",
 			"PN_RECORDING_ALLOW_PRIVATE=true",
-			"PN_RECORDING_SPOOL_DIR="+r.spool,
+			"PN_RECORDING_SPOOL_DIR="+spool,
 			"PN_RECORDING_RETRY_INITIAL=500ms",
 			"PN_RECORDING_RETRY_MAX=3s",
 			"PN_RECORDING_ACK_WAIT=6s",
@@ -318,9 +366,7 @@ func (r *rig) startRecorder() {
 	}
 	// Ready is probed apart (waitRecorderReady): a recorder restarted
 	// while ClickHouse is down does not answer until it is back.
-	r.recorder = r.program("recorder", filepath.Join(bins, "recorder"), env, nil, nil)
-	r.start(r.recorder)
-	r.waitRecorderReady()
+	return r.program(name, filepath.Join(bins, "recorder"), env, nil, nil)
 }
 
 func (r *rig) waitRecorderReady() {
@@ -379,7 +425,7 @@ func (r *rig) waitFor(what string, timeout time.Duration, ok func() bool) {
 // exited says which processes of the run exited on their own, and why.
 func (r *rig) exited() string {
 	var why []string
-	progs := []*localserver.Program{r.ingest, r.recorder, r.sim}
+	progs := append([]*localserver.Program{r.ingest, r.recorder, r.sim}, r.peers...)
 	for _, n := range r.nodes {
 		progs = append(progs, n.prog)
 	}

@@ -110,6 +110,7 @@ func (r *rig) consumers() map[string]string {
 	c := map[string]string{"pn-recorder-fees": streams.Fees, "pn-recorder-events": streams.Events}
 	if r.cfg.archive {
 		c["pn-archive"] = streams.Recordings
+		c["pn-archive-fees"] = streams.Fees
 	}
 	return c
 }
@@ -212,8 +213,10 @@ func (r *rig) verify() *outcome {
 		r.verifyRecordings(o)
 	}
 	o.leaked = r.scanLogs()
-	if entries, err := os.ReadDir(r.spool); err == nil {
-		o.spoolLeft = len(entries)
+	for _, spool := range r.spools() {
+		if entries, err := os.ReadDir(spool); err == nil {
+			o.spoolLeft += len(entries)
+		}
 	}
 	return o
 }
@@ -367,8 +370,8 @@ func (o *outcome) table(r *rig, took time.Duration) string {
 	if sync == "" {
 		sync = "default (2m)"
 	}
-	fmt.Fprintf(&b, "\n%d nats-server node(s), sync_interval %s, duplicate window %s, simulator seed %d, time scale %g, re-push headers %s\n",
-		len(r.nodes), sync, r.cfg.dupWindow, r.seed, r.cfg.timeScale, repushHeaders())
+	fmt.Fprintf(&b, "\n%d nats-server node(s), %d recorder replica(s), sync_interval %s, duplicate window %s, simulator seed %d, time scale %g, re-push headers %s\n",
+		len(r.nodes), 1+len(r.peers), sync, r.cfg.dupWindow, r.seed, r.cfg.timeScale, repushHeaders())
 	fmt.Fprintf(&b, "faults injected (%d):\n", len(faults))
 	for _, line := range faults.summary() {
 		fmt.Fprintf(&b, "  %s\n", line)

@@ -201,7 +201,7 @@ func TestAuditArchiveFindsDeletedAndCorruptedObjects(t *testing.T) {
 }
 
 // TestBackfillRestoresAMissingRecording stores a recorded call whose job
-// is lost (PN_RECORDINGS purged before any mirror ran), checks that it is
+// is lost (its CDR purged from PN_FEES before any mirror ran), checks that it is
 // pending, then backfills with a mirror running and checks that the
 // recording is archived, byte for byte.
 func TestBackfillRestoresAMissingRecording(t *testing.T) {
@@ -222,11 +222,12 @@ func TestBackfillRestoresAMissingRecording(t *testing.T) {
 		t.Fatalf("push answered %d", s)
 	}
 	p.waitCount("SELECT count() FROM fee_records FINAL WHERE icid = 'lost-job'", 1, 15*time.Second)
-	jobs, err := p.js.Stream(ctx, streams.Recordings)
+	// The job is the CDR on pn.fees.recorded, which the mirror takes.
+	fees, err := p.js.Stream(ctx, streams.Fees)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := jobs.Purge(ctx); err != nil {
+	if err := fees.Purge(ctx, jetstream.WithPurgeSubject(streams.RecordedFeeSubject)); err != nil {
 		t.Fatal(err)
 	}
 	p.waitCount("SELECT count() FROM recording_status WHERE icid = 'lost-job' AND status = 'pending'", 1, time.Second)

@@ -226,7 +226,7 @@ func messages(p *privatenumber.Push, nonce string) []streams.Message {
 	}
 	msgs := make([]streams.Message, len(p.Fees))
 	for i := range p.Fees {
-		msgs[i] = streams.Message{Subject: streams.FeeSubject, MsgID: p.Fees[i].MsgID(), Data: p.Fees[i].Raw}
+		msgs[i] = streams.Message{Subject: streams.FeeSubjectFor(p.Fees[i].Recorded()), MsgID: p.Fees[i].MsgID(), Data: p.Fees[i].Raw}
 	}
 	return msgs
 }

@@ -126,9 +126,16 @@ func waitDrained(t testing.TB, js jetstream.JetStream, stream, durable string, t
 		if err != nil {
 			return false, fmt.Sprintf("consumer %s: %v", durable, err)
 		}
-		return info.NumPending == 0 && info.NumAckPending == 0 && info.Delivered.Stream > 0,
-			fmt.Sprintf("consumer %s: %d pending, %d unacked, delivered up to %d", durable,
-				info.NumPending, info.NumAckPending, info.Delivered.Stream)
+		// The ack floor against the stream's last message too: right after
+		// a publish the consumer's pending count may not include it yet.
+		s, err := js.Stream(ctx, stream)
+		if err != nil {
+			return false, fmt.Sprintf("stream %s: %v", stream, err)
+		}
+		last := s.CachedInfo().State.LastSeq
+		return info.NumPending == 0 && info.NumAckPending == 0 && info.Delivered.Stream > 0 && info.AckFloor.Stream >= last,
+			fmt.Sprintf("consumer %s: %d pending, %d unacked, delivered up to %d, acked up to %d of %d", durable,
+				info.NumPending, info.NumAckPending, info.Delivered.Stream, info.AckFloor.Stream, last)
 	})
 }
 

@@ -29,7 +29,7 @@ func (r *Recorder) numberPipeline(ctx context.Context) (*pipeline[privatenumber.
 	}
 	return newPipeline(ctx, r, table[privatenumber.NumberStatus]{
 		name: "numbers", stream: streams.Numbers, durable: r.cfg.ConsumerPrefix + "-numbers",
-		decodeMsg: decodeNumberStatus, insert: ns.InsertNumberStatus,
+		decodeMsg: decodeNumberStatus, insert: rowsOnly(ns.InsertNumberStatus),
 	})
 }
 

@@ -29,7 +29,10 @@ const piiTestKey = "a test key of thirty-two bytes.."
 // raw JSON and sessionIds carry the subscribers' numbers the way the
 // platform sends them, and returns those numbers: each caller is unique,
 // the forward destinations repeat. Every CDR is recorded, so each has a
-// recording job too.
+// recording job too: the even ones come on the legacy FeeSubject (an
+// ingest from before RecordedFeeSubject), whose jobs the recorder
+// enqueues; the odd ones on RecordedFeeSubject, whose jobs the mirror
+// makes from PN_FEES.
 func publishPersonal(t *testing.T, js jetstream.JetStream, n int) (callers, destinations []string) {
 	t.Helper()
 	const x = "+8617000000001" // the tenant's privacy number: kept
@@ -45,7 +48,7 @@ func publishPersonal(t *testing.T, js jetstream.JetStream, n int) (callers, dest
 			icid, x, session, i, caller, x, x, dst, icid, dst)
 		event := fmt.Sprintf(`{"eventType":"disconnect","statusInfo":{"sessionId":%q,"caller":%q,"called":%q,"timestamp":"2024-01-24 03:33:57"}}`,
 			session, caller, dst)
-		if _, err := js.Publish(ctx, streams.FeeSubject, []byte(fee)); err != nil {
+		if _, err := js.Publish(ctx, streams.FeeSubjectFor(i%2 == 1), []byte(fee)); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := js.Publish(ctx, streams.EventSubject("disconnect"), []byte(event)); err != nil {
@@ -114,6 +117,39 @@ func stringValues(t *testing.T, conn driver.Conn, db string) []string {
 		}
 	}
 	return values
+}
+
+// feeJobs returns the jobs the mirror makes of the recorded CDRs on
+// PN_FEES (archive.JobFromFee, with the recorder's policy).
+func feeJobs(t *testing.T, js jetstream.JetStream, policy pii.Policy) []archive.Job {
+	t.Helper()
+	ctx := context.Background()
+	cons, err := js.OrderedConsumer(ctx, streams.Fees, jetstream.OrderedConsumerConfig{FilterSubjects: []string{streams.RecordedFeeSubject}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jobs []archive.Job
+	for {
+		mb, err := cons.FetchNoWait(100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for m := range mb.Messages() {
+			got++
+			j, ok, err := archive.JobFromFee(m.Data(), policy.FeeSessionID, archive.Retention)
+			if err != nil || !ok {
+				t.Fatalf("job of %s: %v, %v", m.Data(), ok, err)
+			}
+			jobs = append(jobs, j)
+		}
+		if err := mb.Error(); err != nil {
+			t.Fatal(err)
+		}
+		if got == 0 {
+			return jobs
+		}
+	}
 }
 
 // recordingJobs returns the jobs on PN_RECORDINGS, checking that no body
@@ -190,8 +226,12 @@ func TestPIIPoliciesLeaveNoFullNumber(t *testing.T) {
 			}
 
 			jobs := recordingJobs(t, js, numbers)
+			if len(jobs) != n/2 {
+				t.Fatalf("%d recording jobs enqueued, want %d (the CDRs on %s)", len(jobs), n/2, streams.FeeSubject)
+			}
+			jobs = append(jobs, feeJobs(t, js, policy)...)
 			if len(jobs) != n {
-				t.Fatalf("%d recording jobs, want %d", len(jobs), n)
+				t.Fatalf("%d recording jobs in all, want %d", len(jobs), n)
 			}
 			for _, j := range jobs {
 				row := queryStrings(t, conn, "SELECT session_id FROM fee_records FINAL WHERE icid = ?", j.ICID)

@@ -28,7 +28,9 @@ type table[R any] struct {
 	// protect, if set, applies the PII policy to a decoded row, before
 	// anything stores it or is made from it.
 	protect func(R) R
-	insert  func(ctx context.Context, rows []R) error
+	// insert stores a batch's rows; it sees their messages too (their
+	// subjects) but must not settle them.
+	insert  func(ctx context.Context, b rows[R]) error
 	durable string
 }
 
@@ -155,15 +157,23 @@ func (p *pipeline[R]) collect(ctx context.Context) ([]jetstream.Msg, error) {
 		if wait <= 0 {
 			break
 		}
-		mb, err := p.cons.Fetch(count-len(msgs), jetstream.FetchMaxWait(wait), jetstream.FetchMaxBytes(limit-size))
+		asked, sent := count-len(msgs), time.Now()
+		mb, err := p.cons.Fetch(asked, jetstream.FetchMaxWait(wait), jetstream.FetchMaxBytes(limit-size))
+		got := 0
 		if err == nil {
 			for m := range mb.Messages() {
 				msgs = append(msgs, m)
 				size += fetchedSize(m)
+				got++
 			}
 			err = mb.Error()
 		}
 		switch {
+		case err == nil && fullByBytes(asked, got, time.Since(sent), wait):
+			// The next message does not fit what is left of BatchMaxBytes:
+			// the server ends such a request at once, with nothing or with
+			// what fitted, and asking again would only spin until BatchWait.
+			return msgs, ctx.Err()
 		case err == nil:
 		case terminal(err):
 			return msgs, err
@@ -178,6 +188,16 @@ func (p *pipeline[R]) collect(ctx context.Context) ([]jetstream.Msg, error) {
 // restFetchWait bounds one request for the rest of a batch: how soon a
 // stop is noticed while a batch fills slowly.
 const restFetchWait = time.Second
+
+// fullByBytes tells, from a request for the rest of a batch that ended
+// without error, whether the server ended it on its byte limit: it holds a
+// request until the count, the bytes or the wait is reached, so one that
+// ended early with fewer messages than asked reached the bytes (nats.go
+// reports the server's "409 Message Size Exceeds MaxBytes" as a batch
+// without error). Half the wait leaves room for a slow round trip.
+func fullByBytes(asked, got int, took, wait time.Duration) bool {
+	return got < asked && took < wait/2
+}
 
 // fetchFirst waits for the first message of a batch, in requests that the
 // server ends after firstFetchWait. A stop is noticed within one of them,
@@ -295,7 +315,7 @@ func (p *pipeline[R]) insert(ctx context.Context, b rows[R]) {
 	start := time.Now()
 	op := func() error {
 		t0 := time.Now()
-		err := p.t.insert(ctx, b.rows)
+		err := p.t.insert(ctx, b)
 		p.rec.metrics.insertSeconds.WithLabelValues(p.t.name).Observe(time.Since(t0).Seconds())
 		return err
 	}

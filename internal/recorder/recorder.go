@@ -7,8 +7,11 @@
 //
 // A message goes through three steps: decode, the phone-number policy
 // (package pii: applied once, here, to every fee record and call event),
-// then storage: the row, and for a recorded call its recording job, both
-// made from the same transformed record.
+// then storage: the row. A recorded call's recording job is not made here:
+// ingest stores its CDR on pn.fees.recorded and the mirror takes it from
+// PN_FEES, with the same policy; only recorded CDRs on the legacy pn.fees
+// (stored by an ingest from before) get their job enqueued here, from the
+// same transformed record as the row.
 package recorder
 
 import (
@@ -36,7 +39,8 @@ type Store interface {
 }
 
 // Jobs enqueues the recording jobs of recorded fee records
-// (archive.Enqueuer).
+// (archive.Enqueuer): those that came on the legacy subject FeeSubject
+// (see storeFees).
 type Jobs interface {
 	Enqueue(ctx context.Context, records []privatenumber.FeeRecord) error
 }
@@ -45,8 +49,8 @@ type Jobs interface {
 type Deps struct {
 	JetStream jetstream.JetStream
 	Store     Store
-	// Jobs, if set, receives every batch of fee records once it is stored,
-	// before the batch is acknowledged.
+	// Jobs, if set, receives the recorded fee records of a batch that came
+	// on FeeSubject while the batch is stored, before it is acknowledged.
 	Jobs Jobs
 	// PII is the phone-number policy applied to every fee record and call
 	// event before the store and Jobs see it; the zero Policy keeps the
@@ -109,7 +113,7 @@ func (r *Recorder) run(ctx context.Context) error {
 	}
 	events := table[privatenumber.CallEvent]{
 		name: "events", stream: streams.Events, durable: r.cfg.ConsumerPrefix + "-events",
-		decode: privatenumber.DecodeCallEvent, protect: r.pii.Event, insert: r.store.InsertEvents,
+		decode: privatenumber.DecodeCallEvent, protect: r.pii.Event, insert: rowsOnly(r.store.InsertEvents),
 	}
 	feePipe, err := newPipeline(ctx, r, fees)
 	if err != nil {
@@ -132,20 +136,47 @@ func (r *Recorder) run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// storeFees inserts fee records and enqueues the recording jobs of the
-// recorded ones in one step, both from the records as the PII policy left
-// them: the batch is acked only when both succeeded, so a recorded call
-// cannot be stored and forgotten. The two run at once (ClickHouse and
-// JetStream do not wait for each other); a retry after either failed does
-// both again, which the table and the jobs' message ids absorb.
-func (r *Recorder) storeFees(ctx context.Context, rows []privatenumber.FeeRecord) error {
-	if r.jobs == nil {
-		return r.store.InsertFees(ctx, rows)
+// storeFees inserts fee records and, for the recorded ones that came on
+// the legacy subject FeeSubject, enqueues their recording jobs in the same
+// step, both from the records as the PII policy left them: the batch is
+// acked only when both succeeded, so a recorded call cannot be stored and
+// forgotten. A recorded CDR on RecordedFeeSubject needs no job: the mirror
+// takes it from PN_FEES itself (archive.Mirror). FeeSubject still carries
+// recorded CDRs that an ingest older than RecordedFeeSubject published
+// (what PN_FEES held at the upgrade, or a rolling one): their jobs are
+// made here as before. The two run at once (ClickHouse and JetStream do
+// not wait for each other); a retry after either failed does both again,
+// which the table and the jobs' message ids absorb.
+func (r *Recorder) storeFees(ctx context.Context, b rows[privatenumber.FeeRecord]) error {
+	var legacy []privatenumber.FeeRecord
+	if r.jobs != nil {
+		legacy = legacyRecorded(b)
+	}
+	if len(legacy) == 0 {
+		return r.store.InsertFees(ctx, b.rows)
 	}
 	var g errgroup.Group
-	g.Go(func() error { return r.jobs.Enqueue(ctx, rows) })
-	err := r.store.InsertFees(ctx, rows)
+	g.Go(func() error { return r.jobs.Enqueue(ctx, legacy) })
+	err := r.store.InsertFees(ctx, b.rows)
 	return errors.Join(err, g.Wait())
+}
+
+// legacyRecorded returns the recorded fee records of b that came on
+// FeeSubject, whose recording jobs the recorder enqueues.
+func legacyRecorded(b rows[privatenumber.FeeRecord]) []privatenumber.FeeRecord {
+	var legacy []privatenumber.FeeRecord
+	for i := range b.rows {
+		if b.rows[i].Recorded() && b.msgs[i].Subject() != streams.RecordedFeeSubject {
+			legacy = append(legacy, b.rows[i])
+		}
+	}
+	return legacy
+}
+
+// rowsOnly adapts a store's insert to a table's, for tables whose rows
+// need nothing of their messages.
+func rowsOnly[R any](insert func(context.Context, []R) error) func(context.Context, rows[R]) error {
+	return func(ctx context.Context, b rows[R]) error { return insert(ctx, b.rows) }
 }
 
 func newPipeline[R any](ctx context.Context, r *Recorder, t table[R]) (*pipeline[R], error) {

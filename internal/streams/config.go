@@ -210,11 +210,11 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 	}
 	// Data streams refuse when full: the publisher gets an error and the
 	// platform retries. PN_REJECTED and PN_DEAD make room instead.
-	recordings := base(Recordings, "one mirror job per recorded call", []string{RecordingSubject}, c.MaxAge, c.MaxBytes, jetstream.DiscardNew)
+	recordings := base(Recordings, "mirror jobs of backfills and of CDRs stored before "+RecordedFeeSubject, []string{RecordingSubject}, c.MaxAge, c.MaxBytes, jetstream.DiscardNew)
 	recordings.Retention = jetstream.WorkQueuePolicy
 	return []jetstream.StreamConfig{
 		base(Events, "call events, one message per event", []string{EventSubjectPrefix + ">"}, c.MaxAge, c.MaxBytes, jetstream.DiscardNew),
-		base(Fees, "fee records (CDRs), one message per record", []string{FeeSubject}, c.MaxAge, c.MaxBytes, jetstream.DiscardNew),
+		base(Fees, "fee records (CDRs), one message per record; recorded calls on "+RecordedFeeSubject, []string{FeeSubject, RecordedFeeSubject}, c.MaxAge, c.MaxBytes, jetstream.DiscardNew),
 		recordings,
 		base(Numbers, "X-number states, one message per numInfo item", []string{NumberSubject}, c.MaxAge, c.NumbersMaxBytes, jetstream.DiscardNew),
 		base(Rejected, "push bodies that failed validation or authentication", []string{RejectedPrefix + ">"}, c.RejectedMaxAge, c.RejectedMaxBytes, jetstream.DiscardOld),

@@ -94,7 +94,7 @@ func Replay(ctx context.Context, js jetstream.JetStream, opts ReplayOptions) ([]
 			continue
 		}
 		r := Replayed{DeadSeq: seq, Subject: m.Header.Get(HeaderSubject), MsgID: ReplayMsgID(seq), Reason: m.Header.Get(HeaderReason)}
-		if !replayable(r.Subject) {
+		if !replayable(m.Subject, r.Subject) {
 			skipped = append(skipped, fmt.Errorf("%w: %s message %d from subject %q", ErrNotReplayable, Dead, seq, r.Subject))
 			continue
 		}
@@ -118,8 +118,15 @@ func Replay(ctx context.Context, js jetstream.JetStream, opts ReplayOptions) ([]
 	return done, errors.Join(skipped...)
 }
 
-// replayable reports whether subject is one pnstream's consumers read.
-func replayable(subject string) bool {
+// replayable reports whether subject is one pnstream's consumers read, for
+// a dead letter kept under deadSubject. A recorded CDR the mirror
+// dead-lettered (pn.dead.recordings) is not: its body had its URLs
+// redacted, and replayed it would replace the CDR's row; pnctl
+// backfill-recordings makes its job again from the stored CDR.
+func replayable(deadSubject, subject string) bool {
+	if subject == RecordedFeeSubject {
+		return deadSubject != DeadPrefix+"recordings"
+	}
 	return subject == FeeSubject || subject == RecordingSubject || subject == NumberSubject ||
 		(strings.HasPrefix(subject, EventSubjectPrefix) && len(subject) > len(EventSubjectPrefix) && !strings.ContainsAny(subject[len(EventSubjectPrefix):], ".*> "))
 }

@@ -23,6 +23,10 @@ const (
 
 	EventSubjectPrefix = "pn.events." // + eventType
 	FeeSubject         = "pn.fees"
+	// RecordedFeeSubject carries the fee records of recorded calls
+	// (recordFlag=1), in PN_FEES beside FeeSubject: the recorder stores
+	// both, and the mirror takes its recording jobs from this one.
+	RecordedFeeSubject = "pn.fees.recorded"
 	RecordingSubject   = "pn.recordings.mirror"
 	NumberSubject      = "pn.numbers.status"
 	RejectedPrefix     = "pn.rejected." // + reason class
@@ -43,6 +47,15 @@ const (
 	HeaderDelivered   = "Pn-Num-Delivered"
 	HeaderOrigHeaders = "Pn-Orig-" // prefix for copied request headers
 )
+
+// FeeSubjectFor returns the subject of a fee record: RecordedFeeSubject
+// for a recorded call, FeeSubject otherwise.
+func FeeSubjectFor(recorded bool) string {
+	if recorded {
+		return RecordedFeeSubject
+	}
+	return FeeSubject
+}
 
 // EventSubject returns the subject of a call event of the given type.
 func EventSubject(eventType string) string { return EventSubjectPrefix + eventType }
