@@ -66,7 +66,7 @@ type Report struct {
 	Items    []Item
 	// Counts of what was (or would be) removed and kept.
 	CDRs, Events, Recordings, RecordingRows int
-	KeptCalls                              int
+	KeptCalls                               int
 }
 
 // Eraser erases subscribers' data from the warehouse and the archive.
@@ -238,8 +238,8 @@ func (e *Eraser) erase(ctx context.Context, rep *Report, forms []string) error {
 	// Then the rows.
 	for _, t := range []struct {
 		table, col, what string
-		keys          []string
-		count         *int
+		keys             []string
+		count            *int
 	}{
 		{"fee_records", "icid", "CDR", eraseICIDs, &rep.CDRs},
 		{"call_events", "session_id", "call events", eraseSessions, &rep.Events},

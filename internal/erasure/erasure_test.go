@@ -209,4 +209,3 @@ func TestMaskedRefused(t *testing.T) {
 		t.Errorf("Forms of a short number = %v, want ErrNoNumber", err)
 	}
 }
-
