@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pnstream/pnstream/internal/holds"
 	"github.com/pnstream/pnstream/internal/recording"
@@ -246,15 +247,19 @@ func (r *Retention) expireRecordings(ctx context.Context, rep *Report, heldICIDs
 		if err != nil {
 			return err
 		}
+		var todo []recording.Row
 		for _, row := range rows {
 			if slices.Contains(heldICIDs, row.ICID) {
 				rep.RecordingsHeld++
 				continue
 			}
-			rm, err := r.holds.Remove(ctx, row.Bucket, row.ObjectKey)
-			if err != nil {
-				return fmt.Errorf("retention: recording %s: %w", row.ICID, err)
-			}
+			todo = append(todo, row)
+		}
+		removals, err := r.removeAll(ctx, todo)
+		if err != nil {
+			return err
+		}
+		for i, rm := range removals {
 			switch rm.Outcome {
 			case holds.Removed:
 				rep.RecordingsRemoved++
@@ -262,10 +267,10 @@ func (r *Retention) expireRecordings(ctx context.Context, rep *Report, heldICIDs
 				rep.RecordingsAbsent++
 			case holds.Kept:
 				rep.RecordingsHeld++
-				keep = append(keep, row.ICID)
+				keep = append(keep, todo[i].ICID)
 			case holds.Locked:
 				rep.RecordingsLocked++
-				keep = append(keep, row.ICID)
+				keep = append(keep, todo[i].ICID)
 			}
 		}
 	}
@@ -284,6 +289,32 @@ func (r *Retention) expireRecordings(ctx context.Context, rep *Report, heldICIDs
 	}
 	tr.KeptRows = uint64(rep.RecordingsHeld + rep.RecordingsLocked)
 	return nil
+}
+
+// removeParallel is how many objects are removed at a time: each removal
+// is three S3 round trips (hold, HEAD, DELETE), so one at a time leaves S3
+// idle between them. (On the 2-core test machine versitygw is CPU-bound
+// and 8 at a time gained little: 1,632 objects in 17 s against 20 s; see
+// BenchmarkLifecycleDay.)
+const removeParallel = 8
+
+// removeAll removes the objects of rows, removeParallel at a time, and
+// returns each one's Removal; an error stops it.
+func (r *Retention) removeAll(ctx context.Context, rows []recording.Row) ([]holds.Removal, error) {
+	out := make([]holds.Removal, len(rows))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(removeParallel)
+	for i, row := range rows {
+		g.Go(func() error {
+			rm, err := r.holds.Remove(gctx, row.Bucket, row.ObjectKey)
+			if err != nil {
+				return fmt.Errorf("retention: recording %s: %w", row.ICID, err)
+			}
+			out[i] = rm
+			return nil
+		})
+	}
+	return out, g.Wait()
 }
 
 // expiredObjects returns the archived recordings whose key is before

@@ -34,7 +34,7 @@ type fixture struct {
 	h      *holds.Holds
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	w, db := warehousetest.Open(t, chServer)
 	c := s3Server.Client(t)
