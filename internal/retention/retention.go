@@ -168,9 +168,17 @@ func (r *Retention) expireRows(ctx context.Context, table, timeCol, keyCol strin
 		return tr, err
 	}
 	notKept := keyCol + " NOT IN (" + Placeholders(len(keep)) + ")"
+	expired, expiredArgs := timeCol+" < ?", []any{cutoff}
+	if table == "fee_records" {
+		// A CDR without any usable time is stored at 1970-01-01
+		// (call_in_time_derived): it ages from when it was stored, not
+		// from 1970, or the first run would delete it.
+		expired += " AND (toUInt32(" + timeCol + ") != 0 OR ingested_at < ?)"
+		expiredArgs = append(expiredArgs, cutoff)
+	}
 	for _, p := range parts {
-		if !monthExpired(p, cutoff) {
-			continue
+		if !monthExpired(p, cutoff) || p <= 197001 {
+			continue // 197001 holds the CDRs without a time: the mutation ages them
 		}
 		var total, kept uint64
 		err := r.conn.QueryRow(ctx, "SELECT count(), countIf("+keyCol+" IN ("+Placeholders(len(keep))+")) FROM "+r.db+"."+table+
@@ -187,15 +195,14 @@ func (r *Retention) expireRows(ctx context.Context, table, timeCol, keyCol strin
 		tr.DroppedPartitions = append(tr.DroppedPartitions, strconv.Itoa(p))
 		tr.DroppedRows += total
 	}
-	expired := timeCol + " < ?"
-	n, err := Delete(ctx, r.conn, r.db, table, expired+" AND "+notKept, append([]any{cutoff}, Args(keep)...)...)
+	n, err := Delete(ctx, r.conn, r.db, table, expired+" AND "+notKept, append(slices.Clone(expiredArgs), Args(keep)...)...)
 	tr.DeletedRows = n
 	if err != nil {
 		return tr, fmt.Errorf("retention: %w", err)
 	}
 	if len(keep) > 0 {
 		err = r.conn.QueryRow(ctx, "SELECT count() FROM "+r.db+"."+table+" WHERE "+expired+" AND "+keyCol+" IN ("+Placeholders(len(keep))+")",
-			append([]any{cutoff}, Args(keep)...)...).Scan(&tr.KeptRows)
+			append(slices.Clone(expiredArgs), Args(keep)...)...).Scan(&tr.KeptRows)
 		if err != nil {
 			return tr, fmt.Errorf("retention: count held rows of %s: %w", table, err)
 		}

@@ -129,7 +129,14 @@ func TestOnce(t *testing.T) {
 	f.call(t, "expired", today.AddDate(0, 0, -31).Add(time.Hour), false) // 31 days: a mutation
 	f.call(t, "recent", today.AddDate(0, 0, -20), true)                  // rows kept, recording expired
 	f.call(t, "fresh", today.Add(-time.Hour), true)                      // everything kept
-	gone := "recordings/2000/01/01/gone.wav"                             // a row whose object is gone already
+	// A CDR without any time, stored at 1970-01-01 today: it ages from
+	// today, not from 1970.
+	timeless := privatenumber.FeeRecord{ICID: "timeless", SessionID: "s-timeless", CallInTime: privatenumber.Time{Time: time.Unix(0, 0).UTC()},
+		CallInTimeDerived: true, Raw: []byte(`{}`)}
+	if err := f.w.InsertFees(ctx, []privatenumber.FeeRecord{timeless}); err != nil {
+		t.Fatal(err)
+	}
+	gone := "recordings/2000/01/01/gone.wav" // a row whose object is gone already
 	f.row(t, recording.Row{ICID: "gone", SessionID: "s-gone", Bucket: f.bucket, ObjectKey: gone, Status: recording.Archived})
 	f.row(t, recording.Row{ICID: "failed-old", Status: recording.Failed, MirroredAt: today.AddDate(0, 0, -30), Error: "1012007"})
 	f.row(t, recording.Row{ICID: "failed-new", Status: recording.Failed, MirroredAt: today.Add(-time.Hour), Error: "timeout"})
@@ -147,7 +154,7 @@ func TestOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log(rep.Summary())
-	if got, want := f.strings(t, "SELECT icid FROM "+f.db+".fee_records"), []string{"fresh", "held", "recent"}; !slices.Equal(got, want) {
+	if got, want := f.strings(t, "SELECT icid FROM "+f.db+".fee_records"), []string{"fresh", "held", "recent", "timeless"}; !slices.Equal(got, want) {
 		t.Errorf("fee_records left: %v, want %v", got, want)
 	}
 	if got, want := f.strings(t, "SELECT DISTINCT session_id FROM "+f.db+".call_events"), []string{"s-fresh", "s-held", "s-recent"}; !slices.Equal(got, want) {
