@@ -118,13 +118,24 @@ func Forms(policy pii.Policy, number string) ([]string, error) {
 	return []string{policy.Number("+" + digits), policy.Number(digits)}, nil
 }
 
-// Erase erases the data of number (or, with dryRun, only reports what it
-// would erase) and records the erasure in the access log as who, from
-// where, before returning. The report lists every item; an error after
-// some removals leaves them done and reported.
-func (e *Eraser) Erase(ctx context.Context, number string, dryRun bool, who, from string) (Report, error) {
-	rep := Report{Mode: e.policy.Mode(), DryRun: dryRun, Started: e.now().UTC()}
-	forms, err := Forms(e.policy, number)
+// Request is one erasure request: whose number, and who asks for it, in
+// which role and from where (for the access log).
+type Request struct {
+	Number string
+	// DryRun reports what would be erased and changes nothing.
+	DryRun bool
+	// Who, Role and From go to the access log: pnctl's operator, or the
+	// console's officer and the client address.
+	Who, Role, From string
+}
+
+// Erase erases the data of req.Number (or, with DryRun, only reports what
+// it would erase) and records the erasure in the access log before
+// returning. The report lists every item; an error after some removals
+// leaves them done and reported.
+func (e *Eraser) Erase(ctx context.Context, req Request) (Report, error) {
+	rep := Report{Mode: e.policy.Mode(), DryRun: req.DryRun, Started: e.now().UTC()}
+	forms, err := Forms(e.policy, req.Number)
 	if err != nil {
 		return rep, fmt.Errorf("erase: %w", err)
 	}
@@ -137,10 +148,10 @@ func (e *Eraser) Erase(ctx context.Context, number string, dryRun bool, who, fro
 			detail += "; failed: " + err.Error()
 		}
 		action := audit.ActionErase
-		if dryRun {
+		if req.DryRun {
 			action += " (dry run)"
 		}
-		if aerr := e.auditor.Record(ctx, audit.Entry{At: rep.Finished, Who: who, Role: "operator", Action: action, Target: rep.Number, From: from, Detail: detail}); aerr != nil {
+		if aerr := e.auditor.Record(ctx, audit.Entry{At: rep.Finished, Who: req.Who, Role: req.Role, Action: action, Target: rep.Number, From: req.From, Detail: detail}); aerr != nil {
 			err = errors.Join(err, fmt.Errorf("erase: audit record: %w", aerr))
 		}
 	}
