@@ -58,7 +58,7 @@ func runErase(ctx context.Context, args []string, out io.Writer) error {
 	}
 	note := fmt.Sprintf("PN_FEES and PN_EVENTS keep the pushes as received up to %s, PN_REJECTED and PN_DEAD up to %s (PN_STREAM_MAX_AGE, PN_STREAM_REJECTED_MAX_AGE)", scfg.MaxAge, scfg.RejectedMaxAge)
 	host, _ := os.Hostname()
-	rep, err := erasure.New(wh, h, policy, audit.New(wh), note).Erase(ctx, erasure.Request{Number: *number, DryRun: *dryRun, Who: *who, Role: "operator", From: "pnctl@" + host})
+	rep, err := erasure.New(wh, h, policy, audit.New(wh), note).EraseRequest(ctx, erasure.Request{Number: *number, DryRun: *dryRun, Who: *who, Role: "operator", From: "pnctl@" + host})
 	for _, it := range rep.Items {
 		fmt.Fprintf(out, "%-12s %s in %s", it.Outcome, it.What, it.Where)
 		if it.Why != "" {

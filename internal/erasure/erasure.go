@@ -129,11 +129,19 @@ type Request struct {
 	Who, Role, From string
 }
 
-// Erase erases the data of req.Number (or, with DryRun, only reports what
-// it would erase) and records the erasure in the access log before
-// returning. The report lists every item; an error after some removals
-// leaves them done and reported.
-func (e *Eraser) Erase(ctx context.Context, req Request) (Report, error) {
+// Erase erases the data of number (or, with dryRun, only reports what it
+// would erase) and records the erasure in the access log as who, in the
+// role "operator", from where, before returning. It is EraseRequest with
+// that Request.
+func (e *Eraser) Erase(ctx context.Context, number string, dryRun bool, who, from string) (Report, error) {
+	return e.EraseRequest(ctx, Request{Number: number, DryRun: dryRun, Who: who, Role: "operator", From: from})
+}
+
+// EraseRequest erases the data of req.Number (or, with DryRun, only
+// reports what it would erase) and records the erasure in the access log
+// before returning. The report lists every item; an error after some
+// removals leaves them done and reported.
+func (e *Eraser) EraseRequest(ctx context.Context, req Request) (Report, error) {
 	rep := Report{Mode: e.policy.Mode(), DryRun: req.DryRun, Started: e.now().UTC()}
 	forms, err := Forms(e.policy, req.Number)
 	if err != nil {

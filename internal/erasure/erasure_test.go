@@ -146,7 +146,7 @@ func TestErase(t *testing.T) {
 			}
 			log := audit.New(f.w)
 
-			dry, err := f.eraser(log).Erase(ctx, erasure.Request{Number: c.typed, DryRun: true, Who: "ops", Role: "operator", From: "pnctl"})
+			dry, err := f.eraser(log).EraseRequest(ctx, erasure.Request{Number: c.typed, DryRun: true, Who: "ops", Role: "operator", From: "pnctl"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -157,7 +157,7 @@ func TestErase(t *testing.T) {
 				t.Fatalf("dry run removed CDRs: %v", got)
 			}
 
-			rep, err := f.eraser(log).Erase(ctx, erasure.Request{Number: c.typed, Who: "ops", Role: "operator", From: "pnctl"})
+			rep, err := f.eraser(log).EraseRequest(ctx, erasure.Request{Number: c.typed, Who: "ops", Role: "operator", From: "pnctl"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,7 +198,7 @@ func TestMaskedRefused(t *testing.T) {
 	}
 	f := newFixture(t, masked)
 	f.call(t, "mine", subscriber)
-	_, err = f.eraser(audit.New(f.w)).Erase(t.Context(), erasure.Request{Number: subscriber, Who: "ops", Role: "operator", From: "pnctl"})
+	_, err = f.eraser(audit.New(f.w)).Erase(t.Context(), subscriber, false, "ops", "pnctl")
 	if !errors.Is(err, erasure.ErrMasked) || !strings.Contains(err.Error(), "masked") {
 		t.Errorf("Erase under masked = %v, want ErrMasked", err)
 	}

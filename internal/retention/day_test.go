@@ -136,7 +136,7 @@ func runDay(b *testing.B, calls int) {
 	b.ResetTimer()
 	t0 := time.Now()
 	er := erasure.New(f.w, f.h, policy, audit.New(f.w), "bench")
-	rep, err := er.Erase(ctx, erasure.Request{Number: bindings[8].BindNum, Who: "bench", Role: "operator", From: "bench"})
+	rep, err := er.EraseRequest(ctx, erasure.Request{Number: bindings[8].BindNum, Who: "bench", Role: "operator", From: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
