@@ -43,9 +43,8 @@ type Config struct {
 	WriteTimeout time.Duration
 	// IdleTimeout closes idle keep-alive connections. PN_INGEST_IDLE_TIMEOUT, default 60s.
 	IdleTimeout time.Duration
-	// PublishTimeout is how long a push waits for the nonce store and
-	// JetStream to store all its messages, together, before ingest answers
-	// 503.
+	// PublishTimeout is how long a push waits for JetStream to store all its
+	// messages (and for the nonce store) before ingest answers 503.
 	// PN_INGEST_PUBLISH_TIMEOUT, default 5s.
 	PublishTimeout time.Duration
 	// RetryAfter is the Retry-After of a 503; the platform retries on its

@@ -106,12 +106,8 @@ func (h *pushHandler) handle(ctx context.Context, w http.ResponseWriter, r *http
 		}
 		return http.StatusBadRequest, fmt.Errorf("read body: %w", err)
 	}
-	// One deadline for the nonce claim and the publish together: one
-	// timer per push.
-	jsCtx, cancel := context.WithTimeout(ctx, h.cfg.PublishTimeout)
-	defer cancel()
 	if h.verifier != nil {
-		if status, err := h.claim(ctx, jsCtx, r, &auth, body); err != nil {
+		if status, err := h.claim(ctx, r, &auth, body); err != nil {
 			return status, err
 		}
 	}
@@ -128,8 +124,10 @@ func (h *pushHandler) handle(ctx context.Context, w http.ResponseWriter, r *http
 	}
 
 	msgs := messages(push, auth.Token.Nonce) // no nonce when push auth is off
+	pubCtx, cancel := context.WithTimeout(ctx, h.cfg.PublishTimeout)
+	defer cancel()
 	t0 := time.Now()
-	if err := h.pub.Publish(jsCtx, msgs...); err != nil {
+	if err := h.pub.Publish(pubCtx, msgs...); err != nil {
 		return http.StatusServiceUnavailable, fmt.Errorf("publish %d messages: %w", len(msgs), err)
 	}
 	h.metrics.publishSeconds.Observe(time.Since(t0).Seconds())
@@ -148,14 +146,16 @@ func (h *pushHandler) handle(ctx context.Context, w http.ResponseWriter, r *http
 
 // claim checks and records the push's nonce, bound to the body, in the
 // shared store, for as long as its Created passes authentication (plus the
-// clock skew, for replicas whose clocks differ), within jsCtx. It returns
-// 0 and nil when the push may go on.
-func (h *pushHandler) claim(ctx, jsCtx context.Context, r *http.Request, auth *aksk.Authenticated, body []byte) (int, error) {
+// clock skew, for replicas whose clocks differ). It returns 0 and nil when
+// the push may go on.
+func (h *pushHandler) claim(ctx context.Context, r *http.Request, auth *aksk.Authenticated, body []byte) (int, error) {
 	t0 := time.Now()
 	// Whole seconds, rounded up: the server's TTL resolution.
 	ttl := max(auth.Created.Add(h.cfg.MaxAge+h.cfg.ClockSkew).Sub(t0), time.Second)
 	ttl = (ttl + time.Second - 1).Truncate(time.Second)
-	err := h.nonces.Claim(jsCtx, auth.AppKey, auth.Token.Nonce, body, ttl)
+	cctx, cancel := context.WithTimeout(ctx, h.cfg.PublishTimeout)
+	defer cancel()
+	err := h.nonces.Claim(cctx, auth.AppKey, auth.Token.Nonce, body, ttl)
 	h.metrics.nonceSeconds.Observe(time.Since(t0).Seconds())
 	switch {
 	case err == nil:
