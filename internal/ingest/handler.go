@@ -47,6 +47,7 @@ type pushHandler struct {
 	verifier   *aksk.Verifier // nil when push auth is off
 	decoder    privatenumber.Decoder
 	metrics    *metrics
+	pm         pathMetrics
 	log        *zap.Logger
 }
 
@@ -54,7 +55,7 @@ func (h *pushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	status, err := h.handle(r.Context(), w, r)
 	writeAnswer(w, status, err, h.cfg.RetryAfter)
-	h.metrics.observeRequest(h.path, status, time.Since(start))
+	h.metrics.observeRequest(h.pm, h.path, status, time.Since(start))
 	// 401s are what anonymous clients cause: counted, kept, not logged above
 	// Debug, so that they cannot flood the log.
 	if (err == nil || status == http.StatusUnauthorized) && !h.log.Core().Enabled(zap.DebugLevel) {

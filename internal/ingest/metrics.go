@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"slices"
 	"strconv"
 	"time"
 
@@ -36,6 +35,19 @@ type metrics struct {
 	refused        *prometheus.CounterVec
 	nonceSeconds   prometheus.Histogram
 	nonceErrors    prometheus.Counter
+	// byType is records' series of every type label, resolved once: a
+	// label lookup hashes its values on every call.
+	byType map[string]prometheus.Counter
+}
+
+// pathMetrics are a push path's series of a stored push, resolved once.
+type pathMetrics struct {
+	ok       prometheus.Counter
+	duration prometheus.Observer
+}
+
+func (m *metrics) forPath(path string) pathMetrics {
+	return pathMetrics{ok: m.requests.WithLabelValues(path, "200"), duration: m.duration.WithLabelValues(path)}
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -86,12 +98,20 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reasonAuthWSSEOff, reasonNonceReused, reasonTooLarge, reasonRecordTooLarge, reasonInvalid} {
 		m.refused.WithLabelValues(r) // every series from the start, so rate() sees the first one
 	}
+	m.byType = map[string]prometheus.Counter{}
+	for _, t := range append([]string{privatenumber.EventTypeFee, privatenumber.EventTypeNumStatus, otherEventType}, privatenumber.EventTypes...) {
+		m.byType[t] = m.records.WithLabelValues(t)
+	}
 	return m
 }
 
-func (m *metrics) observeRequest(path string, status int, d time.Duration) {
-	m.requests.WithLabelValues(path, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(path).Observe(d.Seconds())
+func (m *metrics) observeRequest(pm pathMetrics, path string, status int, d time.Duration) {
+	if status == 200 {
+		pm.ok.Inc()
+	} else {
+		m.requests.WithLabelValues(path, strconv.Itoa(status)).Inc()
+	}
+	pm.duration.Observe(d.Seconds())
 }
 
 // countRecords counts the records of a push stored in JetStream, and
@@ -103,15 +123,15 @@ func (m *metrics) countRecords(p *privatenumber.Push) {
 		return
 	}
 	if p.Event != nil {
-		typ := p.Event.EventType
-		if !slices.Contains(privatenumber.EventTypes, typ) {
-			typ = otherEventType
+		c, ok := m.byType[p.Event.EventType]
+		if !ok || p.Event.EventType == privatenumber.EventTypeFee || p.Event.EventType == privatenumber.EventTypeNumStatus {
+			c = m.byType[otherEventType]
 		}
-		m.records.WithLabelValues(typ).Inc()
+		c.Inc()
 		m.countAnomalies(p.Event.Anomalies)
 		return
 	}
-	m.records.WithLabelValues(privatenumber.EventTypeFee).Add(float64(len(p.Fees)))
+	m.byType[privatenumber.EventTypeFee].Add(float64(len(p.Fees)))
 	for i := range p.Fees {
 		m.countAnomalies(p.Fees[i].Anomalies)
 	}

@@ -19,7 +19,7 @@ func numberMessages(ns []privatenumber.NumberStatus, nonce string) []streams.Mes
 
 // countNumbers counts the stored numInfo items and their anomalies.
 func (m *metrics) countNumbers(ns []privatenumber.NumberStatus) {
-	m.records.WithLabelValues(privatenumber.EventTypeNumStatus).Add(float64(len(ns)))
+	m.byType[privatenumber.EventTypeNumStatus].Add(float64(len(ns)))
 	for i := range ns {
 		m.countAnomalies(ns[i].Anomalies)
 	}

@@ -92,7 +92,7 @@ func New(cfg Config, deps Deps) *Server {
 	push := func(path string, kind privatenumber.Kind) http.Handler {
 		return &pushHandler{
 			kind: kind, path: path, cfg: &s.cfg, pub: deps.Publisher, nonces: deps.Nonces, maxPayload: maxPayload,
-			verifier: verifier, decoder: privatenumber.Decoder{MaxRecordBytes: cfg.MaxRecordBytes}, metrics: m, log: deps.Logger,
+			verifier: verifier, decoder: privatenumber.Decoder{MaxRecordBytes: cfg.MaxRecordBytes}, metrics: m, pm: m.forPath(path), log: deps.Logger,
 		}
 	}
 	mux := http.NewServeMux()

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pnstream/pnstream/internal/streams"
 )
 
 // NewDeduplicated returns a Store on a stream deduplicated by Nats-Msg-Id,
@@ -16,12 +18,15 @@ import (
 // PN_PUSH_CLOCK_SKEW), MaxAge a little longer, so that a remembered id's
 // message can still be read, and Discard new when full. Claim's ttl is
 // then ignored: the stream's Duplicates is the window. It does no I/O.
+//
+// Claims go through a streams.JetStreamPublisher of their own, so that the
+// claims of concurrent pushes reach the server in one write.
 func NewDeduplicated(js jetstream.JetStream, stream jetstream.Stream, subject string) *Store {
-	return &Store{dd: &dedupe{js: js, stream: stream, subject: subject}}
+	return &Store{dd: &dedupe{pub: streams.NewJetStreamPublisher(js.Conn(), js), stream: stream, subject: subject}}
 }
 
 type dedupe struct {
-	js      jetstream.JetStream
+	pub     *streams.JetStreamPublisher
 	stream  jetstream.Stream
 	subject string
 }
@@ -30,7 +35,7 @@ type dedupe struct {
 // stores it, or answers that the id is in its window with the sequence
 // of the message that carried it first, whose digest decides.
 func (d *dedupe) claim(ctx context.Context, key string, sum []byte) error {
-	ack, err := d.js.Publish(ctx, d.subject, sum, jetstream.WithMsgID(key))
+	ack, err := d.pub.PublishAck(ctx, streams.Message{Subject: d.subject, MsgID: key, Data: sum})
 	if err != nil {
 		return fmt.Errorf("claim nonce: publish: %w", err)
 	}

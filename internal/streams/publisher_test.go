@@ -2,7 +2,10 @@ package streams_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,5 +54,96 @@ func TestPublishGroupLargerThanThePendingLimit(t *testing.T) {
 	}
 	if info.State.Msgs != n {
 		t.Errorf("stream holds %d messages, want %d", info.State.Msgs, n)
+	}
+}
+
+// Concurrent callers' messages are written together, and each caller gets
+// its own messages' acks: a new id is stored, the same id again is a
+// duplicate of the first message.
+func TestConcurrentCallersGetTheirOwnAcks(t *testing.T) {
+	nc, js := connect(t)
+	ctx := testContext(t)
+	if err := streams.Provision(ctx, js, smallConfig()); err != nil {
+		t.Fatal(err)
+	}
+	pub := streams.NewJetStreamPublisher(nc, js)
+	const callers = 64
+	first := make([]streams.Ack, callers)
+	var wg sync.WaitGroup
+	for round := range 2 {
+		for i := range callers {
+			wg.Go(func() {
+				ack, err := pub.PublishAck(ctx, streams.Message{Subject: streams.NonceSubject, MsgID: fmt.Sprint("n", i), Data: []byte{byte(i)}})
+				switch {
+				case err != nil:
+					t.Errorf("round %d caller %d: %v", round, i, err)
+				case round == 0 && (ack.Duplicate || ack.Stream != streams.Nonces):
+					t.Errorf("caller %d: first ack %+v, want a new message on %s", i, ack, streams.Nonces)
+				case round == 0:
+					first[i] = ack
+				case !ack.Duplicate || ack.Sequence != first[i].Sequence:
+					t.Errorf("caller %d: second ack %+v, want a duplicate of sequence %d", i, ack, first[i].Sequence)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	seqs := map[uint64]bool{}
+	for _, a := range first {
+		seqs[a.Sequence] = true
+	}
+	if len(seqs) != callers {
+		t.Errorf("%d distinct sequences for %d messages", len(seqs), callers)
+	}
+}
+
+// Callers that give up (their context ends while queued, written or
+// awaiting acks) leave the publisher usable: the others' messages are all
+// stored, and later callers are served.
+func TestCallersGivingUpDoNotStallOthers(t *testing.T) {
+	nc, js := connect(t)
+	ctx := testContext(t)
+	if err := streams.Provision(ctx, js, smallConfig()); err != nil {
+		t.Fatal(err)
+	}
+	pub := streams.NewJetStreamPublisher(nc, js)
+	var wg sync.WaitGroup
+	var stored atomic.Int64
+	for i := range 400 {
+		wg.Go(func() {
+			cctx := ctx
+			if i%2 == 1 {
+				var cancel context.CancelFunc
+				cctx, cancel = context.WithCancel(ctx)
+				wg.Go(cancel) // at any point of the publish
+				defer cancel()
+			}
+			err := pub.Publish(cctx, streams.Message{Subject: streams.FeeSubject, MsgID: fmt.Sprint("fee:", i), Data: []byte(`{}`)})
+			switch {
+			case err == nil:
+				stored.Add(1)
+			case i%2 == 0:
+				t.Errorf("caller %d: %v", i, err)
+			case !errors.Is(err, streams.ErrUnavailable):
+				t.Errorf("caller %d gave up: %v, want ErrUnavailable", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := pub.Publish(ctx, streams.Message{Subject: streams.FeeSubject, MsgID: "fee:after", Data: []byte(`{}`)}); err != nil {
+		t.Fatalf("after the others: %v", err)
+	}
+	s, err := js.Stream(ctx, streams.Fees)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Some of those that gave up may have been stored anyway; never fewer
+	// than the successes.
+	if got := int64(info.State.Msgs); got < stored.Load()+1 {
+		t.Errorf("stream holds %d messages, want at least %d", got, stored.Load()+1)
 	}
 }
