@@ -116,7 +116,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, s.auth.cookie(sessionCookie, s.auth.sessionValue(p.User, s.cfg.TokenRole), int(s.cfg.SessionTTL.Seconds())))
-	http.Redirect(w, r, "/search", http.StatusSeeOther)
+	http.Redirect(w, r, home(p), http.StatusSeeOther)
+}
+
+// home is the first page of p: the search, or the access log for an
+// auditor who may not search.
+func home(p Principal) string {
+	if !p.Has(RoleViewer) && p.Has(RoleAuditor) {
+		return "/audit"
+	}
+	return "/search"
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, _ Principal) {

@@ -132,7 +132,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /login", s.loginForm)
 	mux.HandleFunc("POST /login", s.login)
 	mux.Handle("POST /logout", s.require("", "logout", s.logout))
-	mux.Handle("GET /{$}", http.RedirectHandler("/search", http.StatusSeeOther))
+	mux.Handle("GET /{$}", s.require("", "home", func(w http.ResponseWriter, r *http.Request, p Principal) {
+		http.Redirect(w, r, home(p), http.StatusSeeOther)
+	}))
 	mux.Handle("GET /search", s.require(RoleViewer, audit.ActionSearch, s.search))
 	mux.Handle("GET /calls/{icid}", s.require(RoleViewer, audit.ActionView, s.call))
 	mux.Handle("GET /calls/{icid}/audio", s.require(RoleViewer, audit.ActionPlay, s.audio))
