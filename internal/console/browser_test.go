@@ -5,9 +5,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"net/url"
 	"os"
 	"os/exec"
-	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -227,6 +227,9 @@ func TestBrowserOfficerViewerAuditor(t *testing.T) {
 	}
 
 	// Legal hold.
+	if got := officer.text("#hold"); got != "not held" {
+		t.Errorf("hold state %q before putting the hold", got)
+	}
 	officer.do(chromedp.SendKeys("#hold-reason", "case 2026-117"), chromedp.Click("#put-hold"), chromedp.WaitVisible("#release"))
 	if got := officer.text("#hold"); got != "held" {
 		t.Errorf("hold state %q after putting the hold", got)

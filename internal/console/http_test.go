@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -85,4 +86,11 @@ func (c *client) login() {
 	if status != http.StatusSeeOther {
 		c.t.Fatalf("login: %d %s", status, body)
 	}
+}
+
+// newTestServer serves h until the test ends and returns its URL.
+func newTestServer(t *testing.T, h http.Handler) string {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
