@@ -22,6 +22,7 @@ var commands = map[string]func(ctx context.Context, args []string, out io.Writer
 	"audit-archive":       runAuditArchive,
 	"gaps":                runGaps,
 	"report":              runReport,
+	"erase":               runErase,
 }
 
 const usage = `usage: pnctl COMMAND [flags]
@@ -42,5 +43,6 @@ operations (NATS, ClickHouse and S3 settings as the recorder's, PN_* variables):
   audit-archive        compare every pn.recordings row with its S3 object; exit 1 on any mismatch
   gaps                 list sessions without CDR and unarchived recordings; exit 1 when there is one
   report               write a self-contained HTML report (--html FILE): calls, answer rate, failures, archive
+  erase                erase a subscriber's rows and recordings (--number N, --dry-run), except under legal hold
 
 pnctl COMMAND --help lists the flags of a command and their PN_* variables.`

@@ -13,6 +13,7 @@
 //	pnctl audit-archive                       check every archived recording's object: presence, size, SHA-256
 //	pnctl gaps                                list missing CDRs and unarchived recordings near their deadline
 //	pnctl report --html FILE [--days N]       write a self-contained HTML report with charts
+//	pnctl erase --number N [--dry-run]        erase a subscriber's data, except under legal hold; report item by item
 //
 // The API commands call the real platform or the simulator (cmd/pnsim):
 // PN_API_BASE_URL, PN_APP_KEY and PN_APP_SECRET, --api-ca-file for a

@@ -17,11 +17,14 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pnstream/pnstream/internal/archive"
+	"github.com/pnstream/pnstream/internal/audit"
 	"github.com/pnstream/pnstream/internal/axeapi"
 	"github.com/pnstream/pnstream/internal/daemon"
 	"github.com/pnstream/pnstream/internal/gaps"
+	"github.com/pnstream/pnstream/internal/holds"
 	"github.com/pnstream/pnstream/internal/numbers"
 	"github.com/pnstream/pnstream/internal/recorder"
+	"github.com/pnstream/pnstream/internal/retention"
 	"github.com/pnstream/pnstream/internal/retry"
 	"github.com/pnstream/pnstream/internal/streams"
 	"github.com/pnstream/pnstream/internal/warehouse"
@@ -150,7 +153,16 @@ func (a *app) workers() ([]worker, error) {
 	}
 	detector := gaps.New(a.cfg.gaps, a.wh, a.log.Named("gaps"), a.reg)
 	watch := numbers.New(a.cfg.numbers, a.wh, a.log.Named("numbers"), a.reg)
-	return append(workers, detector.Run, watch.Run), nil
+	var held *holds.Holds // retention (package retention): objects only when S3 is configured
+	if a.cfg.archive.Enabled() {
+		bucket, err := archive.NewBucket(a.cfg.archive)
+		if err != nil {
+			return nil, err
+		}
+		held = holds.New(bucket.Client(), a.cfg.archive.Bucket, a.wh)
+	}
+	expiry := retention.NewJob(a.cfg.retention, retention.New(a.cfg.retention, a.wh, held), a.js, audit.New(a.wh), a.log.Named("retention"))
+	return append(workers, detector.Run, watch.Run, expiry.Run), nil
 }
 
 // newMirror returns the recording mirror and the probe of its bucket; they

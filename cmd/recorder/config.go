@@ -12,6 +12,7 @@ import (
 	"github.com/pnstream/pnstream/internal/numbers"
 	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/recorder"
+	"github.com/pnstream/pnstream/internal/retention"
 	"github.com/pnstream/pnstream/internal/streams"
 	"github.com/pnstream/pnstream/internal/warehouse"
 )
@@ -32,6 +33,7 @@ type config struct {
 	gaps        gaps.Config
 	numbers     numbers.Config
 	platform    axeapi.ClientConfig
+	retention   retention.Config
 }
 
 // parseConfig reads the flags of args and their PN_* variables into the
@@ -48,6 +50,7 @@ func parseConfig(args []string) (config, error) {
 		gaps:      gaps.DefaultConfig(),
 		numbers:   numbers.DefaultConfig(),
 		platform:  axeapi.DefaultClientConfig(),
+		retention: retention.DefaultConfig(),
 	}
 	fs := flag.NewFlagSet("recorder", flag.ContinueOnError)
 	cfg.log.RegisterFlags(fs)
@@ -63,11 +66,12 @@ func parseConfig(args []string) (config, error) {
 	cfg.gaps.RegisterFlags(fs)
 	cfg.numbers.RegisterFlags(fs)
 	cfg.platform.RegisterFlags(fs) // the record-URL API of the mirror
+	cfg.retention.RegisterFlags(fs)
 	if err := daemon.Parse(fs, args); err != nil {
 		return cfg, err
 	}
 	errs := []error{cfg.recorder.Validate(), cfg.nats.Validate(), cfg.streams.Validate(), cfg.warehouse.Validate(),
-		cfg.pii.Validate(), cfg.archive.Validate(), cfg.gaps.Validate(), cfg.numbers.Validate()}
+		cfg.pii.Validate(), cfg.archive.Validate(), cfg.gaps.Validate(), cfg.numbers.Validate(), cfg.retention.Validate()}
 	if cfg.archive.Enabled() {
 		errs = append(errs, cfg.platform.Validate())
 	}

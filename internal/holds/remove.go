@@ -2,7 +2,6 @@ package holds
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -25,18 +24,28 @@ type Removal struct {
 	Detail      string // why a version was kept
 }
 
+// maxVersions bounds the versions Remove deletes from one key: a recording
+// has one (the mirror does not upload an object again that is stored with
+// its hash); a few more come from re-uploads after a lost answer.
+const maxVersions = 64
+
 // Remove deletes the object at key in bucket (the archive bucket when
 // empty), every version of it in a versioned (object-locked) bucket, so
 // that nothing of the recording is left, unless it is under a legal hold:
 // then it is Kept and nothing is deleted. A version S3 refuses to delete
 // (object-lock retention, PN_S3_LOCK_MODE) leaves the Removal Locked with
-// S3's answer in Detail; the other versions are deleted. An error means S3
-// could not be asked.
+// S3's answer in Detail. An error means S3 could not be asked.
+//
+// It deletes the current version, then the one that becomes current, until
+// none is left: a HEAD and a DELETE each, rather than a listing of the
+// key's versions, which some gateways answer by scanning the whole prefix.
+// Versions hidden under a delete marker, which pnstream never writes, are
+// left.
 func (h *Holds) Remove(ctx context.Context, bucket, key string) (Removal, error) {
 	if bucket == "" {
 		bucket = h.bucket
 	}
-	r := Removal{Bucket: bucket, Key: key}
+	r := Removal{Bucket: bucket, Key: key, Outcome: Absent}
 	held, err := h.HeldIn(ctx, bucket, key)
 	if err != nil {
 		return r, err
@@ -45,67 +54,25 @@ func (h *Holds) Remove(ctx context.Context, bucket, key string) (Removal, error)
 		r.Outcome, r.Detail = Kept, "under legal hold"
 		return r, nil
 	}
-	locked, err := h.isLocked(ctx, bucket)
-	if err != nil {
-		return r, err
-	}
-	versioned := locked
-	if !locked {
-		cfg, err := h.s3.GetBucketVersioning(ctx, bucket)
+	for range maxVersions {
+		info, err := h.s3.StatObject(ctx, bucket, key, minio.StatObjectOptions{})
 		if err != nil {
-			return r, fmt.Errorf("versioning of bucket %s: %w", bucket, err)
+			if resp := minio.ToErrorResponse(err); resp.StatusCode == http.StatusNotFound || resp.Code == "NoSuchKey" {
+				return r, nil
+			}
+			return r, fmt.Errorf("stat %s/%s: %w", bucket, key, err)
 		}
-		versioned = cfg.Status != "" // Enabled or Suspended: versions may exist
-	}
-	if !versioned {
-		return h.removeOne(ctx, r)
-	}
-	var versions []minio.ObjectInfo
-	for obj := range h.s3.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: key, WithVersions: true, Recursive: true}) {
-		if obj.Err != nil {
-			return r, fmt.Errorf("list versions of %s/%s: %w", bucket, key, obj.Err)
+		err = h.s3.RemoveObject(ctx, bucket, key, minio.RemoveObjectOptions{VersionID: info.VersionID})
+		if err != nil {
+			resp := minio.ToErrorResponse(err)
+			if resp.StatusCode == http.StatusForbidden || resp.Code == "AccessDenied" || resp.Code == "InvalidRequest" {
+				r.Outcome, r.Detail = Locked, fmt.Sprintf("version %s: %s", info.VersionID, resp.Message)
+				return r, nil
+			}
+			return r, fmt.Errorf("delete %s/%s version %s: %w", bucket, key, info.VersionID, err)
 		}
-		if obj.Key == key {
-			versions = append(versions, obj)
-		}
+		r.Outcome = Removed
+		r.Versions++
 	}
-	if len(versions) == 0 {
-		r.Outcome = Absent
-		return r, nil
-	}
-	r.Outcome = Removed
-	var refused []error
-	for _, v := range versions {
-		err := h.s3.RemoveObject(ctx, bucket, key, minio.RemoveObjectOptions{VersionID: v.VersionID})
-		if err == nil {
-			r.Versions++
-			continue
-		}
-		resp := minio.ToErrorResponse(err)
-		if resp.StatusCode == http.StatusForbidden || resp.Code == "AccessDenied" || resp.Code == "InvalidRequest" {
-			refused = append(refused, fmt.Errorf("version %s: %s", v.VersionID, resp.Message))
-			continue
-		}
-		return r, fmt.Errorf("delete %s/%s version %s: %w", bucket, key, v.VersionID, err)
-	}
-	if len(refused) > 0 {
-		r.Outcome, r.Detail = Locked, errors.Join(refused...).Error()
-	}
-	return r, nil
-}
-
-// removeOne deletes the unversioned object at r.Key.
-func (h *Holds) removeOne(ctx context.Context, r Removal) (Removal, error) {
-	if _, err := h.s3.StatObject(ctx, r.Bucket, r.Key, minio.StatObjectOptions{}); err != nil {
-		if resp := minio.ToErrorResponse(err); resp.StatusCode == http.StatusNotFound || resp.Code == "NoSuchKey" {
-			r.Outcome = Absent
-			return r, nil
-		}
-		return r, fmt.Errorf("stat %s/%s: %w", r.Bucket, r.Key, err)
-	}
-	if err := h.s3.RemoveObject(ctx, r.Bucket, r.Key, minio.RemoveObjectOptions{}); err != nil {
-		return r, fmt.Errorf("delete %s/%s: %w", r.Bucket, r.Key, err)
-	}
-	r.Outcome, r.Versions = Removed, 1
-	return r, nil
+	return r, fmt.Errorf("delete %s/%s: more than %d versions", bucket, key, maxVersions)
 }

@@ -56,7 +56,7 @@ func TestMigrateTwice(t *testing.T) {
 		t.Errorf("second Migrate applied %v, want nothing", applied)
 	}
 
-	want := append([]string{"access_log", "call_events", "call_events_latest", "fee_records", "fee_records_latest", "field_anomalies",
+	want := append([]string{"access_log", "call_events", "call_events_latest", "fee_records", "fee_records_latest", "field_anomalies", "legal_holds",
 		"number_status", "number_status_current", "recordings", "recordings_latest", "schema_migrations"}, analyticsViews...)
 	slices.Sort(want)
 	if got := tables(t, w); !slices.Equal(got, want) {
