@@ -69,8 +69,9 @@ func (a *app) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	deps := console.Deps{Warehouse: wh, Audit: audit.New(wh), S3: s3, Bucket: a.cfg.s3.Bucket, PII: policy, Logger: a.log}
-	lifecycle(&deps, wh, s3, a.cfg)
+	log := audit.New(wh)
+	deps := console.Deps{Warehouse: wh, Audit: log, S3: s3, Bucket: a.cfg.s3.Bucket, PII: policy, Logger: a.log}
+	lifecycle(&deps, wh, s3, a.cfg.s3.Bucket, policy, log)
 	srv, err := console.New(a.cfg.console, deps)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/pnstream/pnstream/internal/casefile"
+	"github.com/pnstream/pnstream/internal/erasure"
 	"github.com/pnstream/pnstream/internal/holds"
 )
 
@@ -47,4 +48,18 @@ type exporter struct{ src casefile.Source }
 func (e exporter) Export(ctx context.Context, w io.Writer, icids []string) (int, error) {
 	m, err := casefile.Write(ctx, w, icids, e.src)
 	return len(m.Files), err
+}
+
+// EraserOf adapts package erasure to the console.
+func EraserOf(e *erasure.Eraser) Eraser { return eraser{e} }
+
+type eraser struct{ e *erasure.Eraser }
+
+func (a eraser) Erase(ctx context.Context, number string, dryRun bool, who, from string) (ErasureReport, error) {
+	rep, err := a.e.Erase(ctx, number, dryRun, who, from)
+	out := ErasureReport{Summary: rep.Summary()}
+	for _, it := range rep.Items {
+		out.Items = append(out.Items, ErasureItem{What: it.What, Where: it.Where, Outcome: it.Outcome, Why: it.Why})
+	}
+	return out, err
 }

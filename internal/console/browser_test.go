@@ -271,8 +271,17 @@ func TestBrowserOfficerViewerAuditor(t *testing.T) {
 		t.Errorf("viewer export: %d, want 403", f.Status)
 	}
 
-	// Release, so that the bucket can be removed.
+	// Erasure of the caller's data keeps the held call, item by item.
 	officer = login(t, browser, officer.base)
+	officer.open("/erase", "#erase-number")
+	officer.do(chromedp.SendKeys("#erase-number", caller), chromedp.Click("#erase-confirm"), chromedp.Click("#erase"),
+		chromedp.WaitVisible("#erase-summary"))
+	if report := officer.text("#erasure"); !strings.Contains(report, "kept") || !strings.Contains(report, icid) {
+		t.Errorf("erasure report lacks the held call %s kept:\n%s", icid, report)
+	}
+	officer.screenshot("erasure")
+
+	// Release, so that the bucket can be removed.
 	officer.open("/calls/"+icid, "#release-reason")
 	officer.do(chromedp.SendKeys("#release-reason", "case closed"), chromedp.Click("#release"), chromedp.WaitVisible("#put-hold"))
 
@@ -300,7 +309,7 @@ func TestBrowserOfficerViewerAuditor(t *testing.T) {
 		}
 	}
 	for who, actions := range map[string][]string{
-		"officer-user": {audit.ActionLogin, audit.ActionSearch, audit.ActionView, audit.ActionPlay, audit.ActionDownload, audit.ActionHold, audit.ActionExport, audit.ActionRelease},
+		"officer-user": {audit.ActionLogin, audit.ActionSearch, audit.ActionView, audit.ActionPlay, audit.ActionDownload, audit.ActionHold, audit.ActionExport, audit.ActionErase, audit.ActionRelease},
 		"viewer-user":  {audit.ActionLogin, audit.ActionView, audit.ActionRefused},
 		"auditor-user": {audit.ActionLogin, audit.ActionAudit},
 	} {

@@ -36,10 +36,17 @@ type Exporter interface {
 
 // ErasureItem is one line of an erasure's report.
 type ErasureItem struct {
-	Kind, ID, Outcome, Detail string
+	What, Where, Outcome, Why string
 }
 
-// Eraser erases one subscriber's data, except what is under legal hold.
+// ErasureReport is what an erasure did.
+type ErasureReport struct {
+	Items   []ErasureItem
+	Summary string
+}
+
+// Eraser erases one subscriber's data, except what is under legal hold,
+// and records the erasure in the access log as who, from where.
 type Eraser interface {
-	Erase(ctx context.Context, number, who string) ([]ErasureItem, error)
+	Erase(ctx context.Context, number string, dryRun bool, who, from string) (ErasureReport, error)
 }

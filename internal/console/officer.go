@@ -103,27 +103,35 @@ type eraseData struct {
 	Available bool
 	Mode      string
 	Number    string
+	DryRun    bool
 	Done      bool
-	Items     []ErasureItem
+	Report    ErasureReport
 	Error     string
 }
 
 func (s *Server) erase(w http.ResponseWriter, r *http.Request, p Principal) {
 	number := strings.TrimSpace(r.PostFormValue("number"))
-	data := eraseData{Available: s.deps.Eraser != nil, Mode: s.deps.PII.Mode(), Number: number}
-	if s.deps.Eraser == nil || number == "" || r.PostFormValue("confirm") != "yes" {
-		data.Error = "Type the subscriber's number and tick the confirmation."
+	dryRun := r.PostFormValue("dryrun") == "yes"
+	data := eraseData{Available: s.deps.Eraser != nil, Mode: s.deps.PII.Mode(), Number: number, DryRun: dryRun}
+	if s.deps.Eraser == nil || number == "" || (!dryRun && r.PostFormValue("confirm") != "yes") {
+		data.Error = "Type the subscriber's number, and tick the confirmation or ask for a dry run."
 		w.WriteHeader(http.StatusBadRequest)
 		s.render(w, r, p, "erase", "Erase a subscriber's data", data)
 		return
 	}
-	if !s.record(w, r, p, audit.ActionErase, s.deps.PII.Number(number), "") {
+	// The request is recorded before anything is read; package erasure
+	// records the outcome with its summary.
+	detail := "requested"
+	if dryRun {
+		detail = "dry run requested"
+	}
+	if !s.record(w, r, p, audit.ActionErase, s.deps.PII.Number(number), detail) {
 		return
 	}
-	items, err := s.deps.Eraser.Erase(r.Context(), number, p.User)
-	data.Done, data.Items = true, items
+	rep, err := s.deps.Eraser.Erase(r.Context(), number, dryRun, p.User, p.From)
+	data.Done, data.Report = true, rep
 	if err != nil {
-		s.log.Error("erase", zap.Error(err))
+		s.log.Warn("erase", zap.Error(err))
 		data.Error = "The erasure stopped: " + err.Error() + ". What it did is listed below; run it again to finish."
 	}
 	s.render(w, r, p, "erase", "Erasure report", data)

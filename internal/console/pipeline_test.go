@@ -17,8 +17,10 @@ import (
 	"github.com/pnstream/pnstream/internal/axeapi"
 	"github.com/pnstream/pnstream/internal/casefile"
 	"github.com/pnstream/pnstream/internal/console"
+	"github.com/pnstream/pnstream/internal/erasure"
 	"github.com/pnstream/pnstream/internal/holds"
 	"github.com/pnstream/pnstream/internal/ingest"
+	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/platformsim"
 	"github.com/pnstream/pnstream/internal/recorder"
 	"github.com/pnstream/pnstream/internal/streams"
@@ -139,10 +141,12 @@ func (w *world) console(t *testing.T, role string) *httptest.Server {
 	t.Helper()
 	cfg := console.DefaultConfig()
 	cfg.Token, cfg.TokenRole, cfg.TokenUser, cfg.SecureCookies = token, role, role+"-user", false
+	h := holds.New(w.s3, w.bucket, w.wh)
 	srv, err := console.New(cfg, console.Deps{
 		Warehouse: w.wh, Audit: w.log, S3: w.s3, Bucket: w.bucket,
-		Holds:    console.HoldsOf(holds.New(w.s3, w.bucket, w.wh)),
+		Holds:    console.HoldsOf(h),
 		Exporter: console.ExporterOf(casefile.NewSource(w.wh, w.s3, w.bucket)),
+		Eraser:   console.EraserOf(erasure.New(w.wh, h, pii.Policy{}, w.log, "streams untouched")),
 		Logger:   zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
 	})
 	if err != nil {
