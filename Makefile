@@ -119,7 +119,7 @@ fuzz: ## run every fuzz target for FUZZ_TIME (default 30s) each
 		done; \
 	done
 
-run: deps build bin/nats-server ## run NATS, ClickHouse, recorder, ingest and the platform simulator (calls at SIM_CALL_RATE/s); Ctrl-C stops all
+run: deps build bin/nats-server ## run NATS, ClickHouse, recorder, ingest, the platform simulator (calls at SIM_CALL_RATE/s) and the console; Ctrl-C stops all
 	NATS_PORT=$(NATS_PORT) NATS_MONITOR_PORT=$(NATS_MONITOR_PORT) NATS_SYNC_INTERVAL=$(NATS_SYNC_INTERVAL) \
 	CLICKHOUSE_TCP_PORT=$(CLICKHOUSE_TCP_PORT) CLICKHOUSE_HTTP_PORT=$(CLICKHOUSE_HTTP_PORT) \
 	INGEST_ADDR=$(INGEST_ADDR) SIM_ADDR=$(SIM_ADDR) SIM_CALL_RATE=$(SIM_CALL_RATE) deploy/local/run.sh
