@@ -37,6 +37,6 @@ LABEL org.opencontainers.image.title="pnstream" \
       org.opencontainers.image.source="https://github.com/pnstream/pnstream"
 COPY --from=build /out/ /usr/local/bin/
 USER 65532:65532
-# ingest (PN_INGEST_ADDR) and the recorder's admin port (PN_RECORDER_ADMIN_ADDR).
-EXPOSE 8080 8081
+# ingest (PN_INGEST_ADDR), the recorder's admin port (PN_RECORDER_ADMIN_ADDR) and the console (PN_CONSOLE_ADDR).
+EXPOSE 8080 8081 8090
 ENTRYPOINT ["/usr/local/bin/ingest"]
