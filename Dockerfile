@@ -3,7 +3,7 @@
 # pnstream's container image: `make image`, or
 #   docker build -t registry.example.com/pnstream/pnstream:0.1.0 .
 #
-# One image holds every command (ingest, recorder, pnctl, pnsim) under
+# One image holds every command (ingest, recorder, console, pnctl, pnsim) under
 # /usr/local/bin; a pod picks one with `command:`. The commands share almost
 # all their code and dependencies, are always released together, and the
 # provisioning Job runs the recorder's binary: one image is one build, one
@@ -29,7 +29,7 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -ldflags="-s -w" -o /out/ \
-        ./cmd/ingest ./cmd/recorder ./cmd/pnctl ./cmd/pnsim
+        ./cmd/ingest ./cmd/recorder ./cmd/pnctl ./cmd/pnsim ./cmd/console
 
 FROM gcr.io/distroless/static-debian12:nonroot
 LABEL org.opencontainers.image.title="pnstream" \
@@ -37,6 +37,6 @@ LABEL org.opencontainers.image.title="pnstream" \
       org.opencontainers.image.source="https://github.com/pnstream/pnstream"
 COPY --from=build /out/ /usr/local/bin/
 USER 65532:65532
-# ingest (PN_INGEST_ADDR) and the recorder's admin port (PN_RECORDER_ADMIN_ADDR).
-EXPOSE 8080 8081
+# ingest (PN_INGEST_ADDR), the recorder's admin port (PN_RECORDER_ADMIN_ADDR) and the console (PN_CONSOLE_ADDR).
+EXPOSE 8080 8081 8090
 ENTRYPOINT ["/usr/local/bin/ingest"]

@@ -47,15 +47,16 @@ DOCKER ?= docker
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_\/.-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-deps: ## install clickhouse-server/-client, gcc, curl and prometheus (promtool) from Debian, and versitygw, if missing (idempotent)
+deps: ## install clickhouse-server/-client, gcc, curl, prometheus (promtool) and chromium (the console's browser tests) from Debian, and versitygw, if missing (idempotent)
 	@missing=(); \
 	command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] || missing+=(clickhouse-server); \
 	command -v clickhouse-client >/dev/null 2>&1 || missing+=(clickhouse-client); \
 	command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev); \
 	command -v curl >/dev/null 2>&1 || missing+=(curl); \
 	command -v promtool >/dev/null 2>&1 || missing+=(prometheus); \
+	command -v chromium >/dev/null 2>&1 || missing+=(chromium); \
 	if [ $${#missing[@]} -eq 0 ]; then \
-		echo "deps: clickhouse-server, clickhouse-client, cc, curl and promtool already installed"; \
+		echo "deps: clickhouse-server, clickhouse-client, cc, curl, promtool and chromium already installed"; \
 	else \
 		echo "deps: installing $${missing[*]}"; \
 		$(SUDO) apt-get update; \
@@ -118,7 +119,7 @@ fuzz: ## run every fuzz target for FUZZ_TIME (default 30s) each
 		done; \
 	done
 
-run: deps build bin/nats-server ## run NATS, ClickHouse, recorder, ingest and the platform simulator (calls at SIM_CALL_RATE/s); Ctrl-C stops all
+run: deps build bin/nats-server ## run NATS, ClickHouse, recorder, ingest, the platform simulator (calls at SIM_CALL_RATE/s) and the console; Ctrl-C stops all
 	NATS_PORT=$(NATS_PORT) NATS_MONITOR_PORT=$(NATS_MONITOR_PORT) NATS_SYNC_INTERVAL=$(NATS_SYNC_INTERVAL) \
 	CLICKHOUSE_TCP_PORT=$(CLICKHOUSE_TCP_PORT) CLICKHOUSE_HTTP_PORT=$(CLICKHOUSE_HTTP_PORT) \
 	INGEST_ADDR=$(INGEST_ADDR) SIM_ADDR=$(SIM_ADDR) SIM_CALL_RATE=$(SIM_CALL_RATE) deploy/local/run.sh

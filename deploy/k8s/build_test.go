@@ -156,12 +156,12 @@ func meta(obj runtime.Object) metav1.Object { return obj.(metav1.Object) }
 
 func TestOverlaysBuildIntoKnownObjects(t *testing.T) {
 	want := []string{
-		"ConfigMap/pnstream-common", "ConfigMap/pnstream-ingest", "ConfigMap/pnstream-recorder",
-		"Deployment/pnstream-ingest", "Deployment/pnstream-recorder",
-		"HorizontalPodAutoscaler/pnstream-ingest", "Ingress/pnstream-ingest", "Job/pnstream-provision",
-		"NetworkPolicy/pnstream-default-deny", "NetworkPolicy/pnstream-ingest", "NetworkPolicy/pnstream-provision",
+		"ConfigMap/pnstream-common", "ConfigMap/pnstream-console", "ConfigMap/pnstream-ingest", "ConfigMap/pnstream-recorder",
+		"Deployment/pnstream-console", "Deployment/pnstream-ingest", "Deployment/pnstream-recorder",
+		"HorizontalPodAutoscaler/pnstream-ingest", "Ingress/pnstream-console", "Ingress/pnstream-ingest", "Job/pnstream-provision",
+		"NetworkPolicy/pnstream-console", "NetworkPolicy/pnstream-default-deny", "NetworkPolicy/pnstream-ingest", "NetworkPolicy/pnstream-provision",
 		"NetworkPolicy/pnstream-recorder", "PodDisruptionBudget/pnstream-ingest", "PodDisruptionBudget/pnstream-recorder",
-		"Service/pnstream-ingest", "Service/pnstream-recorder", "ServiceAccount/pnstream",
+		"Service/pnstream-console", "Service/pnstream-ingest", "Service/pnstream-recorder", "ServiceAccount/pnstream",
 	}
 	for _, dir := range append([]string{"base"}, overlays...) {
 		m := build(t, dir)

@@ -30,6 +30,9 @@ func TestIngressLimits(t *testing.T) {
 		m := build(t, dir)
 		maxBody := ingestMaxBodyBytes(t, m)
 		for _, ing := range m.ingresses {
+			if ing.Name != "pnstream-ingest" {
+				continue // the console's is behind the auth proxy: TestConsoleBehindAuthProxy
+			}
 			a := ing.Annotations
 			rps, err := strconv.Atoi(a[annotationRPS])
 			if err != nil || rps < platformPeakPushesPerSecond {
@@ -74,6 +77,9 @@ func TestProductionIngressAllowList(t *testing.T) {
 		t.Fatal("prod: no Ingress")
 	}
 	for _, ing := range m.ingresses {
+		if ing.Name != "pnstream-ingest" {
+			continue // the console's is for staff, behind the auth proxy
+		}
 		list := ing.Annotations[annotationWhitelist]
 		if list == "" || ing.Annotations[annotationAllowlist] != list {
 			t.Errorf("prod: Ingress %s: %s %q and %s %q, want the same non-empty list",
@@ -97,6 +103,7 @@ func TestProductionIngressAllowList(t *testing.T) {
 // takes PN_NATS_URL, which then carries a password, from the Secret; and
 // no overlay puts credentials into a ConfigMap's NATS URL.
 func TestNATSCredentialsFromSecret(t *testing.T) {
+	known := knownVariables(t)
 	for _, dir := range overlays {
 		m := build(t, dir)
 		for _, cm := range m.configMaps {
@@ -110,6 +117,9 @@ func TestNATSCredentialsFromSecret(t *testing.T) {
 		for _, w := range m.workloads() {
 			for i := range w.spec.Containers {
 				c := &w.spec.Containers[i]
+				if _, reads := known[commandOf(c)]["PN_NATS_URL"]; !reads {
+					continue // the console does not use NATS
+				}
 				v := m.environment(t, w, c)["PN_NATS_URL"]
 				if !v.secret || v.value != "<secret PN_NATS_URL>" {
 					t.Errorf("prod: %s/%s takes PN_NATS_URL from %s, want the Secret's key PN_NATS_URL", w, c.Name, v.source)
@@ -128,13 +138,64 @@ func TestPIIKeyFromSecret(t *testing.T) {
 		for _, w := range m.workloads() {
 			for i := range w.spec.Containers {
 				c := &w.spec.Containers[i]
-				if commandOf(c) != "recorder" {
+				if commandOf(c) != "recorder" && commandOf(c) != "console" {
 					continue
 				}
 				if v := m.environment(t, w, c)["PN_PII_KEY"]; !v.secret || v.value != "<secret PN_PII_KEY>" {
 					t.Errorf("%s: %s/%s takes PN_PII_KEY from %q, want the Secret's key PN_PII_KEY", dir, w, c.Name, v.source)
 				}
 			}
+		}
+	}
+}
+
+// authProxyService is the cluster's oauth2-proxy Service, in front of the
+// console.
+const authProxyService = "oauth2-proxy"
+
+// The console is reached only through the auth proxy: its Ingress routes to
+// oauth2-proxy, and its NetworkPolicy admits only oauth2-proxy's pods and
+// lets it out only to DNS, ClickHouse and S3.
+func TestConsoleBehindAuthProxy(t *testing.T) {
+	for _, dir := range overlays {
+		m := build(t, dir)
+		for _, ing := range m.ingresses {
+			if ing.Name != "pnstream-console" {
+				continue
+			}
+			for _, r := range ing.Spec.Rules {
+				for _, p := range r.HTTP.Paths {
+					if p.Backend.Service == nil || p.Backend.Service.Name != authProxyService {
+						t.Errorf("%s: Ingress %s routes %s to %+v, want the oauth2-proxy Service", dir, ing.Name, p.Path, p.Backend)
+					}
+				}
+			}
+		}
+		found := false
+		for _, np := range m.policies {
+			if np.Name != "pnstream-console" {
+				continue
+			}
+			found = true
+			for _, in := range np.Spec.Ingress {
+				for _, from := range in.From {
+					if from.PodSelector == nil || from.PodSelector.MatchLabels["app.kubernetes.io/name"] != "oauth2-proxy" {
+						t.Errorf("%s: NetworkPolicy %s admits %+v, want oauth2-proxy only", dir, np.Name, from)
+					}
+				}
+			}
+			for _, out := range np.Spec.Egress {
+				for _, to := range out.To {
+					ok := to.PodSelector != nil && (to.PodSelector.MatchLabels["app.kubernetes.io/name"] == "clickhouse" ||
+						to.PodSelector.MatchLabels["app"] == "minio" || to.PodSelector.MatchLabels["k8s-app"] == "kube-dns")
+					if !ok {
+						t.Errorf("%s: NetworkPolicy %s lets the console out to %+v, want ClickHouse, S3 and DNS only", dir, np.Name, to)
+					}
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no NetworkPolicy pnstream-console", dir)
 		}
 	}
 }

@@ -51,7 +51,7 @@ func knownVariables(t *testing.T) map[string]map[string]string {
 		if cv.dir, cv.err = os.MkdirTemp("", "pnstream-k8s-test-"); cv.err != nil {
 			return
 		}
-		commands := []string{"ingest", "recorder"}
+		commands := []string{"ingest", "recorder", "console"}
 		args := []string{"build", "-o", cv.dir + string(filepath.Separator)}
 		for _, c := range commands {
 			args = append(args, "github.com/pnstream/pnstream/cmd/"+c)
@@ -96,11 +96,15 @@ var requiredVariables = map[string][]string{
 	"recorder": {"PN_S3_ENDPOINT", "PN_S3_ACCESS_KEY", "PN_S3_SECRET_KEY", "PN_APP_KEY", "PN_APP_SECRET",
 		"PN_RECORDING_SPOOL_DIR", "PN_CLICKHOUSE_USER", "PN_CLICKHOUSE_PASSWORD"},
 	"provision": {"PN_CLICKHOUSE_USER", "PN_CLICKHOUSE_PASSWORD"},
+	// The console: ClickHouse and S3, the auth proxy's address (without it
+	// nobody can sign in) and one cookie key for every replica.
+	"console": {"PN_S3_ENDPOINT", "PN_S3_ACCESS_KEY", "PN_S3_SECRET_KEY", "PN_CLICKHOUSE_USER", "PN_CLICKHOUSE_PASSWORD",
+		"PN_CONSOLE_TRUSTED_PROXIES", "PN_CONSOLE_SESSION_KEY"},
 }
 
 // secretName matches the variables that hold credentials: they must come
 // from the Secret, never from a ConfigMap or a literal.
-var secretName = regexp.MustCompile(`SECRET|PASSWORD|ACCESS_KEY|APP_KEY|CREDS|PII_KEY|CREDENTIALS`)
+var secretName = regexp.MustCompile(`SECRET|PASSWORD|ACCESS_KEY|APP_KEY|CREDS|PII_KEY|CREDENTIALS|SESSION_KEY|CONSOLE_TOKEN`)
 
 // envValue is one variable of a container's environment.
 type envValue struct {

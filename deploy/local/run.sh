@@ -29,6 +29,11 @@ ch_tcp_port="${CLICKHOUSE_TCP_PORT:-19000}"
 ch_http_port="${CLICKHOUSE_HTTP_PORT:-18123}"
 ingest_addr="${INGEST_ADDR:-127.0.0.1:8080}"
 sim_addr="${SIM_ADDR:-127.0.0.1:18090}"
+console_addr="${CONSOLE_ADDR:-127.0.0.1:8090}"
+# The console's static login for local runs (CONSOLE_ROLE: viewer, officer
+# or auditor); a demo token for loopback only, not a secret.
+console_token="${CONSOLE_TOKEN:-local-console-token-$(date +%s)}"
+console_role="${CONSOLE_ROLE:-officer}"
 s3_port="${S3_PORT:-17070}"
 sim_call_rate="${SIM_CALL_RATE:-2}"
 sim_bindings=6
@@ -136,12 +141,12 @@ wait_ready() {
 # up front: a readiness probe must not mistake another server for ours.
 in_use() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
-for bin in bin/pnlocal bin/nats-server bin/recorder bin/ingest bin/pnctl bin/pnsim; do
+for bin in bin/pnlocal bin/nats-server bin/recorder bin/ingest bin/pnctl bin/pnsim bin/console; do
 	[[ -x $bin ]] || die "missing $bin: run 'make run' (or 'make build bin/nats-server')"
 done
 command -v curl >/dev/null || die "curl is needed: run 'make deps'"
 for addr in "127.0.0.1:$ch_tcp_port" "127.0.0.1:$ch_http_port" "127.0.0.1:$nats_port" \
-	"127.0.0.1:$nats_monitor_port" "$ingest_addr" "$sim_addr" "127.0.0.1:$s3_port"; do
+	"127.0.0.1:$nats_monitor_port" "$ingest_addr" "$sim_addr" "127.0.0.1:$s3_port" "$console_addr"; do
 	! in_use "${addr%:*}" "${addr##*:}" || die "$addr is already in use (another 'make run'?); set the *_PORT/INGEST_ADDR/SIM_ADDR variables to move"
 done
 mkdir -p "$local_dir/nats" "$local_dir/clickhouse" "$local_dir/s3" "$local_dir/spool"
@@ -212,6 +217,13 @@ start pnsim env PN_SIM_ADDR="$sim_addr" \
 	bin/pnsim
 wait_ready pnsim "http://$sim_addr/healthz"
 
+# The compliance console on the same ClickHouse and S3, signed in with the
+# static token (no auth proxy locally), plain http on loopback.
+start console env PN_CONSOLE_ADDR="$console_addr" PN_CONSOLE_TOKEN="$console_token" \
+	PN_CONSOLE_TOKEN_ROLE="$console_role" PN_CONSOLE_TOKEN_USER="${USER:-local}-local" \
+	PN_CONSOLE_SECURE_COOKIES=false bin/console
+wait_ready console "http://$console_addr/readyz"
+
 cat <<EOF
 
 pnstream is running (Ctrl-C stops it). Logs: $local_dir/*.log
@@ -220,6 +232,7 @@ pnstream is running (Ctrl-C stops it). Logs: $local_dir/*.log
   ClickHouse  $PN_CLICKHOUSE_ADDR  (http: http://127.0.0.1:$ch_http_port)
   S3          http://127.0.0.1:$s3_port  bucket pn-recordings (versitygw; files under $local_dir/s3/data/pn-recordings)
   pnsim       http://$sim_addr  (the platform: API, recordings; $sim_bindings bindings, $sim_call_rate calls/s)
+  console     http://$console_addr  (sign in with the token $console_token, role $console_role; CONSOLE_ROLE=auditor for the access log)
 
 Rows, once the recorder has flushed its batch (the seed record, then the simulated calls):
   clickhouse-client --port $ch_tcp_port --query "SELECT count(), countIf(record_flag = 1), max(call_in_time) FROM pn.fee_records FINAL"
