@@ -192,6 +192,8 @@ export PN_S3_BUCKET=pn-recordings
 export PN_S3_ACCESS_KEY="$s3_access_key"
 export PN_S3_SECRET_KEY="$s3_secret_key"
 export PN_S3_INSECURE=true
+# Object locking on the bucket the recorder creates: the console's legal holds.
+export PN_S3_OBJECT_LOCKING=true
 export PN_RECORDING_SPOOL_DIR="$local_dir/spool"
 
 start recorder bin/recorder

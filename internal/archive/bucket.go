@@ -95,7 +95,7 @@ func (b *Bucket) LastPut() (time.Time, bool) {
 }
 
 // Ensure creates the bucket when it is missing, with object locking when a
-// lock mode is configured. An existing bucket is used as it is.
+// lock mode is configured or ObjectLocking asks for it (legal holds). An existing bucket is used as it is.
 func (b *Bucket) Ensure(ctx context.Context) error {
 	ok, err := b.client.BucketExists(ctx, b.cfg.Bucket)
 	if err != nil {
@@ -104,7 +104,7 @@ func (b *Bucket) Ensure(ctx context.Context) error {
 	if ok {
 		return nil
 	}
-	err = b.client.MakeBucket(ctx, b.cfg.Bucket, minio.MakeBucketOptions{Region: b.cfg.Region, ObjectLocking: b.cfg.LockMode != ""})
+	err = b.client.MakeBucket(ctx, b.cfg.Bucket, minio.MakeBucketOptions{Region: b.cfg.Region, ObjectLocking: b.cfg.LockMode != "" || b.cfg.ObjectLocking})
 	if err != nil {
 		// Another recorder may have created it meanwhile.
 		if resp := minio.ToErrorResponse(err); resp.Code == "BucketAlreadyOwnedByYou" || resp.Code == "BucketAlreadyExists" {

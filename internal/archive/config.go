@@ -48,6 +48,10 @@ type Config struct {
 	// has object locking enabled. PN_S3_LOCK_MODE, PN_S3_LOCK_DAYS.
 	LockMode string
 	LockDays int
+	// ObjectLocking creates the bucket (when pnstream creates it) with
+	// object locking on, without default retention: what legal holds
+	// (internal/holds, the console) need. PN_S3_OBJECT_LOCKING.
+	ObjectLocking bool
 	// SSE asks S3 to encrypt each object: "" or "SSE-S3". PN_S3_SSE.
 	SSE string
 
@@ -123,6 +127,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ProbeTimeout, "s3-probe-timeout", c.ProbeTimeout, "time limit of one S3 check")
 	fs.StringVar(&c.LockMode, "s3-lock-mode", c.LockMode, "object-lock retention mode: GOVERNANCE or COMPLIANCE (empty: none)")
 	fs.IntVar(&c.LockDays, "s3-lock-days", c.LockDays, "object-lock retention in days")
+	fs.BoolVar(&c.ObjectLocking, "s3-object-locking", c.ObjectLocking, "create the bucket with object locking (for legal holds) even without a lock mode")
 	fs.StringVar(&c.SSE, "s3-sse", c.SSE, "server-side encryption: SSE-S3 (empty: none)")
 	fs.StringVar(&c.Hosts, "recording-hosts", c.Hosts, "hosts recordings may be downloaded from, comma separated (.domain = any subdomain)")
 	fs.BoolVar(&c.AllowPrivate, "recording-allow-private", c.AllowPrivate, "allow downloads from loopback/private addresses over http (local runs only)")

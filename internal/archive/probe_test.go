@@ -224,3 +224,33 @@ func put(t *testing.T, b *archive.Bucket, key string) {
 		t.Fatal(err)
 	}
 }
+
+// PN_S3_OBJECT_LOCKING creates the bucket with object locking and no
+// default retention: legal holds can be put on its objects, and an object
+// without one can still be deleted.
+func TestEnsureCreatesALockedBucketForLegalHolds(t *testing.T) {
+	s3.Require(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	for _, locking := range []bool{false, true} {
+		cfg := archive.DefaultConfig()
+		cfg.Endpoint, cfg.AccessKey, cfg.SecretKey, cfg.Insecure = s3.Endpoint(), s3.AccessKey(), s3.SecretKey(), true
+		cfg.Bucket = fmt.Sprintf("pn-ensure-locking-%t", locking)
+		cfg.ObjectLocking = locking
+		b, err := archive.NewBucket(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Ensure(ctx); err != nil {
+			t.Fatalf("ensure %s: %v", cfg.Bucket, err)
+		}
+		status, mode, _, _, err := b.Client().GetObjectLockConfig(ctx, cfg.Bucket)
+		if locking && (err != nil || status != "Enabled" || (mode != nil && *mode != "")) {
+			t.Fatalf("object locking: status %q, default mode %v, %v; want Enabled with no default retention", status, mode, err)
+		}
+		if !locking && err == nil && status == "Enabled" {
+			t.Fatalf("a bucket made without PN_S3_OBJECT_LOCKING has object locking")
+		}
+	}
+}

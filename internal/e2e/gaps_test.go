@@ -60,6 +60,9 @@ func TestGapDetectorFindsInjectedGaps(t *testing.T) {
 
 	p.startMirror(src.URL)
 	p.waitCount("SELECT count() FROM call_events FINAL", 3, 15*time.Second)
+	// The mirror takes its jobs from PN_FEES beside the recorder: a
+	// recording may be archived before its CDR's row is stored.
+	p.waitCount("SELECT count() FROM fee_records FINAL", 2, 15*time.Second)
 	p.waitCount("SELECT count() FROM recordings FINAL WHERE icid = 'kept' AND status = 'archived'", 1, 30*time.Second)
 	// The mirror retries a download that fails (404) until the job's
 	// deadline, 7 days on: until then the recording is pending, a gap once

@@ -234,7 +234,9 @@ func TestSeedPushesStoredAsReceived(t *testing.T) {
 		t.Fatalf("event push: %d %+v", r.status, r.body)
 	}
 
-	m := e.lastMsg(streams.Fees, streams.FeeSubject)
+	// The seed's call is recorded (recordFlag 1): its CDR goes on the
+	// subject the mirror takes recording jobs from.
+	m := e.lastMsg(streams.Fees, streams.RecordedFeeSubject)
 	if got := m.Header.Get(nats.MsgIdHdr); got != "fee:ba171f34e6953fcd751edc77127748f4.3757289590.338833305.5" {
 		t.Errorf("fee Nats-Msg-Id = %q", got)
 	}
