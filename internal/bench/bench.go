@@ -33,6 +33,9 @@ const (
 	StageMirror   = "mirror"
 	StageE2E      = "e2e"
 	StageNonces   = "nonces"
+	// StagePeers runs Bento beside pnstream (peers.go); not in AllStages:
+	// it needs -bento (`make bench-peers`).
+	StagePeers = "peers"
 )
 
 // AllStages lists every stage.
@@ -77,6 +80,8 @@ type Config struct {
 	// ProfileDir, when set, receives a CPU profile of each timed
 	// measurement, named after it.
 	ProfileDir string
+	// Bento is the Bento binary the peers stage runs (bin/bento).
+	Bento string
 }
 
 // DefaultConfig returns the settings `make bench` uses.
@@ -119,13 +124,14 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Dir, "dir", c.Dir, "directory for the servers' data (empty: a temporary one, removed)")
 	fs.IntVar(&c.NonceCount, "nonces", c.NonceCount, "nonces claimed per variant by the nonces stage")
 	fs.StringVar(&c.ProfileDir, "profile-dir", c.ProfileDir, "write a CPU profile of each timed measurement into this directory")
+	fs.StringVar(&c.Bento, "bento", c.Bento, "Bento binary for -stages peers (`make bench-peers` builds bin/bento)")
 }
 
 // Validate reports every problem of c.
 func (c Config) Validate() error {
 	var errs []error
 	for _, s := range c.Stages {
-		if !slices.Contains(AllStages, s) {
+		if !slices.Contains(AllStages, s) && s != StagePeers {
 			errs = append(errs, fmt.Errorf("stage %q: want one of %s", s, strings.Join(AllStages, ", ")))
 		}
 	}
@@ -208,9 +214,10 @@ func Run(ctx context.Context, cfg Config, progress func(format string, args ...a
 			strings.Join(cfg.Stages, ","), cfg.Duration, cfg.Conns, cfg.RecorderRecords, cfg.E2ERate, cfg.E2EDuration, natsMode(cfg.NATSServer), cfg.StreamStorage)}
 	stages := map[string]func(context.Context, *Report) error{
 		StageIngest: b.runIngest, StageRecorder: b.runRecorder, StageMirror: b.runMirror, StageE2E: b.runE2E, StageNonces: b.runNonces,
+		StagePeers: b.runPeers,
 	}
 	for i := range cfg.Repeat {
-		for _, s := range AllStages {
+		for _, s := range append(slices.Clip(AllStages), StagePeers) {
 			if !slices.Contains(cfg.Stages, s) {
 				continue
 			}
