@@ -100,7 +100,7 @@ func (b *Bench) runPeers(ctx context.Context, rep *Report) error {
 	if err != nil {
 		return fmt.Errorf("end to end, pnstream: %w", err)
 	}
-	bento, err = b.peerE2EBento(ctx, js, conn, bentoDB)
+	bento, err = b.peerE2EBento(ctx, nc, js, conn, bentoDB)
 	if err != nil {
 		return fmt.Errorf("end to end, bento: %w", err)
 	}
@@ -281,7 +281,7 @@ func (b *Bench) peerDrainBento(ctx context.Context, nc *nats.Conn, js jetstream.
 		return peerRun{}, err
 	}
 	defer func() { _ = p.stop() }()
-	visible, err := waitBentoAcked(ctx, js, durable, last, p)
+	visible, err := waitBentoAcked(ctx, nc, durable, last, p)
 	cpu := m.done(n)
 	if err != nil {
 		return peerRun{}, err
@@ -346,7 +346,7 @@ func (b *Bench) peerE2EPN(ctx context.Context, nc *nats.Conn, js jetstream.JetSt
 	return peerRun{rate: float64(res.records) / visible.Sub(start).Seconds(), rss: rss, cpu: cpu}, err
 }
 
-func (b *Bench) peerE2EBento(ctx context.Context, js jetstream.JetStream, conn driver.Conn, db string) (peerRun, error) {
+func (b *Bench) peerE2EBento(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, conn driver.Conn, db string) (peerRun, error) {
 	if err := purge(ctx, js, peerFees); err != nil {
 		return peerRun{}, err
 	}
@@ -396,7 +396,7 @@ func (b *Bench) peerE2EBento(ctx context.Context, js jetstream.JetStream, conn d
 	if err := res.check(); err != nil {
 		return peerRun{}, err
 	}
-	visible, err := waitBentoAcked(ctx, js, durable, base+uint64(res.records), rp)
+	visible, err := waitBentoAcked(ctx, nc, durable, base+uint64(res.records), rp)
 	cpu := m.done(res.records)
 	if err != nil {
 		return peerRun{}, err
@@ -427,13 +427,25 @@ func (b *Bench) feeBody(dst []byte, n int) ([]byte, int) {
 // every message up to seq. It fails when Bento exits, or when the ack
 // floor has not moved for two minutes (Bento retries a failing insert
 // forever, logging each error).
-func waitBentoAcked(ctx context.Context, js jetstream.JetStream, durable string, seq uint64, p *bentoProcess) (time.Time, error) {
+func waitBentoAcked(ctx context.Context, nc *nats.Conn, durable string, seq uint64, p *bentoProcess) (time.Time, error) {
+	// Bento's consumer is a push consumer, which jetstream.Consumer
+	// refuses to look up; the legacy API reads any.
+	jsc, err := nc.JetStream()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("jetstream: %w", err)
+	}
 	var floor uint64
 	moved := time.Now()
 	for {
-		f, err := ackFloor(ctx, js, peerFees, durable)
-		if err != nil {
-			return time.Time{}, err
+		var f uint64
+		info, err := jsc.ConsumerInfo(peerFees, durable, nats.Context(ctx))
+		switch {
+		case errors.Is(err, nats.ErrConsumerNotFound):
+			// not created yet
+		case err != nil:
+			return time.Time{}, fmt.Errorf("consumer %s: %w", durable, err)
+		default:
+			f = info.AckFloor.Stream
 		}
 		if f >= seq {
 			return time.Now(), nil
