@@ -437,11 +437,13 @@ func waitBentoAcked(ctx context.Context, nc *nats.Conn, durable string, seq uint
 	var floor uint64
 	moved := time.Now()
 	for {
-		var f uint64
-		info, err := jsc.ConsumerInfo(peerFees, durable, nats.Context(ctx))
+		f := floor
+		info, err := jsc.ConsumerInfo(peerFees, durable, nats.MaxWait(10*time.Second))
 		switch {
 		case errors.Is(err, nats.ErrConsumerNotFound):
 			// not created yet
+		case errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+			// a busy server: ask again, the no-progress bound still holds
 		case err != nil:
 			return time.Time{}, fmt.Errorf("consumer %s: %w", durable, err)
 		default:

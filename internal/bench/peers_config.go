@@ -67,8 +67,13 @@ func bentoIngestConfig(natsURL, addr string, fees bool) map[string]any {
 // a durable push consumer of PEER_FEES, and inserts into
 // database.fee_records (made by pnstream's own migrations) through
 // clickhouse-go's database/sql driver, with the recorder's batching policy
-// (BatchSize records, BatchMaxBytes, BatchWait) and its MaxAckPending of
-// four batches. sql_insert's max_in_flight is its default.
+// (BatchSize records, BatchMaxBytes, BatchWait). max_ack_pending is
+// BatchSize: about four of the ~5,500-CDR batches that BatchMaxBytes
+// closes, as the recorder's 4×BatchSize is for its pull consumer. More
+// overflows the 64 MiB that nats.go buffers for Bento's push subscription
+// (measured at 4×BatchSize: "slow consumer, messages dropped", each lost
+// delivery waiting ack_wait for its redelivery). sql_insert's
+// max_in_flight is its default.
 func bentoRecorderConfig(natsURL, durable, clickhouseAddr, database string) map[string]any {
 	rc := recorder.DefaultConfig()
 	conf := bentoBase()
@@ -79,7 +84,7 @@ func bentoRecorderConfig(natsURL, durable, clickhouseAddr, database string) map[
 		"durable":         durable,
 		"deliver":         "all",
 		"ack_wait":        rc.AckWait.String(),
-		"max_ack_pending": 4 * rc.BatchSize,
+		"max_ack_pending": rc.BatchSize,
 	}}
 	conf["output"] = map[string]any{"sql_insert": map[string]any{
 		"driver":        "clickhouse",
@@ -106,12 +111,17 @@ func bentoBase() map[string]any {
 	}
 }
 
+// peerFeeColumns are the raw insert's columns and the two optional ones
+// the recorder also fills; call_in_time_derived and anomalies take their
+// defaults (0, []), which is what the recorder writes for a valid CDR.
+const peerFeeColumns = rawFeeColumns + ", call_duration, area_code"
+
 func feeColumns() []string {
-	return strings.Split(rawFeeColumns, ", ")
+	return strings.Split(peerFeeColumns, ", ")
 }
 
 // feeArg is how Bento's bloblang computes one fee_records column from a
-// CDR, in the order of rawFeeColumns.
+// CDR, in the order of peerFeeColumns.
 type feeArg struct{ column, expr string }
 
 // feeArgs maps each column as pnstream's recorder fills it for a valid
@@ -145,6 +155,8 @@ func feeArgs() []feeArg {
 		{"extend_num", `this.extendNum.or(this.extendNumber).or("")`},
 		{"raw", "content().string()"},
 		{"ingested_at", `now().ts_parse("2006-01-02T15:04:05Z07:00")`},
+		{"call_duration", "this.callDuration.int32().catch(null)"},
+		{"area_code", str("areaCode")},
 	}
 }
 

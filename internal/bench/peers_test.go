@@ -124,14 +124,14 @@ func TestBentoIngestPublishesPnstreamsMessageIDs(t *testing.T) {
 	}
 }
 
-// Bento's recorder fills every column of the fee_records insert the raw
-// limit uses, with the recorder's batching policy.
+// Bento's recorder fills the columns of the raw insert and the optional
+// ones of the corpus' CDRs, with the recorder's batching policy.
 func TestBentoRecorderConfigMatchesTheRecorder(t *testing.T) {
 	conf := reparse(t, bentoRecorderConfig("nats://127.0.0.1:4222", "bento-1", "127.0.0.1:9000", "bench_peers_bento"))
 	rc := recorder.DefaultConfig()
 	in := field(t, conf, "input", "nats_jetstream")
 	if field(t, in, "stream") != peerFees || field(t, in, "subject") != peerFeeSubject || field(t, in, "durable") != "bento-1" ||
-		field(t, in, "deliver") != "all" || field(t, in, "max_ack_pending") != float64(4*rc.BatchSize) {
+		field(t, in, "deliver") != "all" || field(t, in, "max_ack_pending") != float64(rc.BatchSize) {
 		t.Errorf("input = %v", in)
 	}
 	out := field(t, conf, "output", "sql_insert")
@@ -143,8 +143,8 @@ func TestBentoRecorderConfigMatchesTheRecorder(t *testing.T) {
 	for _, c := range field(t, out, "columns").([]any) {
 		cols = append(cols, c.(string))
 	}
-	if !slices.Equal(cols, strings.Split(rawFeeColumns, ", ")) {
-		t.Errorf("columns = %v, want the raw insert's", cols)
+	if !slices.Equal(cols, strings.Split(rawFeeColumns+", call_duration, area_code", ", ")) {
+		t.Errorf("columns = %v, want the raw insert's and call_duration, area_code", cols)
 	}
 	mapping := field(t, out, "args_mapping").(string)
 	if !strings.HasPrefix(mapping, "root = [\n") || !strings.HasSuffix(mapping, "\n]\n") {
