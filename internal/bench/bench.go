@@ -8,7 +8,8 @@
 // Stages: ingest (signed pushes over HTTP into JetStream), recorder
 // (PN_FEES into ClickHouse), mirror (recordings into S3) and e2e (push to
 // visible row), nonces (the shared push nonce store's claims/s, disk and
-// server memory per million nonces). cmd/pnbench is its command; `make bench` runs it.
+// server memory per million nonces), and peers (Bento 1.20.0 on the same
+// workloads, peers.go; `make bench-peers`). cmd/pnbench is its command; `make bench` runs it.
 package bench
 
 import (
@@ -105,7 +106,7 @@ func DefaultConfig() Config {
 
 // RegisterFlags binds the fields to flags on fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.Func("stages", "comma-separated stages to run: "+strings.Join(AllStages, ",")+" (default all)", func(v string) error {
+	fs.Func("stages", "comma-separated stages to run: "+strings.Join(AllStages, ",")+" (default all), or peers (needs -bento)", func(v string) error {
 		c.Stages = strings.Split(v, ",")
 		return nil
 	})
