@@ -230,7 +230,7 @@ func (b *Bench) peerDrainPN(ctx context.Context, nc *nats.Conn, js jetstream.Jet
 	if err != nil {
 		return peerRun{}, err
 	}
-	visible, err := waitAcked(ctx, js, streams.Fees, rec.fees, last, 10*time.Minute)
+	visible, err := waitPeerAcked(ctx, nc, streams.Fees, rec.fees, last, nil)
 	cpu := m.done(n)
 	rss := peakRSS()
 	err = errors.Join(err, rec.stop())
@@ -281,7 +281,7 @@ func (b *Bench) peerDrainBento(ctx context.Context, nc *nats.Conn, js jetstream.
 		return peerRun{}, err
 	}
 	defer func() { _ = p.stop() }()
-	visible, err := waitBentoAcked(ctx, nc, durable, last, p)
+	visible, err := waitPeerAcked(ctx, nc, peerFees, durable, last, p)
 	cpu := m.done(n)
 	if err != nil {
 		return peerRun{}, err
@@ -334,7 +334,7 @@ func (b *Bench) peerE2EPN(ctx context.Context, nc *nats.Conn, js jetstream.JetSt
 	if err := res.check(); err != nil {
 		return peerRun{}, err
 	}
-	visible, err := waitAcked(ctx, js, streams.Fees, rec.fees, base+uint64(res.records), 10*time.Minute)
+	visible, err := waitPeerAcked(ctx, nc, streams.Fees, rec.fees, base+uint64(res.records), nil)
 	cpu := m.done(res.records)
 	if err != nil {
 		return peerRun{}, err
@@ -396,7 +396,7 @@ func (b *Bench) peerE2EBento(ctx context.Context, nc *nats.Conn, js jetstream.Je
 	if err := res.check(); err != nil {
 		return peerRun{}, err
 	}
-	visible, err := waitBentoAcked(ctx, nc, durable, base+uint64(res.records), rp)
+	visible, err := waitPeerAcked(ctx, nc, peerFees, durable, base+uint64(res.records), rp)
 	cpu := m.done(res.records)
 	if err != nil {
 		return peerRun{}, err
@@ -423,11 +423,13 @@ func (b *Bench) feeBody(dst []byte, n int) ([]byte, int) {
 	return b.corpus.feePush(dst, n*per, per), per
 }
 
-// waitBentoAcked waits until Bento's durable consumer of PEER_FEES acked
-// every message up to seq. It fails when Bento exits, or when the ack
-// floor has not moved for two minutes (Bento retries a failing insert
-// forever, logging each error).
-func waitBentoAcked(ctx context.Context, nc *nats.Conn, durable string, seq uint64, p *bentoProcess) (time.Time, error) {
+// waitPeerAcked waits until the durable consumer of stream acked every
+// message up to seq. A busy server's slow answer is asked again (the
+// shared waitAcked gives up at the first); it fails when the consumer's
+// Bento process (p, nil for pnstream) exits, or when the ack floor has not
+// moved for two minutes (Bento retries a failing insert forever, logging
+// each error).
+func waitPeerAcked(ctx context.Context, nc *nats.Conn, stream, durable string, seq uint64, p *bentoProcess) (time.Time, error) {
 	// Bento's consumer is a push consumer, which jetstream.Consumer
 	// refuses to look up; the legacy API reads any.
 	jsc, err := nc.JetStream()
@@ -438,7 +440,7 @@ func waitBentoAcked(ctx context.Context, nc *nats.Conn, durable string, seq uint
 	moved := time.Now()
 	for {
 		f := floor
-		info, err := jsc.ConsumerInfo(peerFees, durable, nats.MaxWait(10*time.Second))
+		info, err := jsc.ConsumerInfo(stream, durable, nats.MaxWait(10*time.Second))
 		switch {
 		case errors.Is(err, nats.ErrConsumerNotFound):
 			// not created yet
@@ -455,11 +457,17 @@ func waitBentoAcked(ctx context.Context, nc *nats.Conn, durable string, seq uint
 		if f != floor {
 			floor, moved = f, time.Now()
 		}
-		if err := p.exited(); err != nil {
-			return time.Time{}, err
+		if p != nil {
+			if err := p.exited(); err != nil {
+				return time.Time{}, err
+			}
 		}
 		if time.Since(moved) > 2*time.Minute {
-			return time.Time{}, fmt.Errorf("bento acked up to %d of %d and made no progress for 2 minutes; its log: %s", floor, seq, p.tail())
+			log := ""
+			if p != nil {
+				log = "; its log: " + p.tail()
+			}
+			return time.Time{}, fmt.Errorf("consumer %s acked up to %d of %d and made no progress for 2 minutes%s", durable, floor, seq, log)
 		}
 		if err := ctx.Err(); err != nil {
 			return time.Time{}, err
