@@ -42,7 +42,7 @@ VERSITYGW_VERSION ?= v1.8.0
 IMAGE ?= pnstream:dev
 DOCKER ?= docker
 
-.PHONY: help deps build lint test test-chaos fuzz run clean image test-clickhouse-cluster bench
+.PHONY: help deps build lint test test-chaos fuzz run clean image test-clickhouse-cluster bench bench-peers
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_\/.-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -140,6 +140,17 @@ BENCH_FLAGS ?=
 
 bench: deps bin/nats-server ## measure every stage against its raw limit in one run (docs/PERFORMANCE.md); BENCH_FLAGS passes flags
 	$(GO) run ./cmd/pnbench -nats-server bin/nats-server $(BENCH_FLAGS)
+
+# Bento 1.20.0 (MIT) for the peers stage, built from a module of its own
+# (internal/bench/peers/bento, pinned by its go.sum) with only the
+# components the stage runs, so that pnstream's go.mod stays free of
+# Bento's dependencies. A file target: rebuilt when that module changes.
+BENTO_MODULE := internal/bench/peers/bento
+bin/bento: $(BENTO_MODULE)/go.mod $(BENTO_MODULE)/go.sum $(BENTO_MODULE)/main.go ## build Bento 1.20.0 for bench-peers (a few minutes the first time)
+	cd $(BENTO_MODULE) && $(GO) build -o $(CURDIR)/$@ .
+
+bench-peers: deps bin/nats-server bin/bento ## pnstream beside Bento 1.20.0 on the same workloads, servers and run (docs/PERFORMANCE.md); BENCH_FLAGS passes flags
+	$(GO) run ./cmd/pnbench -nats-server bin/nats-server -bento bin/bento -stages peers $(BENCH_FLAGS)
 
 clean: ## remove bin/ and the local run's data in .local/
 	rm -rf bin .local

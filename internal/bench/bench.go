@@ -46,35 +46,17 @@ var AllStages = []string{StageIngest, StageRecorder, StageMirror, StageE2E, Stag
 // stageFunc runs one repetition of a stage and adds its rows to rep.
 type stageFunc func(b *Bench, ctx context.Context, rep *Report) error
 
-// registered are the stages implemented in files of their own (peers),
-// which add themselves from an init function with registerStage.
-var registered = map[string]stageFunc{}
-
-// registerStage makes stage name, one of AllStages, run f; inDefault says
-// whether `make bench` runs it without -stages.
-func registerStage(name string, f stageFunc, inDefault bool) {
-	registered[name] = f
-	if inDefault {
-		defaultStages = append(defaultStages, name)
-	}
-}
-
-// defaultStages are the stages run without -stages: every built-in one,
-// and the registered ones that ask to be.
+// defaultStages are the stages run without -stages: all but peers, which
+// needs a Bento binary (-bento; `make bench-peers` builds it).
 var defaultStages = []string{StageIngest, StageRecorder, StageMirror, StageE2E, StageNonces, StageCalls}
 
-// builtIn are the stages implemented in this package's own files.
-func (b *Bench) builtIn() map[string]stageFunc {
+// stages maps each stage to what runs one repetition of it.
+func (b *Bench) stages() map[string]stageFunc {
 	return map[string]stageFunc{
 		StageIngest: (*Bench).runIngest, StageRecorder: (*Bench).runRecorder, StageMirror: (*Bench).runMirror,
 		StageE2E: (*Bench).runE2E, StageNonces: (*Bench).runNonces, StageCalls: (*Bench).runCalls,
+		StagePeers: (*Bench).runPeers,
 	}
-}
-
-// implemented reports whether stage s can run in this build.
-func implemented(s string) bool {
-	_, ok := registered[s]
-	return ok || s != StagePeers
 }
 
 // Config of a benchmark run.
@@ -123,6 +105,8 @@ type Config struct {
 	// CallsRawCalls is how many calls the calls stage's raw model sends
 	// through the bare tools.
 	CallsRawCalls int
+	// Bento is the Bento binary the peers stage runs (bin/bento).
+	Bento string
 }
 
 // DefaultConfig returns the settings `make bench` uses.
@@ -168,6 +152,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ProfileDir, "profile-dir", c.ProfileDir, "write a CPU profile of each timed measurement into this directory")
 	fs.Int64Var(&c.CallsRecordingBytes, "calls-recording-bytes", c.CallsRecordingBytes, "size of each recording of the calls stage (0: the recorded part of the call as an 8 kHz 16-bit mono WAV)")
 	fs.IntVar(&c.CallsRawCalls, "calls-raw", c.CallsRawCalls, "calls sent through the bare tools for the calls stage's raw model")
+	fs.StringVar(&c.Bento, "bento", c.Bento, "Bento binary for -stages peers (`make bench-peers` builds bin/bento)")
 }
 
 // Validate reports every problem of c.
@@ -176,9 +161,10 @@ func (c Config) Validate() error {
 	for _, s := range c.Stages {
 		if !slices.Contains(AllStages, s) {
 			errs = append(errs, fmt.Errorf("stage %q: want one of %s", s, strings.Join(AllStages, ", ")))
-		} else if !implemented(s) {
-			errs = append(errs, fmt.Errorf("stage %q: not in this build", s))
 		}
+	}
+	if slices.Contains(c.Stages, StagePeers) && c.Bento == "" {
+		errs = append(errs, errors.New("stage peers needs -bento, the Bento binary (`make bench-peers` builds bin/bento)"))
 	}
 	if c.Repeat < 1 || c.Repeat > 20 {
 		errs = append(errs, fmt.Errorf("repeat %d: want 1 to 20", c.Repeat))
@@ -264,10 +250,7 @@ func Run(ctx context.Context, cfg Config, progress func(format string, args ...a
 	if slices.Contains(cfg.Stages, StageCalls) {
 		rep.Settings += "; calls: " + callsSettings(cfg)
 	}
-	stages := b.builtIn()
-	for name, f := range registered {
-		stages[name] = f
-	}
+	stages := b.stages()
 	for i := range cfg.Repeat {
 		for _, s := range AllStages {
 			if !slices.Contains(cfg.Stages, s) {

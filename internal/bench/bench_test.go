@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -171,22 +170,17 @@ func TestCallsStageStoresEveryCallOnce(t *testing.T) {
 	}
 }
 
-func TestPeersPlugsInByRegistering(t *testing.T) {
-	saved, savedDefault := maps.Clone(registered), slices.Clone(defaultStages)
-	t.Cleanup(func() { registered, defaultStages = saved, savedDefault })
+func TestPeersNeedBentoAndAreNotDefault(t *testing.T) {
 	c := DefaultConfig()
 	if slices.Contains(c.Stages, StagePeers) {
-		t.Errorf("default stages %v run peers, which is not built in", c.Stages)
+		t.Errorf("default stages %v run peers, which needs a Bento binary", c.Stages)
 	}
 	c.Stages = []string{StageCalls, StagePeers}
-	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `stage "peers": not in this build`) {
-		t.Errorf("Validate before peers registered = %v", err)
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "stage peers needs -bento") {
+		t.Errorf("Validate of peers without -bento = %v", err)
 	}
-	registerStage(StagePeers, func(*Bench, context.Context, *Report) error { return nil }, true)
+	c.Bento = "bin/bento"
 	if err := c.Validate(); err != nil {
-		t.Errorf("Validate once peers registered: %v", err)
-	}
-	if !slices.Contains(DefaultConfig().Stages, StagePeers) {
-		t.Error("a stage registered into the defaults is not in DefaultConfig().Stages")
+		t.Errorf("Validate of peers with -bento: %v", err)
 	}
 }

@@ -1,0 +1,175 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/recorder"
+)
+
+// reparse renders conf as `bento -c` reads it and parses it back.
+func reparse(t *testing.T, conf map[string]any) map[string]any {
+	t.Helper()
+	data, err := bentoYAML(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := yaml.Unmarshal(data, &back); err != nil {
+		t.Fatalf("generated YAML does not parse: %v\n%s", err, data)
+	}
+	return back
+}
+
+// field walks a parsed config along keys.
+func field(t *testing.T, conf any, keys ...string) any {
+	t.Helper()
+	for _, k := range keys {
+		m, ok := conf.(map[string]any)
+		if !ok {
+			t.Fatalf("%s: not an object in %v", k, conf)
+		}
+		if conf, ok = m[k]; !ok {
+			t.Fatalf("no %s in %v", k, m)
+		}
+	}
+	return conf
+}
+
+var interpolation = regexp.MustCompile(`\$\{! json\("([A-Za-z.]+)"\) \}`)
+
+// interpolate does what Bento's ${! json("a.b") } does on msg, the only
+// interpolation the configs use.
+func interpolate(t *testing.T, tmpl string, msg []byte) string {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal(msg, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return interpolation.ReplaceAllStringFunc(tmpl, func(m string) string {
+		var v any = doc
+		for _, k := range strings.Split(interpolation.FindStringSubmatch(m)[1], ".") {
+			v = v.(map[string]any)[k]
+		}
+		s, ok := v.(string)
+		if !ok {
+			t.Fatalf("%s is %T in %s", m, v, msg)
+		}
+		return s
+	})
+}
+
+// Bento publishes what pnstream publishes, under the same Nats-Msg-Id, so
+// that JetStream's deduplication does the same work for both.
+func TestBentoIngestPublishesPnstreamsMessageIDs(t *testing.T) {
+	c, err := newCorpus()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fees := reparse(t, bentoIngestConfig("nats://127.0.0.1:4222", "127.0.0.1:1234", true))
+	if got := field(t, fees, "input", "http_server", "path"); got != peerFeePath {
+		t.Errorf("fee path = %v", got)
+	}
+	if got := field(t, fees, "input", "http_server", "address"); got != "127.0.0.1:1234" {
+		t.Errorf("address = %v", got)
+	}
+	procs := field(t, fees, "pipeline", "processors").([]any)
+	if len(procs) != 2 || field(t, procs[0], "mapping") != "root = this.feeLst" || field(t, procs[1], "unarchive", "format") != "json_array" {
+		t.Errorf("fee processors = %v, want the feeLst array split into one message per CDR", procs)
+	}
+	if got := field(t, fees, "output", "nats_jetstream", "subject"); got != peerFeeSubject {
+		t.Errorf("fee subject = %v", got)
+	}
+	feeID := field(t, fees, "output", "nats_jetstream", "headers", "Nats-Msg-Id").(string)
+	push, err := privatenumber.DecodePush(c.feePush(nil, 0, 3), privatenumber.FeePush)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range push.Fees {
+		if got, want := interpolate(t, feeID, push.Fees[i].Raw), push.Fees[i].MsgID(); got != want {
+			t.Errorf("Bento's fee id %q, pnstream's %q", got, want)
+		}
+	}
+
+	events := reparse(t, bentoIngestConfig("nats://127.0.0.1:4222", "127.0.0.1:1234", false))
+	if _, ok := events["pipeline"]; ok {
+		t.Error("an event push is published whole, without processors")
+	}
+	subject := field(t, events, "output", "nats_jetstream", "subject").(string)
+	eventID := field(t, events, "output", "nats_jetstream", "headers", "Nats-Msg-Id").(string)
+	for i := range 12 { // every event type of a call and then some
+		body := c.event(nil, i)
+		p, err := privatenumber.DecodePush(body, privatenumber.EventPush)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := interpolate(t, eventID, body), p.Event.MsgID(); got != want {
+			t.Errorf("Bento's event id %q, pnstream's %q", got, want)
+		}
+		if got, want := interpolate(t, subject, body), peerEventPrefix+p.Event.EventType; got != want {
+			t.Errorf("Bento's event subject %q, want %q", got, want)
+		}
+	}
+	for _, conf := range []map[string]any{fees, events} {
+		if field(t, conf, "http", "enabled") != false || field(t, conf, "output", "nats_jetstream", "urls").([]any)[0] != "nats://127.0.0.1:4222" {
+			t.Errorf("config %v", conf)
+		}
+	}
+}
+
+// Bento's recorder fills the columns of the raw insert and the optional
+// ones of the corpus' CDRs, with the recorder's batching policy.
+func TestBentoRecorderConfigMatchesTheRecorder(t *testing.T) {
+	conf := reparse(t, bentoRecorderConfig("nats://127.0.0.1:4222", "bento-1", "127.0.0.1:9000", "bench_peers_bento"))
+	rc := recorder.DefaultConfig()
+	in := field(t, conf, "input", "nats_jetstream")
+	if field(t, in, "stream") != peerFees || field(t, in, "subject") != peerFeeSubject || field(t, in, "durable") != "bento-1" ||
+		field(t, in, "deliver") != "all" || field(t, in, "max_ack_pending") != float64(rc.BatchSize) {
+		t.Errorf("input = %v", in)
+	}
+	out := field(t, conf, "output", "sql_insert")
+	if field(t, out, "driver") != "clickhouse" || field(t, out, "table") != "fee_records" ||
+		!strings.HasPrefix(field(t, out, "dsn").(string), "clickhouse://127.0.0.1:9000/bench_peers_bento?") {
+		t.Errorf("output = %v", out)
+	}
+	var cols []string
+	for _, c := range field(t, out, "columns").([]any) {
+		cols = append(cols, c.(string))
+	}
+	if !slices.Equal(cols, strings.Split(rawFeeColumns+", call_duration, area_code", ", ")) {
+		t.Errorf("columns = %v, want the raw insert's and call_duration, area_code", cols)
+	}
+	mapping := field(t, out, "args_mapping").(string)
+	if !strings.HasPrefix(mapping, "root = [\n") || !strings.HasSuffix(mapping, "\n]\n") {
+		t.Errorf("args_mapping is not one array:\n%s", mapping)
+	}
+	if args := strings.Split(strings.TrimSuffix(strings.TrimPrefix(mapping, "root = [\n"), "\n]\n"), ",\n"); len(args) != len(cols) {
+		t.Errorf("args_mapping has %d elements for %d columns:\n%s", len(args), len(cols), mapping)
+	}
+	for i, a := range feeArgs() {
+		if a.column != cols[i] {
+			t.Errorf("argument %d computes %s, column %d is %s", i, a.column, i, cols[i])
+		}
+	}
+	batching := field(t, out, "batching")
+	if field(t, batching, "count") != float64(rc.BatchSize) || field(t, batching, "byte_size") != float64(rc.BatchMaxBytes) ||
+		field(t, batching, "period") != rc.BatchWait.String() {
+		t.Errorf("batching = %v, want the recorder's %d records, %d bytes, %s", batching, rc.BatchSize, rc.BatchMaxBytes, rc.BatchWait)
+	}
+}
+
+func TestPeersStageRefusesAMissingBento(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Stages, cfg.Bento = []string{StagePeers}, t.TempDir()+"/missing"
+	b := &Bench{cfg: cfg}
+	if err := b.runPeers(context.Background(), &Report{}); err == nil || !strings.Contains(err.Error(), "make bin/bento") {
+		t.Errorf("peers with a missing binary: %v", err)
+	}
+}
