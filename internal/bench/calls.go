@@ -248,8 +248,14 @@ func (r *callsRig) waitStored(ctx context.Context, timeout time.Duration) (time.
 		}
 		last[i] = seq
 	}
-	// The recorder publishes a CDR's recording job before it acks the CDR.
-	at, err := waitEmpty(ctx, r.js, streams.Recordings, timeout)
+	// A recorded CDR is its own recording job: the mirror's consumer on
+	// pn.fees.recorded must have acked every one (after its object and row).
+	at, err := waitDrained(ctx, r.js, streams.Fees, r.mirror.cfg.Consumer+"-fees", timeout)
+	if err != nil {
+		return at, last, err
+	}
+	// Jobs on PN_RECORDINGS (none in this stage: older recorders, backfills).
+	at, err = waitEmpty(ctx, r.js, streams.Recordings, timeout)
 	return at, last, err
 }
 

@@ -89,6 +89,29 @@ func watchAcks(ctx context.Context, js jetstream.JetStream, stream, consumer str
 	}
 }
 
+// waitDrained waits until the durable consumer has nothing left to deliver
+// and nothing waiting for an ack, at most timeout, and returns when it saw
+// that. It suits a filtered consumer, whose ack floor need not reach the
+// stream's last sequence.
+func waitDrained(ctx context.Context, js jetstream.JetStream, stream, consumer string, timeout time.Duration) (time.Time, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := js.Consumer(ctx, stream, consumer)
+		if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return time.Time{}, fmt.Errorf("consumer %s: %w", consumer, err)
+		}
+		if err == nil {
+			if info := c.CachedInfo(); info.NumPending == 0 && info.NumAckPending == 0 {
+				return time.Now(), nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, fmt.Errorf("consumer %s not drained after %s", consumer, timeout)
+		}
+		time.Sleep(pollInterval)
+	}
+}
+
 // waitEmpty waits until the work-queue stream holds no message (every job
 // acked), at most timeout, and returns when it saw that.
 func waitEmpty(ctx context.Context, js jetstream.JetStream, stream string, timeout time.Duration) (time.Time, error) {
