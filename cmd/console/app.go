@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/pnstream/pnstream/internal/archive"
 	"github.com/pnstream/pnstream/internal/audit"
 	"github.com/pnstream/pnstream/internal/console"
 	"github.com/pnstream/pnstream/internal/daemon"
@@ -21,19 +22,19 @@ type config struct {
 	log       daemon.LogConfig
 	console   console.Config
 	warehouse warehouse.Config
-	s3        console.S3Config
+	s3        archive.Connection
 	pii       pii.Config
 }
 
 // parseConfig reads the flags of args and their PN_* variables into the
 // defaults and validates the result. -help returns flag.ErrHelp.
 func parseConfig(args []string) (config, error) {
-	cfg := config{console: console.DefaultConfig(), warehouse: warehouse.DefaultConfig(), s3: console.DefaultS3Config(), pii: pii.DefaultConfig()}
+	cfg := config{console: console.DefaultConfig(), warehouse: warehouse.DefaultConfig(), s3: archive.DefaultConnection(), pii: pii.DefaultConfig()}
 	fs := flag.NewFlagSet("console", flag.ContinueOnError)
 	cfg.log.RegisterFlags(fs)
 	cfg.console.RegisterFlags(fs)
 	cfg.warehouse.RegisterFlags(fs)
-	cfg.s3.RegisterFlags(fs)
+	cfg.s3.RegisterFlags(fs, "S3 endpoint host:port of the recording archive (required)")
 	cfg.pii.RegisterFlags(fs)
 	if err := daemon.Parse(fs, args); err != nil {
 		return cfg, err
@@ -61,7 +62,7 @@ func (a *app) Run(ctx context.Context) error {
 		return err
 	}
 	defer func() { _ = wh.Close() }()
-	s3, err := console.NewS3Client(a.cfg.s3)
+	s3, err := a.cfg.s3.NewClient()
 	if err != nil {
 		return err
 	}

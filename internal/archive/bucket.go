@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/encrypt"
 )
 
@@ -48,27 +47,9 @@ type Bucket struct {
 // NewBucket returns the archive bucket of cfg. It does no I/O but reading
 // cfg.CAFile.
 func NewBucket(cfg Config) (*Bucket, error) {
-	tlsConfig, err := cfg.tlsConfig()
+	client, err := cfg.NewClient()
 	if err != nil {
 		return nil, err
-	}
-	var transport http.RoundTripper // nil: minio-go's default
-	if tlsConfig != nil {
-		tr, err := minio.DefaultTransport(true)
-		if err != nil {
-			return nil, fmt.Errorf("s3 transport: %w", err)
-		}
-		tr.TLSClientConfig = tlsConfig
-		transport = tr
-	}
-	client, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds:     credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
-		Secure:    !cfg.Insecure,
-		Region:    cfg.Region,
-		Transport: transport,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("s3 client: %w", err)
 	}
 	return &Bucket{client: client, cfg: cfg}, nil
 }

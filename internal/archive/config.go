@@ -1,16 +1,12 @@
 package archive
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
 	"time"
-
-	"github.com/minio/minio-go/v7/pkg/s3utils"
 )
 
 // DefaultRecordingHosts are the platform's storage domains as far as the
@@ -20,23 +16,10 @@ const DefaultRecordingHosts = ".huawei.com,.huaweicloud.com,.myhuaweicloud.com"
 
 // Config of the recording archive: the S3 bucket and the mirror workers.
 type Config struct {
-	// Endpoint of S3 as host:port; empty disables the mirror (jobs wait in
-	// PN_RECORDINGS). PN_S3_ENDPOINT.
-	Endpoint string
-	// Bucket, created when missing. PN_S3_BUCKET, default pn-recordings.
-	Bucket string
-	// AccessKey and SecretKey of S3. PN_S3_ACCESS_KEY, PN_S3_SECRET_KEY
-	// (never logged).
-	AccessKey, SecretKey string
-	// Region of the bucket. PN_S3_REGION, default us-east-1.
-	Region string
-	// Insecure speaks plain HTTP to S3, for a gateway on localhost; TLS,
-	// when used, is always verified. PN_S3_INSECURE, default false.
-	Insecure bool
-	// CAFile is a PEM file of the CAs of the S3 endpoint's certificate, for
-	// an S3 behind a private CA (PN_S3_CA_FILE, default empty: the system
-	// roots). The certificate is verified either way.
-	CAFile string
+	// Connection is the bucket and how to reach it; an empty Endpoint
+	// disables the mirror (jobs wait in PN_RECORDINGS and on
+	// pn.fees.recorded).
+	Connection
 	// ProbeInterval is how often the recorder checks that S3 answers (a
 	// HEAD of the bucket), exported as pn_archive_s3_up, so an unreachable
 	// S3 shows within minutes (PN_S3_PROBE_INTERVAL, default 30s).
@@ -96,8 +79,7 @@ type Config struct {
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{
-		Bucket:           "pn-recordings",
-		Region:           "us-east-1",
+		Connection:       DefaultConnection(),
 		ProbeInterval:    30 * time.Second,
 		ProbeTimeout:     10 * time.Second,
 		Hosts:            DefaultRecordingHosts,
@@ -116,13 +98,7 @@ func DefaultConfig() Config {
 
 // RegisterFlags binds the fields to flags on fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Endpoint, "s3-endpoint", c.Endpoint, "S3 endpoint host:port; empty disables the recording mirror")
-	fs.StringVar(&c.Bucket, "s3-bucket", c.Bucket, "S3 bucket of the recording archive")
-	fs.StringVar(&c.AccessKey, "s3-access-key", c.AccessKey, "S3 access key")
-	fs.StringVar(&c.SecretKey, "s3-secret-key", c.SecretKey, "S3 secret key (never logged)")
-	fs.StringVar(&c.Region, "s3-region", c.Region, "S3 region")
-	fs.BoolVar(&c.Insecure, "s3-insecure", c.Insecure, "plain HTTP to S3 (a local gateway)")
-	fs.StringVar(&c.CAFile, "s3-ca-file", c.CAFile, "PEM file of the CAs of S3's certificate (default: the system roots)")
+	c.Connection.RegisterFlags(fs, "S3 endpoint host:port; empty disables the recording mirror")
 	fs.DurationVar(&c.ProbeInterval, "s3-probe-interval", c.ProbeInterval, "how often the recorder checks that S3 answers (pn_archive_s3_up)")
 	fs.DurationVar(&c.ProbeTimeout, "s3-probe-timeout", c.ProbeTimeout, "time limit of one S3 check")
 	fs.StringVar(&c.LockMode, "s3-lock-mode", c.LockMode, "object-lock retention mode: GOVERNANCE or COMPLIANCE (empty: none)")
@@ -149,20 +125,7 @@ func (c Config) Enabled() bool { return c.Endpoint != "" }
 // Validate reports every problem of c.
 func (c Config) Validate() error {
 	var errs []error
-	if c.Enabled() {
-		if c.Bucket == "" || s3utils.CheckValidBucketNameStrict(c.Bucket) != nil {
-			errs = append(errs, fmt.Errorf("s3 bucket %q is not a valid bucket name", c.Bucket))
-		}
-		if c.AccessKey == "" || c.SecretKey == "" {
-			errs = append(errs, errors.New("s3 access key and secret key are required (PN_S3_ACCESS_KEY, PN_S3_SECRET_KEY)"))
-		}
-	}
-	if c.CAFile != "" && c.Insecure {
-		errs = append(errs, errors.New("s3 ca file with s3 insecure: plain HTTP has no certificate to verify"))
-	}
-	if _, err := c.tlsConfig(); err != nil {
-		errs = append(errs, err)
-	}
+	errs = append(errs, c.Connection.problems(c.Enabled())...)
 	if c.ProbeInterval <= 0 || c.ProbeTimeout <= 0 || c.ProbeTimeout > c.ProbeInterval {
 		errs = append(errs, fmt.Errorf("s3 probe interval %v and timeout %v: want positive, timeout <= interval", c.ProbeInterval, c.ProbeTimeout))
 	}
@@ -196,29 +159,9 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// tlsConfig returns the TLS client configuration of the S3 endpoint: nil
-// (minio-go's own, on the system roots) without CAFile. It reads CAFile, so
-// Validate reports a missing or malformed file at start-up.
-func (c Config) tlsConfig() (*tls.Config, error) {
-	if c.CAFile == "" {
-		return nil, nil
-	}
-	pem, err := os.ReadFile(c.CAFile)
-	if err != nil {
-		return nil, fmt.Errorf("s3 ca file: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("s3 ca file %s: no PEM certificate in it", c.CAFile)
-	}
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
-}
-
 // Redacted returns a copy of c safe to log.
 func (c Config) Redacted() Config {
-	if c.SecretKey != "" {
-		c.SecretKey = "[redacted]"
-	}
+	c.Connection = c.Connection.Redacted()
 	return c
 }
 
