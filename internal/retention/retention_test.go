@@ -85,21 +85,7 @@ func sum(b []byte) string {
 
 func (f *fixture) strings(t *testing.T, q string) []string {
 	t.Helper()
-	rows, err := f.w.Conn().Query(t.Context(), q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(slices.Values(warehousetest.Strings(t, f.w, q)))
 }
 
 func (f *fixture) objects(t *testing.T) []string {

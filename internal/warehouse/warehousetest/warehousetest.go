@@ -32,3 +32,26 @@ func Open(t testing.TB, ch *testenv.ClickHouseServer) (*warehouse.Warehouse, str
 	}
 	return w, cfg.Database
 }
+
+// Strings returns the single String column of query's rows, in the order
+// the query gives them, and ends the test on any error.
+func Strings(t testing.TB, w *warehouse.Warehouse, query string, args ...any) []string {
+	t.Helper()
+	rows, err := w.Conn().Query(t.Context(), query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
