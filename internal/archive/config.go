@@ -51,9 +51,13 @@ type Config struct {
 	DownloadTimeout time.Duration
 	// SpoolDir holds downloads while they are hashed and uploaded; it needs
 	// Concurrency x MaxBytes free at worst. Downloads of at most 4 MiB (by
-	// Content-Length) are held in memory instead, 16 MiB at most per
-	// Mirror. PN_RECORDING_SPOOL_DIR, default the system temp dir.
+	// Content-Length) are held in memory instead, within MemorySpool.
+	// PN_RECORDING_SPOOL_DIR, default the system temp dir.
 	SpoolDir string
+	// MemorySpool is the memory all workers of a Mirror may hold for small
+	// downloads at once; 0 spools every download to SpoolDir.
+	// PN_RECORDING_MEMORY_SPOOL, default 16 MiB.
+	MemorySpool int64
 	// Concurrency is the number of mirror workers. PN_RECORDING_CONCURRENCY, default 4.
 	Concurrency int
 	// RetryInitial and RetryMax bound the backoff between attempts; attempts
@@ -86,6 +90,7 @@ func DefaultConfig() Config {
 		MaxBytes:         1 << 30,
 		DownloadTimeout:  10 * time.Minute,
 		SpoolDir:         os.TempDir(),
+		MemorySpool:      memSpoolBudget,
 		Concurrency:      4,
 		RetryInitial:     10 * time.Second,
 		RetryMax:         15 * time.Minute,
@@ -110,6 +115,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxBytes, "recording-max-bytes", c.MaxBytes, "largest recording accepted")
 	fs.DurationVar(&c.DownloadTimeout, "recording-download-timeout", c.DownloadTimeout, "time limit of one download")
 	fs.StringVar(&c.SpoolDir, "recording-spool-dir", c.SpoolDir, "directory for downloads in flight")
+	fs.Int64Var(&c.MemorySpool, "recording-memory-spool", c.MemorySpool, "bytes all mirror workers may hold in memory for downloads of up to 4 MiB; 0 spools every download to the spool dir")
 	fs.IntVar(&c.Concurrency, "recording-concurrency", c.Concurrency, "mirror workers")
 	fs.DurationVar(&c.RetryInitial, "recording-retry-initial", c.RetryInitial, "first backoff of a failed mirror attempt")
 	fs.DurationVar(&c.RetryMax, "recording-retry-max", c.RetryMax, "longest backoff of a failed mirror attempt")
@@ -152,6 +158,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxPending < 2*c.Concurrency {
 		errs = append(errs, fmt.Errorf("recording max pending %d: want at least twice the concurrency", c.MaxPending))
+	}
+	if c.MemorySpool < 0 {
+		errs = append(errs, fmt.Errorf("recording memory spool %d: want 0 or more", c.MemorySpool))
 	}
 	if c.Consumer == "" {
 		errs = append(errs, errors.New("recording consumer name is empty"))

@@ -86,10 +86,12 @@ func NewMirror(cfg Config, deps Deps) *Mirror {
 	if now == nil {
 		now = time.Now
 	}
+	fetcher := NewFetcher(cfg.Policy(), cfg.MaxBytes, cfg.DownloadTimeout)
+	fetcher.spool = newMemSpool(min(memSpoolMax, cfg.MemorySpool), cfg.MemorySpool)
 	return &Mirror{
 		cfg:     cfg,
 		deps:    deps,
-		fetcher: NewFetcher(cfg.Policy(), cfg.MaxBytes, cfg.DownloadTimeout),
+		fetcher: fetcher,
 		log:     deps.Logger.Named("archive"),
 		metrics: newMetrics(deps.Registry),
 		now:     now,

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/pnstream/pnstream/internal/retry"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 )
 
 // A download in flight has no name in the spool directory, only an open
@@ -182,5 +184,22 @@ func TestSweepSpoolRemovesLeftovers(t *testing.T) {
 	}
 	if len(left) != 1 || left[0].Name() != "keep.txt" {
 		t.Errorf("left %v, want only keep.txt", left)
+	}
+}
+
+// PN_RECORDING_MEMORY_SPOOL=0 sends every download to disk; the default
+// holds a small one in memory.
+func TestMemorySpoolSetting(t *testing.T) {
+	for _, budget := range []int64{0, DefaultConfig().MemorySpool} {
+		cfg := DefaultConfig()
+		cfg.MemorySpool = budget
+		m := NewMirror(cfg, Deps{Logger: zap.NewNop(), Registry: prometheus.NewRegistry()})
+		b, inMemory := m.fetcher.spool.get(200_000)
+		if inMemory != (budget > 0) {
+			t.Errorf("memory spool %d: a 200 KB download held in memory = %t", budget, inMemory)
+		}
+		if inMemory {
+			m.fetcher.spool.put(b)
+		}
 	}
 }

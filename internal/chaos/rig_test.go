@@ -359,6 +359,9 @@ func (r *rig) newRecorder(name, adminAddr, spool string) *localserver.Program {
 			"PN_RECORDING_HOSTS=127.0.0.1",
 			"PN_RECORDING_ALLOW_PRIVATE=true",
 			"PN_RECORDING_SPOOL_DIR="+spool,
+			// Every download on disk: the mid-upload kill waits for an
+			// open spool file, and no spool file may be left behind.
+			"PN_RECORDING_MEMORY_SPOOL=0",
 			"PN_RECORDING_RETRY_INITIAL=500ms",
 			"PN_RECORDING_RETRY_MAX=3s",
 			"PN_RECORDING_ACK_WAIT=6s",
