@@ -12,6 +12,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/s3utils"
+	"github.com/pnstream/pnstream/internal/redact"
 )
 
 // Connection is the archive's bucket and how to reach it: the PN_S3_*
@@ -46,17 +47,11 @@ func (c *Connection) RegisterFlags(fs *flag.FlagSet, endpointUsage string) {
 	fs.StringVar(&c.Endpoint, "s3-endpoint", c.Endpoint, endpointUsage)
 	fs.StringVar(&c.Bucket, "s3-bucket", c.Bucket, "S3 bucket of the recording archive")
 	fs.StringVar(&c.AccessKey, "s3-access-key", c.AccessKey, "S3 access key")
-	fs.Var((*secretValue)(&c.SecretKey), "s3-secret-key", "S3 secret key (never logged)")
+	fs.Var((*redact.Secret)(&c.SecretKey), "s3-secret-key", "S3 secret key (never logged)")
 	fs.StringVar(&c.Region, "s3-region", c.Region, "S3 region")
 	fs.BoolVar(&c.Insecure, "s3-insecure", c.Insecure, "plain HTTP to S3 (a local gateway)")
 	fs.StringVar(&c.CAFile, "s3-ca-file", c.CAFile, "PEM file of the CAs of S3's certificate (default: the system roots)")
 }
-
-// secretValue is a flag.Value that never shows its value in --help.
-type secretValue string
-
-func (s *secretValue) Set(v string) error { *s = secretValue(v); return nil }
-func (s *secretValue) String() string     { return "" }
 
 // Validate reports every problem of a connection that must be usable.
 func (c Connection) Validate() error {

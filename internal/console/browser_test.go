@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"github.com/pnstream/pnstream/internal/audit"
 	"github.com/pnstream/pnstream/internal/casefile"
 	"github.com/pnstream/pnstream/internal/console"
+	"github.com/pnstream/pnstream/internal/testenv"
 )
 
 // newBrowser starts headless Debian chromium with a fresh profile, closed
@@ -83,19 +85,12 @@ func (s *session) open(path, sel string) {
 	run(s, chromedp.Evaluate[string](`location.href = `+jsonArgs(s.t, target)))
 	// The page's script context changes while it navigates: an evaluation
 	// may fail then, and is tried again.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testenv.Eventually(s.t, 30*time.Second, func() (bool, string) {
 		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+		defer cancel()
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`location.href === `+jsonArgs(s.t, target)+` && document.readyState === 'complete' && document.querySelector(`+jsonArgs(s.t, sel)+`) !== null`))
-		cancel()
-		if err == nil && ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("%s did not load: %v", path, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err == nil && ok, fmt.Sprintf("%s loaded and showing %s: %t (%v)", path, sel, ok, err)
+	})
 	s.do(chromedp.WaitVisible(sel))
 }
 

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/pnstream/pnstream/internal/redact"
 )
 
 // Roles of the console. An officer can do everything a viewer can; an
@@ -79,21 +81,15 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ViewerGroups, "console-viewer-groups", c.ViewerGroups, "proxy groups given the viewer role (search, view, play), comma separated")
 	fs.StringVar(&c.OfficerGroups, "console-officer-groups", c.OfficerGroups, "proxy groups given the officer role (viewer, plus export, hold, erase), comma separated")
 	fs.StringVar(&c.AuditorGroups, "console-auditor-groups", c.AuditorGroups, "proxy groups given the auditor role (access log), comma separated")
-	fs.Var((*secret)(&c.Token), "console-token", "static login token for local runs without a proxy (secret; empty: no token login)")
+	fs.Var((*redact.Secret)(&c.Token), "console-token", "static login token for local runs without a proxy (secret; empty: no token login)")
 	fs.StringVar(&c.TokenRole, "console-token-role", c.TokenRole, "role of the token login: viewer, officer or auditor")
 	fs.StringVar(&c.TokenUser, "console-token-user", c.TokenUser, "user name of the token login in the access log")
-	fs.Var((*secret)(&c.SessionKey), "console-session-key", "key signing session and CSRF cookies, at least 32 bytes (secret; empty: random per process)")
+	fs.Var((*redact.Secret)(&c.SessionKey), "console-session-key", "key signing session and CSRF cookies, at least 32 bytes (secret; empty: random per process)")
 	fs.DurationVar(&c.SessionTTL, "console-session-ttl", c.SessionTTL, "how long a token login lasts")
 	fs.BoolVar(&c.SecureCookies, "console-secure-cookies", c.SecureCookies, "mark cookies Secure (HTTPS); false for plain-HTTP local runs")
 	fs.IntVar(&c.PageSize, "console-page-size", c.PageSize, "calls or access-log entries per page")
 	fs.DurationVar(&c.ShutdownTimeout, "console-shutdown-timeout", c.ShutdownTimeout, "time the requests in flight get at shutdown")
 }
-
-// secret is a flag.Value that never shows its value.
-type secret string
-
-func (s *secret) Set(v string) error { *s = secret(v); return nil }
-func (s *secret) String() string     { return "" }
 
 // Validate reports every problem of c, without secret values.
 func (c Config) Validate() error {

@@ -82,7 +82,7 @@ func (f *fixture) call(t *testing.T, icid, caller string) {
 
 func (f *fixture) column(t *testing.T, q string) []string {
 	t.Helper()
-	return slices.Compact(slices.Sorted(slices.Values(warehousetest.Strings(t, f.w, q))))
+	return slices.Compact(slices.Sorted(slices.Values(warehousetest.Strings(t, f.w.Conn(), q))))
 }
 
 func (f *fixture) objects(t *testing.T) int {

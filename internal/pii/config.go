@@ -3,6 +3,8 @@ package pii
 import (
 	"flag"
 	"fmt"
+
+	"github.com/pnstream/pnstream/internal/redact"
 )
 
 // Config is the phone-number policy's settings. Only cmd/ fills it from the
@@ -29,15 +31,8 @@ func DefaultConfig() Config { return Config{Mode: DefaultMode} }
 // (PN_PII_MODE and PN_PII_KEY), with c's current values as defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Mode, "pii-mode", c.Mode, "how phone numbers are stored: raw, masked (country code and last 4 digits) or hmac (keyed hash, PN_PII_KEY)")
-	fs.Var((*secretValue)(&c.Key), "pii-key", "HMAC key of pii-mode hmac, at least 32 bytes (secret)")
+	fs.Var((*redact.Secret)(&c.Key), "pii-key", "HMAC key of pii-mode hmac, at least 32 bytes (secret)")
 }
-
-// secretValue is a flag.Value that never shows its value, so that --help
-// and flag dumps cannot print the key.
-type secretValue string
-
-func (s *secretValue) Set(v string) error { *s = secretValue(v); return nil }
-func (s *secretValue) String() string     { return "" }
 
 // Validate reports what is wrong with c, without the key's value.
 func (c Config) Validate() error { return Validate(c.Mode, []byte(c.Key)) }

@@ -77,33 +77,11 @@ func recordUnderPolicy(t *testing.T, js jetstream.JetStream, wh Store, policy pi
 	stop()
 }
 
-// queryStrings returns the single String column of query's rows.
-func queryStrings(t *testing.T, conn driver.Conn, query string, args ...any) []string {
-	t.Helper()
-	rows, err := conn.Query(context.Background(), query, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // stringValues returns every value of every String column of every table
 // of db, as "table.column: value".
 func stringValues(t *testing.T, conn driver.Conn, db string) []string {
 	t.Helper()
-	cols := queryStrings(t, conn, `SELECT concat(table, '.', name) FROM system.columns
+	cols := warehousetest.Strings(t, conn, `SELECT concat(table, '.', name) FROM system.columns
 		WHERE database = ? AND type IN ('String', 'Nullable(String)')
 			AND table IN (SELECT name FROM system.tables WHERE database = ? AND engine NOT LIKE '%View')`, db, db)
 	if len(cols) < 20 {
@@ -112,7 +90,7 @@ func stringValues(t *testing.T, conn driver.Conn, db string) []string {
 	var values []string
 	for _, c := range cols {
 		table, col, _ := strings.Cut(c, ".")
-		for _, v := range queryStrings(t, conn, fmt.Sprintf("SELECT toString(%s) FROM %s", col, table)) {
+		for _, v := range warehousetest.Strings(t, conn, fmt.Sprintf("SELECT toString(%s) FROM %s", col, table)) {
 			values = append(values, c+": "+v)
 		}
 	}
@@ -234,7 +212,7 @@ func TestPIIPoliciesLeaveNoFullNumber(t *testing.T) {
 				t.Fatalf("%d recording jobs in all, want %d", len(jobs), n)
 			}
 			for _, j := range jobs {
-				row := queryStrings(t, conn, "SELECT session_id FROM fee_records FINAL WHERE icid = ?", j.ICID)
+				row := warehousetest.Strings(t, conn, "SELECT session_id FROM fee_records FINAL WHERE icid = ?", j.ICID)
 				if len(row) != 1 || row[0] != j.SessionID || j.RecordDomain != "ostor.example.com" || j.RecordObjectName != j.ICID+".wav" {
 					t.Errorf("job %+v, CDR row's sessionId %v", j, row)
 				}
@@ -252,14 +230,14 @@ func TestPIIPoliciesLeaveNoFullNumber(t *testing.T) {
 				for d, c := range counts {
 					want = append(want, fmt.Sprintf("%s|%d", d, c))
 				}
-				got := queryStrings(t, conn, "SELECT concat(fwd_dst_num, '|', toString(count())) FROM fee_records FINAL GROUP BY fwd_dst_num")
+				got := warehousetest.Strings(t, conn, "SELECT concat(fwd_dst_num, '|', toString(count())) FROM fee_records FINAL GROUP BY fwd_dst_num")
 				slices.Sort(want)
 				slices.Sort(got)
 				if !slices.Equal(got, want) {
 					t.Errorf("calls per destination %v, want %v", got, want)
 				}
 			}
-			joined := queryStrings(t, conn, `SELECT toString(count()) FROM fee_records FINAL
+			joined := warehousetest.Strings(t, conn, `SELECT toString(count()) FROM fee_records FINAL
 				ANY INNER JOIN (SELECT session_id, caller FROM call_events FINAL) USING session_id
 				WHERE caller = caller_num`)
 			if len(joined) != 1 || joined[0] != fmt.Sprint(n) {
@@ -302,12 +280,12 @@ func TestPIIPoliciesKeepSessionIdentities(t *testing.T) {
 			}
 			recordUnderPolicy(t, js, wh, policy, "events")
 			conn := chServer.Open(t, db)
-			got := queryStrings(t, conn, "SELECT toString(count()) FROM call_events FINAL")
+			got := warehousetest.Strings(t, conn, "SELECT toString(count()) FROM call_events FINAL")
 			if len(got) != 1 || got[0] != fmt.Sprint(len(sessions)) {
 				t.Errorf("%d calls stored as %v rows", len(sessions), got)
 			}
 			for _, s := range sessions[:3] {
-				if found := queryStrings(t, conn, "SELECT session_id FROM call_events FINAL WHERE session_id = ?", s); len(found) != 1 {
+				if found := warehousetest.Strings(t, conn, "SELECT session_id FROM call_events FINAL WHERE session_id = ?", s); len(found) != 1 {
 					t.Errorf("lookup by the platform's sessionId %q: %v", s, found)
 				}
 			}

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pnstream/pnstream/internal/redact"
 )
 
 // Config says how to reach ClickHouse. Only cmd/ fills it from the
@@ -102,7 +104,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "clickhouse-addr", c.Addr, "ClickHouse native endpoint host:port, or a comma-separated list")
 	fs.StringVar(&c.Database, "clickhouse-database", c.Database, "ClickHouse database of pnstream's tables")
 	fs.StringVar(&c.User, "clickhouse-user", c.User, "ClickHouse user")
-	fs.Var((*secretValue)(&c.Password), "clickhouse-password", "ClickHouse password (secret)")
+	fs.Var((*redact.Secret)(&c.Password), "clickhouse-password", "ClickHouse password (secret)")
 	fs.DurationVar(&c.DialTimeout, "clickhouse-dial-timeout", c.DialTimeout, "ClickHouse connect timeout")
 	fs.DurationVar(&c.ReadTimeout, "clickhouse-read-timeout", c.ReadTimeout, "ClickHouse timeout for one request's answer")
 	fs.StringVar(&c.Cluster, "clickhouse-cluster", c.Cluster, "ClickHouse cluster (remote_servers) for replicated, sharded tables; empty: one server")
@@ -110,13 +112,6 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CAFile, "clickhouse-ca-file", c.CAFile, "PEM file of the CAs of ClickHouse's certificate (default: the system roots); needs clickhouse-tls")
 	fs.StringVar(&c.TLSServerName, "clickhouse-tls-server-name", c.TLSServerName, "name ClickHouse's certificate must carry (default: the host dialled); needs clickhouse-tls")
 }
-
-// secretValue is a flag.Value that never shows its value, so that --help
-// and flag dumps cannot print the password.
-type secretValue string
-
-func (s *secretValue) Set(v string) error { *s = secretValue(v); return nil }
-func (s *secretValue) String() string     { return "" }
 
 // identifier is what Database and Cluster may be: they are spliced into
 // DDL unquoted.

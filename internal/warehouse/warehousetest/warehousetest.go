@@ -6,6 +6,8 @@ package warehousetest
 import (
 	"testing"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/pnstream/pnstream/internal/testenv"
 	"github.com/pnstream/pnstream/internal/warehouse"
 )
@@ -33,11 +35,12 @@ func Open(t testing.TB, ch *testenv.ClickHouseServer) (*warehouse.Warehouse, str
 	return w, cfg.Database
 }
 
-// Strings returns the single String column of query's rows, in the order
-// the query gives them, and ends the test on any error.
-func Strings(t testing.TB, w *warehouse.Warehouse, query string, args ...any) []string {
+// Strings returns the single String column of query's rows on conn (a
+// Warehouse's Conn, or a connection of the test's own), in the order the
+// query gives them, and ends the test on any error.
+func Strings(t testing.TB, conn driver.Conn, query string, args ...any) []string {
 	t.Helper()
-	rows, err := w.Conn().Query(t.Context(), query, args...)
+	rows, err := conn.Query(t.Context(), query, args...)
 	if err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
