@@ -100,6 +100,18 @@ func TestCSRFAndCrossOrigin(t *testing.T) {
 	}
 }
 
+// A body above the form limit is refused with 413 before any handler
+// reads it, signed in or not.
+func TestOversizedFormRefused(t *testing.T) {
+	w := empty(t)
+	c := w.serve(t, pii.Policy{}, nil)
+	big := url.Values{"token": {strings.Repeat("x", 1<<20)}}
+	if status, _, _ := c.post("/login", big); status != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 1 MiB login form: %d, want 413", status)
+	}
+	c.login() // the console still serves
+}
+
 // The proxy's headers name the user only when the request comes from a
 // trusted proxy address; groups map to roles.
 func TestProxyHeadersTrustedOnlyFromTheProxy(t *testing.T) {

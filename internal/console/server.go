@@ -151,7 +151,30 @@ func (s *Server) Handler() http.Handler {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cross-origin request refused", http.StatusForbidden)
 	}))
-	return securityHeaders(cop.Handler(s.auth.withCSRFCookie(mux)))
+	return securityHeaders(cop.Handler(limitForms(s.auth.withCSRFCookie(mux))))
+}
+
+// maxFormBytes bounds a request body: the largest form, an export of
+// maxExport icids, is a few tens of KiB.
+const maxFormBytes = 256 << 10
+
+// limitForms bounds every request body and parses a POST's form before
+// any handler does: a larger one is refused with 413, whoever sends it.
+func limitForms(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if r.Method == http.MethodPost {
+			if err := r.ParseForm(); err != nil {
+				if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+					http.Error(w, "form too large", http.StatusRequestEntityTooLarge)
+					return
+				}
+				http.Error(w, "malformed form", http.StatusBadRequest)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // securityHeaders sets the headers every answer carries.
