@@ -211,7 +211,7 @@ func (r *rig) natsConfig(n *natsNode) string {
 		fmt.Fprintf(&b, "max_payload: %s\n", r.cfg.maxPayload)
 	}
 	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n", filepath.Join(r.dir, n.name))
-	// An accounting cap above the streams' byte limits (37 GiB by
+	// An accounting cap above the streams' byte limits (34 GiB by
 	// default), which the server reserves: its own default is a share of
 	// the free disk, which a small test machine may not have.
 	b.WriteString("  max_file_store: 1099511627776\n")

@@ -20,7 +20,7 @@ import (
 // storage) minus what the other streams reserve. Every server of a cluster
 // holds one replica of each stream, so each needs room for the sum: with
 // the defaults 10+10+10 GiB (data) + 1 (PN_NUMBERS) + 1 (PN_REJECTED) +
-// 2 (PN_DEAD) + 3 (PN_NONCES) = 37 GiB, within the 100 GiB volume of the scale-out values
+// 2 (PN_DEAD) = 34 GiB (PN_EVENTS' limit holds the push nonces too), within the 100 GiB volume of the scale-out values
 // with room for the file store's own overhead. nats-server's default
 // max_file_store is 75% of the disk's free space, so a local server needs
 // about 50 GiB free or smaller limits.
@@ -70,19 +70,13 @@ type Config struct {
 	// pipeline. PN_STREAM_DEAD_MAX_BYTES, default 2 GiB: ~1.3 million dead
 	// fee records, more than a day of all traffic at 10 records/s.
 	DeadMaxBytes int64
-	// NonceMaxBytes of PN_NONCES, the stream of push nonces deduplicated
-	// by Nats-Msg-Id (internal/nonces). A full stream refuses new nonces
-	// (DiscardNew), so pushes get 503 rather than a replay slipping
-	// through. PN_STREAM_NONCES_MAX_BYTES, default 3 GiB: a nonce takes
-	// 98 bytes of disk (measured by `make bench`), so at 1,000 pushes/s a
-	// 6 h window's ~22 million nonces take ~2.2 GB; 3 GiB holds ~33
-	// million, 9 h of that rate.
-	NonceMaxBytes int64
-	// NonceWindow is PN_NONCES' duplicate window: how long the server
-	// remembers a nonce (a message id; its message is kept NonceWindow + 1m
-	// so that a duplicate's original can be read and compared). It must be
-	// at least ingest's PN_PUSH_MAX_AGE + PN_PUSH_CLOCK_SKEW, or a replay
-	// after the window would pass: ingest is not ready otherwise.
+	// NonceWindow is PN_EVENTS' duplicate window: how long the server
+	// remembers a push nonce (a message id: a single-event push's event,
+	// or the claim of another push; MaxAge keeps the message at least
+	// NonceGrace longer, so that a duplicate's original can be read and
+	// compared). It must be at least ingest's PN_PUSH_MAX_AGE +
+	// PN_PUSH_CLOCK_SKEW, or a replay after the window would pass: ingest
+	// is not ready otherwise.
 	// PN_STREAM_NONCE_WINDOW, default 6h10m: the defaults 6h + 5m, plus
 	// another 5m for a push whose Created is ahead of the clock (the
 	// longest TTL ingest asks for). The server keeps every id of the
@@ -114,7 +108,6 @@ func DefaultConfig() Config {
 		NumbersMaxBytes:  1 << 30,
 		RejectedMaxBytes: 1 << 30,
 		DeadMaxBytes:     2 << 30,
-		NonceMaxBytes:    3 << 30,
 		NonceWindow:      6*time.Hour + 10*time.Minute,
 		DuplicateWindow:  15 * time.Minute,
 		MaxMsgSize:       1 << 20,
@@ -132,8 +125,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.RejectedMaxAge, "stream-rejected-max-age", c.RejectedMaxAge, "max age of messages in PN_REJECTED and PN_DEAD")
 	fs.Int64Var(&c.RejectedMaxBytes, "stream-rejected-max-bytes", c.RejectedMaxBytes, "byte limit of PN_REJECTED; full drops its oldest")
 	fs.Int64Var(&c.DeadMaxBytes, "stream-dead-max-bytes", c.DeadMaxBytes, "byte limit of PN_DEAD; full drops its oldest")
-	fs.Int64Var(&c.NonceMaxBytes, "stream-nonces-max-bytes", c.NonceMaxBytes, "byte limit of the PN_NONCES stream; full refuses new nonces")
-	fs.DurationVar(&c.NonceWindow, "stream-nonce-window", c.NonceWindow, "duplicate window of PN_NONCES: how long a push nonce is remembered (>= ingest's push max age + clock skew)")
+	fs.DurationVar(&c.NonceWindow, "stream-nonce-window", c.NonceWindow, "duplicate window of PN_EVENTS, which holds the push nonces: how long a nonce is remembered (>= ingest's push max age + clock skew)")
 	fs.DurationVar(&c.DuplicateWindow, "stream-duplicate-window", c.DuplicateWindow, "JetStream duplicate window (ids are kept in server memory)")
 	fs.IntVar(&c.MaxMsgSize, "stream-max-msg-size", c.MaxMsgSize, "largest message a stream accepts, headers included, bytes")
 }
@@ -144,9 +136,6 @@ const minMsgSize = 80 << 10
 
 // maxMsgSizeLimit is nats-server's hard limit of max_payload.
 const maxMsgSizeLimit = 64 << 20
-
-// minNonceBytes keeps PN_NONCES useful: ~100,000 nonces.
-const minNonceBytes = 16 << 20
 
 // Validate reports every problem of c.
 func (c Config) Validate() error {
@@ -175,11 +164,11 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s %d: want positive and at least the max msg size (%d)", l.name, l.bytes, c.MaxMsgSize))
 		}
 	}
-	if c.NonceMaxBytes < minNonceBytes {
-		errs = append(errs, fmt.Errorf("stream nonces max bytes %d: want at least %d (16 MiB, ~100,000 nonces)", c.NonceMaxBytes, minNonceBytes))
-	}
 	if c.NonceWindow < time.Minute {
 		errs = append(errs, fmt.Errorf("stream nonce window %s: want at least 1m (and at least ingest's push max age + clock skew)", c.NonceWindow))
+	}
+	if c.MaxAge < c.NonceWindow+NonceGrace {
+		errs = append(errs, fmt.Errorf("stream max age %s: want at least the nonce window %s + %s, so that a remembered nonce's message can be read", c.MaxAge, c.NonceWindow, NonceGrace))
 	}
 	return errors.Join(errs...)
 }
@@ -210,45 +199,29 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 	}
 	// Data streams refuse when full: the publisher gets an error and the
 	// platform retries. PN_REJECTED and PN_DEAD make room instead.
+	// PN_EVENTS holds the call events, one message per event, and the nonce
+	// claims of the other pushes (ClaimSubject). Its duplicate window is the
+	// nonce window, because a single-event push's message has the push
+	// nonce as its id (nonces.NewDeduplicated): one stored message both
+	// claims the nonce and stores the event. Re-pushes with the original
+	// headers are absorbed by that id; with fresh headers, by the
+	// identity-keyed table, like the late ones.
+	events := base(Events, "call events, one message per event; the nonce claims of other pushes on "+ClaimSubject,
+		[]string{EventSubjectPrefix + ">", ClaimSubject}, c.MaxAge, c.MaxBytes, jetstream.DiscardNew)
+	events.Duplicates = c.NonceWindow
 	recordings := base(Recordings, "mirror jobs of backfills and of CDRs stored before "+RecordedFeeSubject, []string{RecordingSubject}, c.MaxAge, c.MaxBytes, jetstream.DiscardNew)
 	recordings.Retention = jetstream.WorkQueuePolicy
 	return []jetstream.StreamConfig{
-		base(Events, "call events, one message per event", []string{EventSubjectPrefix + ">"}, c.MaxAge, c.MaxBytes, jetstream.DiscardNew),
+		events,
 		base(Fees, "fee records (CDRs), one message per record; recorded calls on "+RecordedFeeSubject, []string{FeeSubject, RecordedFeeSubject}, c.MaxAge, c.MaxBytes, jetstream.DiscardNew),
 		recordings,
 		base(Numbers, "X-number states, one message per numInfo item", []string{NumberSubject}, c.MaxAge, c.NumbersMaxBytes, jetstream.DiscardNew),
 		base(Rejected, "push bodies that failed validation or authentication", []string{RejectedPrefix + ">"}, c.RejectedMaxAge, c.RejectedMaxBytes, jetstream.DiscardOld),
 		base(Dead, "messages that could never be processed, with the last error", []string{DeadPrefix + ">"}, c.RejectedMaxAge, c.DeadMaxBytes, jetstream.DiscardOld),
-		c.nonceStreamConfig(),
 	}
 }
 
-// nonceMaxMsgSize bounds a nonce message: a 12-byte digest, the subject
-// and a 16-character Nats-Msg-Id take ~100 bytes.
-const nonceMaxMsgSize = 1 << 10
-
-// NonceGrace is how much longer than its id (NonceWindow) a nonce message
-// is kept: a duplicate answer names the original's sequence, which must
-// still be readable.
+// NonceGrace is how much longer than its id (NonceWindow) a message whose
+// id is a push nonce is kept at least: a duplicate answer names the
+// original's sequence, which must still be readable.
 const NonceGrace = time.Minute
-
-// nonceStreamConfig is PN_NONCES, the store of nonces.NewDeduplicated:
-// one subject, each nonce a message whose Nats-Msg-Id is its key and whose
-// data the body's digest. Duplicates is the nonce window, so the server
-// answers a repeated key with the original's sequence; MaxAge outlives it
-// by NonceGrace. Full, it refuses new nonces.
-func (c Config) nonceStreamConfig() jetstream.StreamConfig {
-	return jetstream.StreamConfig{
-		Name:        Nonces,
-		Description: "push nonces seen by ingest, deduplicated by Nats-Msg-Id for PN_STREAM_NONCE_WINDOW",
-		Subjects:    []string{NonceSubject},
-		Storage:     c.storage(),
-		Replicas:    c.Replicas,
-		MaxAge:      c.NonceWindow + NonceGrace,
-		MaxBytes:    c.NonceMaxBytes,
-		Duplicates:  c.NonceWindow,
-		MaxMsgSize:  nonceMaxMsgSize,
-		Discard:     jetstream.DiscardNew,
-		Retention:   jetstream.LimitsPolicy,
-	}
-}

@@ -20,7 +20,6 @@ func smallConfig() streams.Config {
 	cfg.MaxBytes = 64 << 20
 	cfg.RejectedMaxBytes = 16 << 20
 	cfg.DeadMaxBytes = 16 << 20
-	cfg.NonceMaxBytes = 16 << 20
 	cfg.NumbersMaxBytes = 16 << 20
 	return cfg
 }

@@ -12,9 +12,10 @@ import (
 // ErrNotProvisioned is returned by Check when a stream does not exist: the recorder's set-up has not run yet.
 var ErrNotProvisioned = errors.New("jetstream not provisioned (the recorder's set-up or -migrate-only creates it)")
 
-// Provision creates every stream of cfg (PN_NONCES included), or updates
-// them to cfg when they exist. It is safe to call from several processes
-// at once. Lowering a data stream's MaxBytes below what it holds drops
+// Provision creates every stream of cfg, or updates them to cfg when they
+// exist, then retires the nonce stream of earlier versions
+// (RetireLegacyNonces). It is safe to call from several processes at
+// once. Lowering a data stream's MaxBytes below what it holds drops
 // nothing (DiscardNew only refuses new messages until the recorder consumed
 // enough); lowering PN_REJECTED's or PN_DEAD's drops their oldest.
 func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
@@ -24,11 +25,14 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 			errs = append(errs, fmt.Errorf("provision stream %s: %w", sc.Name, err))
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return RetireLegacyNonces(ctx, js, cfg.NonceWindow)
 }
 
 // all is every stream Provision creates, in the order Check names them.
-var all = []string{Events, Fees, Recordings, Numbers, Rejected, Dead, Nonces}
+var all = []string{Events, Fees, Recordings, Numbers, Rejected, Dead}
 
 // Check reports whether every stream exists, creating nothing. Missing ones
 // give an error matching ErrNotProvisioned that names each; any other error

@@ -2,6 +2,8 @@ package streams_test
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +22,7 @@ func TestCheckNamesWhatIsMissingAndCreatesNothing(t *testing.T) {
 	if !errors.Is(err, streams.ErrNotProvisioned) {
 		t.Fatalf("Check on an empty server = %v, want ErrNotProvisioned", err)
 	}
-	for _, want := range []string{"stream PN_EVENTS", "stream PN_FEES", "stream PN_RECORDINGS", "stream PN_REJECTED", "stream PN_DEAD", "stream PN_NONCES"} {
+	for _, want := range []string{"stream PN_EVENTS", "stream PN_FEES", "stream PN_RECORDINGS", "stream PN_REJECTED", "stream PN_DEAD"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Check error %q does not name %s", err, want)
 		}
@@ -62,11 +64,12 @@ func streamCount(t *testing.T, js jetstream.JetStream) int {
 	return n
 }
 
-// Provision creates PN_NONCES as nonces.NewDeduplicated needs it: one
-// subject, duplicates by Nats-Msg-Id over the nonce window, messages kept a
-// little longer, refusing when full; a repeated id is answered with the
-// original's sequence, whose message can be read.
-func TestProvisionCreatesTheNonceStream(t *testing.T) {
+// Provision makes PN_EVENTS the store of push nonces as
+// nonces.NewDeduplicated needs it: the events and the claim subject,
+// duplicates by Nats-Msg-Id over the nonce window, messages kept at least
+// a little longer, refusing when full; a repeated id is answered with the
+// original's sequence, whose message can be read. No PN_NONCES.
+func TestProvisionMakesTheEventStreamHoldTheNonces(t *testing.T) {
 	_, js := connect(t)
 	ctx := testContext(t)
 	cfg := smallConfig()
@@ -74,31 +77,114 @@ func TestProvisionCreatesTheNonceStream(t *testing.T) {
 	if err := streams.Provision(ctx, js, cfg); err != nil {
 		t.Fatal(err)
 	}
-	st, err := js.Stream(ctx, streams.Nonces)
+	st, err := js.Stream(ctx, streams.Events)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := st.CachedInfo().Config
-	if len(c.Subjects) != 1 || c.Subjects[0] != streams.NonceSubject || c.Storage != jetstream.FileStorage ||
-		c.Replicas != cfg.Replicas || c.Duplicates != 2*time.Hour || c.MaxAge != 2*time.Hour+streams.NonceGrace ||
-		c.MaxBytes != cfg.NonceMaxBytes || c.Discard != jetstream.DiscardNew || c.MaxMsgSize <= 0 || c.MaxMsgSize > 4<<10 {
-		t.Errorf("PN_NONCES config: %+v", c)
+	if !slices.Equal(c.Subjects, []string{streams.EventSubjectPrefix + ">", streams.ClaimSubject}) || c.Storage != jetstream.FileStorage ||
+		c.Duplicates != 2*time.Hour || c.MaxAge < 2*time.Hour+streams.NonceGrace || c.Discard != jetstream.DiscardNew {
+		t.Errorf("PN_EVENTS config: %+v", c)
+	}
+	if _, err := js.Stream(ctx, streams.LegacyNonces); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Errorf("%s: %v, want no such stream", streams.LegacyNonces, err)
 	}
 
-	first, err := js.Publish(ctx, streams.NonceSubject, []byte("digest-1"), jetstream.WithMsgID("key"))
+	first, err := js.Publish(ctx, streams.ClaimSubject, []byte("digest-1"), jetstream.WithMsgID("key"))
 	if err != nil || first.Duplicate {
 		t.Fatalf("first publish: %+v, %v", first, err)
 	}
-	again, err := js.Publish(ctx, streams.NonceSubject, []byte("digest-2"), jetstream.WithMsgID("key"))
+	again, err := js.Publish(ctx, streams.EventSubject("callin"), []byte("digest-2"), jetstream.WithMsgID("key"))
 	if err != nil || !again.Duplicate || again.Sequence != first.Sequence {
-		t.Fatalf("publish of the same id: %+v, %v; want a duplicate of seq %d", again, err, first.Sequence)
+		t.Fatalf("publish of the same id on another subject: %+v, %v; want a duplicate of seq %d", again, err, first.Sequence)
 	}
 	m, err := st.GetMsg(ctx, again.Sequence)
 	if err != nil || string(m.Data) != "digest-1" {
 		t.Errorf("the original: %v, %v", m, err)
 	}
-	if _, err := js.Publish(ctx, streams.NonceSubject, make([]byte, 8<<10), jetstream.WithMsgID("big")); err == nil {
-		t.Error("PN_NONCES took an 8 KiB message")
+}
+
+// The nonce stream of earlier versions is retired by Provision: the nonces
+// it remembers (stored within the window) are copied into PN_EVENTS with
+// their ids and digests, so that a replay stays a duplicate, and the
+// stream is deleted; older ones are not copied. Provision again, or a
+// second process, finds nothing to do.
+func TestProvisionRetiresTheLegacyNonceStream(t *testing.T) {
+	_, js := connect(t)
+	ctx := testContext(t)
+	cfg := smallConfig()
+	legacy, err := js.CreateStream(ctx, jetstream.StreamConfig{
+		Name: streams.LegacyNonces, Subjects: []string{streams.LegacyNonceSubject}, Storage: jetstream.FileStorage,
+		Duplicates: cfg.NonceWindow, MaxAge: cfg.NonceWindow + streams.NonceGrace, Discard: jetstream.DiscardNew,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2500 // more than one fetch
+	for i := range n {
+		if _, err := js.Publish(ctx, streams.LegacyNonceSubject, []byte(fmt.Sprint("digest-", i)), jetstream.WithMsgID(fmt.Sprint("key-", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := legacy.Info(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := streams.Provision(ctx, js, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Stream(ctx, streams.LegacyNonces); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Fatalf("%s after Provision: %v, want deleted", streams.LegacyNonces, err)
+	}
+	ev, err := js.Stream(ctx, streams.Events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 1234, n - 1} {
+		ack, err := js.Publish(ctx, streams.ClaimSubject, []byte("forged"), jetstream.WithMsgID(fmt.Sprint("key-", i)))
+		if err != nil || !ack.Duplicate {
+			t.Fatalf("nonce %d after the move: %+v, %v; want a duplicate", i, ack, err)
+		}
+		m, err := ev.GetMsg(ctx, ack.Sequence)
+		if err != nil || string(m.Data) != fmt.Sprint("digest-", i) || m.Subject != streams.ClaimSubject {
+			t.Errorf("nonce %d's original: %+v, %v", i, m, err)
+		}
+	}
+	info, err := ev.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != n {
+		t.Errorf("PN_EVENTS holds %d messages, want the %d nonces", info.State.Msgs, n)
+	}
+	if err := streams.Provision(ctx, js, cfg); err != nil {
+		t.Errorf("Provision again: %v", err)
+	}
+}
+
+// Nonces stored before the window are forgotten anyway: the retirement
+// copies none of them.
+func TestRetireLegacyNoncesSkipsExpiredOnes(t *testing.T) {
+	_, js := connect(t)
+	ctx := testContext(t)
+	if err := streams.Provision(ctx, js, smallConfig()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: streams.LegacyNonces, Subjects: []string{streams.LegacyNonceSubject}, Duplicates: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, streams.LegacyNonceSubject, []byte("d"), jetstream.WithMsgID("old")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if err := streams.RetireLegacyNonces(ctx, js, 10*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Stream(ctx, streams.LegacyNonces); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Fatalf("%s: %v, want deleted", streams.LegacyNonces, err)
+	}
+	ack, err := js.Publish(ctx, streams.ClaimSubject, []byte("d"), jetstream.WithMsgID("old"))
+	if err != nil || ack.Duplicate {
+		t.Errorf("an expired nonce after the move: %+v, %v; want new", ack, err)
 	}
 }
 
@@ -110,11 +196,15 @@ func TestProvisionUpdatesStreamsOfThePreviousRelease(t *testing.T) {
 	_, js := connect(t)
 	ctx := testContext(t)
 	for _, sc := range smallConfig().StreamConfigs() {
-		if sc.Name == streams.Nonces || sc.Name == streams.Numbers {
+		if sc.Name == streams.Numbers {
 			continue // new in this release
 		}
 		sc.MaxBytes = 0
 		sc.Discard = jetstream.DiscardOld
+		sc.Duplicates = 2 * time.Minute
+		if sc.Name == streams.Events {
+			sc.Subjects = []string{streams.EventSubjectPrefix + ">"}
+		}
 		sc.MaxMsgSize = 2 << 20
 		if _, err := js.CreateStream(ctx, sc); err != nil {
 			t.Fatal(err)

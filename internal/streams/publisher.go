@@ -123,6 +123,17 @@ func (p *JetStreamPublisher) PublishAck(ctx context.Context, m Message) (Ack, er
 	return acks[0], err
 }
 
+// Close ends the subscription PubAcks come back on. Publishes still
+// waiting fail at their context's end; later ones subscribe again.
+func (p *JetStreamPublisher) Close() {
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	if p.sub != nil {
+		_ = p.sub.Unsubscribe() // only fails when the connection is closed: nothing left to end
+		p.sub = nil
+	}
+}
+
 // publish writes msgs (at most publishWindow) as one group and waits for
 // their acks, copied into acks when it is not nil.
 func (p *JetStreamPublisher) publish(ctx context.Context, msgs []Message, acks []Ack) error {

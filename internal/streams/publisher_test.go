@@ -73,12 +73,12 @@ func TestConcurrentCallersGetTheirOwnAcks(t *testing.T) {
 	for round := range 2 {
 		for i := range callers {
 			wg.Go(func() {
-				ack, err := pub.PublishAck(ctx, streams.Message{Subject: streams.NonceSubject, MsgID: fmt.Sprint("n", i), Data: []byte{byte(i)}})
+				ack, err := pub.PublishAck(ctx, streams.Message{Subject: streams.ClaimSubject, MsgID: fmt.Sprint("n", i), Data: []byte{byte(i)}})
 				switch {
 				case err != nil:
 					t.Errorf("round %d caller %d: %v", round, i, err)
-				case round == 0 && (ack.Duplicate || ack.Stream != streams.Nonces):
-					t.Errorf("caller %d: first ack %+v, want a new message on %s", i, ack, streams.Nonces)
+				case round == 0 && (ack.Duplicate || ack.Stream != streams.Events):
+					t.Errorf("caller %d: first ack %+v, want a new message on %s", i, ack, streams.Events)
 				case round == 0:
 					first[i] = ack
 				case !ack.Duplicate || ack.Sequence != first[i].Sequence:

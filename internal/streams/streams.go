@@ -1,6 +1,7 @@
 // Package streams holds pnstream's JetStream layout: the six data and
-// dead-letter streams and the nonce stream, their subjects, the headers pnstream sets on messages,
-// and the idempotent provisioning that creates or updates them.
+// dead-letter streams, their subjects, the headers pnstream sets on
+// messages, and the idempotent provisioning that creates or updates them
+// (and retires the nonce stream of earlier versions).
 //
 // Only the recorder's set-up (and its -migrate-only Job) provisions, so the
 // operator's limits are set in one place; ingest only checks (Check) that
@@ -16,13 +17,20 @@ const (
 	Rejected   = "PN_REJECTED"
 	Dead       = "PN_DEAD"
 
-	// Nonces is the stream of push nonces, deduplicated by Nats-Msg-Id
-	// (nonces.NewDeduplicated), on NonceSubject.
-	Nonces       = "PN_NONCES"
-	NonceSubject = "pn.nonces"
+	// LegacyNonces is the stream of push nonces of earlier versions, on
+	// LegacyNonceSubject. Provision moves its live nonces into PN_EVENTS
+	// (ClaimSubject) and deletes it.
+	LegacyNonces       = "PN_NONCES"
+	LegacyNonceSubject = "pn.nonces"
 
 	EventSubjectPrefix = "pn.events." // + eventType
-	FeeSubject         = "pn.fees"
+	// ClaimSubject carries, in PN_EVENTS, the nonce claims of pushes that
+	// are not a single call event (fee and X-number pushes): every push
+	// nonce is a message id of PN_EVENTS, whose duplicate window is the
+	// nonce window (nonces.NewDeduplicated). A single-event push needs no
+	// claim: its event's message carries the nonce as its id.
+	ClaimSubject = "pn.claims"
+	FeeSubject   = "pn.fees"
 	// RecordedFeeSubject carries the fee records of recorded calls
 	// (recordFlag=1), in PN_FEES beside FeeSubject: the recorder stores
 	// both, and the mirror takes its recording jobs from this one.
@@ -46,6 +54,11 @@ const (
 	HeaderSubject     = "Pn-Subject"     // its subject
 	HeaderDelivered   = "Pn-Num-Delivered"
 	HeaderOrigHeaders = "Pn-Orig-" // prefix for copied request headers
+	// HeaderPushDigest is set on a message whose id is a push nonce
+	// (nonces.Key) rather than the record's identity: the digest of the
+	// push body (nonces.Digest, base64url), which decides whether a
+	// repeated nonce is the same push.
+	HeaderPushDigest = "Pn-Push-Digest"
 )
 
 // FeeSubjectFor returns the subject of a fee record: RecordedFeeSubject

@@ -66,7 +66,7 @@ func TestConfigValidate(t *testing.T) {
 	bad := streams.Config{Replicas: 0, Storage: "tape", DuplicateWindow: 0}
 	err := bad.Validate()
 	for _, want := range []string{"replicas", "storage", "max ages", "duplicate window", "max msg size",
-		"stream max bytes", "rejected max bytes", "dead max bytes", "nonces max bytes", "nonce window"} {
+		"stream max bytes", "rejected max bytes", "dead max bytes", "nonce window"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to mention %q", err, want)
 		}
@@ -76,14 +76,14 @@ func TestConfigValidate(t *testing.T) {
 		change func(*streams.Config)
 		want   string
 	}{
-		"negative data limit":    {func(c *streams.Config) { c.MaxBytes = -1 }, "stream max bytes -1"},
-		"limit below a message":  {func(c *streams.Config) { c.DeadMaxBytes = 512 << 10 }, "stream dead max bytes"},
-		"tiny nonce stream":      {func(c *streams.Config) { c.NonceMaxBytes = 1 << 20 }, "nonces max bytes"},
-		"nonce window of 30s":    {func(c *streams.Config) { c.NonceWindow = 30 * time.Second }, "nonce window 30s"},
-		"message above 64 MiB":   {func(c *streams.Config) { c.MaxMsgSize = 65 << 20 }, "max msg size"},
-		"message below a record": {func(c *streams.Config) { c.MaxMsgSize = 64 << 10 }, "max msg size"},
-		"rejected limit unset":   {func(c *streams.Config) { c.RejectedMaxBytes = 0 }, "rejected max bytes 0"},
-		"numbers limit unset":    {func(c *streams.Config) { c.NumbersMaxBytes = 0 }, "numbers max bytes 0"},
+		"negative data limit":       {func(c *streams.Config) { c.MaxBytes = -1 }, "stream max bytes -1"},
+		"limit below a message":     {func(c *streams.Config) { c.DeadMaxBytes = 512 << 10 }, "stream dead max bytes"},
+		"nonce window past max age": {func(c *streams.Config) { c.MaxAge = 6 * time.Hour }, "stream max age 6h0m0s"},
+		"nonce window of 30s":       {func(c *streams.Config) { c.NonceWindow = 30 * time.Second }, "nonce window 30s"},
+		"message above 64 MiB":      {func(c *streams.Config) { c.MaxMsgSize = 65 << 20 }, "max msg size"},
+		"message below a record":    {func(c *streams.Config) { c.MaxMsgSize = 64 << 10 }, "max msg size"},
+		"rejected limit unset":      {func(c *streams.Config) { c.RejectedMaxBytes = 0 }, "rejected max bytes 0"},
+		"numbers limit unset":       {func(c *streams.Config) { c.NumbersMaxBytes = 0 }, "numbers max bytes 0"},
 	} {
 		cfg := streams.DefaultConfig()
 		c.change(&cfg)
@@ -94,7 +94,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 // The defaults keep every message within nats-server's default max_payload
-// (1 MiB) and reserve the sum the Config documents (37 GiB); the nonce
+// (1 MiB) and reserve the sum the Config documents (34 GiB); the nonce
 // window covers ingest's default push max age and clock skew twice over.
 func TestDefaultLimits(t *testing.T) {
 	cfg := streams.DefaultConfig()
@@ -115,8 +115,8 @@ func TestDefaultLimits(t *testing.T) {
 		}
 		sum += sc.MaxBytes
 	}
-	if sum != 37<<30 {
-		t.Errorf("default limits reserve %d bytes, the doc says 37 GiB", sum)
+	if sum != 34<<30 {
+		t.Errorf("default limits reserve %d bytes, the doc says 34 GiB", sum)
 	}
 	if cfg.NonceWindow < 6*time.Hour+2*5*time.Minute {
 		t.Errorf("default nonce window %s is below PN_PUSH_MAX_AGE + 2 × PN_PUSH_CLOCK_SKEW's defaults", cfg.NonceWindow)
