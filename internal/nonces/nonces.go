@@ -1,11 +1,13 @@
 // Package nonces is the store of push nonces shared by every ingest
-// replica: the stream PN_NONCES (streams.Nonces), deduplicated by
-// Nats-Msg-Id (NewDeduplicated), in which a nonce is checked and recorded
-// in one atomic step (a publish the server stores or answers "duplicate"),
-// bound to a digest of the push body, and forgotten after the stream's
-// duplicate window (PN_STREAM_NONCE_WINDOW, at least PN_PUSH_MAX_AGE +
-// PN_PUSH_CLOCK_SKEW). It survives restarts of ingest and of the server
-// (file storage).
+// replica: the stream PN_EVENTS (streams.Events), deduplicated by
+// Nats-Msg-Id over the nonce window (NewDeduplicated), in which a nonce is
+// checked and recorded in one atomic step (a publish the server stores or
+// answers "duplicate"), bound to a digest of the push body, and forgotten
+// after the stream's duplicate window (PN_STREAM_NONCE_WINDOW, at least
+// PN_PUSH_MAX_AGE + PN_PUSH_CLOCK_SKEW). A single-event push's event is
+// itself the nonce's message (ClaimWith); other pushes claim with a small
+// message of their own (Claim). It survives restarts of ingest and of the
+// server (file storage).
 //
 // An entry is kept small, because at 1,000 pushes/s a 6 h window holds
 // about 22 million nonces. Measured by the nonces stage of `make bench`
@@ -39,7 +41,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pnstream/pnstream/internal/streams"
 )
 
 // KeyBytes and DigestBytes are the lengths of the truncated SHA-256 hashes
@@ -85,7 +90,7 @@ func (s *Store) Claim(ctx context.Context, appKey, nonce string, body []byte, tt
 	key := Key(appKey, nonce)
 	sum := Digest(body)
 	if s.dd != nil {
-		return s.dd.claim(ctx, key, sum)
+		return s.dd.claim(ctx, key, sum, streams.Message{Subject: s.dd.subject, Data: sum})
 	}
 	// One retry: the entry may expire between a refused Create and the Get.
 	for range 2 {
@@ -109,6 +114,33 @@ func (s *Store) Claim(ctx context.Context, appKey, nonce string, body []byte, tt
 		return nil
 	}
 	return errors.New("claim nonce: entry kept expiring between create and get")
+}
+
+// ErrClaimWithUnsupported is returned by ClaimWith on a Store of New.
+var ErrClaimWithUnsupported = errors.New("claim with a message: only on a deduplicated stream")
+
+// ClaimWith is Claim that stores m, a message for the Store's stream, in
+// the same step: m becomes the nonce's message, with the nonce's key as
+// its Nats-Msg-Id and the body's digest in its header
+// streams.HeaderPushDigest. So a push of one record costs one stored
+// message rather than two. It returns nil when m was stored, or when the
+// nonce was seen before with the same body (a re-push: its first message
+// is kept); an error matching ErrReused when it was seen with another
+// body, and then m was not stored; any other error when the store could
+// not be reached. Only a Store of NewDeduplicated can:
+// ErrClaimWithUnsupported otherwise.
+func (s *Store) ClaimWith(ctx context.Context, appKey, nonce string, body []byte, m streams.Message) error {
+	if s.dd == nil {
+		return ErrClaimWithUnsupported
+	}
+	sum := Digest(body)
+	h := make(nats.Header, len(m.Header)+2)
+	for k, v := range m.Header {
+		h[k] = v
+	}
+	h[streams.HeaderPushDigest] = []string{base64.RawURLEncoding.EncodeToString(sum)}
+	m.Header = h
+	return s.dd.claim(ctx, Key(appKey, nonce), sum, m)
 }
 
 // Key is the message id (bucket key) of (appKey, nonce): KeyBytes of SHA-256 over both,

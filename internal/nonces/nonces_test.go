@@ -53,7 +53,7 @@ var backends = []backend{
 		if err != nil {
 			t.Fatal(err)
 		}
-		return nonces.NewDeduplicated(js, st, streams.NonceSubject)
+		return nonces.NewDeduplicated(js, st, streams.ClaimSubject)
 	}},
 }
 
@@ -277,4 +277,76 @@ func TestFullStoreRefuses(t *testing.T) {
 		}
 		t.Fatal("1000 nonces fit in a store of 4 KiB")
 	})
+}
+
+// openEvents opens a Store on PN_EVENTS as ingest does, and the stream.
+func openEvents(t *testing.T, url string) (*nonces.Store, jetstream.Stream) {
+	js := connect(t, url)
+	st, err := js.CreateOrUpdateStream(ctxFor(t), streamConfig(ttl, 64<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nonces.NewDeduplicated(js, st, streams.ClaimSubject), st
+}
+
+// TestClaimWith: a single-record push is stored and claims its nonce in
+// one message, which carries the nonce's key as its id and the body's
+// digest; the same body again (a re-push) stores nothing more and passes;
+// another body under the nonce, by ClaimWith or by Claim, stores nothing
+// and is refused; a nonce claimed by Claim refuses a record under another
+// body. The nonces of both forms are one set.
+func TestClaimWith(t *testing.T) {
+	t.Parallel()
+	s, st := openEvents(t, testenv.NATS(t).URL())
+	ctx := ctxFor(t)
+	event := func(data string) streams.Message {
+		return streams.Message{Subject: streams.EventSubject("callin"), MsgID: "event:identity", Data: []byte(data),
+			Header: nats.Header{"Keep": []string{"me"}}}
+	}
+	msgs := func() uint64 {
+		info, err := st.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Msgs
+	}
+	if err := s.ClaimWith(ctx, "app", "n1", []byte("body A"), event("A")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.GetMsg(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Header.Get(jetstream.MsgIDHeader) != nonces.Key("app", "n1") || string(m.Data) != "A" || m.Header.Get("Keep") != "me" ||
+		m.Header.Get(streams.HeaderPushDigest) == "" {
+		t.Fatalf("stored message: subject %s header %v data %q", m.Subject, m.Header, m.Data)
+	}
+	if err := s.ClaimWith(ctx, "app", "n1", []byte("body A"), event("A")); err != nil {
+		t.Errorf("the re-push: %v", err)
+	}
+	for _, forged := range []func() error{
+		func() error { return s.ClaimWith(ctx, "app", "n1", []byte("body B"), event("B")) },
+		func() error { return s.Claim(ctx, "app", "n1", []byte("body B"), ttl) },
+	} {
+		if err := forged(); !errors.Is(err, nonces.ErrReused) {
+			t.Errorf("another body under the nonce: %v, want ErrReused", err)
+		}
+	}
+	claim(t, s, "app", "n2", "body C", nil)
+	if err := s.ClaimWith(ctx, "app", "n2", []byte("body D"), event("D")); !errors.Is(err, nonces.ErrReused) {
+		t.Errorf("a record under a claimed nonce with another body: %v, want ErrReused", err)
+	}
+	if n := msgs(); n != 2 {
+		t.Errorf("the stream holds %d messages, want the event and one claim", n)
+	}
+}
+
+// A Store on a bucket cannot store a record with its claim.
+func TestClaimWithNeedsTheStream(t *testing.T) {
+	t.Parallel()
+	s := backends[0].open(t, testenv.NATS(t).URL(), ttl, 0)
+	err := s.ClaimWith(ctxFor(t), "app", "n", []byte("b"), streams.Message{Subject: "x"})
+	if !errors.Is(err, nonces.ErrClaimWithUnsupported) {
+		t.Errorf("ClaimWith on a bucket: %v, want ErrClaimWithUnsupported", err)
+	}
 }
