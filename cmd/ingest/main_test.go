@@ -90,7 +90,7 @@ func TestRunServesThenShutsDownGracefully(t *testing.T) {
 		t.Fatalf("before provisioning, Check = %v: ingest created streams", err)
 	}
 	sc := streams.DefaultConfig()
-	sc.MaxBytes, sc.RejectedMaxBytes, sc.DeadMaxBytes, sc.NonceMaxBytes = 64<<20, 16<<20, 16<<20, 16<<20 // the test server's store is 1 GiB
+	sc.MaxBytes, sc.RejectedMaxBytes, sc.DeadMaxBytes = 64<<20, 16<<20, 16<<20 // the test server's store is 1 GiB
 	sc.NumbersMaxBytes = 16 << 20
 	if err := streams.Provision(ctx, js, sc); err != nil {
 		t.Fatal(err)

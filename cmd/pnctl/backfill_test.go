@@ -52,7 +52,7 @@ func TestBackfillKeepsTheRecordersPolicy(t *testing.T) {
 			}
 			t.Cleanup(nc.Close)
 			sc := streams.DefaultConfig()
-			sc.MaxBytes, sc.RejectedMaxBytes, sc.DeadMaxBytes, sc.NonceMaxBytes = 64<<20, 16<<20, 16<<20, 16<<20
+			sc.MaxBytes, sc.RejectedMaxBytes, sc.DeadMaxBytes = 64<<20, 16<<20, 16<<20
 			sc.NumbersMaxBytes = 16 << 20
 			if err := streams.Provision(t.Context(), js, sc); err != nil {
 				t.Fatal(err)

@@ -45,6 +45,26 @@ func TestNATSPermissionsOfScaleOutValues(t *testing.T) {
 		t.Error("a wrong password connects")
 	}
 
+	// The nonce stream of an earlier version, with a nonce the recorder's
+	// set-up moves into PN_EVENTS before it deletes the stream.
+	adminNC, err := nats.Connect(url("admin", passwords["NATS_ADMIN_PASSWORD"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminJS, err := jetstream.New(adminNC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actx, acancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer acancel()
+	if _, err := adminJS.CreateStream(actx, jetstream.StreamConfig{Name: streams.LegacyNonces, Subjects: []string{streams.LegacyNonceSubject}, Duplicates: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adminJS.Publish(actx, streams.LegacyNonceSubject, nonces.Digest([]byte("old body")), jetstream.WithMsgID(nonces.Key("app", "old-nonce"))); err != nil {
+		t.Fatal(err)
+	}
+	adminNC.Close()
+
 	// The recorder: provisioning, its consumers, the mirror's consumer.
 	db := clickhouse.NewDatabase(t)
 	admin := loopbackAddr(t)
@@ -82,6 +102,20 @@ func TestNATSPermissionsOfScaleOutValues(t *testing.T) {
 	if err := store.Claim(cctx, "app", "nonce-1", []byte("other body"), time.Minute); !errors.Is(err, nonces.ErrReused) {
 		t.Fatalf("claim a nonce again with another body as pnstream: %v, want ErrReused", err)
 	}
+	event := streams.Message{Subject: streams.EventSubject("callin"), Data: []byte(`{"eventType":"callin"}`)}
+	if err := store.ClaimWith(cctx, "app", "nonce-2", []byte("event body"), event); err != nil {
+		t.Fatalf("store an event with its nonce as pnstream: %v", err)
+	}
+	if err := store.ClaimWith(cctx, "app", "nonce-2", []byte("forged"), event); !errors.Is(err, nonces.ErrReused) {
+		t.Fatalf("an event under its nonce with another body as pnstream: %v, want ErrReused", err)
+	}
+	// The retired stream's nonce is still remembered, and the stream gone.
+	if err := store.Claim(cctx, "app", "old-nonce", []byte("forged"), time.Minute); !errors.Is(err, nonces.ErrReused) {
+		t.Fatalf("a nonce of the retired stream with another body: %v, want ErrReused", err)
+	}
+	if _, err := js.Stream(cctx, streams.LegacyNonces); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Fatalf("%s after the recorder's set-up: %v, want deleted", streams.LegacyNonces, err)
+	}
 	fee := `{"icid":"auth-1","sessionId":"s-auth","callInTime":"2024-01-01 00:00:00","recordFlag":1,"recordObjectName":"a.wav","recordDomain":"ostor.huawei.com"}`
 	if err := streams.NewJetStreamPublisher(nc, js).Publish(cctx, streams.Message{
 		Subject: streams.FeeSubject, MsgID: "fee:auth-1", Data: []byte(fee),
@@ -109,8 +143,8 @@ func TestNATSPermissionsOfScaleOutValues(t *testing.T) {
 	if err := js.DeleteStream(short(), streams.Fees); err == nil {
 		t.Error("pnstream may delete PN_FEES")
 	}
-	if err := js.DeleteStream(short(), streams.Nonces); err == nil {
-		t.Error("pnstream may delete PN_NONCES")
+	if err := js.DeleteStream(short(), streams.Events); err == nil {
+		t.Error("pnstream may delete PN_EVENTS")
 	}
 	if _, err := js.CreateStream(short(), jetstream.StreamConfig{Name: "OTHER", Subjects: []string{"other.>"}}); err == nil {
 		t.Error("pnstream may create a stream of another name")

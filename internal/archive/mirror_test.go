@@ -71,7 +71,7 @@ func newRig(t *testing.T, mutate func(*archive.Config)) *rig {
 	t.Cleanup(nc.Close)
 	// Small byte limits: the test's streams hold little.
 	sc := streams.DefaultConfig()
-	sc.MaxBytes, sc.RejectedMaxBytes, sc.DeadMaxBytes, sc.NonceMaxBytes = 64<<20, 16<<20, 16<<20, 16<<20
+	sc.MaxBytes, sc.RejectedMaxBytes, sc.DeadMaxBytes = 64<<20, 16<<20, 16<<20
 	sc.NumbersMaxBytes = 16 << 20
 	if err := streams.Provision(ctx, js, sc); err != nil {
 		t.Fatal(err)

@@ -8,9 +8,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/pnstream/pnstream/internal/ingest"
 	"github.com/pnstream/pnstream/internal/platformsim"
 	"github.com/pnstream/pnstream/internal/privatenumber"
+	"github.com/pnstream/pnstream/internal/streams"
 )
 
 // How the calls stage makes and sends calls: the simulator's generator,
@@ -179,12 +182,20 @@ func (d *dueTimes) set(key string, at time.Time) {
 	d.mu.Unlock()
 }
 
-// dueKey returns the dueTimes key of a stored message by its Nats-Msg-Id
-// ("event:<sessionId>:<type>:<time>" or "fee:<icid>").
-func dueKey(msgID string) string {
-	if rest, ok := strings.CutPrefix(msgID, "event:"); ok {
-		session, _, _ := strings.Cut(rest, ":")
-		return "s:" + session
+// dueKey returns the dueTimes key of a stored message: its event's
+// session, or its CDR's icid (its Nats-Msg-Id "fee:<icid>"); false for a
+// nonce claim.
+func dueKey(m jetstream.Msg) (string, bool) {
+	switch {
+	case m.Subject() == streams.ClaimSubject:
+		return "", false
+	case strings.HasPrefix(m.Subject(), streams.EventSubjectPrefix):
+		// Its id is the push's nonce: the session is in the event.
+		ev, err := privatenumber.DecodeCallEvent(m.Data())
+		if err != nil {
+			return "event " + err.Error(), true
+		}
+		return "s:" + ev.SessionID, true
 	}
-	return "f:" + strings.TrimPrefix(msgID, "fee:")
+	return "f:" + strings.TrimPrefix(m.Headers().Get(jetstream.MsgIDHeader), "fee:"), true
 }

@@ -440,11 +440,11 @@ func TestNotReadyUntilProvisioned(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	if err := e.js.DeleteStream(ctx, streams.Nonces); err != nil {
+	if err := e.js.DeleteStream(ctx, streams.Events); err != nil {
 		t.Fatal(err)
 	}
-	if status, body := e.readyz(); status != http.StatusServiceUnavailable || !strings.Contains(body, "PN_NONCES") {
-		t.Errorf("readyz without the nonce stream: %d %q, want 503 naming PN_NONCES", status, body)
+	if status, body := e.readyz(); status != http.StatusServiceUnavailable || !strings.Contains(body, "PN_EVENTS") {
+		t.Errorf("readyz without the nonce stream: %d %q, want 503 naming PN_EVENTS", status, body)
 	}
 	// Without the stream a signed push cannot be checked for replays: 503,
 	// and nothing is stored.
@@ -454,8 +454,96 @@ func TestNotReadyUntilProvisioned(t *testing.T) {
 	if n := e.count(streams.Fees); n != 0 {
 		t.Errorf("PN_FEES holds %d, want 0", n)
 	}
-	if _, err := e.js.Stream(ctx, streams.Nonces); err == nil {
+	if _, err := e.js.Stream(ctx, streams.Events); err == nil {
 		t.Error("ingest created the nonce stream")
+	}
+}
+
+// TestNotReadyWhileTheLegacyNonceStreamExists: ingest replicas of an
+// earlier version claim nonces in PN_NONCES, which this version does not
+// read; while it exists (the recorder's set-up of this version retires
+// it), ingest is not ready and refuses pushes, events and fees alike, so
+// that no replay slips between the two stores. Once it is gone, pushes go
+// through.
+func TestNotReadyWhileTheLegacyNonceStreamExists(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.js.CreateStream(ctx, jetstream.StreamConfig{Name: streams.LegacyNonces, Subjects: []string{streams.LegacyNonceSubject}}); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := e.readyz(); status != http.StatusServiceUnavailable || !strings.Contains(body, "PN_NONCES exists") {
+		t.Errorf("readyz with PN_NONCES: %d %q, want 503 naming it", status, body)
+	}
+	if r := e.post(ingest.PathEvents, eventBody("legacy"), signed); r.status != http.StatusServiceUnavailable {
+		t.Errorf("event push with PN_NONCES: %d %s, want 503", r.status, r.raw)
+	}
+	if r := e.post(ingest.PathFees, feeBody(1, "legacy"), signed); r.status != http.StatusServiceUnavailable {
+		t.Errorf("fee push with PN_NONCES: %d %s, want 503", r.status, r.raw)
+	}
+	if n := e.count(streams.Fees) + e.count(streams.Events) + e.claims(); n != 0 {
+		t.Errorf("%d messages stored while PN_NONCES exists, want 0", n)
+	}
+	if err := streams.Provision(ctx, e.js, smallStreams()); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := e.readyz(); status != http.StatusOK {
+		t.Errorf("readyz after the retirement: %d %q", status, body)
+	}
+	if r := e.post(ingest.PathEvents, eventBody("legacy"), signed); r.status != http.StatusOK {
+		t.Errorf("event push after the retirement: %d %s", r.status, r.raw)
+	}
+}
+
+// TestSingleEventPushIsOneMessage: a push of one call event is stored as
+// one message of PN_EVENTS that also claims its nonce (its id is the
+// nonce's key, not the event's identity), and no separate claim. Its
+// headers with another event, or with a fee push, are refused and store
+// nothing; the platform's re-push of the same body is accepted and stored
+// once; a fee push's nonce refuses an event under it.
+func TestSingleEventPushIsOneMessage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	second := e.replica()
+	replay := captured(signed)
+	original := eventBody("one-message")
+	if r := e.post(ingest.PathEvents, original, replay); r.status != http.StatusOK {
+		t.Fatalf("event push: %d %s", r.status, r.raw)
+	}
+	if n, c := e.count(streams.Events), e.claims(); n != 1 || c != 0 {
+		t.Fatalf("PN_EVENTS holds %d events and %d claims, want 1 and 0", n, c)
+	}
+	m := e.lastMsg(streams.Events, streams.EventSubject("disconnect"))
+	if !bytes.Equal(m.Data, original) || m.Header.Get(streams.HeaderPushDigest) == "" ||
+		strings.HasPrefix(m.Header.Get(jetstream.MsgIDHeader), "event:") {
+		t.Errorf("stored event: id %q digest %q data %q", m.Header.Get(jetstream.MsgIDHeader), m.Header.Get(streams.HeaderPushDigest), m.Data)
+	}
+	for name, post := range map[string]func() reply{
+		"another event":       func() reply { return e.postTo(second, ingest.PathEvents, eventBody("forged"), replay) },
+		"a fee push":          func() reply { return e.postTo(second, ingest.PathFees, feeBody(2, "forged"), replay) },
+		"any path, an event":  func() reply { return e.post(ingest.PathNotifications, eventBody("forged-any"), replay) },
+		"an invalid body too": func() reply { return e.post(ingest.PathEvents, []byte(`{"eventType":"callin"}`), replay) },
+	} {
+		if r := post(); r.status != http.StatusUnauthorized {
+			t.Errorf("%s under the event's nonce: %d %s, want 401", name, r.status, r.raw)
+		}
+	}
+	if r := e.postTo(second, ingest.PathEvents, original, replay); r.status != http.StatusOK {
+		t.Errorf("the re-push: %d %s", r.status, r.raw)
+	}
+	if n, f, c := e.count(streams.Events), e.count(streams.Fees), e.claims(); n != 1 || f != 0 || c != 0 {
+		t.Errorf("PN_EVENTS holds %d events and %d claims, PN_FEES %d, want 1, 0, 0", n, c, f)
+	}
+
+	feeNonce := captured(signed)
+	if r := e.post(ingest.PathFees, feeBody(1, "fee-first"), feeNonce); r.status != http.StatusOK {
+		t.Fatalf("fee push: %d %s", r.status, r.raw)
+	}
+	if r := e.post(ingest.PathEvents, eventBody("after-fee"), feeNonce); r.status != http.StatusUnauthorized {
+		t.Errorf("an event under a fee push's nonce: %d %s, want 401", r.status, r.raw)
+	}
+	if n, c := e.count(streams.Events), e.claims(); n != 1 || c != 1 {
+		t.Errorf("PN_EVENTS holds %d events and %d claims, want 1 and 1", n, c)
 	}
 }
 

@@ -35,14 +35,15 @@ var (
 	errMethod   = errors.New("method not allowed")
 )
 
-// pushHandler serves one push path: verify, read, claim the nonce, decode,
-// split, publish, answer.
+// pushHandler serves one push path: verify, read, decode, claim the nonce,
+// split, publish, answer (a single event: claim and publish in one).
 type pushHandler struct {
 	kind       privatenumber.Kind
 	path       string
 	cfg        *Config
 	pub        Publisher
 	nonces     NonceStore
+	records    RecordNonceStore // nonces, when it can store a record with its claim
 	maxPayload func() int64
 	verifier   *aksk.Verifier // nil when push auth is off
 	decoder    privatenumber.Decoder
@@ -106,13 +107,18 @@ func (h *pushHandler) handle(ctx context.Context, w http.ResponseWriter, r *http
 		}
 		return http.StatusBadRequest, fmt.Errorf("read body: %w", err)
 	}
+	// Decoded before the nonce is claimed, so that a push of one valid
+	// event can claim it with the event's own message; nothing of the body
+	// is stored, kept or published before the claim.
+	push, err := h.decoder.Decode(body, h.kind)
 	if h.verifier != nil {
+		if m, ok := h.singleEvent(push, err); ok {
+			return h.storeWithClaim(ctx, r, &auth, body, push, m)
+		}
 		if status, err := h.claim(ctx, r, &auth, body); err != nil {
 			return status, err
 		}
 	}
-
-	push, err := h.decoder.Decode(body, h.kind)
 	if err != nil {
 		if errors.Is(err, privatenumber.ErrRecordTooLarge) {
 			// A call event is one record: over the record limit, the body
@@ -144,6 +150,37 @@ func (h *pushHandler) handle(ctx context.Context, w http.ResponseWriter, r *http
 	return http.StatusOK, nil
 }
 
+// singleEvent returns the message of a push that is one valid call event,
+// when the nonce store can claim the nonce with it.
+func (h *pushHandler) singleEvent(p *privatenumber.Push, decodeErr error) (streams.Message, bool) {
+	if h.records == nil || decodeErr != nil || p.Event == nil || p.Err() != nil {
+		return streams.Message{}, false
+	}
+	return streams.Message{Subject: streams.EventSubject(p.Event.EventType), Data: p.Event.Raw}, true
+}
+
+// storeWithClaim stores a single-event push in the one message that also
+// claims its nonce (RecordNonceStore): one stored message and one PubAck
+// per push. A re-push of the same body is a duplicate of that message;
+// another body under the nonce stores nothing and is refused as claim
+// refuses it.
+func (h *pushHandler) storeWithClaim(ctx context.Context, r *http.Request, auth *aksk.Authenticated, body []byte, push *privatenumber.Push, m streams.Message) (int, error) {
+	pubCtx, cancel := context.WithTimeout(ctx, h.cfg.PublishTimeout)
+	defer cancel()
+	t0 := time.Now()
+	err := h.records.ClaimWith(pubCtx, auth.AppKey, auth.Token.Nonce, body, m)
+	switch {
+	case errors.Is(err, nonces.ErrReused):
+		return h.refuseReused(ctx, r, auth, body, err)
+	case err != nil:
+		h.metrics.nonceErrors.Inc()
+		return http.StatusServiceUnavailable, fmt.Errorf("publish %s with its nonce: %w", push.Event.MsgID(), err)
+	}
+	h.metrics.publishSeconds.Observe(time.Since(t0).Seconds())
+	h.metrics.countRecords(push)
+	return http.StatusOK, nil
+}
+
 // claim checks and records the push's nonce, bound to the body, in the
 // shared store, for as long as its Created passes authentication (plus the
 // clock skew, for replicas whose clocks differ). It returns 0 and nil when
@@ -161,15 +198,20 @@ func (h *pushHandler) claim(ctx context.Context, r *http.Request, auth *aksk.Aut
 	case err == nil:
 		return 0, nil
 	case errors.Is(err, nonces.ErrReused):
-		// Captured headers with another body: a forgery. Keep as little of
-		// it as of any other 401.
-		return h.refuse(ctx, r, refusal{status: http.StatusUnauthorized, class: classUnauthenticated, reason: reasonNonceReused,
-			cause: fmt.Errorf("%w: %w", aksk.ErrAuthReplayed, err), auth: auth,
-			kept: body[:min(len(body), RefusedBodyBytes)], truncated: len(body) > RefusedBodyBytes, size: int64(len(body))})
+		return h.refuseReused(ctx, r, auth, body, err)
 	default:
 		h.metrics.nonceErrors.Inc()
 		return http.StatusServiceUnavailable, fmt.Errorf("nonce store: %w", err)
 	}
+}
+
+// refuseReused refuses a push whose nonce came before with another body:
+// captured headers with a forged body. It keeps as little of it as of any
+// other 401.
+func (h *pushHandler) refuseReused(ctx context.Context, r *http.Request, auth *aksk.Authenticated, body []byte, err error) (int, error) {
+	return h.refuse(ctx, r, refusal{status: http.StatusUnauthorized, class: classUnauthenticated, reason: reasonNonceReused,
+		cause: fmt.Errorf("%w: %w", aksk.ErrAuthReplayed, err), auth: auth,
+		kept: body[:min(len(body), RefusedBodyBytes)], truncated: len(body) > RefusedBodyBytes, size: int64(len(body))})
 }
 
 // authReason is the refusal reason of an authentication error.

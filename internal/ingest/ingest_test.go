@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/pnstream/pnstream/internal/aksk"
 	"github.com/pnstream/pnstream/internal/ingest"
+	"github.com/pnstream/pnstream/internal/nonces"
 	"github.com/pnstream/pnstream/internal/streams"
 	"github.com/pnstream/pnstream/internal/testenv"
 )
@@ -69,7 +71,6 @@ func smallStreams() streams.Config {
 	cfg.MaxBytes = 64 << 20
 	cfg.RejectedMaxBytes = 16 << 20
 	cfg.DeadMaxBytes = 16 << 20
-	cfg.NonceMaxBytes = 16 << 20
 	cfg.NumbersMaxBytes = 16 << 20
 	return cfg
 }
@@ -180,17 +181,37 @@ func signed(h http.Header) {
 	(&aksk.Signer{AppKey: appKey, AppSecret: appSecret}).Sign(h)
 }
 
+// count is how many records stream holds: in PN_EVENTS, the events, not
+// the nonce claims of other pushes (claims counts those).
 func (e *env) count(stream string) uint64 {
+	e.t.Helper()
+	if stream == streams.Events {
+		return e.countSubjects(stream, streams.EventSubjectPrefix+">")
+	}
+	return e.countSubjects(stream, ">")
+}
+
+// claims is how many nonce claims PN_EVENTS holds.
+func (e *env) claims() uint64 {
+	e.t.Helper()
+	return e.countSubjects(streams.Events, streams.ClaimSubject)
+}
+
+func (e *env) countSubjects(stream, filter string) uint64 {
 	e.t.Helper()
 	s, err := e.js.Stream(context.Background(), stream)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	info, err := s.Info(context.Background())
+	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(filter))
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return info.State.Msgs
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return n
 }
 
 func (e *env) lastMsg(stream, subject string) *jetstream.RawStreamMsg {
@@ -250,8 +271,17 @@ func TestSeedPushesStoredAsReceived(t *testing.T) {
 	if !bytes.Equal(ev.Data, event) {
 		t.Errorf("event message body is not the push as received")
 	}
-	if got := ev.Header.Get(nats.MsgIdHdr); got != "event:1202_1051_4294967295_20190124070250@callenabler246.huaweicaas.com:disconnect:2019-01-24 07:03:28" {
-		t.Errorf("event Nats-Msg-Id = %q", got)
+	checkClaimedWith(t, ev, event)
+}
+
+// checkClaimedWith checks that m, a single-event push's message, claims the
+// push's nonce: its id is a nonce key (16 characters, not the event's
+// identity) and it carries the digest of body.
+func checkClaimedWith(t *testing.T, m *jetstream.RawStreamMsg, body []byte) {
+	t.Helper()
+	id, digest := m.Header.Get(nats.MsgIdHdr), m.Header.Get(streams.HeaderPushDigest)
+	if len(id) != 16 || strings.HasPrefix(id, "event:") || digest != base64.RawURLEncoding.EncodeToString(nonces.Digest(body)) {
+		t.Errorf("event message id %q digest %q, want a nonce key and the body's digest", id, digest)
 	}
 }
 

@@ -85,13 +85,16 @@ func New(cfg Config, deps Deps) *Server {
 		}
 		verifier = aksk.NewVerifierFromConfig(cfg.VerifierConfig())
 	}
+	// A store that can claim a nonce with a record's message takes the
+	// single-event pushes whole (one stored message each).
+	records, _ := deps.Nonces.(RecordNonceStore)
 	maxPayload := deps.MaxPayload
 	if maxPayload == nil {
 		maxPayload = func() int64 { return 0 }
 	}
 	push := func(path string, kind privatenumber.Kind) http.Handler {
 		return &pushHandler{
-			kind: kind, path: path, cfg: &s.cfg, pub: deps.Publisher, nonces: deps.Nonces, maxPayload: maxPayload,
+			kind: kind, path: path, cfg: &s.cfg, pub: deps.Publisher, nonces: deps.Nonces, records: records, maxPayload: maxPayload,
 			verifier: verifier, decoder: privatenumber.Decoder{MaxRecordBytes: cfg.MaxRecordBytes}, metrics: m, pm: m.forPath(path), log: deps.Logger,
 		}
 	}

@@ -21,6 +21,9 @@ import (
 type table[R any] struct {
 	name   string // "fees", "events" or "numbers": metrics, consumer and dead-letter subject
 	stream string
+	// filter, if set, is the subject of the stream's messages that are
+	// rows: PN_EVENTS holds nonce claims too.
+	filter string
 	decode func(data []byte) (R, error)
 	// decodeMsg, if set, is used instead of decode: for rows that take
 	// more of the message than its data (its stream sequence).

@@ -112,7 +112,7 @@ func (r *Recorder) run(ctx context.Context) error {
 		decode: privatenumber.DecodeFeeRecord, protect: r.pii.Fee, insert: r.storeFees,
 	}
 	events := table[privatenumber.CallEvent]{
-		name: "events", stream: streams.Events, durable: r.cfg.ConsumerPrefix + "-events",
+		name: "events", stream: streams.Events, filter: streams.EventSubjectPrefix + ">", durable: r.cfg.ConsumerPrefix + "-events",
 		decode: privatenumber.DecodeCallEvent, protect: r.pii.Event, insert: rowsOnly(r.store.InsertEvents),
 	}
 	feePipe, err := newPipeline(ctx, r, fees)
@@ -181,11 +181,12 @@ func rowsOnly[R any](insert func(context.Context, []R) error) func(context.Conte
 
 func newPipeline[R any](ctx context.Context, r *Recorder, t table[R]) (*pipeline[R], error) {
 	cons, err := r.js.CreateOrUpdateConsumer(ctx, t.stream, jetstream.ConsumerConfig{
-		Durable:     t.durable,
-		Description: "pnstream recorder: " + t.name + " into ClickHouse",
-		AckPolicy:   jetstream.AckExplicitPolicy,
-		AckWait:     r.cfg.AckWait,
-		MaxDeliver:  -1, // the recorder decides when to give up: see MaxDeliveries
+		Durable:       t.durable,
+		Description:   "pnstream recorder: " + t.name + " into ClickHouse",
+		FilterSubject: t.filter,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       r.cfg.AckWait,
+		MaxDeliver:    -1, // the recorder decides when to give up: see MaxDeliveries
 		// Three batches in hand at most, nothing fetched ahead of them.
 		MaxAckPending: 4 * r.cfg.BatchSize,
 		DeliverPolicy: jetstream.DeliverAllPolicy,

@@ -45,7 +45,7 @@ func connectJetStream(t testing.TB, url string) jetstream.JetStream {
 func provision(t testing.TB, js jetstream.JetStream) {
 	t.Helper()
 	sc := streams.DefaultConfig()
-	sc.MaxBytes, sc.RejectedMaxBytes, sc.DeadMaxBytes, sc.NonceMaxBytes = 256<<20, 64<<20, 64<<20, 16<<20
+	sc.MaxBytes, sc.RejectedMaxBytes, sc.DeadMaxBytes = 256<<20, 64<<20, 64<<20
 	sc.NumbersMaxBytes = 16 << 20
 	if err := streams.Provision(context.Background(), js, sc); err != nil {
 		t.Fatal(err)
