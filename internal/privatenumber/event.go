@@ -100,21 +100,7 @@ var eventTypeToken = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
 
 // event checks the eventType and reads statusInfo.
 func (b *eventBody) event(raw []byte) (CallEvent, error) {
-	var (
-		e    = CallEvent{EventType: b.EventType, Raw: raw}
-		errs FieldErrors
-	)
-	switch {
-	case b.EventType == "":
-		errs = append(errs, fieldErr("eventType", "required"))
-	case b.EventType == EventTypeFee:
-		errs = append(errs, fieldErr("eventType", "fee is not a call event"))
-	case slices.Contains(EventTypes, b.EventType):
-	case eventTypeToken.MatchString(b.EventType):
-		e.Anomalies = append(e.Anomalies, Anomaly{Field: "eventType", Kind: AnomalyUnknown})
-	default:
-		errs = append(errs, fieldErr("eventType", "unknown event type %q is not a token of letters, digits and _ of at most 64", redact.Truncate(b.EventType, 64)))
-	}
+	e, errs := newCallEvent(b.EventType, raw)
 	var s statusJSON
 	switch si := bytes.TrimSpace(b.StatusInfo); {
 	case len(si) == 0 || si[0] == jsonscan.KindNull:
@@ -126,7 +112,34 @@ func (b *eventBody) event(raw []byte) (CallEvent, error) {
 			return CallEvent{}, append(errs, jsonError("statusInfo", err))
 		}
 	}
-	e.read(&s, &errs)
+	return e.withStatus(&s, errs)
+}
+
+// newCallEvent is the event of eventType and raw, with the eventType's
+// errors.
+func newCallEvent(eventType string, raw []byte) (CallEvent, FieldErrors) {
+	var (
+		e    = CallEvent{EventType: eventType, Raw: raw}
+		errs FieldErrors
+	)
+	switch {
+	case eventType == "":
+		errs = append(errs, fieldErr("eventType", "required"))
+	case eventType == EventTypeFee:
+		errs = append(errs, fieldErr("eventType", "fee is not a call event"))
+	case slices.Contains(EventTypes, eventType):
+	case eventTypeToken.MatchString(eventType):
+		e.Anomalies = append(e.Anomalies, Anomaly{Field: "eventType", Kind: AnomalyUnknown})
+	default:
+		errs = append(errs, fieldErr("eventType", "unknown event type %q is not a token of letters, digits and _ of at most 64", redact.Truncate(eventType, 64)))
+	}
+	return e, errs
+}
+
+// withStatus sets the event's fields from statusInfo's members s and
+// returns it, or the errors of errs and of its identity.
+func (e CallEvent) withStatus(s *statusJSON, errs FieldErrors) (CallEvent, error) {
+	e.read(s, &errs)
 	if len(errs) > 0 {
 		return e, errs
 	}

@@ -2,6 +2,7 @@ package privatenumber
 
 import (
 	"bytes"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -9,7 +10,8 @@ import (
 	"github.com/pnstream/pnstream/internal/privatenumber/internal/jsonscan"
 )
 
-// The decoding fast path: fee pushes and fee records decoded in one pass
+// The decoding fast path: fee pushes, call event pushes and fee records
+// decoded in one pass
 // over the body (jsonscan finds the values; feeKey says which field each
 // key fills), each record decoded from its own bytes, which are kept as
 // its Raw. Whenever anything is unusual (an error of any kind, top-level
@@ -295,4 +297,112 @@ func feeKeyExact(key []byte) (int, bool) {
 		return feeAreaCode, true
 	}
 	return 0, false
+}
+
+// decodeEventPushFast decodes a call event push: eventType and the members
+// of statusInfo found in one pass (statusKey says which field each key
+// fills), then read as the slow path reads them. It reports false when
+// the body is not a plain, well-formed event push that kind accepts, or
+// has anything the fast path leaves to encoding/json (escaped, duplicated
+// or case-folded keys, a non-string eventType, statusInfo not an object,
+// a body over limit); Decode then decodes it the slow way.
+func decodeEventPushFast(body []byte, kind Kind, limit int) (p *Push, err error, ok bool) {
+	if kind == FeePush || kind == NumStatusPush || len(body) > limit {
+		return nil, nil, false
+	}
+	s := jsonscan.New(body)
+	var (
+		eventType            jsonscan.String
+		haveType, haveStatus bool
+		status               statusJSON
+	)
+	ok = s.Members(false, func(key []byte) bool {
+		switch string(key) {
+		case "eventType":
+			if haveType || s.Peek() != '"' {
+				return false
+			}
+			haveType = true
+			var ok bool
+			eventType, ok = s.Str()
+			return ok && !eventType.Escaped && !eventType.High
+		case "statusInfo":
+			if haveStatus || s.Peek() != '{' {
+				return false
+			}
+			haveStatus = true
+			return scanStatus(&s, body, &status)
+		default:
+			if foldsToKnown(key, pushKeys) {
+				return false
+			}
+			_, _, ok := s.Value(1)
+			return ok
+		}
+	})
+	if !ok || !s.AtEnd() || !haveType || !haveStatus {
+		return nil, nil, false
+	}
+	t := string(body[eventType.Start:eventType.End])
+	if t == EventTypeFee || t == EventTypeNumStatus {
+		return nil, nil, false
+	}
+	e, errs := newCallEvent(t, body)
+	if e, err = e.withStatus(&status, errs); err != nil {
+		return nil, err, true
+	}
+	return &Push{EventType: e.EventType, Event: &e}, nil, true
+}
+
+// statusKeys are statusJSON's keys.
+var statusKeys = []string{"timestamp", "sessionId", "caller", "called", "subscriptionId", "digitInfo",
+	"stateCode", "stateDesc", "userData", "callRelDirection"}
+
+// scanStatus fills st with the values of the statusInfo object at the
+// scanner, as encoding/json would (each value's bytes), or reports false
+// for what it leaves to encoding/json.
+func scanStatus(s *jsonscan.Scanner, body []byte, st *statusJSON) bool {
+	return s.Members(false, func(key []byte) bool {
+		f := st.field(key)
+		if f == nil {
+			if foldsToKnown(key, statusKeys) {
+				return false
+			}
+			_, _, ok := s.Value(2)
+			return ok
+		}
+		if *f != nil {
+			return false // encoding/json keeps the last; left to it
+		}
+		_, start, ok := s.Value(2)
+		*f = body[start:s.Pos():s.Pos()]
+		return ok
+	})
+}
+
+// field is the member of st that key names exactly, or nil.
+func (st *statusJSON) field(key []byte) *json.RawMessage {
+	switch string(key) {
+	case "timestamp":
+		return &st.Timestamp
+	case "sessionId":
+		return &st.SessionID
+	case "caller":
+		return &st.Caller
+	case "called":
+		return &st.Called
+	case "subscriptionId":
+		return &st.SubscriptionID
+	case "digitInfo":
+		return &st.DigitInfo
+	case "stateCode":
+		return &st.StateCode
+	case "stateDesc":
+		return &st.StateDesc
+	case "userData":
+		return &st.UserData
+	case "callRelDirection":
+		return &st.CallRelDirection
+	}
+	return nil
 }

@@ -117,6 +117,9 @@ func (d Decoder) Decode(body []byte, kind Kind) (*Push, error) {
 	if p, err, ok := decodeFeePushFast(body, kind, limit); ok {
 		return p, err
 	}
+	if p, err, ok := decodeEventPushFast(body, kind, limit); ok {
+		return p, err
+	}
 	if p, err, ok := decodeNumStatusPush(body, kind, limit); ok {
 		return p, err
 	}
