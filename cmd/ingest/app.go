@@ -54,7 +54,7 @@ func parseConfig(args []string) (config, error) {
 // them; setting one logs a warning rather than being silently ignored.
 var removedSettings = map[string]string{
 	"PN_PUSH_REPLAY_WINDOW": "PN_PUSH_MAX_AGE (past) and PN_PUSH_CLOCK_SKEW (future)",
-	"PN_PUSH_MAX_NONCES":    "the shared nonce stream PN_NONCES (its byte limit is the recorder's PN_STREAM_NONCES_MAX_BYTES)",
+	"PN_PUSH_MAX_NONCES":    "the push nonces shared in PN_EVENTS (the recorder's PN_STREAM_NONCE_WINDOW and PN_STREAM_MAX_BYTES)",
 }
 
 // warnRemovedSettings logs each removed setting that is still set.

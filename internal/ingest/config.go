@@ -155,7 +155,7 @@ func (c Config) VerifierConfig() aksk.VerifierConfig {
 
 // NonceWindow is how long a nonce must be remembered after its first
 // claim: a push passes authentication until its Created is MaxAge old, and
-// Created is at most ClockSkew ahead of the claim. The stream PN_NONCES'
+// Created is at most ClockSkew ahead of the claim. PN_EVENTS'
 // duplicate window (the recorder's PN_STREAM_NONCE_WINDOW) must be at
 // least this long (JetStreamNonces refuses it otherwise).
 func (c Config) NonceWindow() time.Duration { return c.MaxAge + c.ClockSkew }
