@@ -1,6 +1,7 @@
 package streams
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -352,8 +353,16 @@ func parseAck(m *nats.Msg) (Ack, error) {
 	if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
 		return Ack{}, jetstream.ErrNoStreamResponse
 	}
+	if a, ok := parsePlainAck(m.Data); ok {
+		return a, nil
+	}
+	return parseAckJSON(m.Data)
+}
+
+// parseAckJSON reads a PubAck's data with encoding/json.
+func parseAckJSON(data []byte) (Ack, error) {
 	var r pubAckResponse
-	if err := json.Unmarshal(m.Data, &r); err != nil {
+	if err := json.Unmarshal(data, &r); err != nil {
 		return Ack{}, jetstream.ErrInvalidJSAck
 	}
 	if r.Error != nil {
@@ -363,6 +372,43 @@ func parseAck(m *nats.Msg) (Ack, error) {
 		return Ack{}, jetstream.ErrInvalidJSAck
 	}
 	return Ack{Stream: r.Stream, Sequence: r.Sequence, Duplicate: r.Duplicate}, nil
+}
+
+// parsePlainAck reads the PubAck nats-server writes for a stored message,
+// {"stream":"<name>","seq":<n>} with ,"duplicate":true for a duplicate,
+// without encoding/json (a fee push gets 50 of them). It reports false for
+// anything else (an error, a domain), which parseAck reads with
+// encoding/json.
+func parsePlainAck(b []byte) (Ack, bool) {
+	const streamKey, seqKey, dupKey = `{"stream":"`, `","seq":`, `,"duplicate":true}`
+	rest, ok := bytes.CutPrefix(b, []byte(streamKey))
+	if !ok {
+		return Ack{}, false
+	}
+	name, rest, ok := bytes.Cut(rest, []byte(seqKey))
+	if !ok || len(name) == 0 || bytes.ContainsAny(name, `"\`) {
+		return Ack{}, false
+	}
+	n := 0
+	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+		n++
+	}
+	if n == 0 || n > 20 || (n > 1 && rest[0] == '0') {
+		return Ack{}, false
+	}
+	seq, err := strconv.ParseUint(string(rest[:n]), 10, 64)
+	if err != nil {
+		return Ack{}, false
+	}
+	a := Ack{Stream: string(name), Sequence: seq}
+	switch tail := rest[n:]; {
+	case len(tail) == 1 && tail[0] == '}':
+	case string(tail) == dupKey:
+		a.Duplicate = true
+	default:
+		return Ack{}, false
+	}
+	return a, true
 }
 
 // ErrStreamFull matches a publish refused because the stream reached its

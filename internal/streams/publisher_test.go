@@ -147,3 +147,29 @@ func TestCallersGivingUpDoNotStallOthers(t *testing.T) {
 		t.Errorf("stream holds %d messages, want at least %d", got, stored.Load()+1)
 	}
 }
+
+// The PubAcks read without encoding/json read as encoding/json reads them,
+// and anything else is left to it.
+func TestParsePlainAckMatchesJSON(t *testing.T) {
+	for _, in := range []string{
+		`{"stream":"PN_FEES","seq":1}`,
+		`{"stream":"PN_EVENTS","seq":18446744073709551615}`,
+		`{"stream":"PN_EVENTS","seq":42,"duplicate":true}`,
+		`{"stream":"PN_EVENTS","seq":42,"duplicate":false}`,
+		`{"stream":"PN_EVENTS","domain":"hub","seq":42}`,
+		`{"stream":"PN_EVENTS","seq":42} `,
+		`{"stream":"PN_EVENTS","seq":042}`,
+		`{"stream":"PN_EVENTS","seq":18446744073709551616}`,
+		`{"stream":"PN_EVENTS","seq":}`,
+		`{"stream":"","seq":1}`,
+		`{"stream":"a\"b","seq":1}`,
+		`{"error":{"code":503,"err_code":10077,"description":"maximum bytes exceeded"},"stream":"PN_FEES","seq":0}`,
+		`not json`,
+	} {
+		got, gotErr := streams.ParseAckForTest([]byte(in))
+		want, wantErr := streams.ParseAckJSONForTest([]byte(in))
+		if got != want || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+			t.Errorf("%s: %+v, %v; encoding/json: %+v, %v", in, got, gotErr, want, wantErr)
+		}
+	}
+}
