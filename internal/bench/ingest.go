@@ -160,7 +160,7 @@ func (b *Bench) runIngest(ctx context.Context, rep *Report) error {
 
 func (b *Bench) ingestKind(ctx context.Context, rep *Report, js jetstream.JetStream, rawNC *nats.Conn, bareURL, ingestURL string, k pushKind) error {
 	d, conns := b.cfg.Duration, b.cfg.Conns
-	bare := newPushClient(bareURL+k.path, conns, nil)
+	bare := newPushClient(bareURL+k.path, conns, signer()) // the same signed requests: their signing is load, not pnstream
 	defer bare.close()
 	m := b.measure("ingest-" + k.name + "-bare")
 	bareFull := closedLoop(ctx, bare, conns, d, k.body)
@@ -215,7 +215,7 @@ func (b *Bench) ingestKind(ctx context.Context, rep *Report, js jetstream.JetStr
 	if k.stream == streams.Fees {
 		b.limits.decode, b.limits.publish = bareFull.recordsPerSec(), jsRate
 	}
-	rep.add(k.stage, unit+" vs bare handler", fmt.Sprintf("bare Go handler, encoding/json, %d conns", conns),
+	rep.add(k.stage, unit+" vs bare handler", fmt.Sprintf("bare Go handler, encoding/json, the same signed requests, %d conns", conns),
 		bareFull.recordsPerSec(), full.recordsPerSec(), nil)
 	var target *Target
 	if k.stream == streams.Fees {
