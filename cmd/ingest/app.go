@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,22 +47,6 @@ func parseConfig(args []string) (config, error) {
 		return cfg, fmt.Errorf("config: %w", err)
 	}
 	return cfg, nil
-}
-
-// removedSettings are variables ingest no longer reads, with what replaced
-// them; setting one logs a warning rather than being silently ignored.
-var removedSettings = map[string]string{
-	"PN_PUSH_REPLAY_WINDOW": "PN_PUSH_MAX_AGE (past) and PN_PUSH_CLOCK_SKEW (future)",
-	"PN_PUSH_MAX_NONCES":    "the push nonces shared in PN_EVENTS (the recorder's PN_STREAM_NONCE_WINDOW and PN_STREAM_MAX_BYTES)",
-}
-
-// warnRemovedSettings logs each removed setting that is still set.
-func warnRemovedSettings(log *zap.Logger) {
-	for name, instead := range removedSettings {
-		if os.Getenv(name) != "" {
-			log.Warn("setting no longer read", zap.String("variable", name), zap.String("instead", instead))
-		}
-	}
 }
 
 // app is ingest wired from its config. newApp does no I/O; Run connects,

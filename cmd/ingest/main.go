@@ -22,6 +22,10 @@ var command = daemon.Command[config]{
 	Parse: parseConfig,
 	Log:   func(cfg config) daemon.LogConfig { return cfg.log },
 	Run:   serve,
+	Removed: map[string]string{
+		"PN_PUSH_REPLAY_WINDOW": "PN_PUSH_MAX_AGE (past) and PN_PUSH_CLOCK_SKEW (future)",
+		"PN_PUSH_MAX_NONCES":    "the push nonces shared in PN_EVENTS (the recorder's PN_STREAM_NONCE_WINDOW and PN_STREAM_MAX_BYTES)",
+	},
 }
 
 func main() { daemon.Main(command) }
@@ -35,6 +39,5 @@ func serve(ctx context.Context, cfg config, log *zap.Logger) error {
 	if cfg.ingest.Auth == ingest.AuthOff {
 		log.Warn("push authentication is OFF: anyone who can reach this port can inject call records")
 	}
-	warnRemovedSettings(log)
 	return newApp(cfg, log).Run(ctx)
 }

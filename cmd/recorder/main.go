@@ -26,6 +26,9 @@ var command = daemon.Command[config]{
 	Parse: parseConfig,
 	Log:   func(cfg config) daemon.LogConfig { return cfg.log },
 	Run:   record,
+	Removed: map[string]string{
+		"PN_STREAM_NONCES_MAX_BYTES": "PN_STREAM_MAX_BYTES: the push nonces are in PN_EVENTS, PN_NONCES is retired",
+	},
 }
 
 func main() { daemon.Main(command) }

@@ -24,6 +24,10 @@ type Command[C any] struct {
 	Log func(C) LogConfig
 	// Run runs until ctx is done, then shuts down and returns.
 	Run func(ctx context.Context, cfg C, log *zap.Logger) error
+	// Removed are variables the process no longer reads, each with what
+	// replaced it: one that is still set is logged as a warning at start
+	// rather than silently ignored.
+	Removed map[string]string
 }
 
 // Main starts c with the process's arguments, stops it on SIGINT or
@@ -50,5 +54,15 @@ func (c Command[C]) Start(ctx context.Context, args []string) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	c.warnRemoved(log)
 	return c.Run(ctx, cfg, log)
+}
+
+// warnRemoved logs each of c.Removed that is still set.
+func (c Command[C]) warnRemoved(log *zap.Logger) {
+	for name, instead := range c.Removed {
+		if os.Getenv(name) != "" {
+			log.Warn("setting no longer read", zap.String("variable", name), zap.String("instead", instead))
+		}
+	}
 }

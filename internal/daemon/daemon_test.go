@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func TestParseReadsEnvironmentFlagsWin(t *testing.T) {
@@ -100,5 +101,17 @@ func TestCommandStart(t *testing.T) {
 	}
 	if err := c.Start(context.Background(), []string{"-log-level", "loud"}); err == nil || ran != "" {
 		t.Errorf("Start with a bad log level = %v, ran %q; want an error and not run", err, ran)
+	}
+}
+
+// A removed variable that is still set is logged as a warning naming what
+// replaced it; one that is not set is not.
+func TestStartWarnsOfRemovedSettings(t *testing.T) {
+	t.Setenv("PN_OLD_SETTING", "1")
+	core, logs := observer.New(zap.WarnLevel)
+	c := Command[struct{}]{Removed: map[string]string{"PN_OLD_SETTING": "PN_NEW_SETTING", "PN_UNSET_SETTING": "x"}}
+	c.warnRemoved(zap.New(core))
+	if logs.Len() != 1 || logs.All()[0].ContextMap()["variable"] != "PN_OLD_SETTING" || logs.All()[0].ContextMap()["instead"] != "PN_NEW_SETTING" {
+		t.Errorf("warnings: %+v", logs.All())
 	}
 }
