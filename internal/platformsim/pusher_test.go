@@ -368,7 +368,7 @@ func TestPusherStops(t *testing.T) {
 	if err := p.PushCall(ctx, call); err != nil { // 2 events + the fee push: 3 pending
 		t.Fatal(err)
 	}
-	waitStats(t, p, 5*time.Second, func(s PushStats) bool { return s.Failed == 2 })
+	waitStats(t, p, 5*time.Second, func(s PushStats) bool { return s.Failed >= 2 }) // the fee push may fail too by then
 	short, stop := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer stop()
 	if err := p.PushCall(short, call); !errors.Is(err, context.DeadlineExceeded) {
