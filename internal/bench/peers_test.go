@@ -3,6 +3,9 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -10,8 +13,11 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/pnstream/pnstream/internal/ingest"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/recorder"
+	"github.com/pnstream/pnstream/internal/streams"
+	"github.com/pnstream/pnstream/internal/warehouse"
 )
 
 // reparse renders conf as `bento -c` reads it and parses it back.
@@ -171,5 +177,78 @@ func TestPeersStageRefusesAMissingBento(t *testing.T) {
 	b := &Bench{cfg: cfg}
 	if err := b.runPeers(context.Background(), &Report{}); err == nil || !strings.Contains(err.Error(), "make bin/bento") {
 		t.Errorf("peers with a missing binary: %v", err)
+	}
+}
+
+func TestPeersStageRefusesMissingPnstreamCommands(t *testing.T) {
+	dir := t.TempDir()
+	bento := filepath.Join(dir, "bento")
+	if err := os.WriteFile(bento, nil, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Stages, cfg.Bento = []string{StagePeers}, bento
+	b := &Bench{cfg: cfg}
+	err := b.runPeers(context.Background(), &Report{})
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "ingest")) || !strings.Contains(err.Error(), "make bench-peers") {
+		t.Errorf("peers without bin/ingest beside bin/bento: %v", err)
+	}
+}
+
+// envFlags returns the flag each PN_* variable of env sets, failing on
+// anything else.
+func envFlags(t *testing.T, env []string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, kv := range env {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, "PN_") {
+			t.Fatalf("%q is not a PN_ variable", kv)
+		}
+		out[strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(name, "PN_")), "_", "-")] = value
+	}
+	return out
+}
+
+// pnstream's side is configured as a deployment is: every variable names
+// a setting the command reads, and ingest checks the signatures the load
+// generator makes.
+func TestPeersPnstreamCommandsEnv(t *testing.T) {
+	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
+	ic, cc := ingest.DefaultConfig(), streams.DefaultConnConfig()
+	ic.RegisterFlags(fs)
+	cc.RegisterFlags(fs)
+	in := envFlags(t, pnIngestEnv("nats://127.0.0.1:4222", "127.0.0.1:1234"))
+	for name := range in {
+		if fs.Lookup(name) == nil {
+			t.Errorf("ingest has no setting %s", name)
+		}
+	}
+	s := signer()
+	if in["push-auth"] != ingest.AuthRequired || in["app-key"] != s.AppKey || in["app-secret"] != s.AppSecret ||
+		in["ingest-addr"] != "127.0.0.1:1234" || in["nats-url"] != "nats://127.0.0.1:4222" {
+		t.Errorf("ingest env %v", in)
+	}
+
+	fs = flag.NewFlagSet("recorder", flag.ContinueOnError)
+	rc, sc, wc := recorder.DefaultConfig(), streams.DefaultConfig(), warehouse.DefaultConfig()
+	cc = streams.DefaultConnConfig()
+	rc.RegisterFlags(fs)
+	sc.RegisterFlags(fs)
+	wc.RegisterFlags(fs)
+	cc.RegisterFlags(fs)
+	fs.String("recorder-admin-addr", "", "cmd/recorder's own")
+	rec := envFlags(t, pnRecorderEnv("nats://127.0.0.1:4222", "127.0.0.1:9000", "db", "127.0.0.1:8081", "pnbench-3", "memory"))
+	for name := range rec {
+		if fs.Lookup(name) == nil {
+			t.Errorf("recorder has no setting %s", name)
+		}
+	}
+	if rec["clickhouse-addr"] != "127.0.0.1:9000" || rec["clickhouse-database"] != "db" || rec["recorder-admin-addr"] != "127.0.0.1:8081" ||
+		rec["recorder-consumer-prefix"] != "pnbench-3" || rec["stream-storage"] != "memory" || rec["nats-url"] != "nats://127.0.0.1:4222" {
+		t.Errorf("recorder env %v", rec)
+	}
+	if _, ok := rec["s3-endpoint"]; ok {
+		t.Error("the recorder of the peers stage mirrors nothing")
 	}
 }
