@@ -47,7 +47,8 @@ func (b *Bench) pnBinary(name string) string {
 }
 
 // runPeers measures pnstream and Bento 1.20.0 on the same workloads, one
-// after the other, on the same NATS and ClickHouse: fee pushes and
+// after the other (which first alternates between repetitions), on the
+// same NATS and ClickHouse: fee pushes and
 // single-event pushes into JetStream (at full load, then at half the
 // slower side's full load for latency), draining pre-filled fee records
 // into ClickHouse, and fee pushes until their rows are visible.
@@ -68,8 +69,12 @@ func (b *Bench) runPeers(ctx context.Context, rep *Report) error {
 	if err := provisionPeerStreams(ctx, js, b.cfg.StreamStorage); err != nil {
 		return err
 	}
+	// The side that goes first alternates between repetitions, so that
+	// neither always finds the servers as the other left them (merges,
+	// compactions) on a machine shared with other work.
+	bentoFirst := peerRepetition(rep)%2 == 1
 	for _, k := range b.pushKinds() {
-		pn, bento, err := b.peerIngest(ctx, js, k)
+		pn, bento, err := b.peerIngest(ctx, js, k, bentoFirst)
 		if err != nil {
 			return fmt.Errorf("%s: %w", k.name, err)
 		}
@@ -95,29 +100,64 @@ func (b *Bench) runPeers(ctx context.Context, rep *Report) error {
 			return fmt.Errorf("close warehouse: %w", err)
 		}
 	}
+	var pn, bento peerRun
+	err = inOrder(bentoFirst, func() (err error) {
+		pn, err = b.peerDrainPN(ctx, nc, js, conn, pnDB)
+		return wrap("drain, pnstream", err)
+	}, func() (err error) {
+		bento, err = b.peerDrainBento(ctx, nc, js, conn, bentoDB)
+		return wrap("drain, bento", err)
+	})
+	if err != nil {
+		return err
+	}
 	drain := fmt.Sprintf("peers: recorder drain (%d pre-filled CDRs)", b.cfg.RecorderRecords)
-	pn, err := b.peerDrainPN(ctx, nc, js, conn, pnDB)
-	if err != nil {
-		return fmt.Errorf("drain, pnstream: %w", err)
-	}
-	bento, err := b.peerDrainBento(ctx, nc, js, conn, bentoDB)
-	if err != nil {
-		return fmt.Errorf("drain, bento: %w", err)
-	}
 	addPeerRows(rep, drain, "rows", "Bento nats_jetstream → sql_insert (clickhouse), the recorder's batching", pn, bento)
 
-	pn, err = b.peerE2EPN(ctx, nc, js, conn, pnDB)
+	err = inOrder(bentoFirst, func() (err error) {
+		pn, err = b.peerE2EPN(ctx, nc, js, conn, pnDB)
+		return wrap("end to end, pnstream", err)
+	}, func() (err error) {
+		bento, err = b.peerE2EBento(ctx, nc, js, conn, bentoDB)
+		return wrap("end to end, bento", err)
+	})
 	if err != nil {
-		return fmt.Errorf("end to end, pnstream: %w", err)
-	}
-	bento, err = b.peerE2EBento(ctx, nc, js, conn, bentoDB)
-	if err != nil {
-		return fmt.Errorf("end to end, bento: %w", err)
+		return err
 	}
 	addPeerRows(rep, "peers: end to end (fee pushes → visible rows)", "records",
 		"the two Bento pipelines above, two processes", pn, bento)
 	return errors.Join(purge(ctx, js, streams.Fees, streams.Events, streams.Recordings, peerFees, peerEvents),
 		dropDatabases(ctx, conn, pnDB, bentoDB))
+}
+
+// peerRepetition returns how many repetitions of the peers stage rep
+// already holds.
+func peerRepetition(rep *Report) int {
+	for _, row := range rep.Rows {
+		if strings.HasPrefix(row.Stage, "peers: ") {
+			return len(row.PN)
+		}
+	}
+	return 0
+}
+
+// inOrder runs pn then bento, or bento then pn when bentoFirst, and stops
+// at the first error.
+func inOrder(bentoFirst bool, pn, bento func() error) error {
+	if bentoFirst {
+		pn, bento = bento, pn
+	}
+	if err := pn(); err != nil {
+		return err
+	}
+	return bento()
+}
+
+func wrap(what string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 // provisionPeerStreams creates Bento's streams, configured as pnstream's
@@ -203,10 +243,10 @@ func (b *Bench) startBento(ctx context.Context, role, name string, conf map[stri
 	return startPeerProc(ctx, role, b.cfg.Bento, b.dir, name, []string{"-c", path}, nil, probe)
 }
 
-// peerIngest measures push kind k on both sides at full load, pnstream
-// first, then both at the same half load: half the slower side's full
-// load, in pushes a second.
-func (b *Bench) peerIngest(ctx context.Context, js jetstream.JetStream, k pushKind) (pn, bento peerRun, err error) {
+// peerIngest measures push kind k on both sides at full load, then both
+// at the same half load: half the slower side's full load, in pushes a
+// second. pnstream goes first unless bentoFirst.
+func (b *Bench) peerIngest(ctx context.Context, js jetstream.JetStream, k pushKind, bentoFirst bool) (pn, bento peerRun, err error) {
 	pnSide, err := b.startPNIngest(ctx, "pnstream-ingest-"+k.name, k.path, k.stream)
 	if err != nil {
 		return pn, bento, fmt.Errorf("pnstream: %w", err)
@@ -218,20 +258,27 @@ func (b *Bench) peerIngest(ctx context.Context, js jetstream.JetStream, k pushKi
 	}
 	defer func() { err = errors.Join(err, bentoSide.close()) }()
 
-	pn, pnFull, err := b.peerFull(ctx, js, pnSide, k)
+	var pnFull, bentoFull loadResult
+	err = inOrder(bentoFirst, func() (err error) {
+		pn, pnFull, err = b.peerFull(ctx, js, pnSide, k)
+		return wrap("pnstream", err)
+	}, func() (err error) {
+		bento, bentoFull, err = b.peerFull(ctx, js, bentoSide, k)
+		return wrap("bento", err)
+	})
 	if err != nil {
-		return pn, bento, fmt.Errorf("pnstream: %w", err)
-	}
-	bento, bentoFull, err := b.peerFull(ctx, js, bentoSide, k)
-	if err != nil {
-		return pn, bento, fmt.Errorf("bento: %w", err)
+		return pn, bento, err
 	}
 	perSec := min(pnFull.requestsPerSec(), bentoFull.requestsPerSec()) / 2
-	if pn.half, err = b.peerHalf(ctx, js, pnSide, k, perSec); err != nil {
-		return pn, bento, fmt.Errorf("pnstream at half load: %w", err)
-	}
-	if bento.half, err = b.peerHalf(ctx, js, bentoSide, k, perSec); err != nil {
-		return pn, bento, fmt.Errorf("bento at half load: %w", err)
+	err = inOrder(bentoFirst, func() (err error) {
+		pn.half, err = b.peerHalf(ctx, js, pnSide, k, perSec)
+		return wrap("pnstream at half load", err)
+	}, func() (err error) {
+		bento.half, err = b.peerHalf(ctx, js, bentoSide, k, perSec)
+		return wrap("bento at half load", err)
+	})
+	if err != nil {
+		return pn, bento, err
 	}
 	// The recorder drain that follows reads PN_EVENTS too.
 	return pn, bento, purge(ctx, js, pnSide.stream, bentoSide.stream)
@@ -393,7 +440,8 @@ func (b *Bench) peerDrainBento(ctx context.Context, nc *nats.Conn, js jetstream.
 	if err != nil {
 		return peerRun{}, err
 	}
-	return peerRun{rate: float64(n) / visible.Sub(start).Seconds(), rss: rss, loadRSS: peakRSS(), cpu: cpu}, nil
+	return peerRun{rate: float64(n) / visible.Sub(start).Seconds(), rss: rss, loadRSS: peakRSS(), cpu: cpu},
+		purge(ctx, js, peerFees) // as pnstream's drain leaves PN_FEES
 }
 
 // peerE2EPN is the e2e stage's sustained measurement with bin/ingest and
