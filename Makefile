@@ -149,7 +149,15 @@ BENTO_MODULE := internal/bench/peers/bento
 bin/bento: $(BENTO_MODULE)/go.mod $(BENTO_MODULE)/go.sum $(BENTO_MODULE)/main.go ## build Bento 1.20.0 for bench-peers (a few minutes the first time)
 	cd $(BENTO_MODULE) && $(GO) build -o $(CURDIR)/$@ .
 
-bench-peers: deps bin/nats-server bin/bento ## pnstream beside Bento 1.20.0 on the same workloads, servers and run (docs/PERFORMANCE.md); BENCH_FLAGS passes flags
+# bench-peers runs pnstream's side as the commands themselves, bin/ingest
+# and bin/recorder (pnbench looks for them beside bin/bento), as Bento runs
+# as bin/bento. Phony: go build runs every time and rebuilds only what
+# changed.
+.PHONY: bin/ingest bin/recorder
+bin/ingest bin/recorder:
+	$(GO) build -o $@ ./cmd/$(notdir $@)
+
+bench-peers: deps bin/nats-server bin/bento bin/ingest bin/recorder ## pnstream (bin/ingest, bin/recorder) beside Bento 1.20.0 on the same workloads, servers and run (docs/PERFORMANCE.md); BENCH_FLAGS passes flags
 	$(GO) run ./cmd/pnbench -nats-server bin/nats-server -bento bin/bento -stages peers $(BENCH_FLAGS)
 
 clean: ## remove bin/ and the local run's data in .local/

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
+	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -17,31 +19,47 @@ import (
 	"github.com/pnstream/pnstream/internal/streams"
 )
 
-// peerRun is one measurement of a workload by pnstream or by Bento.
+// peerRun is one measurement of a workload by pnstream or by Bento. Both
+// sides run their pipeline as child processes (pnstream's bin/ingest and
+// bin/recorder, Bento's bin/bento) while pnbench generates the load, so
+// that memory and CPU are the pipeline's own.
 type peerRun struct {
 	rate float64 // units/s
-	// rss is the peak RSS of the pipeline: pnbench's for pnstream (its
-	// components run in it, beside the load generator), the Bento
-	// process's (the sum of both for end to end) for Bento.
+	// rss is the peak RSS (VmHWM) of the side's pipeline process(es),
+	// summed for end to end.
 	rss float64 // MiB
-	// loadRSS is pnbench's peak RSS during a Bento run: the load generator
-	// and the bench alone.
+	// loadRSS is pnbench's peak RSS during the run: the load generator
+	// and the bench.
 	loadRSS float64
-	cpu     map[string]float64 // µs per unit, by process
+	cpu     map[string]float64 // µs per unit, by process: the roles, pnbench and the servers
+	// half is the push latency at half load, the same offered rate for
+	// both sides; nil but for the push workloads.
+	half *loadResult
 }
 
-const (
-	pnbenchProc = "pnbench"
-	bentoProc   = "bento"
-)
+const pnbenchProc = "pnbench"
+
+// pnBinary is one of pnstream's commands, looked for beside the Bento
+// binary: bin/ingest and bin/recorder next to bin/bento, as `make
+// bench-peers` builds them.
+func (b *Bench) pnBinary(name string) string {
+	return filepath.Join(filepath.Dir(b.cfg.Bento), name)
+}
 
 // runPeers measures pnstream and Bento 1.20.0 on the same workloads, one
-// after the other, on the same NATS and ClickHouse: fee pushes and
-// single-event pushes into JetStream, draining pre-filled fee records into
-// ClickHouse, and fee pushes until their rows are visible.
+// after the other (which first alternates between repetitions), on the
+// same NATS and ClickHouse: fee pushes and
+// single-event pushes into JetStream (at full load, then at half the
+// slower side's full load for latency), draining pre-filled fee records
+// into ClickHouse, and fee pushes until their rows are visible.
 func (b *Bench) runPeers(ctx context.Context, rep *Report) error {
-	if _, err := os.Stat(b.cfg.Bento); err != nil {
-		return fmt.Errorf("bento binary (-bento; `make bin/bento` builds it): %w", err)
+	if err := needBinary("bento (-bento)", b.cfg.Bento, "bin/bento"); err != nil {
+		return err
+	}
+	for _, name := range []string{roleIngest, roleRecorder} {
+		if err := needBinary("pnstream "+name+" (beside -bento)", b.pnBinary(name), "bench-peers"); err != nil {
+			return err
+		}
 	}
 	nc, js, err := b.connect("pnbench-peers")
 	if err != nil {
@@ -51,14 +69,14 @@ func (b *Bench) runPeers(ctx context.Context, rep *Report) error {
 	if err := provisionPeerStreams(ctx, js, b.cfg.StreamStorage); err != nil {
 		return err
 	}
+	// The side that goes first alternates between repetitions, so that
+	// neither always finds the servers as the other left them (merges,
+	// compactions) on a machine shared with other work.
+	bentoFirst := peerRepetition(rep)%2 == 1
 	for _, k := range b.pushKinds() {
-		pn, err := b.peerIngestPN(ctx, nc, js, k)
+		pn, bento, err := b.peerIngest(ctx, js, k, bentoFirst)
 		if err != nil {
-			return fmt.Errorf("%s, pnstream: %w", k.name, err)
-		}
-		bento, err := b.peerIngestBento(ctx, js, k)
-		if err != nil {
-			return fmt.Errorf("%s, bento: %w", k.name, err)
+			return fmt.Errorf("%s: %w", k.name, err)
 		}
 		by := "Bento http_server → nats_jetstream (no authentication), %d conns"
 		if k.stream == streams.Fees {
@@ -82,29 +100,64 @@ func (b *Bench) runPeers(ctx context.Context, rep *Report) error {
 			return fmt.Errorf("close warehouse: %w", err)
 		}
 	}
+	var pn, bento peerRun
+	err = inOrder(bentoFirst, func() (err error) {
+		pn, err = b.peerDrainPN(ctx, nc, js, conn, pnDB)
+		return wrap("drain, pnstream", err)
+	}, func() (err error) {
+		bento, err = b.peerDrainBento(ctx, nc, js, conn, bentoDB)
+		return wrap("drain, bento", err)
+	})
+	if err != nil {
+		return err
+	}
 	drain := fmt.Sprintf("peers: recorder drain (%d pre-filled CDRs)", b.cfg.RecorderRecords)
-	pn, err := b.peerDrainPN(ctx, nc, js, pnDB)
-	if err != nil {
-		return fmt.Errorf("drain, pnstream: %w", err)
-	}
-	bento, err := b.peerDrainBento(ctx, nc, js, conn, bentoDB)
-	if err != nil {
-		return fmt.Errorf("drain, bento: %w", err)
-	}
 	addPeerRows(rep, drain, "rows", "Bento nats_jetstream → sql_insert (clickhouse), the recorder's batching", pn, bento)
 
-	pn, err = b.peerE2EPN(ctx, nc, js, conn, pnDB)
+	err = inOrder(bentoFirst, func() (err error) {
+		pn, err = b.peerE2EPN(ctx, nc, js, conn, pnDB)
+		return wrap("end to end, pnstream", err)
+	}, func() (err error) {
+		bento, err = b.peerE2EBento(ctx, nc, js, conn, bentoDB)
+		return wrap("end to end, bento", err)
+	})
 	if err != nil {
-		return fmt.Errorf("end to end, pnstream: %w", err)
-	}
-	bento, err = b.peerE2EBento(ctx, nc, js, conn, bentoDB)
-	if err != nil {
-		return fmt.Errorf("end to end, bento: %w", err)
+		return err
 	}
 	addPeerRows(rep, "peers: end to end (fee pushes → visible rows)", "records",
 		"the two Bento pipelines above, two processes", pn, bento)
 	return errors.Join(purge(ctx, js, streams.Fees, streams.Events, streams.Recordings, peerFees, peerEvents),
 		dropDatabases(ctx, conn, pnDB, bentoDB))
+}
+
+// peerRepetition returns how many repetitions of the peers stage rep
+// already holds.
+func peerRepetition(rep *Report) int {
+	for _, row := range rep.Rows {
+		if strings.HasPrefix(row.Stage, "peers: ") {
+			return len(row.PN)
+		}
+	}
+	return 0
+}
+
+// inOrder runs pn then bento, or bento then pn when bentoFirst, and stops
+// at the first error.
+func inOrder(bentoFirst bool, pn, bento func() error) error {
+	if bentoFirst {
+		pn, bento = bento, pn
+	}
+	if err := pn(); err != nil {
+		return err
+	}
+	return bento()
+}
+
+func wrap(what string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 // provisionPeerStreams creates Bento's streams, configured as pnstream's
@@ -129,120 +182,216 @@ func provisionPeerStreams(ctx context.Context, js jetstream.JetStream, storage s
 	return nil
 }
 
-func (b *Bench) peerIngestPN(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, k pushKind) (peerRun, error) {
-	if err := purge(ctx, js, k.stream); err != nil {
-		return peerRun{}, err
-	}
-	in, err := startIngest(ctx, nc, js)
-	if err != nil {
-		return peerRun{}, err
-	}
-	defer func() { _ = in.stop() }()
-	client := newPushClient(in.url+k.path, b.cfg.Conns, signer())
-	defer client.close()
-	resetPeakRSS()
-	m := b.measure("peers-" + k.name + "-pnstream")
-	res := closedLoop(ctx, client, b.cfg.Conns, b.cfg.Duration, k.body)
-	cpu := m.done(res.records)
-	rss := peakRSS()
-	if err == nil {
-		err = res.check()
-	}
-	if err == nil {
-		err = checkMsgs(ctx, js, k.stream, res.records)
-	}
-	return peerRun{rate: res.recordsPerSec(), rss: rss, cpu: cpu}, err
+// pushSide is one side's ingest process for a push kind, the client that
+// loads it and the stream it stores into.
+type pushSide struct {
+	name   string // pnstream or bento, in profile names
+	proc   *peerProc
+	client *pushClient
+	stream string
 }
 
-func (b *Bench) peerIngestBento(ctx context.Context, js jetstream.JetStream, k pushKind) (peerRun, error) {
-	stream, path, fees := peerEvents, peerEventPath, k.stream == streams.Fees
+func (s *pushSide) close() error {
+	s.client.close()
+	return s.proc.stop()
+}
+
+// startPNIngest runs bin/ingest for pushes on path and waits until it is
+// ready (/readyz: NATS connected, the streams there).
+func (b *Bench) startPNIngest(ctx context.Context, name, path, stream string) (*pushSide, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	p, err := startPeerProc(ctx, roleIngest, b.pnBinary("ingest"), b.dir, name, nil,
+		pnIngestEnv(b.srv.nats.URL(), addr), httpOK("http://"+addr+ingest.PathReadyz))
+	if err != nil {
+		return nil, err
+	}
+	return &pushSide{name: "pnstream", proc: p, client: newPushClient("http://"+addr+path, b.cfg.Conns, signer()), stream: stream}, nil
+}
+
+// startBentoIngest runs Bento's http_server → nats_jetstream for pushes of
+// one kind and waits until it listens.
+func (b *Bench) startBentoIngest(ctx context.Context, name string, fees bool) (*pushSide, error) {
+	stream, path := peerEvents, peerEventPath
 	if fees {
 		stream, path = peerFees, peerFeePath
 	}
-	if err := purge(ctx, js, stream); err != nil {
-		return peerRun{}, err
-	}
 	addr, err := freeAddr()
 	if err != nil {
-		return peerRun{}, err
+		return nil, err
 	}
-	p, err := startBento(b.cfg.Bento, b.dir, "bento-"+k.name, bentoIngestConfig(b.srv.nats.URL(), addr, fees))
+	p, err := b.startBento(ctx, roleIngest, name, bentoIngestConfig(b.srv.nats.URL(), addr, fees), listening(addr))
 	if err != nil {
-		return peerRun{}, err
+		return nil, err
 	}
-	defer func() { _ = p.stop() }()
-	if err := p.waitListening(ctx, addr); err != nil {
-		return peerRun{}, err
-	}
-	client := newPushClient("http://"+addr+path, b.cfg.Conns, nil) // Bento checks no signature
-	defer client.close()
-	resetPeakRSS()
-	_, cpu0, err := p.usage()
-	if err != nil {
-		return peerRun{}, err
-	}
-	m := b.measure("peers-" + k.name + "-bento")
-	res := closedLoop(ctx, client, b.cfg.Conns, b.cfg.Duration, k.body)
-	cpu := m.done(res.records)
-	rss, cpu1, err := p.usage()
-	if err != nil {
-		return peerRun{}, err
-	}
-	cpu[bentoProc] = perUnit(cpu1-cpu0, res.records)
-	loadRSS := peakRSS()
-	if err == nil {
-		err = res.check()
-	}
-	if err == nil {
-		err = checkMsgs(ctx, js, stream, res.records)
-	}
-	return peerRun{rate: res.recordsPerSec(), rss: rss, loadRSS: loadRSS, cpu: cpu}, err
+	// Bento checks no signature.
+	return &pushSide{name: "bento", proc: p, client: newPushClient("http://"+addr+path, b.cfg.Conns, nil), stream: stream}, nil
 }
 
-// peerDrainPN is the recorder stage's measurement: pnstream's recorder
-// drains RecorderRecords pre-filled CDRs of PN_FEES into ClickHouse.
-func (b *Bench) peerDrainPN(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, db string) (peerRun, error) {
+// startBento writes conf to the bench directory and runs `bento -c` on it.
+func (b *Bench) startBento(ctx context.Context, role, name string, conf map[string]any, probe func(context.Context) error) (*peerProc, error) {
+	data, err := bentoYAML(conf)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(b.dir, name+".yaml")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return nil, fmt.Errorf("write bento config: %w", err)
+	}
+	return startPeerProc(ctx, role, b.cfg.Bento, b.dir, name, []string{"-c", path}, nil, probe)
+}
+
+// peerIngest measures push kind k on both sides at full load, then both
+// at the same half load: half the slower side's full load, in pushes a
+// second. pnstream goes first unless bentoFirst.
+func (b *Bench) peerIngest(ctx context.Context, js jetstream.JetStream, k pushKind, bentoFirst bool) (pn, bento peerRun, err error) {
+	pnSide, err := b.startPNIngest(ctx, "pnstream-ingest-"+k.name, k.path, k.stream)
+	if err != nil {
+		return pn, bento, fmt.Errorf("pnstream: %w", err)
+	}
+	defer func() { err = errors.Join(err, pnSide.close()) }()
+	bentoSide, err := b.startBentoIngest(ctx, "bento-ingest-"+k.name, k.stream == streams.Fees)
+	if err != nil {
+		return pn, bento, fmt.Errorf("bento: %w", err)
+	}
+	defer func() { err = errors.Join(err, bentoSide.close()) }()
+
+	var pnFull, bentoFull loadResult
+	err = inOrder(bentoFirst, func() (err error) {
+		pn, pnFull, err = b.peerFull(ctx, js, pnSide, k)
+		return wrap("pnstream", err)
+	}, func() (err error) {
+		bento, bentoFull, err = b.peerFull(ctx, js, bentoSide, k)
+		return wrap("bento", err)
+	})
+	if err != nil {
+		return pn, bento, err
+	}
+	perSec := min(pnFull.requestsPerSec(), bentoFull.requestsPerSec()) / 2
+	err = inOrder(bentoFirst, func() (err error) {
+		pn.half, err = b.peerHalf(ctx, js, pnSide, k, perSec)
+		return wrap("pnstream at half load", err)
+	}, func() (err error) {
+		bento.half, err = b.peerHalf(ctx, js, bentoSide, k, perSec)
+		return wrap("bento at half load", err)
+	})
+	if err != nil {
+		return pn, bento, err
+	}
+	// The recorder drain that follows reads PN_EVENTS too.
+	return pn, bento, purge(ctx, js, pnSide.stream, bentoSide.stream)
+}
+
+// peerFull loads s with conns pushes back to back for Duration, and checks
+// that its stream stored exactly the acked records.
+func (b *Bench) peerFull(ctx context.Context, js jetstream.JetStream, s *pushSide, k pushKind) (peerRun, loadResult, error) {
+	if err := purge(ctx, js, s.stream); err != nil {
+		return peerRun{}, loadResult{}, err
+	}
+	ps := procs{s.proc}
+	before, err := ps.cpu()
+	if err != nil {
+		return peerRun{}, loadResult{}, err
+	}
+	resetPeakRSS()
+	m := b.measure("peers-" + k.name + "-" + s.name)
+	res := closedLoop(ctx, s.client, b.cfg.Conns, b.cfg.Duration, k.body)
+	cpu := m.done(res.records)
+	rss, err := ps.account(cpu, before, res.records)
+	if err != nil {
+		return peerRun{}, loadResult{}, err
+	}
+	run := peerRun{rate: res.recordsPerSec(), rss: rss, loadRSS: peakRSS(), cpu: cpu}
+	if err := res.check(); err != nil {
+		return run, res, err
+	}
+	return run, res, checkMsgs(ctx, js, s.stream, res.records)
+}
+
+// peerHalf posts pushes to s at perSec a second for Duration and returns
+// their latencies, once its stream holds exactly the acked records.
+func (b *Bench) peerHalf(ctx context.Context, js jetstream.JetStream, s *pushSide, k pushKind, perSec float64) (*loadResult, error) {
+	if err := purge(ctx, js, s.stream); err != nil {
+		return nil, err
+	}
+	m := b.measure("peers-" + k.name + "-" + s.name + "-half")
+	res := openLoop(ctx, s.client, b.cfg.Conns, perSec, b.cfg.Duration, k.body)
+	m.done(res.records)
+	if err := res.check(); err != nil {
+		return nil, err
+	}
+	if err := s.proc.exited(); err != nil {
+		return nil, err
+	}
+	return &res, checkMsgs(ctx, js, s.stream, res.records)
+}
+
+// startPNRecorder runs bin/recorder on database db with durable consumers
+// named after prefix, and waits until it is ready (/readyz: migrations
+// applied, NATS and ClickHouse answering).
+func (b *Bench) startPNRecorder(ctx context.Context, name, db, prefix string) (*peerProc, error) {
+	admin, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	return startPeerProc(ctx, roleRecorder, b.pnBinary("recorder"), b.dir, name, nil,
+		pnRecorderEnv(b.srv.nats.URL(), b.srv.clickhouse.Addr(), db, admin, prefix, b.cfg.StreamStorage),
+		httpOK("http://"+admin+"/readyz"))
+}
+
+// deletePNConsumers removes the recorder's durable consumers, best effort
+// as deletePeerConsumer.
+func deletePNConsumers(ctx context.Context, js jetstream.JetStream, prefix string) {
+	for stream, suffix := range map[string]string{streams.Fees: "-fees", streams.Events: "-events", streams.Numbers: "-numbers"} {
+		_ = js.DeleteConsumer(context.WithoutCancel(ctx), stream, prefix+suffix)
+	}
+}
+
+// peerDrainPN is the recorder stage's measurement with bin/recorder: it
+// drains RecorderRecords pre-filled CDRs of PN_FEES into ClickHouse, timed
+// from the process's start as Bento's is.
+func (b *Bench) peerDrainPN(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, conn driver.Conn, db string) (peerRun, error) {
 	n := b.cfg.RecorderRecords
 	if err := b.prefill(ctx, js, nc, n); err != nil {
 		return peerRun{}, err
 	}
-	wh, err := b.openWarehouse(ctx, db)
-	if err != nil {
-		return peerRun{}, err
-	}
-	defer wh.Close()
-	conn, err := b.openClickHouse()
-	if err != nil {
-		return peerRun{}, err
-	}
-	defer conn.Close()
 	table := db + ".fee_records FINAL"
 	base, last, err := startingPoint(ctx, conn, js, table)
 	if err != nil {
 		return peerRun{}, err
 	}
+	prefix := fmt.Sprintf("pnbench-%d", b.consumers.Add(1))
+	defer deletePNConsumers(ctx, js, prefix)
 	resetPeakRSS()
 	m := b.measure("peers-drain-pnstream")
-	rec, err := b.startRecorder(ctx, nc, js, wh)
+	start := time.Now()
+	rec, err := b.startPNRecorder(ctx, "pnstream-recorder-drain", db, prefix)
 	if err != nil {
 		return peerRun{}, err
 	}
-	visible, err := waitPeerAcked(ctx, nc, streams.Fees, rec.fees, last, nil)
+	ps := procs{rec}
+	visible, err := waitPeerAcked(ctx, nc, streams.Fees, prefix+"-fees", last, ps)
 	cpu := m.done(n)
-	rss := peakRSS()
-	err = errors.Join(err, rec.stop())
+	var rss float64
+	if err == nil {
+		rss, err = ps.account(cpu, nil, n)
+	}
+	err = errors.Join(err, ps.stop())
 	if err == nil {
 		err = checkRows(ctx, conn, table, base+uint64(n))
 	}
 	if err != nil {
 		return peerRun{}, err
 	}
-	return peerRun{rate: float64(n) / visible.Sub(rec.start).Seconds(), rss: rss, cpu: cpu}, purge(ctx, js, streams.Fees, streams.Recordings)
+	return peerRun{rate: float64(n) / visible.Sub(start).Seconds(), rss: rss, loadRSS: peakRSS(), cpu: cpu},
+		purge(ctx, js, streams.Fees, streams.Recordings)
 }
 
 // peerDrainBento drains the same number of CDRs, pre-filled into
 // PEER_FEES, with Bento's nats_jetstream → sql_insert, timed from the
-// process's start as pnstream's is from its recorder's.
+// process's start as pnstream's is.
 func (b *Bench) peerDrainBento(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, conn driver.Conn, db string) (peerRun, error) {
 	n := b.cfg.RecorderRecords
 	if err := purge(ctx, js, peerFees); err != nil {
@@ -273,77 +422,57 @@ func (b *Bench) peerDrainBento(ctx context.Context, nc *nats.Conn, js jetstream.
 	resetPeakRSS()
 	m := b.measure("peers-drain-bento")
 	start := time.Now()
-	p, err := startBento(b.cfg.Bento, b.dir, "bento-drain", bentoRecorderConfig(b.srv.nats.URL(), durable, b.srv.clickhouse.Addr(), db))
+	p, err := b.startBento(ctx, roleRecorder, "bento-recorder-drain", bentoRecorderConfig(b.srv.nats.URL(), durable, b.srv.clickhouse.Addr(), db), nil)
 	if err != nil {
 		return peerRun{}, err
 	}
-	defer func() { _ = p.stop() }()
-	visible, err := waitPeerAcked(ctx, nc, peerFees, durable, last, p)
+	ps := procs{p}
+	visible, err := waitPeerAcked(ctx, nc, peerFees, durable, last, ps)
 	cpu := m.done(n)
-	if err != nil {
-		return peerRun{}, err
+	var rss float64
+	if err == nil {
+		rss, err = ps.account(cpu, nil, n)
 	}
-	rss, pcpu, err := p.usage()
-	if err != nil {
-		return peerRun{}, err
-	}
-	cpu[bentoProc] = perUnit(pcpu, n)
-	loadRSS := peakRSS()
+	err = errors.Join(err, ps.stop())
 	if err == nil {
 		err = checkRows(ctx, conn, table, base+uint64(n))
 	}
-	return peerRun{rate: float64(n) / visible.Sub(start).Seconds(), rss: rss, loadRSS: loadRSS, cpu: cpu}, err
-}
-
-// peerE2EPN is the e2e stage's sustained measurement: fee pushes back to
-// back for Duration through ingest and recorder, until the last row is
-// visible.
-func (b *Bench) peerE2EPN(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, conn driver.Conn, db string) (peerRun, error) {
-	if err := purge(ctx, js, streams.Fees, streams.Recordings); err != nil {
-		return peerRun{}, err
-	}
-	wh, err := b.openWarehouse(ctx, db)
 	if err != nil {
 		return peerRun{}, err
 	}
-	defer wh.Close()
+	return peerRun{rate: float64(n) / visible.Sub(start).Seconds(), rss: rss, loadRSS: peakRSS(), cpu: cpu},
+		purge(ctx, js, peerFees) // as pnstream's drain leaves PN_FEES
+}
+
+// peerE2EPN is the e2e stage's sustained measurement with bin/ingest and
+// bin/recorder: fee pushes back to back for Duration, until the last row
+// is visible.
+func (b *Bench) peerE2EPN(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, conn driver.Conn, db string) (run peerRun, err error) {
+	if err := purge(ctx, js, streams.Fees, streams.Recordings); err != nil {
+		return peerRun{}, err
+	}
 	table := db + ".fee_records FINAL"
 	rows, base, err := startingPoint(ctx, conn, js, table)
 	if err != nil {
 		return peerRun{}, err
 	}
-	in, err := startIngest(ctx, nc, js)
+	prefix := fmt.Sprintf("pnbench-%d", b.consumers.Add(1))
+	defer deletePNConsumers(ctx, js, prefix)
+	rec, err := b.startPNRecorder(ctx, "pnstream-recorder-e2e", db, prefix)
 	if err != nil {
 		return peerRun{}, err
 	}
-	defer func() { _ = in.stop() }()
-	rec, err := b.startRecorder(ctx, nc, js, wh)
+	ps := procs{rec}
+	defer func() { err = errors.Join(err, ps.stop()) }()
+	in, err := b.startPNIngest(ctx, "pnstream-ingest-e2e", ingest.PathFees, streams.Fees)
 	if err != nil {
 		return peerRun{}, err
 	}
-	defer func() { _ = rec.stop() }()
-	client := newPushClient(in.url+ingest.PathFees, b.cfg.Conns, signer())
-	defer client.close()
-	resetPeakRSS()
-	m := b.measure("peers-e2e-pnstream")
-	start := time.Now()
-	res := closedLoop(ctx, client, b.cfg.Conns, b.cfg.Duration, b.feeBody)
-	if err := res.check(); err != nil {
-		return peerRun{}, err
-	}
-	visible, err := waitPeerAcked(ctx, nc, streams.Fees, rec.fees, base+uint64(res.records), nil)
-	cpu := m.done(res.records)
-	if err != nil {
-		return peerRun{}, err
-	}
-	rss := peakRSS()
-	if err == nil {
-		err = checkRows(ctx, conn, table, rows+uint64(res.records))
-	}
-	return peerRun{rate: float64(res.records) / visible.Sub(start).Seconds(), rss: rss, cpu: cpu}, err
+	ps = append(ps, in.proc)
+	return b.peerE2E(ctx, nc, conn, "pnstream", in.client, ps, streams.Fees, prefix+"-fees", base, table, rows)
 }
 
-func (b *Bench) peerE2EBento(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, conn driver.Conn, db string) (peerRun, error) {
+func (b *Bench) peerE2EBento(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, conn driver.Conn, db string) (run peerRun, err error) {
 	if err := purge(ctx, js, peerFees); err != nil {
 		return peerRun{}, err
 	}
@@ -359,59 +488,47 @@ func (b *Bench) peerE2EBento(ctx context.Context, nc *nats.Conn, js jetstream.Je
 	quiesce(ctx, conn)
 	durable := fmt.Sprintf("bento-%d", b.consumers.Add(1))
 	defer deletePeerConsumer(ctx, js, durable)
-	rp, err := startBento(b.cfg.Bento, b.dir, "bento-e2e-recorder", bentoRecorderConfig(b.srv.nats.URL(), durable, b.srv.clickhouse.Addr(), db))
+	rp, err := b.startBento(ctx, roleRecorder, "bento-recorder-e2e", bentoRecorderConfig(b.srv.nats.URL(), durable, b.srv.clickhouse.Addr(), db), nil)
 	if err != nil {
 		return peerRun{}, err
 	}
-	defer func() { _ = rp.stop() }()
-	addr, err := freeAddr()
+	ps := procs{rp}
+	defer func() { err = errors.Join(err, ps.stop()) }()
+	in, err := b.startBentoIngest(ctx, "bento-ingest-e2e", true)
 	if err != nil {
 		return peerRun{}, err
 	}
-	ip, err := startBento(b.cfg.Bento, b.dir, "bento-e2e-ingest", bentoIngestConfig(b.srv.nats.URL(), addr, true))
-	if err != nil {
-		return peerRun{}, err
-	}
-	defer func() { _ = ip.stop() }()
-	if err := ip.waitListening(ctx, addr); err != nil {
-		return peerRun{}, err
-	}
-	client := newPushClient("http://"+addr+peerFeePath, b.cfg.Conns, nil)
+	ps = append(ps, in.proc)
+	return b.peerE2E(ctx, nc, conn, "bento", in.client, ps, peerFees, durable, base, table, rows)
+}
+
+// peerE2E loads client with fee pushes back to back for Duration and
+// waits until durable acked them all on stream (from base on), i.e. until
+// their rows are visible in table, which held rows before.
+func (b *Bench) peerE2E(ctx context.Context, nc *nats.Conn, conn driver.Conn, side string, client *pushClient, ps procs, stream, durable string, base uint64, table string, rows uint64) (peerRun, error) {
 	defer client.close()
+	before, err := ps.cpu()
+	if err != nil {
+		return peerRun{}, err
+	}
 	resetPeakRSS()
-	_, icpu0, err := ip.usage()
-	if err != nil {
-		return peerRun{}, err
-	}
-	_, rcpu0, err := rp.usage()
-	if err != nil {
-		return peerRun{}, err
-	}
-	m := b.measure("peers-e2e-bento")
+	m := b.measure("peers-e2e-" + side)
 	start := time.Now()
 	res := closedLoop(ctx, client, b.cfg.Conns, b.cfg.Duration, b.feeBody)
 	if err := res.check(); err != nil {
 		return peerRun{}, err
 	}
-	visible, err := waitPeerAcked(ctx, nc, peerFees, durable, base+uint64(res.records), rp)
+	visible, err := waitPeerAcked(ctx, nc, stream, durable, base+uint64(res.records), ps)
 	cpu := m.done(res.records)
 	if err != nil {
 		return peerRun{}, err
 	}
-	irss, icpu1, err := ip.usage()
+	rss, err := ps.account(cpu, before, res.records)
 	if err != nil {
 		return peerRun{}, err
 	}
-	rrss, rcpu1, err := rp.usage()
-	if err != nil {
-		return peerRun{}, err
-	}
-	cpu[bentoProc] = perUnit(icpu1-icpu0+rcpu1-rcpu0, res.records)
-	loadRSS := peakRSS()
-	if err == nil {
-		err = checkRows(ctx, conn, table, rows+uint64(res.records))
-	}
-	return peerRun{rate: float64(res.records) / visible.Sub(start).Seconds(), rss: irss + rrss, loadRSS: loadRSS, cpu: cpu}, err
+	run := peerRun{rate: float64(res.records) / visible.Sub(start).Seconds(), rss: rss, loadRSS: peakRSS(), cpu: cpu}
+	return run, checkRows(ctx, conn, table, rows+uint64(res.records))
 }
 
 // feeBody is a 50-record fee push, as the ingest and e2e stages post.
@@ -422,11 +539,10 @@ func (b *Bench) feeBody(dst []byte, n int) ([]byte, int) {
 
 // waitPeerAcked waits until the durable consumer of stream acked every
 // message up to seq. A busy server's slow answer is asked again (the
-// shared waitAcked gives up at the first); it fails when the consumer's
-// Bento process (p, nil for pnstream) exits, or when the ack floor has not
-// moved for two minutes (Bento retries a failing insert forever, logging
-// each error).
-func waitPeerAcked(ctx context.Context, nc *nats.Conn, stream, durable string, seq uint64, p *bentoProcess) (time.Time, error) {
+// shared waitAcked gives up at the first); it fails when one of the
+// side's processes ps exits, or when the ack floor has not moved for two
+// minutes (Bento retries a failing insert forever, logging each error).
+func waitPeerAcked(ctx context.Context, nc *nats.Conn, stream, durable string, seq uint64, ps procs) (time.Time, error) {
 	// Bento's consumer is a push consumer, which jetstream.Consumer
 	// refuses to look up; the legacy API reads any.
 	jsc, err := nc.JetStream()
@@ -454,17 +570,12 @@ func waitPeerAcked(ctx context.Context, nc *nats.Conn, stream, durable string, s
 		if f != floor {
 			floor, moved = f, time.Now()
 		}
-		if p != nil {
-			if err := p.exited(); err != nil {
-				return time.Time{}, err
-			}
+		if err := ps.exited(); err != nil {
+			return time.Time{}, err
 		}
 		if time.Since(moved) > 2*time.Minute {
-			log := ""
-			if p != nil {
-				log = "; its log: " + p.tail()
-			}
-			return time.Time{}, fmt.Errorf("consumer %s acked up to %d of %d and made no progress for 2 minutes%s", durable, floor, seq, log)
+			return time.Time{}, fmt.Errorf("consumer %s acked up to %d of %d and made no progress for 2 minutes; logs: %s",
+				durable, floor, seq, ps.logs())
 		}
 		if err := ctx.Err(); err != nil {
 			return time.Time{}, err
@@ -513,30 +624,68 @@ func perUnit(d time.Duration, n int) float64 {
 	return float64(d) / float64(time.Microsecond) / float64(n)
 }
 
+// bentoRoleBy says what Bento runs in each role, for the raw column.
+var bentoRoleBy = map[string]string{
+	roleIngest:   "Bento http_server → nats_jetstream process",
+	roleRecorder: "Bento nats_jetstream → sql_insert process",
+}
+
 // addPeerRows reports one workload: Bento in the raw column, pnstream
 // beside it, the ratio pnstream ÷ Bento. Throughput must be at least 2×
-// Bento's; for memory and CPU a ratio below 1 is pnstream's lead.
+// Bento's; for memory, CPU and latency a ratio below 1 is pnstream's lead.
 func addPeerRows(rep *Report, stage, unit, by string, pn, bento peerRun) {
 	one := unit[:len(unit)-1]
 	rep.add(stage, unit+"/s (pnstream ÷ Bento)", by, bento.rate, pn.rate, &Target{Kind: "ratio", Value: 2})
-	rep.add(stage, "peak RSS MiB: pnstream (in pnbench, with the load) vs Bento", "Bento process(es), VmHWM", bento.rss, pn.rss, nil)
-	rep.add(stage, "peak RSS MiB of pnbench", "during Bento's run: the load generator alone", bento.loadRSS, pn.rss, nil)
+	rep.add(stage, "peak RSS MiB, pipeline process(es)", "Bento process(es), VmHWM (summed for end to end)", bento.rss, pn.rss, nil)
+	rep.add(stage, "peak RSS MiB of pnbench (the load)", "during Bento's run", bento.loadRSS, pn.loadRSS, nil)
 	rep.add(stage, "CPU µs/"+one+", all processes", "Bento's run: load + bento + servers", sum(bento.cpu), sum(pn.cpu), nil)
-	procs := make([]string, 0, len(bento.cpu))
-	for p := range bento.cpu {
-		procs = append(procs, p)
+	roles := []string{roleIngest, roleRecorder}
+	if pipeline(pn.cpu, roles) != 0 && len(present(pn.cpu, roles)) > 1 {
+		rep.add(stage, "CPU µs/"+one+", pipeline processes", "Bento's processes", pipeline(bento.cpu, roles), pipeline(pn.cpu, roles), nil)
 	}
-	sort.Strings(procs)
-	for _, p := range procs {
-		switch p {
-		case bentoProc:
-			rep.add(stage, "CPU µs/"+one+": pnstream+load (pnbench) vs bento", "bento process(es)", bento.cpu[p], pn.cpu[pnbenchProc], nil)
-		case pnbenchProc:
-			rep.add(stage, "CPU µs/"+one+", pnbench", "during Bento's run: the load alone", bento.cpu[p], pn.cpu[p], nil)
-		default:
-			rep.add(stage, "CPU µs/"+one+", "+p, "during Bento's run", bento.cpu[p], pn.cpu[p], nil)
+	for _, role := range present(pn.cpu, roles) {
+		rep.add(stage, "CPU µs/"+one+", "+role+" process", bentoRoleBy[role], bento.cpu[role], pn.cpu[role], nil)
+	}
+	var others []string
+	for p := range pn.cpu {
+		if !slices.Contains(roles, p) {
+			others = append(others, p)
 		}
 	}
+	slices.Sort(others)
+	for _, p := range others {
+		label := "CPU µs/" + one + ", " + p
+		if p == pnbenchProc {
+			label += " (the load)"
+		}
+		rep.add(stage, label, "during Bento's run", bento.cpu[p], pn.cpu[p], nil)
+	}
+	if pn.half != nil && bento.half != nil {
+		halfBy := "Bento at the same rate: half the slower side's full load"
+		rep.add(stage, "half load, "+unit+"/s", halfBy, bento.half.recordsPerSec(), pn.half.recordsPerSec(), nil)
+		rep.add(stage, "push p50 ms, half load", halfBy, bento.half.quantile(0.5), pn.half.quantile(0.5), nil)
+		rep.add(stage, "push p99 ms, half load", halfBy, bento.half.quantile(0.99), pn.half.quantile(0.99), nil)
+	}
+}
+
+// present returns the roles that have a figure in cpu.
+func present(cpu map[string]float64, roles []string) []string {
+	var out []string
+	for _, r := range roles {
+		if _, ok := cpu[r]; ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// pipeline sums the figures of the pipeline processes.
+func pipeline(cpu map[string]float64, roles []string) float64 {
+	var s float64
+	for _, r := range roles {
+		s += cpu[r]
+	}
+	return s
 }
 
 func sum(m map[string]float64) float64 {
@@ -545,4 +694,18 @@ func sum(m map[string]float64) float64 {
 		s += v
 	}
 	return s
+}
+
+// logs returns the end of each log of ps, for errors.
+func (ps procs) logs() string {
+	var b strings.Builder
+	for _, p := range ps {
+		data, _ := os.ReadFile(p.prog.LogFile()) // best effort: the error says what it can
+		s := strings.TrimSpace(string(data))
+		if len(s) > 2000 {
+			s = "…" + s[len(s)-2000:]
+		}
+		fmt.Fprintf(&b, "\n%s (%s):\n%s", p.prog.LogFile(), p.role, s)
+	}
+	return b.String()
 }

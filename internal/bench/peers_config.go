@@ -12,7 +12,9 @@ import (
 
 // The peers stage runs Bento 1.20.0 (internal/bench/peers/bento) on the
 // same workloads as pnstream, on the same servers, with streams of its own
-// shaped like pnstream's so that the two never share data.
+// shaped like pnstream's so that the two never share data. Both sides run
+// as child processes of pnbench: pnstream's bin/ingest and bin/recorder
+// configured as in production, Bento's bin/bento with the configs below.
 const (
 	peerFees        = "PEER_FEES"
 	peerFeeSubject  = "peer.fees"
@@ -21,6 +23,37 @@ const (
 	peerFeePath     = "/fees"
 	peerEventPath   = "/events"
 )
+
+// pnIngestEnv is bin/ingest's environment: production's defaults but for
+// the listen address, NATS and the credential the load generator signs
+// with, so push authentication is on (an environment variable, as a
+// deployment passes the secret, not a flag on the command line).
+func pnIngestEnv(natsURL, addr string) []string {
+	return []string{
+		"PN_NATS_URL=" + natsURL,
+		"PN_INGEST_ADDR=" + addr,
+		"PN_PUSH_AUTH=required",
+		"PN_APP_KEY=" + benchAppKey,
+		"PN_APP_SECRET=" + benchAppSecret,
+	}
+}
+
+// pnRecorderEnv is bin/recorder's environment: production's defaults (the
+// batching, the PII policy, the gap detector, the X-number watch and the
+// retention job) but for NATS, ClickHouse's address and database, the
+// admin address, a fresh consumer prefix and the streams' storage (as the
+// bench provisioned them). Without PN_S3_ENDPOINT the mirror is off and
+// recording jobs wait in PN_RECORDINGS, as in the recorder stage.
+func pnRecorderEnv(natsURL, clickhouseAddr, database, adminAddr, consumerPrefix, storage string) []string {
+	return []string{
+		"PN_NATS_URL=" + natsURL,
+		"PN_CLICKHOUSE_ADDR=" + clickhouseAddr,
+		"PN_CLICKHOUSE_DATABASE=" + database,
+		"PN_RECORDER_ADMIN_ADDR=" + adminAddr,
+		"PN_RECORDER_CONSUMER_PREFIX=" + consumerPrefix,
+		"PN_STREAM_STORAGE=" + storage,
+	}
+}
 
 // bentoIngestConfig is Bento's http_server -> nats_jetstream pipeline for
 // one push kind on addr: a fee push is split into one message per CDR

@@ -5,127 +5,140 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/procfs"
+
+	"github.com/pnstream/pnstream/internal/localserver"
 )
 
-// bentoProc is a running Bento process.
-type bentoProcess struct {
-	cmd  *exec.Cmd
-	log  string // its stdout and stderr
-	done chan error
+// The roles of the pipeline processes the peers stage runs, the same for
+// both sides: pnstream's bin/ingest and bin/recorder, and Bento's
+// http_server → nats_jetstream and nats_jetstream → sql_insert. CPU is
+// reported by role, so that like is compared with like.
+const (
+	roleIngest   = "ingest"
+	roleRecorder = "recorder"
+)
+
+// peerProc is one pipeline process of either side, run as a child of
+// pnbench, so that its memory and CPU are its own and not the load
+// generator's.
+type peerProc struct {
+	role string
+	prog *localserver.Program
 }
 
-// startBento writes conf to dir/name.yaml and runs `bin -c` on it.
-func startBento(bin, dir, name string, conf map[string]any) (*bentoProcess, error) {
-	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("bento binary (-bento; `make bin/bento` builds it): %w", err)
-	}
-	data, err := bentoYAML(conf)
+// startPeerProc runs bin with args and env (added to pnbench's), its
+// output in dir/name.log, and waits until probe succeeds (nil: at once).
+func startPeerProc(ctx context.Context, role, bin, dir, name string, args, env []string, probe func(context.Context) error) (*peerProc, error) {
+	prog, err := localserver.NewProgram(localserver.ProgramConfig{
+		Name: name, Binary: bin, Args: args, Env: env,
+		LogFile: filepath.Join(dir, name+".log"), Probe: probe,
+		StartTimeout: time.Minute, StopTimeout: 30 * time.Second,
+	})
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, name+".yaml")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return nil, fmt.Errorf("write bento config: %w", err)
+	if err := prog.Start(ctx); err != nil {
+		return nil, err
 	}
-	logPath := filepath.Join(dir, name+".log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, fmt.Errorf("bento log: %w", err)
-	}
-	defer logFile.Close() // the child has its own descriptor
-	cmd := exec.Command(bin, "-c", path)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start bento: %w", err)
-	}
-	p := &bentoProcess{cmd: cmd, log: logPath, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }() // waited for by stop
-	return p, nil
+	return &peerProc{role: role, prog: prog}, nil
 }
 
-func (p *bentoProcess) pid() int { return p.cmd.Process.Pid }
-
-// exited returns the process's end and its log when it has ended.
-func (p *bentoProcess) exited() error {
+// exited returns why the process ended, with its log, once it has ended.
+func (p *peerProc) exited() error {
 	select {
-	case err := <-p.done:
-		p.done <- err // for stop
-		return fmt.Errorf("bento exited (%v): %s", err, p.tail())
+	case <-p.prog.Done():
+		if err := p.prog.Err(); err != nil {
+			return err
+		}
+		return fmt.Errorf("%s ended (see %s)", p.role, p.prog.LogFile())
 	default:
 		return nil
 	}
 }
 
-// tail returns the end of the process's log, for errors.
-func (p *bentoProcess) tail() string {
-	data, _ := os.ReadFile(p.log) // best effort: the error says what it can
-	s := strings.TrimSpace(string(data))
-	if len(s) > 2000 {
-		s = "…" + s[len(s)-2000:]
-	}
-	return s
-}
-
-// waitListening waits until addr accepts connections or the process ends.
-func (p *bentoProcess) waitListening(ctx context.Context, addr string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if err := p.exited(); err != nil {
-			return err
-		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			return c.Close()
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("bento not listening on %s after 30s: %s", addr, p.tail())
-}
-
 // usage returns the process's peak RSS in MiB and CPU time so far; it
 // must still run.
-func (p *bentoProcess) usage() (float64, time.Duration, error) {
+func (p *peerProc) usage() (float64, time.Duration, error) {
 	if err := p.exited(); err != nil {
 		return 0, 0, err
 	}
-	rss, err := processPeakRSS(p.pid())
+	pid := p.prog.Pid()
+	rss, err := processPeakRSS(pid)
 	if err != nil {
 		return 0, 0, err
 	}
-	cpu, err := processCPU(p.pid())
+	cpu, err := processCPU(pid)
 	if err != nil {
-		return 0, 0, fmt.Errorf("bento cpu: %w", err)
+		return 0, 0, fmt.Errorf("%s cpu: %w", p.role, err)
 	}
 	return rss, cpu, nil
 }
 
-// stop ends the process with SIGTERM, SIGKILL after 30s.
-func (p *bentoProcess) stop() error {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM) // it may have ended already
-	select {
-	case err := <-p.done:
-		return ignoreSignalled(err)
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		return errors.New("bento did not stop within 30s of SIGTERM; killed")
-	}
+// stop ends the process with SIGTERM, SIGKILL after 30s; an end of its own
+// before is an error.
+func (p *peerProc) stop() error {
+	err := p.exited()
+	return errors.Join(err, p.prog.Stop(context.Background()))
 }
 
-func ignoreSignalled(err error) error {
-	var exit *exec.ExitError
-	if errors.As(err, &exit) && !exit.Exited() {
-		return nil // ended by our signal
+// procs are the pipeline processes of one side of a measurement.
+type procs []*peerProc
+
+// cpu returns the CPU time of each process so far, by role.
+func (ps procs) cpu() (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
+	for _, p := range ps {
+		_, cpu, err := p.usage()
+		if err != nil {
+			return nil, err
+		}
+		out[p.role] += cpu
 	}
-	return err
+	return out, nil
+}
+
+// account adds to cpu (µs per unit, by process) each process's CPU since
+// before, per unit of n, and returns the sum of their peak RSS in MiB.
+func (ps procs) account(cpu map[string]float64, before map[string]time.Duration, n int) (float64, error) {
+	var rss float64
+	after := map[string]time.Duration{}
+	for _, p := range ps {
+		r, c, err := p.usage()
+		if err != nil {
+			return 0, err
+		}
+		rss += r
+		after[p.role] += c
+	}
+	for role, c := range after {
+		cpu[role] = perUnit(c-before[role], n)
+	}
+	return rss, nil
+}
+
+// stop stops every process, the last started first.
+func (ps procs) stop() error {
+	var errs []error
+	for i := len(ps) - 1; i >= 0; i-- {
+		errs = append(errs, ps[i].stop())
+	}
+	return errors.Join(errs...)
+}
+
+// exited returns the first process's end, or nil while all run.
+func (ps procs) exited() error {
+	for _, p := range ps {
+		if err := p.exited(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // processPeakRSS returns VmHWM of process pid, in MiB.
@@ -149,4 +162,44 @@ func freeAddr() (string, error) {
 	}
 	addr := ln.Addr().String()
 	return addr, ln.Close()
+}
+
+// listening is a probe that succeeds once addr accepts connections.
+func listening(addr string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
+}
+
+// httpOK is a probe that succeeds once GET url answers 200.
+func httpOK(url string) func(context.Context) error {
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		_ = resp.Body.Close() // nothing to read
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s: %s", url, resp.Status)
+		}
+		return nil
+	}
+}
+
+// needBinary fails unless bin exists, saying which make target builds it.
+func needBinary(what, bin, target string) error {
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("%s binary (`make %s` builds it): %w", what, target, err)
+	}
+	return nil
 }

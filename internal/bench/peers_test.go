@@ -3,15 +3,24 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/pnstream/pnstream/internal/ingest"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/recorder"
+	"github.com/pnstream/pnstream/internal/streams"
+	"github.com/pnstream/pnstream/internal/warehouse"
 )
 
 // reparse renders conf as `bento -c` reads it and parses it back.
@@ -171,5 +180,158 @@ func TestPeersStageRefusesAMissingBento(t *testing.T) {
 	b := &Bench{cfg: cfg}
 	if err := b.runPeers(context.Background(), &Report{}); err == nil || !strings.Contains(err.Error(), "make bin/bento") {
 		t.Errorf("peers with a missing binary: %v", err)
+	}
+}
+
+func TestPeersStageRefusesMissingPnstreamCommands(t *testing.T) {
+	dir := t.TempDir()
+	bento := filepath.Join(dir, "bento")
+	if err := os.WriteFile(bento, nil, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Stages, cfg.Bento = []string{StagePeers}, bento
+	b := &Bench{cfg: cfg}
+	err := b.runPeers(context.Background(), &Report{})
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "ingest")) || !strings.Contains(err.Error(), "make bench-peers") {
+		t.Errorf("peers without bin/ingest beside bin/bento: %v", err)
+	}
+}
+
+// envFlags returns the flag each PN_* variable of env sets, failing on
+// anything else.
+func envFlags(t *testing.T, env []string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, kv := range env {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, "PN_") {
+			t.Fatalf("%q is not a PN_ variable", kv)
+		}
+		out[strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(name, "PN_")), "_", "-")] = value
+	}
+	return out
+}
+
+// pnstream's side is configured as a deployment is: every variable names
+// a setting the command reads, and ingest checks the signatures the load
+// generator makes.
+func TestPeersPnstreamCommandsEnv(t *testing.T) {
+	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
+	ic, cc := ingest.DefaultConfig(), streams.DefaultConnConfig()
+	ic.RegisterFlags(fs)
+	cc.RegisterFlags(fs)
+	in := envFlags(t, pnIngestEnv("nats://127.0.0.1:4222", "127.0.0.1:1234"))
+	for name := range in {
+		if fs.Lookup(name) == nil {
+			t.Errorf("ingest has no setting %s", name)
+		}
+	}
+	s := signer()
+	if in["push-auth"] != ingest.AuthRequired || in["app-key"] != s.AppKey || in["app-secret"] != s.AppSecret ||
+		in["ingest-addr"] != "127.0.0.1:1234" || in["nats-url"] != "nats://127.0.0.1:4222" {
+		t.Errorf("ingest env %v", in)
+	}
+
+	fs = flag.NewFlagSet("recorder", flag.ContinueOnError)
+	rc, sc, wc := recorder.DefaultConfig(), streams.DefaultConfig(), warehouse.DefaultConfig()
+	cc = streams.DefaultConnConfig()
+	rc.RegisterFlags(fs)
+	sc.RegisterFlags(fs)
+	wc.RegisterFlags(fs)
+	cc.RegisterFlags(fs)
+	fs.String("recorder-admin-addr", "", "cmd/recorder's own")
+	rec := envFlags(t, pnRecorderEnv("nats://127.0.0.1:4222", "127.0.0.1:9000", "db", "127.0.0.1:8081", "pnbench-3", "memory"))
+	for name := range rec {
+		if fs.Lookup(name) == nil {
+			t.Errorf("recorder has no setting %s", name)
+		}
+	}
+	if rec["clickhouse-addr"] != "127.0.0.1:9000" || rec["clickhouse-database"] != "db" || rec["recorder-admin-addr"] != "127.0.0.1:8081" ||
+		rec["recorder-consumer-prefix"] != "pnbench-3" || rec["stream-storage"] != "memory" || rec["nats-url"] != "nats://127.0.0.1:4222" {
+		t.Errorf("recorder env %v", rec)
+	}
+	if _, ok := rec["s3-endpoint"]; ok {
+		t.Error("the recorder of the peers stage mirrors nothing")
+	}
+}
+
+// The side measured first alternates between repetitions.
+func TestPeersAlternateWhichSideGoesFirst(t *testing.T) {
+	rep := &Report{}
+	var order []string
+	for i := range 3 {
+		bentoFirst := peerRepetition(rep)%2 == 1
+		if err := inOrder(bentoFirst, func() error { order = append(order, "pnstream"); return nil },
+			func() error { order = append(order, "bento"); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		addPeerRows(rep, "peers: x", "records", "", peerRun{rate: 2, cpu: map[string]float64{}}, peerRun{rate: 1, cpu: map[string]float64{}})
+		if got := peerRepetition(rep); got != i+1 {
+			t.Fatalf("after %d repetitions peerRepetition = %d", i+1, got)
+		}
+	}
+	if want := []string{"pnstream", "bento", "bento", "pnstream", "pnstream", "bento"}; !slices.Equal(order, want) {
+		t.Errorf("order %v, want %v", order, want)
+	}
+	stop := errors.New("stop")
+	ran := false
+	if err := inOrder(true, func() error { ran = true; return nil }, func() error { return stop }); err != stop || ran {
+		t.Errorf("inOrder after a failure: %v, ran the other: %v", err, ran)
+	}
+}
+
+// The whole stage, both sides as child processes, when `make bench-peers`
+// built the binaries (bin/bento, bin/ingest, bin/recorder); skipped
+// otherwise, as building Bento takes minutes.
+func TestPeersStageRunsBothSidesAsProcesses(t *testing.T) {
+	bento, err := filepath.Abs("../../bin/bento")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bin := range []string{bento, filepath.Join(filepath.Dir(bento), "ingest"), filepath.Join(filepath.Dir(bento), "recorder")} {
+		if _, err := os.Stat(bin); err != nil {
+			t.Skipf("no %s: `make bin/bento bin/ingest bin/recorder` builds them", bin)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.Stages, cfg.Bento, cfg.Repeat = []string{StagePeers}, bento, 2 // both orders
+	cfg.Duration, cfg.Conns, cfg.RecorderRecords = time.Second, 4, 1000
+	var logs strings.Builder
+	rep, err := Run(context.Background(), cfg, func(format string, args ...any) { fmt.Fprintf(&logs, format+"\n", args...) })
+	if err != nil {
+		t.Fatalf("peers stage: %v\n%s", err, logs.String())
+	}
+	type key struct{ stage, metric string }
+	want := map[key]bool{}
+	for _, k := range []pushKind{{stage: "ingest fees (50-record pushes)", unit: "records"}, {stage: "ingest events (single-event pushes)", unit: "events"}} {
+		stage, one := "peers: "+k.stage, k.unit[:len(k.unit)-1]
+		for _, m := range []string{k.unit + "/s (pnstream ÷ Bento)", "peak RSS MiB, pipeline process(es)", "CPU µs/" + one + ", ingest process",
+			"half load, " + k.unit + "/s", "push p50 ms, half load", "push p99 ms, half load"} {
+			want[key{stage, m}] = true
+		}
+	}
+	want[key{"peers: recorder drain (1000 pre-filled CDRs)", "CPU µs/row, recorder process"}] = true
+	e2e := "peers: end to end (fee pushes → visible rows)"
+	for _, m := range []string{"records/s (pnstream ÷ Bento)", "peak RSS MiB, pipeline process(es)", "CPU µs/record, pipeline processes",
+		"CPU µs/record, ingest process", "CPU µs/record, recorder process"} {
+		want[key{e2e, m}] = true
+	}
+	for _, row := range rep.Rows {
+		if !want[key{row.Stage, row.Metric}] {
+			continue
+		}
+		delete(want, key{row.Stage, row.Metric})
+		if len(row.PN) != 2 || len(row.Raw) != 2 || slices.ContainsFunc(append(row.PN, row.Raw...), func(x float64) bool { return !(x > 0) }) {
+			t.Errorf("%s, %s: pnstream %v, Bento %v, want two figures each", row.Stage, row.Metric, row.PN, row.Raw)
+		}
+	}
+	for k := range want {
+		t.Errorf("no %q row of %s", k.metric, k.stage)
+	}
+	if t.Failed() {
+		var table strings.Builder
+		_ = rep.WriteTable(&table)
+		t.Log(table.String())
 	}
 }
