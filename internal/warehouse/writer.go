@@ -2,12 +2,14 @@ package warehouse
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	chproto "github.com/ClickHouse/clickhouse-go/v2/lib/proto"
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
@@ -22,69 +24,226 @@ type column[T any] struct {
 	value func(r *T) any
 }
 
-// feeColumns are fee_records' columns except ingested_at, which the batch
+// field is a column that can also be filled a whole block at a time
+// (insertBlocks): typed slices appended to the driver's column, without
+// the boxing and per-row type switches of Append, and without copying the
+// raw JSON into a string first. Its column's value is the same function
+// row by row: the fallback that names a row the driver refuses.
+type field[T any] struct {
+	column[T]
+	fill func(col driver.BatchColumn, rows []T, s *scratch) error
+}
+
+// columnsOf returns the columns of fields, for insertRows.
+func columnsOf[T any](fields []field[T]) []column[T] {
+	cols := make([]column[T], len(fields))
+	for i, f := range fields {
+		cols[i] = f.column
+	}
+	return cols
+}
+
+// scratch holds one block's column slices while they are appended: the
+// driver copies their values, so one slice of each type serves every
+// column of that type, block after block.
+type scratch struct {
+	strs   []string
+	u8s    []uint8
+	i32s   []int32
+	times  []time.Time
+	tptrs  []*time.Time
+	i32ptr []*int32
+	u8ptr  []*uint8
+}
+
+// grow returns buf with length n, reusing its array when it is big enough.
+func grow[E any](buf *[]E, n int) []E {
+	if cap(*buf) < n {
+		*buf = make([]E, n)
+	}
+	*buf = (*buf)[:n]
+	return *buf
+}
+
+func stringField[T any](name string, f func(*T) string) field[T] {
+	return field[T]{column[T]{name, func(r *T) any { return f(r) }}, func(col driver.BatchColumn, rows []T, s *scratch) error {
+		vs := grow(&s.strs, len(rows))
+		for i := range rows {
+			vs[i] = f(&rows[i])
+		}
+		return col.Append(vs)
+	}}
+}
+
+// rawField is the raw JSON column: appended from the bytes, so the JSON is
+// copied once, into the block, and never into a string of its own.
+func rawField[T any](name string, f func(*T) *json.RawMessage) field[T] {
+	return field[T]{column[T]{name, func(r *T) any { return string(*f(r)) }}, func(col driver.BatchColumn, rows []T, _ *scratch) error {
+		for i := range rows {
+			if err := col.AppendRow(f(&rows[i])); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}
+}
+
+func uint8Field[T any](name string, f func(*T) uint8) field[T] {
+	return field[T]{column[T]{name, func(r *T) any { return f(r) }}, func(col driver.BatchColumn, rows []T, s *scratch) error {
+		vs := grow(&s.u8s, len(rows))
+		for i := range rows {
+			vs[i] = f(&rows[i])
+		}
+		return col.Append(vs)
+	}}
+}
+
+func int32Field[T any](name string, f func(*T) int32) field[T] {
+	return field[T]{column[T]{name, func(r *T) any { return f(r) }}, func(col driver.BatchColumn, rows []T, s *scratch) error {
+		vs := grow(&s.i32s, len(rows))
+		for i := range rows {
+			vs[i] = f(&rows[i])
+		}
+		return col.Append(vs)
+	}}
+}
+
+func timeField[T any](name string, f func(*T) time.Time) field[T] {
+	return field[T]{column[T]{name, func(r *T) any { return f(r) }}, func(col driver.BatchColumn, rows []T, s *scratch) error {
+		vs := grow(&s.times, len(rows))
+		for i := range rows {
+			vs[i] = f(&rows[i])
+		}
+		return col.Append(vs)
+	}}
+}
+
+// nullableTimeField is a Nullable(DateTime) column: a zero Time is NULL.
+func nullableTimeField[T any](name string, f func(*T) privatenumber.Time) field[T] {
+	return field[T]{column[T]{name, func(r *T) any { return f(r).Ptr() }}, func(col driver.BatchColumn, rows []T, s *scratch) error {
+		vs, ps := grow(&s.times, len(rows)), grow(&s.tptrs, len(rows))
+		for i := range rows {
+			ps[i] = nil
+			if t := f(&rows[i]); !t.IsZero() {
+				vs[i] = t.UTC()
+				ps[i] = &vs[i]
+			}
+		}
+		return col.Append(ps)
+	}}
+}
+
+// nullableInt32Field is a Nullable(Int32) column: nil is NULL.
+func nullableInt32Field[T any](name string, f func(*T) *privatenumber.Int) field[T] {
+	return field[T]{column[T]{name, func(r *T) any { return nullableInt32(f(r)) }}, func(col driver.BatchColumn, rows []T, s *scratch) error {
+		vs, ps := grow(&s.i32s, len(rows)), grow(&s.i32ptr, len(rows))
+		for i := range rows {
+			ps[i] = nil
+			if n := f(&rows[i]); n != nil {
+				vs[i] = int32(*n)
+				ps[i] = &vs[i]
+			}
+		}
+		return col.Append(ps)
+	}}
+}
+
+// nullableUInt8Field is a Nullable(UInt8) column: nil is NULL.
+func nullableUInt8Field[T any](name string, f func(*T) *privatenumber.Int) field[T] {
+	return field[T]{column[T]{name, func(r *T) any { return nullableUInt8(f(r)) }}, func(col driver.BatchColumn, rows []T, s *scratch) error {
+		vs, ps := grow(&s.u8s, len(rows)), grow(&s.u8ptr, len(rows))
+		for i := range rows {
+			ps[i] = nil
+			if n := f(&rows[i]); n != nil {
+				vs[i] = uint8(*n)
+				ps[i] = &vs[i]
+			}
+		}
+		return col.Append(ps)
+	}}
+}
+
+// anomaliesField is an Array(String) column of "field:kind" each.
+func anomaliesField[T any](name string, f func(*T) []privatenumber.Anomaly) field[T] {
+	return field[T]{column[T]{name, func(r *T) any { return anomalies(f(r)) }}, func(col driver.BatchColumn, rows []T, _ *scratch) error {
+		for i := range rows {
+			if err := col.AppendRow(anomalies(f(&rows[i]))); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}
+}
+
+// feeFields are fee_records' columns except ingested_at, which the batch
 // sets. Values have the Go type clickhouse-go converts to the column type
 // without reflection: int32 for Int32, uint8 for UInt8, time.Time for
 // DateTime, pointers (nil = NULL) for Nullable columns and []string for
 // Array(String). The integer narrowing is safe because fitFee brings every
 // value within its column first.
-var feeColumns = []column[privatenumber.FeeRecord]{
-	{"direction", func(r *privatenumber.FeeRecord) any { return uint8(r.Direction) }},
-	{"sp_id", func(r *privatenumber.FeeRecord) any { return r.SpID }},
-	{"app_key", func(r *privatenumber.FeeRecord) any { return r.AppKey }},
-	{"icid", func(r *privatenumber.FeeRecord) any { return r.ICID }},
-	{"bind_num", func(r *privatenumber.FeeRecord) any { return r.BindNum }},
-	{"session_id", func(r *privatenumber.FeeRecord) any { return r.SessionID }},
-	{"subscription_id", func(r *privatenumber.FeeRecord) any { return r.SubscriptionID }},
-	{"caller_num", func(r *privatenumber.FeeRecord) any { return r.CallerNum }},
-	{"callee_num", func(r *privatenumber.FeeRecord) any { return r.CalleeNum }},
-	{"fwd_display_num", func(r *privatenumber.FeeRecord) any { return r.FwdDisplayNum }},
-	{"fwd_dst_num", func(r *privatenumber.FeeRecord) any { return r.FwdDstNum }},
-	{"call_in_time", func(r *privatenumber.FeeRecord) any { return r.CallInTime.UTC() }},
-	{"fwd_start_time", func(r *privatenumber.FeeRecord) any { return r.FwdStartTime.Ptr() }},
-	{"fwd_alerting_time", func(r *privatenumber.FeeRecord) any { return r.FwdAlertingTime.Ptr() }},
-	{"fwd_answer_time", func(r *privatenumber.FeeRecord) any { return r.FwdAnswerTime.Ptr() }},
-	{"call_end_time", func(r *privatenumber.FeeRecord) any { return r.CallEndTime.Ptr() }},
-	{"fail_time", func(r *privatenumber.FeeRecord) any { return r.FailTime.Ptr() }},
-	{"record_start_time", func(r *privatenumber.FeeRecord) any { return r.RecordStartTime.Ptr() }},
-	{"fwd_unasw_rsn", func(r *privatenumber.FeeRecord) any { return int32(r.FwdUnaswRsn) }},
-	{"ul_fail_reason", func(r *privatenumber.FeeRecord) any { return int32(r.ULFailReason) }},
-	{"sip_status_code", func(r *privatenumber.FeeRecord) any { return int32(r.SIPStatusCode) }},
-	{"call_out_unasw_rsn", func(r *privatenumber.FeeRecord) any { return int32(r.CallOutUnaswRsn) }},
-	{"record_flag", func(r *privatenumber.FeeRecord) any { return uint8(r.RecordFlag) }},
-	{"record_domain", func(r *privatenumber.FeeRecord) any { return r.RecordDomain }},
-	{"record_bucket_name", func(r *privatenumber.FeeRecord) any { return r.RecordBucketName }},
-	{"record_object_name", func(r *privatenumber.FeeRecord) any { return r.RecordObjectName }},
-	{"record_file_download_url", func(r *privatenumber.FeeRecord) any { return r.RecordFileDownloadURL }},
-	{"tts_play_times", func(r *privatenumber.FeeRecord) any { return int32(r.TTSPlayTimes) }},
-	{"tts_trans_duration", func(r *privatenumber.FeeRecord) any { return int32(r.TTSTransDuration) }},
-	{"mpty_id", func(r *privatenumber.FeeRecord) any { return r.MptyID }},
-	{"service_type", func(r *privatenumber.FeeRecord) any { return r.ServiceType }},
-	{"host_name", func(r *privatenumber.FeeRecord) any { return r.HostName }},
-	{"extend_num", func(r *privatenumber.FeeRecord) any { return extendNum(r) }},
-	{"call_duration", func(r *privatenumber.FeeRecord) any { return nullableInt32(r.CallDuration) }},
-	{"area_code", func(r *privatenumber.FeeRecord) any { return r.AreaCode }},
-	{"call_in_time_derived", func(r *privatenumber.FeeRecord) any { return boolUInt8(r.CallInTimeDerived) }},
-	{"anomalies", func(r *privatenumber.FeeRecord) any { return anomalies(r.Anomalies) }},
-	{"raw", func(r *privatenumber.FeeRecord) any { return string(r.Raw) }},
+var feeFields = []field[privatenumber.FeeRecord]{
+	uint8Field("direction", func(r *privatenumber.FeeRecord) uint8 { return uint8(r.Direction) }),
+	stringField("sp_id", func(r *privatenumber.FeeRecord) string { return r.SpID }),
+	stringField("app_key", func(r *privatenumber.FeeRecord) string { return r.AppKey }),
+	stringField("icid", func(r *privatenumber.FeeRecord) string { return r.ICID }),
+	stringField("bind_num", func(r *privatenumber.FeeRecord) string { return r.BindNum }),
+	stringField("session_id", func(r *privatenumber.FeeRecord) string { return r.SessionID }),
+	stringField("subscription_id", func(r *privatenumber.FeeRecord) string { return r.SubscriptionID }),
+	stringField("caller_num", func(r *privatenumber.FeeRecord) string { return r.CallerNum }),
+	stringField("callee_num", func(r *privatenumber.FeeRecord) string { return r.CalleeNum }),
+	stringField("fwd_display_num", func(r *privatenumber.FeeRecord) string { return r.FwdDisplayNum }),
+	stringField("fwd_dst_num", func(r *privatenumber.FeeRecord) string { return r.FwdDstNum }),
+	timeField("call_in_time", func(r *privatenumber.FeeRecord) time.Time { return r.CallInTime.UTC() }),
+	nullableTimeField("fwd_start_time", func(r *privatenumber.FeeRecord) privatenumber.Time { return r.FwdStartTime }),
+	nullableTimeField("fwd_alerting_time", func(r *privatenumber.FeeRecord) privatenumber.Time { return r.FwdAlertingTime }),
+	nullableTimeField("fwd_answer_time", func(r *privatenumber.FeeRecord) privatenumber.Time { return r.FwdAnswerTime }),
+	nullableTimeField("call_end_time", func(r *privatenumber.FeeRecord) privatenumber.Time { return r.CallEndTime }),
+	nullableTimeField("fail_time", func(r *privatenumber.FeeRecord) privatenumber.Time { return r.FailTime }),
+	nullableTimeField("record_start_time", func(r *privatenumber.FeeRecord) privatenumber.Time { return r.RecordStartTime }),
+	int32Field("fwd_unasw_rsn", func(r *privatenumber.FeeRecord) int32 { return int32(r.FwdUnaswRsn) }),
+	int32Field("ul_fail_reason", func(r *privatenumber.FeeRecord) int32 { return int32(r.ULFailReason) }),
+	int32Field("sip_status_code", func(r *privatenumber.FeeRecord) int32 { return int32(r.SIPStatusCode) }),
+	int32Field("call_out_unasw_rsn", func(r *privatenumber.FeeRecord) int32 { return int32(r.CallOutUnaswRsn) }),
+	uint8Field("record_flag", func(r *privatenumber.FeeRecord) uint8 { return uint8(r.RecordFlag) }),
+	stringField("record_domain", func(r *privatenumber.FeeRecord) string { return r.RecordDomain }),
+	stringField("record_bucket_name", func(r *privatenumber.FeeRecord) string { return r.RecordBucketName }),
+	stringField("record_object_name", func(r *privatenumber.FeeRecord) string { return r.RecordObjectName }),
+	stringField("record_file_download_url", func(r *privatenumber.FeeRecord) string { return r.RecordFileDownloadURL }),
+	int32Field("tts_play_times", func(r *privatenumber.FeeRecord) int32 { return int32(r.TTSPlayTimes) }),
+	int32Field("tts_trans_duration", func(r *privatenumber.FeeRecord) int32 { return int32(r.TTSTransDuration) }),
+	stringField("mpty_id", func(r *privatenumber.FeeRecord) string { return r.MptyID }),
+	stringField("service_type", func(r *privatenumber.FeeRecord) string { return r.ServiceType }),
+	stringField("host_name", func(r *privatenumber.FeeRecord) string { return r.HostName }),
+	stringField("extend_num", extendNum),
+	nullableInt32Field("call_duration", func(r *privatenumber.FeeRecord) *privatenumber.Int { return r.CallDuration }),
+	stringField("area_code", func(r *privatenumber.FeeRecord) string { return r.AreaCode }),
+	uint8Field("call_in_time_derived", func(r *privatenumber.FeeRecord) uint8 { return boolUInt8(r.CallInTimeDerived) }),
+	anomaliesField("anomalies", func(r *privatenumber.FeeRecord) []privatenumber.Anomaly { return r.Anomalies }),
+	rawField("raw", func(r *privatenumber.FeeRecord) *json.RawMessage { return &r.Raw }),
 }
 
-// eventColumns are call_events' columns except ingested_at.
-var eventColumns = []column[privatenumber.CallEvent]{
-	{"session_id", func(e *privatenumber.CallEvent) any { return e.SessionID }},
-	{"event_type", func(e *privatenumber.CallEvent) any { return e.EventType }},
-	{"event_time", func(e *privatenumber.CallEvent) any { return e.Timestamp.UTC() }},
-	{"caller", func(e *privatenumber.CallEvent) any { return e.Caller }},
-	{"called", func(e *privatenumber.CallEvent) any { return e.Called }},
-	{"subscription_id", func(e *privatenumber.CallEvent) any { return e.SubscriptionID }},
-	{"digit_info", func(e *privatenumber.CallEvent) any { return e.DigitInfo }},
-	{"state_code", func(e *privatenumber.CallEvent) any { return stateCode(e) }},
-	{"state_desc", func(e *privatenumber.CallEvent) any { return e.StateDesc }},
-	{"user_data", func(e *privatenumber.CallEvent) any { return e.UserData }},
-	{"call_rel_direction", func(e *privatenumber.CallEvent) any { return nullableUInt8(e.CallRelDirection) }},
-	{"anomalies", func(e *privatenumber.CallEvent) any { return anomalies(e.Anomalies) }},
-	{"raw", func(e *privatenumber.CallEvent) any { return string(e.Raw) }},
+// eventFields are call_events' columns except ingested_at.
+var eventFields = []field[privatenumber.CallEvent]{
+	stringField("session_id", func(e *privatenumber.CallEvent) string { return e.SessionID }),
+	stringField("event_type", func(e *privatenumber.CallEvent) string { return e.EventType }),
+	timeField("event_time", func(e *privatenumber.CallEvent) time.Time { return e.Timestamp.UTC() }),
+	stringField("caller", func(e *privatenumber.CallEvent) string { return e.Caller }),
+	stringField("called", func(e *privatenumber.CallEvent) string { return e.Called }),
+	stringField("subscription_id", func(e *privatenumber.CallEvent) string { return e.SubscriptionID }),
+	stringField("digit_info", func(e *privatenumber.CallEvent) string { return e.DigitInfo }),
+	nullableInt32Field("state_code", func(e *privatenumber.CallEvent) *privatenumber.Int { return e.StateCode }),
+	stringField("state_desc", func(e *privatenumber.CallEvent) string { return e.StateDesc }),
+	stringField("user_data", func(e *privatenumber.CallEvent) string { return e.UserData }),
+	nullableUInt8Field("call_rel_direction", func(e *privatenumber.CallEvent) *privatenumber.Int { return e.CallRelDirection }),
+	anomaliesField("anomalies", func(e *privatenumber.CallEvent) []privatenumber.Anomaly { return e.Anomalies }),
+	rawField("raw", func(e *privatenumber.CallEvent) *json.RawMessage { return &e.Raw }),
 }
+
+// feeColumns and eventColumns are the same columns row by row.
+var (
+	feeColumns   = columnsOf(feeFields)
+	eventColumns = columnsOf(eventFields)
+)
 
 // extendNum is the extension whichever way the platform spelled it. A
 // decoded record has it in ExtendNum already; a record built by hand may
@@ -97,8 +256,6 @@ func extendNum(r *privatenumber.FeeRecord) string {
 }
 
 func feeID(r *privatenumber.FeeRecord) string { return r.ICID }
-
-func stateCode(e *privatenumber.CallEvent) *int32 { return nullableInt32(e.StateCode) }
 
 func nullableInt32(n *privatenumber.Int) *int32 {
 	if n == nil {
@@ -160,7 +317,7 @@ func (w *Warehouse) InsertFees(ctx context.Context, recs []privatenumber.FeeReco
 	ingestedAt := time.Now().UTC().Truncate(time.Second)
 	month := func(i int) int { return yyyymm(recs[i].CallInTime.Time) }
 	for _, c := range partitionChunks(len(recs), month, maxPartitionsPerInsert) {
-		err := insertRows(ctx, w, query, recs, c, feeColumns, feeID, ingestedAt)
+		err := insertBlocks(ctx, w, query, recs, c, feeFields, feeID, ingestedAt)
 		if err != nil {
 			return fmt.Errorf("insert fee batch: %w", err)
 		}
@@ -185,7 +342,7 @@ func (w *Warehouse) InsertEvents(ctx context.Context, events []privatenumber.Cal
 	ingestedAt := time.Now().UTC().Truncate(time.Second)
 	month := func(i int) int { return yyyymm(events[i].Timestamp.Time) }
 	for _, c := range partitionChunks(len(events), month, maxPartitionsPerInsert) {
-		err := insertRows(ctx, w, query, events, c, eventColumns, (*privatenumber.CallEvent).MsgID, ingestedAt)
+		err := insertBlocks(ctx, w, query, events, c, eventFields, (*privatenumber.CallEvent).MsgID, ingestedAt)
 		if err != nil {
 			return fmt.Errorf("insert event batch: %w", err)
 		}
@@ -203,6 +360,74 @@ func insertQuery[T any](table string, cols []column[T], extra ...string) string 
 	}
 	names = append(names, extra...)
 	return "INSERT INTO " + table + " (" + strings.Join(names, ", ") + ")"
+}
+
+// blockRows is the most rows of one block of an INSERT (insertBlocks): the
+// driver holds one block's columns, then its encoded and compressed copy,
+// so this bounds its memory (about 4 x the block's data) whatever the size
+// of the batch. The server gathers the blocks of one INSERT into one part
+// (min_insert_block_size_rows, about a million rows), so a large batch
+// still costs ClickHouse a single part.
+const blockRows = 4096
+
+// insertBlocks sends rows[c.lo:c.hi] as one INSERT, in blocks of at most
+// blockRows rows filled a column at a time, each row followed by the
+// batch-wide values of tail (the extra columns of insertQuery, time.Time
+// each). If the driver refuses a column of a block (a value it cannot
+// convert: a defect, as every field has its column's Go type), the chunk
+// goes again row by row (insertRows), which names the row at fault before
+// sending anything. The blocks sent before may be stored: harmless, as
+// for the chunks of InsertFees, since rows of one identity collapse under
+// FINAL.
+func insertBlocks[T any](ctx context.Context, w *Warehouse, query string, rows []T, c chunk, fields []field[T], id func(*T) string, tail ...time.Time) error {
+	b, err := w.conn.PrepareBatch(ctx, query)
+	if err != nil {
+		return fmt.Errorf("prepare: %w", classify(err))
+	}
+	var s scratch
+	for lo := c.lo; lo < c.hi; lo += blockRows {
+		hi := min(lo+blockRows, c.hi)
+		if err := fillBlock(b, rows[lo:hi], fields, &s, tail); err != nil {
+			// The driver has released the batch's connection already,
+			// closed with the error; Abort only marks the batch done.
+			_ = b.Abort()
+			tailAny := make([]any, len(tail))
+			for i, t := range tail {
+				tailAny[i] = t
+			}
+			return insertRows(ctx, w, query, rows, c, columnsOf(fields), id, tailAny...)
+		}
+		if hi == c.hi {
+			break
+		}
+		// The block goes now; the server keeps it until the INSERT ends.
+		if err := b.Flush(); err != nil {
+			return errors.Join(fmt.Errorf("send block of %d rows: %w", hi-lo, classify(err)), b.Abort())
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("send %d rows: %w", c.hi-c.lo, classify(err))
+	}
+	return nil
+}
+
+// fillBlock appends rows to the batch's current block, column by column.
+func fillBlock[T any](b driver.Batch, rows []T, fields []field[T], s *scratch, tail []time.Time) error {
+	for j, f := range fields {
+		if err := f.fill(b.Column(j), rows, s); err != nil {
+			return fmt.Errorf("column %s: %w", f.name, err)
+		}
+	}
+	for k, t := range tail {
+		vs := grow(&s.times, len(rows))
+		for i := range vs {
+			vs[i] = t
+		}
+		if err := b.Column(len(fields) + k).Append(vs); err != nil {
+			return fmt.Errorf("column %d: %w", len(fields)+k, err)
+		}
+	}
+	return nil
 }
 
 // insertRows sends rows[c.lo:c.hi] as one INSERT, each row followed by the

@@ -2,6 +2,7 @@ package warehouse
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -358,5 +359,68 @@ func TestInsertEmptyBatches(t *testing.T) {
 	}
 	if err := w.InsertRecordings(ctx, nil); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestInsertInBlocks: a batch larger than one block is one INSERT of
+// several blocks, stored whole as a single part (the server gathers the
+// blocks of an INSERT), every row once.
+func TestInsertInBlocks(t *testing.T) {
+	w := migrated(t)
+	ctx := testContext(t)
+	n := 2*blockRows + 100 // three blocks, the last one short
+	recs := benchFees(n, 1)
+	if err := w.InsertFees(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	var rows, distinct, parts uint64
+	if err := w.conn.QueryRow(ctx, "SELECT count(), uniqExact(icid) FROM "+w.table("fee_records")).Scan(&rows, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if rows != uint64(n) || distinct != uint64(n) {
+		t.Errorf("%d rows, %d icids, want %d of each", rows, distinct, n)
+	}
+	if err := w.conn.QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = ? AND table = 'fee_records'", w.db).Scan(&parts); err != nil {
+		t.Fatal(err)
+	}
+	// benchFees spans one month: one partition, so one part per INSERT.
+	if parts != 1 {
+		t.Errorf("%d parts, want 1: the blocks of one INSERT were not gathered", parts)
+	}
+	got := readFee(t, w, recs[n-1].ICID)
+	if got.ICID != recs[n-1].ICID || got.Raw != string(recs[n-1].Raw) {
+		t.Errorf("last row %+v, want the last record", got)
+	}
+}
+
+// TestInsertBlocksFallsBackToRows: when the driver refuses a column of a
+// block, the chunk goes again row by row, which names the row at fault and
+// sends nothing. Blocks sent before the refusal may be stored (ClickHouse
+// 18.16 keeps what an INSERT cut short had received), which is harmless:
+// the caller inserts the rows again without the bad one, and rows of one
+// identity collapse under FINAL.
+func TestInsertBlocksFallsBackToRows(t *testing.T) {
+	w := migrated(t)
+	ctx := testContext(t)
+	fields := []field[recording.Row]{
+		stringField("icid", func(r *recording.Row) string { return r.ICID }),
+		stringField("mirrored_at", func(r *recording.Row) string { return r.Status }), // a string where a DateTime goes
+	}
+	n := blockRows + 2
+	rows := make([]recording.Row, n)
+	for i := range rows {
+		rows[i] = recording.Row{ICID: fmt.Sprintf("r%d", i), Status: "2024-01-01 00:00:00"}
+	}
+	rows[n-1].Status = "yesterday" // in the second block, after the first was sent
+	err := insertBlocks(ctx, w, insertQuery(w.table("recordings"), columnsOf(fields)), rows, chunk{0, n}, fields, recordingID)
+	if !retry.IsPermanent(err) || !slices.Equal(BadRows(err), []int{n - 1}) {
+		t.Fatalf("insertBlocks = %v, want a permanent RowError for row %d", err, n-1)
+	}
+	var stored, bad uint64
+	if err := w.conn.QueryRow(ctx, "SELECT count(), countIf(icid = ?) FROM "+w.table("recordings"), rows[n-1].ICID).Scan(&stored, &bad); err != nil {
+		t.Fatal(err)
+	}
+	if bad != 0 || stored > blockRows {
+		t.Errorf("%d rows stored, %d of them the bad one: want at most the first block's %d, without the bad row", stored, bad, blockRows)
 	}
 }
