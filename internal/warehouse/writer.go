@@ -257,6 +257,12 @@ func extendNum(r *privatenumber.FeeRecord) string {
 
 func feeID(r *privatenumber.FeeRecord) string { return r.ICID }
 
+// feeSize and eventSize are about what a row takes in a block: its raw
+// JSON, and the values taken from it once more.
+func feeSize(r *privatenumber.FeeRecord) int { return 2 * len(r.Raw) }
+
+func eventSize(e *privatenumber.CallEvent) int { return 2 * len(e.Raw) }
+
 func nullableInt32(n *privatenumber.Int) *int32 {
 	if n == nil {
 		return nil
@@ -317,7 +323,7 @@ func (w *Warehouse) InsertFees(ctx context.Context, recs []privatenumber.FeeReco
 	ingestedAt := time.Now().UTC().Truncate(time.Second)
 	month := func(i int) int { return yyyymm(recs[i].CallInTime.Time) }
 	for _, c := range partitionChunks(len(recs), month, maxPartitionsPerInsert) {
-		err := insertBlocks(ctx, w, query, recs, c, feeFields, feeID, ingestedAt)
+		err := insertBlocks(ctx, w, query, recs, c, feeFields, feeID, feeSize, ingestedAt)
 		if err != nil {
 			return fmt.Errorf("insert fee batch: %w", err)
 		}
@@ -342,7 +348,7 @@ func (w *Warehouse) InsertEvents(ctx context.Context, events []privatenumber.Cal
 	ingestedAt := time.Now().UTC().Truncate(time.Second)
 	month := func(i int) int { return yyyymm(events[i].Timestamp.Time) }
 	for _, c := range partitionChunks(len(events), month, maxPartitionsPerInsert) {
-		err := insertBlocks(ctx, w, query, events, c, eventFields, (*privatenumber.CallEvent).MsgID, ingestedAt)
+		err := insertBlocks(ctx, w, query, events, c, eventFields, (*privatenumber.CallEvent).MsgID, eventSize, ingestedAt)
 		if err != nil {
 			return fmt.Errorf("insert event batch: %w", err)
 		}
@@ -362,31 +368,39 @@ func insertQuery[T any](table string, cols []column[T], extra ...string) string 
 	return "INSERT INTO " + table + " (" + strings.Join(names, ", ") + ")"
 }
 
-// blockRows is the most rows of one block of an INSERT (insertBlocks): the
-// driver holds one block's columns, then its encoded and compressed copy,
-// so this bounds its memory (about 4 x the block's data) whatever the size
-// of the batch. The server gathers the blocks of one INSERT into one part
-// (min_insert_block_size_rows, about a million rows), so a large batch
-// still costs ClickHouse a single part.
-const blockRows = 4096
+// blockRows and blockBytes bound one block of an INSERT (insertBlocks):
+// the driver holds one block's columns, then its encoded and compressed
+// copy, so they bound its memory (a few times blockBytes) whatever the
+// size of the batch. The server gathers the blocks of one INSERT into one
+// part (min_insert_block_size_rows and _bytes: about a million rows or
+// 256 MiB), so a large batch still costs ClickHouse a single part.
+const (
+	blockRows  = 4096
+	blockBytes = 4 << 20
+)
 
 // insertBlocks sends rows[c.lo:c.hi] as one INSERT, in blocks of at most
-// blockRows rows filled a column at a time, each row followed by the
-// batch-wide values of tail (the extra columns of insertQuery, time.Time
-// each). If the driver refuses a column of a block (a value it cannot
-// convert: a defect, as every field has its column's Go type), the chunk
-// goes again row by row (insertRows), which names the row at fault before
-// sending anything. The blocks sent before may be stored: harmless, as
-// for the chunks of InsertFees, since rows of one identity collapse under
-// FINAL.
-func insertBlocks[T any](ctx context.Context, w *Warehouse, query string, rows []T, c chunk, fields []field[T], id func(*T) string, tail ...time.Time) error {
+// blockRows rows and about blockBytes of size (the rows' sizes as size
+// tells: their raw JSON), filled a column at a time, each row followed by
+// the batch-wide values of tail (the extra columns of insertQuery,
+// time.Time each). If the driver refuses a column of a block (a value it
+// cannot convert: a defect, as every field has its column's Go type), the
+// chunk goes again row by row (insertRows), which names the row at fault
+// before sending anything. The blocks sent before may be stored:
+// harmless, as for the chunks of InsertFees, since rows of one identity
+// collapse under FINAL.
+func insertBlocks[T any](ctx context.Context, w *Warehouse, query string, rows []T, c chunk, fields []field[T], id func(*T) string, size func(*T) int, tail ...time.Time) error {
 	b, err := w.conn.PrepareBatch(ctx, query)
 	if err != nil {
 		return fmt.Errorf("prepare: %w", classify(err))
 	}
 	var s scratch
-	for lo := c.lo; lo < c.hi; lo += blockRows {
-		hi := min(lo+blockRows, c.hi)
+	for lo := c.lo; lo < c.hi; {
+		hi, bytes := lo, 0
+		for hi < c.hi && hi-lo < blockRows && (hi == lo || bytes < blockBytes) {
+			bytes += size(&rows[hi])
+			hi++
+		}
 		if err := fillBlock(b, rows[lo:hi], fields, &s, tail); err != nil {
 			// The driver has released the batch's connection already,
 			// closed with the error; Abort only marks the batch done.
@@ -404,6 +418,7 @@ func insertBlocks[T any](ctx context.Context, w *Warehouse, query string, rows [
 		if err := b.Flush(); err != nil {
 			return errors.Join(fmt.Errorf("send block of %d rows: %w", hi-lo, classify(err)), b.Abort())
 		}
+		lo = hi
 	}
 	if err := b.Send(); err != nil {
 		return fmt.Errorf("send %d rows: %w", c.hi-c.lo, classify(err))

@@ -412,7 +412,8 @@ func TestInsertBlocksFallsBackToRows(t *testing.T) {
 		rows[i] = recording.Row{ICID: fmt.Sprintf("r%d", i), Status: "2024-01-01 00:00:00"}
 	}
 	rows[n-1].Status = "yesterday" // in the second block, after the first was sent
-	err := insertBlocks(ctx, w, insertQuery(w.table("recordings"), columnsOf(fields)), rows, chunk{0, n}, fields, recordingID)
+	size := func(*recording.Row) int { return 1 }
+	err := insertBlocks(ctx, w, insertQuery(w.table("recordings"), columnsOf(fields)), rows, chunk{0, n}, fields, recordingID, size)
 	if !retry.IsPermanent(err) || !slices.Equal(BadRows(err), []int{n - 1}) {
 		t.Fatalf("insertBlocks = %v, want a permanent RowError for row %d", err, n-1)
 	}
