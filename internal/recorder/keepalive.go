@@ -15,13 +15,16 @@ import (
 type keeper struct {
 	done chan struct{}
 	wg   sync.WaitGroup
+
+	mu   sync.Mutex
+	msgs []jetstream.Msg // appended to while the batch is collected
 }
 
-// keepAlive starts a keeper that sends InProgress for every message of
-// msgs each AckWait/3: two chances before AckWait runs out, even when one
-// round is late. Messages acked or terminated meanwhile are skipped by the
-// client without a round trip (ErrMsgAlreadyAckd).
-func (p *pipeline[R]) keepAlive(msgs []jetstream.Msg) *keeper {
+// keepAlive starts a keeper that sends InProgress each AckWait/3 for
+// every message added to it: two chances before AckWait runs out, even
+// when one round is late. Messages acked or terminated meanwhile are
+// skipped by the client without a round trip (ErrMsgAlreadyAckd).
+func (p *pipeline[R]) keepAlive() *keeper {
 	k := &keeper{done: make(chan struct{})}
 	every := p.rec.cfg.AckWait / 3
 	k.wg.Go(func() {
@@ -33,6 +36,9 @@ func (p *pipeline[R]) keepAlive(msgs []jetstream.Msg) *keeper {
 				return
 			case <-t.C:
 			}
+			k.mu.Lock()
+			msgs := k.msgs // add only appends: this prefix stays as it is
+			k.mu.Unlock()
 			sent := 0
 			for _, m := range msgs {
 				select {
@@ -49,6 +55,13 @@ func (p *pipeline[R]) keepAlive(msgs []jetstream.Msg) *keeper {
 		}
 	})
 	return k
+}
+
+// add has the keeper keep m alive too.
+func (k *keeper) add(m jetstream.Msg) {
+	k.mu.Lock()
+	k.msgs = append(k.msgs, m)
+	k.mu.Unlock()
 }
 
 // stop ends the keeper and waits for its goroutine.

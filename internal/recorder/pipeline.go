@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -69,13 +68,15 @@ type pipeline[R any] struct {
 //
 // Collecting and decoding a batch overlaps with inserting the one before:
 // the first uses this process' CPU and JetStream, the second mostly
-// ClickHouse's. At most three batches are in hand at once (one collected,
-// one decoded and waiting, one being inserted), within the consumer's
-// MaxAckPending of four, and nothing is fetched beyond the batch being
-// collected: memory is bounded by 3 × BatchMaxBytes of message data and
-// the rows made of it, whatever the size of the records.
+// ClickHouse's. At most two batches are in hand at once (one being
+// inserted, one being collected and decoded, then waiting for the
+// inserter), within the consumer's MaxAckPending, and nothing is fetched
+// beyond the batch being collected: memory is bounded by 2 × BatchMaxBytes
+// of message data and the rows made of it, whatever the size of the
+// records. A third batch (a buffered hand-over) would only absorb jitter:
+// the two steps share the machine's CPU, so the slower one sets the pace.
 func (p *pipeline[R]) run(ctx context.Context) error {
-	decoded := make(chan batch[R], 1) // one batch waits while another is inserted
+	decoded := make(chan batch[R]) // the next batch waits while one is inserted
 	var inserter sync.WaitGroup
 	inserter.Go(func() {
 		for b := range decoded {
@@ -86,15 +87,23 @@ func (p *pipeline[R]) run(ctx context.Context) error {
 	defer inserter.Wait()
 	defer close(decoded)
 	for {
-		msgs, err := p.collect(ctx)
-		if len(msgs) > 0 {
-			// Alive from here until insert is done with the batch: decoding,
-			// waiting for the inserter (possibly through a ClickHouse
-			// outage) and a slow insert all count against AckWait.
-			b := batch[R]{alive: p.keepAlive(msgs)}
-			start := time.Now()
-			p.flush(ctx, func(ctx context.Context) { b.rows = p.decode(ctx, msgs) })
-			p.log.Debug("batch decoded", zap.Int("messages", len(msgs)), zap.Int("rows", b.rows.len()), zap.Duration("took", time.Since(start)))
+		var b batch[R]
+		start := time.Now()
+		// Each message is decoded as it arrives, while the server is
+		// still sending the rest of the batch. Its keeper keeps it alive
+		// from then until insert is done with it: decoding, waiting for
+		// the inserter (possibly through a ClickHouse outage) and a slow
+		// insert all count against AckWait.
+		n, err := p.collect(ctx, func(m jetstream.Msg, expect int) {
+			if b.alive == nil {
+				b.alive = p.keepAlive()
+				b.rows = rows[R]{msgs: make([]jetstream.Msg, 0, expect), rows: make([]R, 0, expect)}
+			}
+			b.alive.add(m)
+			p.flush(ctx, func(ctx context.Context) { p.decode(ctx, m, &b.rows) })
+		})
+		if n > 0 {
+			p.log.Debug("batch collected and decoded", zap.Int("messages", n), zap.Int("rows", b.rows.len()), zap.Duration("took", time.Since(start)))
 			if b.rows.len() > 0 {
 				decoded <- b // the inserter takes every batch, also when stopping
 			} else {
@@ -128,64 +137,80 @@ func (p *pipeline[R]) flush(ctx context.Context, work func(context.Context)) {
 	work(ctx)
 }
 
-// collect returns the next batch: up to BatchSize messages and BatchMaxBytes
-// of their data (as the server counts them: with subjects), fetched by at
-// most BatchWait after the first one. The first message is fetched alone
-// and without a byte limit, so a message larger than BatchMaxBytes is a
-// batch on its own rather than stuck; the rest in one request bounded by
-// what is left. Every message fetched is in the batch when collect
-// returns: none waits in a client buffer, where no progress ack could
-// reach it while the batches before are inserted (JetStream's Messages
-// iterator fetches ahead). collect returns early with an error when ctx is
-// done or the consumer is gone.
-func (p *pipeline[R]) collect(ctx context.Context) ([]jetstream.Msg, error) {
+// collect fetches the next batch and hands each of its messages to take,
+// as it arrives, with the number of messages the batch may hold (a
+// capacity hint); it returns how many it fetched. A batch is up to
+// BatchSize messages and BatchMaxBytes of their data (as the server counts
+// them: with subjects), fetched by at most BatchWait after the first one.
+// The first message is fetched alone and without a byte limit, so a
+// message larger than BatchMaxBytes is a batch on its own rather than
+// stuck; the rest in one request bounded by what is left. Every message
+// fetched is in the batch when collect returns: none waits in a client
+// buffer, where no progress ack could reach it while the batches before
+// are inserted (JetStream's Messages iterator fetches ahead). collect
+// returns early with an error when ctx is done or the consumer is gone.
+func (p *pipeline[R]) collect(ctx context.Context, take func(m jetstream.Msg, expect int)) (int, error) {
 	first, err := p.fetchFirst(ctx)
 	if first == nil {
-		return nil, err
+		return 0, err
 	}
-	msgs := []jetstream.Msg{first}
 	size, limit, count := fetchedSize(first), p.rec.cfg.BatchMaxBytes, p.rec.cfg.BatchSize
+	take(first, expectedBatch(first, size, limit, count))
+	got := 1
 	if err != nil || count == 1 || size >= limit {
-		return msgs, err
+		return got, err
 	}
-	msgs = slices.Grow(msgs, min(count, limit/avgMsgBytes))
 	// The server ends each request (count, bytes or its wait reached) and
 	// the client reads up to that end, not a deadline of its own: a message
 	// on its way when a client-side deadline cut a fetch short would be
 	// lost until AckWait. Requests last at most restFetchWait, so a stop
 	// is noticed that soon even with a long BatchWait.
 	deadline := time.Now().Add(p.rec.cfg.BatchWait)
-	for len(msgs) < count && size < limit && ctx.Err() == nil {
+	for got < count && size < limit && ctx.Err() == nil {
 		wait := min(time.Until(deadline), restFetchWait)
 		if wait <= 0 {
 			break
 		}
-		asked, sent := count-len(msgs), time.Now()
+		asked, sent := count-got, time.Now()
 		mb, err := p.cons.Fetch(asked, jetstream.FetchMaxWait(wait), jetstream.FetchMaxBytes(limit-size))
-		got := 0
+		received := 0
 		if err == nil {
 			for m := range mb.Messages() {
-				msgs = append(msgs, m)
 				size += fetchedSize(m)
-				got++
+				received++
+				take(m, 0)
 			}
 			err = mb.Error()
 		}
+		got += received
 		switch {
-		case err == nil && fullByBytes(asked, got, time.Since(sent), wait):
+		case err == nil && fullByBytes(asked, received, time.Since(sent), wait):
 			// The next message does not fit what is left of BatchMaxBytes:
 			// the server ends such a request at once, with nothing or with
 			// what fitted, and asking again would only spin until BatchWait.
-			return msgs, ctx.Err()
+			return got, ctx.Err()
 		case err == nil:
 		case terminal(err):
-			return msgs, err
+			return got, err
 		default:
 			p.log.Warn("fetch failed; the batch closes early", zap.Error(err))
-			return msgs, nil
+			return got, nil
 		}
 	}
-	return msgs, ctx.Err()
+	return got, ctx.Err()
+}
+
+// expectedBatch is how many messages a batch that starts with first may
+// hold: what the consumer had pending then, within BatchSize and as many
+// messages of first's size as BatchMaxBytes takes. It sizes the batch's
+// slices at once, so that a backlog's batches are not grown message by
+// message, and a trickle's not given room for a backlog.
+func expectedBatch(first jetstream.Msg, size, limit, count int) int {
+	n := min(count, limit/max(size, 1)+1)
+	if md, err := first.Metadata(); err == nil {
+		n = min(n, int(min(md.NumPending, uint64(count)))+1)
+	}
+	return max(n, 1)
 }
 
 // restFetchWait bounds one request for the rest of a batch: how soon a
@@ -264,45 +289,36 @@ func fetchedSize(m jetstream.Msg) int {
 	return n
 }
 
-// avgMsgBytes sizes a batch's first allocation: about a CDR, so that a
-// batch of ordinary records seldom grows its slice and one of large
-// records does not reserve BatchSize entries.
-const avgMsgBytes = 1 << 10
-
-// decode decodes a batch into rows, with the PII policy applied. A message
-// that can never be inserted is dead-lettered (as received); the rest
-// proceed.
-func (p *pipeline[R]) decode(ctx context.Context, batch []jetstream.Msg) rows[R] {
-	b := rows[R]{msgs: make([]jetstream.Msg, 0, len(batch)), rows: make([]R, 0, len(batch))}
-	for _, msg := range batch {
-		md, _ := msg.Metadata()
-		if md != nil && md.NumDelivered > 1 {
-			p.rec.metrics.redeliveries.WithLabelValues(p.t.name).Inc()
-			if int(md.NumDelivered) > p.rec.cfg.MaxDeliveries {
-				p.rec.deadLetter(ctx, p.t.name, msg, fmt.Errorf("delivered %d times without success", md.NumDelivered))
-				continue
-			}
+// decode decodes msg into a row of b, with the PII policy applied. A
+// message that can never be inserted is dead-lettered (as received)
+// instead.
+func (p *pipeline[R]) decode(ctx context.Context, msg jetstream.Msg, b *rows[R]) {
+	md, _ := msg.Metadata()
+	if md != nil && md.NumDelivered > 1 {
+		p.rec.metrics.redeliveries.WithLabelValues(p.t.name).Inc()
+		if int(md.NumDelivered) > p.rec.cfg.MaxDeliveries {
+			p.rec.deadLetter(ctx, p.t.name, msg, fmt.Errorf("delivered %d times without success", md.NumDelivered))
+			return
 		}
-		var (
-			row R
-			err error
-		)
-		if p.t.decodeMsg != nil {
-			row, err = p.t.decodeMsg(msg)
-		} else {
-			row, err = p.t.decode(msg.Data())
-		}
-		if err != nil {
-			p.rec.deadLetter(ctx, p.t.name, msg, fmt.Errorf("decode: %w", err))
-			continue
-		}
-		if p.t.protect != nil {
-			row = p.t.protect(row)
-		}
-		b.msgs = append(b.msgs, msg)
-		b.rows = append(b.rows, row)
 	}
-	return b
+	var (
+		row R
+		err error
+	)
+	if p.t.decodeMsg != nil {
+		row, err = p.t.decodeMsg(msg)
+	} else {
+		row, err = p.t.decode(msg.Data())
+	}
+	if err != nil {
+		p.rec.deadLetter(ctx, p.t.name, msg, fmt.Errorf("decode: %w", err))
+		return
+	}
+	if p.t.protect != nil {
+		row = p.t.protect(row)
+	}
+	b.msgs = append(b.msgs, msg)
+	b.rows = append(b.rows, row)
 }
 
 // insert stores rows and acks their messages. Nothing is acked before its

@@ -187,7 +187,9 @@ func newPipeline[R any](ctx context.Context, r *Recorder, t table[R]) (*pipeline
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       r.cfg.AckWait,
 		MaxDeliver:    -1, // the recorder decides when to give up: see MaxDeliveries
-		// Three batches in hand at most, nothing fetched ahead of them.
+		// Two batches in hand at most per replica (pipeline.run), nothing
+		// fetched ahead of them: two replicas fit, each fetching the next
+		// batch while the acks of its last one are on their way.
 		MaxAckPending: 4 * r.cfg.BatchSize,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
