@@ -109,7 +109,8 @@ func (r *Recorder) Run(ctx context.Context) error {
 func (r *Recorder) run(ctx context.Context) error {
 	fees := table[privatenumber.FeeRecord]{
 		name: "fees", stream: streams.Fees, durable: r.cfg.ConsumerPrefix + "-fees",
-		decode: privatenumber.DecodeFeeRecord, protect: r.pii.Fee, insert: r.storeFees,
+		decode: privatenumber.DecodeFeeRecord, insert: r.storeFees,
+		protect: func(f privatenumber.FeeRecord) privatenumber.FeeRecord { return compactFee(r.pii.Fee(f)) },
 	}
 	events := table[privatenumber.CallEvent]{
 		name: "events", stream: streams.Events, filter: streams.EventSubjectPrefix + ">", durable: r.cfg.ConsumerPrefix + "-events",
