@@ -11,27 +11,30 @@ import (
 type Config struct {
 	// BatchSize is the most records in one ClickHouse insert. ClickHouse
 	// wants few, large inserts (about one a second); on the test machine
-	// 18.16 took 10k-row batches at ~53k rows/s and 50k-row ones at ~92k.
-	// A table has up to three batches in hand (one collected, one waiting,
-	// one inserting); BatchMaxBytes bounds their memory, which this alone
-	// does not (20k CDRs peaked at 806 MiB of heap).
+	// 18.16 took 10k-row batches at ~53k rows/s and 50k-row ones at ~92k,
+	// and an insert of 5,300 CDRs cost it twice the CPU a row of one of
+	// 20,000. A table has up to two batches in hand (one inserting, the
+	// next collected meanwhile); BatchMaxBytes bounds their memory, which
+	// this alone does not (20k CDRs peaked at 806 MiB of heap when three
+	// were in hand, without the bounds below).
 	// PN_RECORDER_BATCH_SIZE, default 20000.
 	BatchSize int
 	// BatchMaxBytes bounds the message data of one batch: a batch closes at
 	// BatchSize records or BatchMaxBytes bytes, whichever comes first, so
 	// memory is bounded whatever the size of the records (up to the NATS
 	// max_payload, whatever ingest accepts today). A single message larger
-	// than this is inserted alone. Measured (memory_test.go, a backlog
-	// drained by one consumer in a process of its own): the live heap peaks
-	// at about 15 times BatchMaxBytes for CDRs of 1.5 KB and 12 times for
-	// records of 60 KiB (three batches in hand, the decoded rows with the
-	// PII policy applied, the driver's column buffers and compressed block):
-	// 126 and 95 MiB at 8 MiB, 234 and 171 MiB at 16 MiB, 460 (20,000 CDRs,
-	// the count binds) and 270 MiB at 32 MiB; the heap with garbage is
-	// about twice that under GOGC=100. With both consumers draining and the
-	// mirror, 8 MiB keeps the live heap under half of the pod's GOMEMLIMIT
-	// (850 MiB). It makes inserts of about 5,500 CDRs.
-	// PN_RECORDER_BATCH_MAX_BYTES, default 8 MiB.
+	// than this is inserted alone. The insert itself goes to ClickHouse in
+	// blocks of at most 4096 rows or 4 MiB (one part all the same), so the
+	// driver's buffers do not grow with it. Measured (memory_test.go, a
+	// backlog drained by one consumer in a process of its own, default
+	// settings): CDRs of 1.5 KB (20,000 a batch, the count binds) peak at
+	// 145-171 MiB of live heap, 256-285 MiB of heap and 297-329 MiB of RSS;
+	// records of 60 KiB at 92-118 MiB live, 170-180 MiB heap. Per batch in
+	// hand that is the message (which dead letters need as received), the
+	// raw JSON the PII policy rewrote, the row and its values. With both
+	// consumers draining and the mirror, 32 MiB keeps the live heap under
+	// half of the pod's GOMEMLIMIT (850 MiB).
+	// PN_RECORDER_BATCH_MAX_BYTES, default 32 MiB.
 	BatchMaxBytes int
 	// BatchWait is the longest a record waits for its batch to fill, which
 	// bounds push-to-row latency (target p99 < 2 s). PN_RECORDER_BATCH_WAIT,
@@ -65,7 +68,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		BatchSize:       20000,
-		BatchMaxBytes:   8 << 20,
+		BatchMaxBytes:   32 << 20,
 		BatchWait:       time.Second,
 		AckWait:         30 * time.Second,
 		MaxDeliveries:   100,
