@@ -378,7 +378,7 @@ func (b *Bench) mirrorCase(ctx context.Context, rep *Report, r *mirrorRig, stage
 		rss = &Target{Kind: "max", Value: 64}
 	}
 	rep.add(stage, "peak RSS MiB (whole bench process)", "the same during the raw upload", rawPeak, pnPeak, rss)
-	rep.addCPU(stage, "recording", rawCPU, pnCPU, "pnbench", "versitygw", "clickhouse-server")
+	rep.addCPU(stage, "recording", rawCPU, pnCPU, "pnbench", "versitygw", "clickhouse-server", "nats-server")
 	return nil
 }
 
