@@ -58,7 +58,9 @@ type Config struct {
 	// downloads at once; 0 spools every download to SpoolDir.
 	// PN_RECORDING_MEMORY_SPOOL, default 16 MiB.
 	MemorySpool int64
-	// Concurrency is the number of mirror workers. PN_RECORDING_CONCURRENCY, default 4.
+	// Concurrency is the number of mirror workers, and of uploads at a time:
+	// each worker downloads the next recording while it uploads one.
+	// PN_RECORDING_CONCURRENCY, default 4.
 	Concurrency int
 	// RetryInitial and RetryMax bound the backoff between attempts; attempts
 	// go on until the recording's deadline (call end + 7 days).

@@ -371,14 +371,15 @@ func (b *Bench) mirrorCase(ctx context.Context, rep *Report, r *mirrorRig, stage
 	}
 	rawMBs := float64(sent) / 1e6 / rawTook.Seconds()
 	pnMBs := float64(sent) / 1e6 / end.Sub(start).Seconds()
-	rep.add(stage, "MB/s", fmt.Sprintf("minio-go PutObject from disk, default options, %d at a time", workers),
-		rawMBs, pnMBs, &Target{Kind: "ratio", Value: 0.9})
-	var rss *Target
+	// Issue 14: a large recording at 0.9 x PutObject, small ones at 0.8.
+	speed, rss := &Target{Kind: "ratio", Value: 0.8}, (*Target)(nil)
 	if n == 1 {
-		rss = &Target{Kind: "max", Value: 64}
+		speed, rss = &Target{Kind: "ratio", Value: 0.9}, &Target{Kind: "max", Value: 64}
 	}
+	rep.add(stage, "MB/s", fmt.Sprintf("minio-go PutObject from disk, default options, %d at a time", workers),
+		rawMBs, pnMBs, speed)
 	rep.add(stage, "peak RSS MiB (whole bench process)", "the same during the raw upload", rawPeak, pnPeak, rss)
-	rep.addCPU(stage, "recording", rawCPU, pnCPU, "pnbench", "versitygw", "clickhouse-server")
+	rep.addCPU(stage, "recording", rawCPU, pnCPU, "pnbench", "versitygw", "clickhouse-server", "nats-server")
 	return nil
 }
 

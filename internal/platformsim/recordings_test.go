@@ -164,7 +164,8 @@ func TestRecordingDownloads(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusOK || !bytes.Equal(body, want) {
 		t.Fatalf("download: %v %v, %d bytes", err, resp.Status, len(body))
 	}
-	if resp.Header.Get("Content-Type") != "audio/wav" || resp.Header.Get("Content-Length") != strconv.Itoa(len(want)) {
+	if resp.Header.Get("Content-Type") != "audio/wav" || resp.Header.Get("Content-Length") != strconv.Itoa(len(want)) ||
+		resp.Header.Get("Accept-Ranges") != "bytes" || resp.Header.Get("Last-Modified") != callEpoch.UTC().Format(http.TimeFormat) {
 		t.Errorf("headers %v", resp.Header)
 	}
 	resp, body, _ = get(t, u, "Range", "bytes=100-199")
