@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pnstream/pnstream/internal/ingest"
+	"github.com/pnstream/pnstream/internal/localserver"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/streams"
 )
@@ -204,7 +205,7 @@ func (b *Bench) startPNIngest(ctx context.Context, name, path, stream string) (*
 		return nil, err
 	}
 	p, err := startPeerProc(ctx, roleIngest, b.pnBinary("ingest"), b.dir, name, nil,
-		pnIngestEnv(b.srv.nats.URL(), addr), httpOK("http://"+addr+ingest.PathReadyz))
+		pnIngestEnv(b.srv.nats.URL(), addr), localserver.HTTPProbe("http://"+addr+ingest.PathReadyz))
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +340,7 @@ func (b *Bench) startPNRecorder(ctx context.Context, name, db, prefix string) (*
 	}
 	return startPeerProc(ctx, roleRecorder, b.pnBinary("recorder"), b.dir, name, nil,
 		pnRecorderEnv(b.srv.nats.URL(), b.srv.clickhouse.Addr(), db, admin, prefix, b.cfg.StreamStorage),
-		httpOK("http://"+admin+"/readyz"))
+		localserver.HTTPProbe("http://"+admin+"/readyz"))
 }
 
 // deletePNConsumers removes the recorder's durable consumers, best effort

@@ -159,7 +159,7 @@ func (r *rig) startIngestReplicas(n int) []*replica {
 			"PN_INGEST_WRITE_TIMEOUT=6s",
 			"PN_INGEST_SHUTDOWN_TIMEOUT=10s",
 		)
-		rp.prog = r.program(rp.name, filepath.Join(bins, "ingest"), env, nil, httpOK("http://"+rp.addr+"/readyz"))
+		rp.prog = r.program(rp.name, filepath.Join(bins, "ingest"), env, nil, localserver.HTTPProbe("http://"+rp.addr+"/readyz"))
 		r.start(rp.prog)
 		out = append(out, rp)
 	}

@@ -186,7 +186,7 @@ func (r *rig) startNATS() {
 		if err := os.WriteFile(conf, []byte(r.natsConfig(n)), 0o640); err != nil {
 			t.Fatal(err)
 		}
-		probe := httpOK(fmt.Sprintf("http://127.0.0.1:%d/healthz?js-enabled-only=true", n.monPort))
+		probe := localserver.HTTPProbe(fmt.Sprintf("http://127.0.0.1:%d/healthz?js-enabled-only=true", n.monPort))
 		n.prog = r.program(n.name, filepath.Join(bins, "nats-server"), nil, []string{"-c", conf}, probe)
 	}
 	for _, n := range r.nodes {
@@ -286,7 +286,7 @@ func (r *rig) startIngest() {
 		"PN_INGEST_WRITE_TIMEOUT=6s",
 		"PN_INGEST_SHUTDOWN_TIMEOUT=10s",
 	)
-	r.ingest = r.program("ingest", filepath.Join(bins, "ingest"), env, nil, httpOK("http://"+r.ingestAddr+"/readyz"))
+	r.ingest = r.program("ingest", filepath.Join(bins, "ingest"), env, nil, localserver.HTTPProbe("http://"+r.ingestAddr+"/readyz"))
 	r.start(r.ingest)
 }
 
@@ -319,7 +319,7 @@ func (r *rig) startRecorder() {
 		name := fmt.Sprintf("recorder-%d", i)
 		p := r.newRecorder(name, admin, spool)
 		r.start(p)
-		probe := httpOK("http://" + admin + "/readyz")
+		probe := localserver.HTTPProbe("http://" + admin + "/readyz")
 		r.waitFor(name+" ready", time.Minute, func() bool { return probe(context.Background()) == nil })
 		r.peers = append(r.peers, p)
 	}
@@ -374,7 +374,7 @@ func (r *rig) newRecorder(name, adminAddr, spool string) *localserver.Program {
 
 func (r *rig) waitRecorderReady() {
 	r.t.Helper()
-	probe := httpOK("http://" + r.adminAddr + "/readyz")
+	probe := localserver.HTTPProbe("http://" + r.adminAddr + "/readyz")
 	r.waitFor("recorder ready", time.Minute, func() bool { return probe(context.Background()) == nil })
 }
 
@@ -408,7 +408,7 @@ func (r *rig) startSimulator() {
 		"PN_SIM_REPUSH_HEADERS=" + repushHeaders(),
 		"PN_LOG_LEVEL=info",
 	}
-	r.sim = r.program("pnsim", filepath.Join(bins, "pnsim"), env, nil, httpOK("http://"+r.simAddr+"/healthz"))
+	r.sim = r.program("pnsim", filepath.Join(bins, "pnsim"), env, nil, localserver.HTTPProbe("http://"+r.simAddr+"/healthz"))
 	r.start(r.sim)
 }
 
@@ -475,24 +475,4 @@ func (r *rig) recorderCounter(name string) (float64, error) {
 		sum += v
 	}
 	return sum, nil
-}
-
-// httpOK returns a probe that wants 200 from url.
-func httpOK(url string) func(context.Context) error {
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET %s: %s", url, resp.Status)
-		}
-		return nil
-	}
 }
