@@ -97,7 +97,8 @@ lint: ## gofmt, go mod tidy, go vet and staticcheck
 
 # PN_REQUIRE_SERVERS=1: a test whose server is missing fails instead of
 # skipping (see internal/testenv); CI is passed through for the same reason.
-test: deps lint ## deps, lint, then every test with -race against real servers, then test-chaos
+# The peers stage's test runs bin/bento, bin/ingest and bin/recorder.
+test: deps lint build bin/bento ## deps, lint, then every test with -race against real servers, then test-chaos
 	CI=$${CI:-} PN_REQUIRE_SERVERS=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/internal/chaos$$')
 	$(MAKE) --no-print-directory test-chaos
 

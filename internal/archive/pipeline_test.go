@@ -2,8 +2,8 @@ package archive_test
 
 import (
 	"fmt"
-	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"sync"
@@ -14,14 +14,18 @@ import (
 	"github.com/pnstream/pnstream/internal/privatenumber"
 )
 
-// s3Watch is a proxy in front of the S3 gateway that holds every PUT for a
-// while and records how many run at once, and whether a HEAD (the stat
-// of a next job) came while a PUT ran.
+// s3Watch is a proxy in front of the S3 gateway that records how many
+// PUTs run at once, and whether a HEAD (the stat of a next job) came while
+// a PUT ran. It holds each PUT until such a HEAD came, at most
+// putHold: a worker that overlaps its jobs shows it at its first upload.
 type s3Watch struct {
 	mu            sync.Mutex
 	puts, maxPuts int
 	headDuringPut bool
+	headSeen      chan struct{} // closed at the first HEAD during a PUT
 }
+
+const putHold = 2 * time.Second
 
 func (w *s3Watch) handler(target string) http.Handler {
 	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: target})
@@ -32,11 +36,17 @@ func (w *s3Watch) handler(target string) http.Handler {
 			w.puts++
 			w.maxPuts = max(w.maxPuts, w.puts)
 		case http.MethodHead:
-			w.headDuringPut = w.headDuringPut || w.puts > 0
+			if w.puts > 0 && !w.headDuringPut {
+				w.headDuringPut = true
+				close(w.headSeen)
+			}
 		}
 		w.mu.Unlock()
 		if req.Method == http.MethodPut {
-			time.Sleep(50 * time.Millisecond)
+			select {
+			case <-w.headSeen:
+			case <-time.After(putHold):
+			}
 			defer func() {
 				w.mu.Lock()
 				w.puts--
@@ -53,17 +63,12 @@ func (w *s3Watch) handler(target string) http.Handler {
 // uploads at a time.
 func TestWorkerDownloadsNextWhileItUploadsOne(t *testing.T) {
 	t.Parallel()
-	watch := &s3Watch{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: watch.handler(s3.Endpoint()), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	watch := &s3Watch{headSeen: make(chan struct{})}
+	srv := httptest.NewServer(watch.handler(s3.Endpoint()))
+	t.Cleanup(srv.Close)
 
 	r := newRig(t, func(c *archive.Config) { c.Concurrency = 1 })
-	r.cfg.Endpoint = ln.Addr().String()
+	r.cfg.Endpoint = srv.Listener.Addr().String()
 	type want struct {
 		fee  privatenumber.FeeRecord
 		sum  string

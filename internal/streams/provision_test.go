@@ -169,20 +169,26 @@ func TestRetireLegacyNoncesSkipsExpiredOnes(t *testing.T) {
 	if err := streams.Provision(ctx, js, smallConfig()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: streams.LegacyNonces, Subjects: []string{streams.LegacyNonceSubject}, Duplicates: time.Hour}); err != nil {
+	legacy, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: streams.LegacyNonces, Subjects: []string{streams.LegacyNonceSubject}, Duplicates: time.Hour})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := js.Publish(ctx, streams.LegacyNonceSubject, []byte("d"), jetstream.WithMsgID("old")); err != nil {
+	ack, err := js.Publish(ctx, streams.LegacyNonceSubject, []byte("d"), jetstream.WithMsgID("old"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
-	if err := streams.RetireLegacyNonces(ctx, js, 10*time.Millisecond); err != nil {
+	stored, err := legacy.GetMsg(ctx, ack.Sequence)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A window that began after the nonce was stored.
+	if err := streams.RetireLegacyNonces(ctx, js, time.Since(stored.Time)/2); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := js.Stream(ctx, streams.LegacyNonces); !errors.Is(err, jetstream.ErrStreamNotFound) {
 		t.Fatalf("%s: %v, want deleted", streams.LegacyNonces, err)
 	}
-	ack, err := js.Publish(ctx, streams.ClaimSubject, []byte("d"), jetstream.WithMsgID("old"))
+	ack, err = js.Publish(ctx, streams.ClaimSubject, []byte("d"), jetstream.WithMsgID("old"))
 	if err != nil || ack.Duplicate {
 		t.Errorf("an expired nonce after the move: %+v, %v; want new", ack, err)
 	}
