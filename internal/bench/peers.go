@@ -373,22 +373,42 @@ func (b *Bench) peerDrainPN(ctx context.Context, nc *nats.Conn, js jetstream.Jet
 	if err != nil {
 		return peerRun{}, err
 	}
-	ps := procs{rec}
-	visible, err := waitPeerAcked(ctx, nc, streams.Fees, prefix+"-fees", last, ps)
-	cpu := m.done(n)
+	run, err := drained(ctx, nc, conn, m, procs{rec}, drain{stream: streams.Fees, consumer: prefix + "-fees", last: last, n: n, start: start, table: table, rows: base + uint64(n)})
+	if err != nil {
+		return peerRun{}, err
+	}
+	return run, purge(ctx, js, streams.Fees, streams.Recordings)
+}
+
+// drain is what a drain measurement waits for and checks: the consumer
+// acked the stream up to last, and table holds rows.
+type drain struct {
+	stream, consumer string
+	last             uint64
+	n                int // records drained
+	start            time.Time
+	table            string
+	rows             uint64
+}
+
+// drained waits until d's consumer acked every record while ps run, ends
+// the measurement m, stops ps, checks d's table and returns the run timed
+// from d.start.
+func drained(ctx context.Context, nc *nats.Conn, conn driver.Conn, m *measurement, ps procs, d drain) (peerRun, error) {
+	visible, err := waitPeerAcked(ctx, nc, d.stream, d.consumer, d.last, ps)
+	cpu := m.done(d.n)
 	var rss float64
 	if err == nil {
-		rss, err = ps.account(cpu, nil, n)
+		rss, err = ps.account(cpu, nil, d.n)
 	}
 	err = errors.Join(err, ps.stop())
 	if err == nil {
-		err = checkRows(ctx, conn, table, base+uint64(n))
+		err = checkRows(ctx, conn, d.table, d.rows)
 	}
 	if err != nil {
 		return peerRun{}, err
 	}
-	return peerRun{rate: float64(n) / visible.Sub(start).Seconds(), rss: rss, loadRSS: peakRSS(), cpu: cpu},
-		purge(ctx, js, streams.Fees, streams.Recordings)
+	return peerRun{rate: float64(d.n) / visible.Sub(d.start).Seconds(), rss: rss, loadRSS: peakRSS(), cpu: cpu}, nil
 }
 
 // peerDrainBento drains the same number of CDRs, pre-filled into
@@ -428,22 +448,11 @@ func (b *Bench) peerDrainBento(ctx context.Context, nc *nats.Conn, js jetstream.
 	if err != nil {
 		return peerRun{}, err
 	}
-	ps := procs{p}
-	visible, err := waitPeerAcked(ctx, nc, peerFees, durable, last, ps)
-	cpu := m.done(n)
-	var rss float64
-	if err == nil {
-		rss, err = ps.account(cpu, nil, n)
-	}
-	err = errors.Join(err, ps.stop())
-	if err == nil {
-		err = checkRows(ctx, conn, table, base+uint64(n))
-	}
+	run, err := drained(ctx, nc, conn, m, procs{p}, drain{stream: peerFees, consumer: durable, last: last, n: n, start: start, table: table, rows: base + uint64(n)})
 	if err != nil {
 		return peerRun{}, err
 	}
-	return peerRun{rate: float64(n) / visible.Sub(start).Seconds(), rss: rss, loadRSS: peakRSS(), cpu: cpu},
-		purge(ctx, js, peerFees) // as pnstream's drain leaves PN_FEES
+	return run, purge(ctx, js, peerFees) // as pnstream's drain leaves PN_FEES
 }
 
 // peerE2EPN is the e2e stage's sustained measurement with bin/ingest and

@@ -17,6 +17,7 @@ import (
 	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/recording"
+	"github.com/pnstream/pnstream/internal/testenv"
 	"github.com/pnstream/pnstream/internal/warehouse"
 	"github.com/pnstream/pnstream/internal/warehouse/warehousetest"
 )
@@ -82,7 +83,7 @@ func (f *fixture) call(t *testing.T, icid, caller string) {
 
 func (f *fixture) column(t *testing.T, q string) []string {
 	t.Helper()
-	return slices.Compact(slices.Sorted(slices.Values(warehousetest.Strings(t, f.w.Conn(), q))))
+	return slices.Compact(slices.Sorted(slices.Values(testenv.QueryStrings(t, f.w.Conn(), q))))
 }
 
 func (f *fixture) objects(t *testing.T) int {

@@ -15,6 +15,7 @@ import (
 	"github.com/pnstream/pnstream/internal/archive"
 	"github.com/pnstream/pnstream/internal/pii"
 	"github.com/pnstream/pnstream/internal/streams"
+	"github.com/pnstream/pnstream/internal/testenv"
 	"github.com/pnstream/pnstream/internal/warehouse/warehousetest"
 )
 
@@ -81,7 +82,7 @@ func recordUnderPolicy(t *testing.T, js jetstream.JetStream, wh Store, policy pi
 // of db, as "table.column: value".
 func stringValues(t *testing.T, conn driver.Conn, db string) []string {
 	t.Helper()
-	cols := warehousetest.Strings(t, conn, `SELECT concat(table, '.', name) FROM system.columns
+	cols := testenv.QueryStrings(t, conn, `SELECT concat(table, '.', name) FROM system.columns
 		WHERE database = ? AND type IN ('String', 'Nullable(String)')
 			AND table IN (SELECT name FROM system.tables WHERE database = ? AND engine NOT LIKE '%View')`, db, db)
 	if len(cols) < 20 {
@@ -90,7 +91,7 @@ func stringValues(t *testing.T, conn driver.Conn, db string) []string {
 	var values []string
 	for _, c := range cols {
 		table, col, _ := strings.Cut(c, ".")
-		for _, v := range warehousetest.Strings(t, conn, fmt.Sprintf("SELECT toString(%s) FROM %s", col, table)) {
+		for _, v := range testenv.QueryStrings(t, conn, fmt.Sprintf("SELECT toString(%s) FROM %s", col, table)) {
 			values = append(values, c+": "+v)
 		}
 	}
@@ -212,7 +213,7 @@ func TestPIIPoliciesLeaveNoFullNumber(t *testing.T) {
 				t.Fatalf("%d recording jobs in all, want %d", len(jobs), n)
 			}
 			for _, j := range jobs {
-				row := warehousetest.Strings(t, conn, "SELECT session_id FROM fee_records FINAL WHERE icid = ?", j.ICID)
+				row := testenv.QueryStrings(t, conn, "SELECT session_id FROM fee_records FINAL WHERE icid = ?", j.ICID)
 				if len(row) != 1 || row[0] != j.SessionID || j.RecordDomain != "ostor.example.com" || j.RecordObjectName != j.ICID+".wav" {
 					t.Errorf("job %+v, CDR row's sessionId %v", j, row)
 				}
@@ -230,14 +231,14 @@ func TestPIIPoliciesLeaveNoFullNumber(t *testing.T) {
 				for d, c := range counts {
 					want = append(want, fmt.Sprintf("%s|%d", d, c))
 				}
-				got := warehousetest.Strings(t, conn, "SELECT concat(fwd_dst_num, '|', toString(count())) FROM fee_records FINAL GROUP BY fwd_dst_num")
+				got := testenv.QueryStrings(t, conn, "SELECT concat(fwd_dst_num, '|', toString(count())) FROM fee_records FINAL GROUP BY fwd_dst_num")
 				slices.Sort(want)
 				slices.Sort(got)
 				if !slices.Equal(got, want) {
 					t.Errorf("calls per destination %v, want %v", got, want)
 				}
 			}
-			joined := warehousetest.Strings(t, conn, `SELECT toString(count()) FROM fee_records FINAL
+			joined := testenv.QueryStrings(t, conn, `SELECT toString(count()) FROM fee_records FINAL
 				ANY INNER JOIN (SELECT session_id, caller FROM call_events FINAL) USING session_id
 				WHERE caller = caller_num`)
 			if len(joined) != 1 || joined[0] != fmt.Sprint(n) {
@@ -280,12 +281,12 @@ func TestPIIPoliciesKeepSessionIdentities(t *testing.T) {
 			}
 			recordUnderPolicy(t, js, wh, policy, "events")
 			conn := chServer.Open(t, db)
-			got := warehousetest.Strings(t, conn, "SELECT toString(count()) FROM call_events FINAL")
+			got := testenv.QueryStrings(t, conn, "SELECT toString(count()) FROM call_events FINAL")
 			if len(got) != 1 || got[0] != fmt.Sprint(len(sessions)) {
 				t.Errorf("%d calls stored as %v rows", len(sessions), got)
 			}
 			for _, s := range sessions[:3] {
-				if found := warehousetest.Strings(t, conn, "SELECT session_id FROM call_events FINAL WHERE session_id = ?", s); len(found) != 1 {
+				if found := testenv.QueryStrings(t, conn, "SELECT session_id FROM call_events FINAL WHERE session_id = ?", s); len(found) != 1 {
 					t.Errorf("lookup by the platform's sessionId %q: %v", s, found)
 				}
 			}

@@ -85,7 +85,7 @@ func sum(b []byte) string {
 
 func (f *fixture) strings(t *testing.T, q string) []string {
 	t.Helper()
-	return slices.Sorted(slices.Values(warehousetest.Strings(t, f.w.Conn(), q)))
+	return slices.Sorted(slices.Values(testenv.QueryStrings(t, f.w.Conn(), q)))
 }
 
 func (f *fixture) objects(t *testing.T) []string {

@@ -138,3 +138,27 @@ func (s *ClickHouseServer) exec(query string) error {
 	}
 	return errors.Join(err, conn.Close())
 }
+
+// QueryStrings returns the single String column of query's rows on conn
+// (a Warehouse's, or the test's own), in the order the query gives them,
+// and ends the test on any error.
+func QueryStrings(t testing.TB, conn driver.Conn, query string, args ...any) []string {
+	t.Helper()
+	rows, err := conn.Query(t.Context(), query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

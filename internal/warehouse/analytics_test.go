@@ -12,6 +12,7 @@ import (
 
 	"github.com/pnstream/pnstream/internal/privatenumber"
 	"github.com/pnstream/pnstream/internal/recording"
+	"github.com/pnstream/pnstream/internal/testenv"
 )
 
 // analyticsViews are the views of migration 0005.
@@ -176,27 +177,12 @@ func loaded(t *testing.T, wl *workload) *Warehouse {
 	return w
 }
 
-// queryRows runs query and returns each row's columns rendered with %v,
-// joined by "|", so that expectations can be written as strings.
+// queryRows runs query, whose one column is a String (each row's columns
+// rendered and joined by "|"), so that expectations can be written as
+// strings.
 func queryRows(t *testing.T, w *Warehouse, query string) []string {
 	t.Helper()
-	rows, err := w.conn.Query(testContext(t), query)
-	if err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testenv.QueryStrings(t, w.conn, query)
 }
 
 func checkView(t *testing.T, view string, got, want []string) {

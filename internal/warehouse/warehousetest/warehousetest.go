@@ -6,8 +6,6 @@ package warehousetest
 import (
 	"testing"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
 	"github.com/pnstream/pnstream/internal/testenv"
 	"github.com/pnstream/pnstream/internal/warehouse"
 )
@@ -33,28 +31,4 @@ func Open(t testing.TB, ch *testenv.ClickHouseServer) (*warehouse.Warehouse, str
 		t.Fatal(err)
 	}
 	return w, cfg.Database
-}
-
-// Strings returns the single String column of query's rows on conn (a
-// Warehouse's Conn, or a connection of the test's own), in the order the
-// query gives them, and ends the test on any error.
-func Strings(t testing.TB, conn driver.Conn, query string, args ...any) []string {
-	t.Helper()
-	rows, err := conn.Query(t.Context(), query, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
