@@ -74,15 +74,50 @@ func signer() *aksk.Signer {
 }
 
 // purge empties the data streams between measurements, so that each
-// starts from the same store.
+// starts from the same store. A JetStream purge keeps the stream's
+// duplicate-window ids in nats-server's memory (PN_EVENTS keeps them for
+// the 6h10m nonce window): the million ids of a raw publish run stayed
+// there and taxed every later measurement, whose server CPU went to
+// marking them (Go's GC, a quarter of nats-server's profile). So each
+// stream is deleted and made again, empty, with its own configuration
+// and its consumers'.
 func purge(ctx context.Context, js jetstream.JetStream, names ...string) error {
 	for _, name := range names {
-		s, err := js.Stream(ctx, name)
-		if err != nil {
-			return fmt.Errorf("stream %s: %w", name, err)
-		}
-		if err := s.Purge(ctx); err != nil {
+		if err := remake(ctx, js, name); err != nil {
 			return fmt.Errorf("purge %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// remake deletes stream name and creates it again, empty, with the same
+// configuration and consumers.
+func remake(ctx context.Context, js jetstream.JetStream, name string) error {
+	s, err := js.Stream(ctx, name)
+	if err != nil {
+		return err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return err
+	}
+	var consumers []jetstream.ConsumerConfig
+	list := s.ListConsumers(ctx)
+	for ci := range list.Info() {
+		consumers = append(consumers, ci.Config)
+	}
+	if err := list.Err(); err != nil {
+		return fmt.Errorf("list consumers: %w", err)
+	}
+	if err := js.DeleteStream(ctx, name); err != nil {
+		return err
+	}
+	if _, err := js.CreateStream(ctx, info.Config); err != nil {
+		return err
+	}
+	for _, cc := range consumers {
+		if _, err := js.CreateConsumer(ctx, name, cc); err != nil {
+			return fmt.Errorf("consumer %s: %w", cc.Durable, err)
 		}
 	}
 	return nil
