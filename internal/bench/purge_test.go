@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pnstream/pnstream/internal/testenv"
@@ -18,15 +17,7 @@ import (
 func TestPurgeForgetsTheDuplicateWindowAndKeepsConsumers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	nc, err := nats.Connect(testenv.NATS(t).URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testenv.JetStream(t, testenv.NATS(t).URL())
 	cfg := jetstream.StreamConfig{Name: "PURGED", Subjects: []string{"purged.>"}, Duplicates: time.Hour, MaxMsgs: 1000, Storage: jetstream.FileStorage}
 	if _, err := js.CreateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
