@@ -80,7 +80,7 @@ func signer() *aksk.Signer {
 // there and taxed every later measurement, whose server CPU went to
 // marking them (Go's GC, a quarter of nats-server's profile). So each
 // stream is deleted and made again, empty, with its own configuration
-// and its consumers'.
+// and its durable consumers'.
 func purge(ctx context.Context, js jetstream.JetStream, names ...string) error {
 	for _, name := range names {
 		if err := remake(ctx, js, name); err != nil {
@@ -91,7 +91,7 @@ func purge(ctx context.Context, js jetstream.JetStream, names ...string) error {
 }
 
 // remake deletes stream name and creates it again, empty, with the same
-// configuration and consumers.
+// configuration and durable consumers.
 func remake(ctx context.Context, js jetstream.JetStream, name string) error {
 	s, err := js.Stream(ctx, name)
 	if err != nil {
@@ -104,7 +104,9 @@ func remake(ctx context.Context, js jetstream.JetStream, name string) error {
 	var consumers []jetstream.ConsumerConfig
 	list := s.ListConsumers(ctx)
 	for ci := range list.Info() {
-		consumers = append(consumers, ci.Config)
+		if ci.Config.Durable != "" { // an ephemeral one goes with its client
+			consumers = append(consumers, ci.Config)
+		}
 	}
 	if err := list.Err(); err != nil {
 		return fmt.Errorf("list consumers: %w", err)
