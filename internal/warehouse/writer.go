@@ -120,27 +120,35 @@ func timeField[T any](name string, f func(*T) time.Time) field[T] {
 
 // nullableTimeField is a Nullable(DateTime) column: a zero Time is NULL.
 func nullableTimeField[T any](name string, f func(*T) privatenumber.Time) field[T] {
-	return field[T]{column[T]{name, func(r *T) any { return f(r).Ptr() }}, func(col driver.BatchColumn, rows []T, s *scratch) error {
-		vs, ps := grow(&s.times, len(rows)), grow(&s.tptrs, len(rows))
-		for i := range rows {
-			ps[i] = nil
-			if t := f(&rows[i]); !t.IsZero() {
-				vs[i] = t.UTC()
-				ps[i] = &vs[i]
-			}
-		}
-		return col.Append(ps)
-	}}
+	return nullableField(name, func(r *T) any { return f(r).Ptr() },
+		func(r *T) (time.Time, bool) { t := f(r); return t.UTC(), !t.IsZero() },
+		func(s *scratch) (*[]time.Time, *[]*time.Time) { return &s.times, &s.tptrs })
 }
 
 // nullableInt32Field is a Nullable(Int32) column: nil is NULL.
 func nullableInt32Field[T any](name string, f func(*T) *privatenumber.Int) field[T] {
-	return field[T]{column[T]{name, func(r *T) any { return nullableInt32(f(r)) }}, func(col driver.BatchColumn, rows []T, s *scratch) error {
-		vs, ps := grow(&s.i32s, len(rows)), grow(&s.i32ptr, len(rows))
+	return nullableField(name, func(r *T) any { return nullableInt[int32](f(r)) },
+		func(r *T) (int32, bool) { return intValue[int32](f(r)) },
+		func(s *scratch) (*[]int32, *[]*int32) { return &s.i32s, &s.i32ptr })
+}
+
+// nullableUInt8Field is a Nullable(UInt8) column: nil is NULL.
+func nullableUInt8Field[T any](name string, f func(*T) *privatenumber.Int) field[T] {
+	return nullableField(name, func(r *T) any { return nullableInt[uint8](f(r)) },
+		func(r *T) (uint8, bool) { return intValue[uint8](f(r)) },
+		func(s *scratch) (*[]uint8, *[]*uint8) { return &s.u8s, &s.u8ptr })
+}
+
+// nullableField is a Nullable column filled from value (false: NULL),
+// through a values and a pointers buffer of the scratch.
+func nullableField[T, V any](name string, row func(*T) any, value func(*T) (V, bool), bufs func(*scratch) (*[]V, *[]*V)) field[T] {
+	return field[T]{column[T]{name, row}, func(col driver.BatchColumn, rows []T, s *scratch) error {
+		vbuf, pbuf := bufs(s)
+		vs, ps := grow(vbuf, len(rows)), grow(pbuf, len(rows))
 		for i := range rows {
 			ps[i] = nil
-			if n := f(&rows[i]); n != nil {
-				vs[i] = int32(*n)
+			if v, ok := value(&rows[i]); ok {
+				vs[i] = v
 				ps[i] = &vs[i]
 			}
 		}
@@ -148,19 +156,12 @@ func nullableInt32Field[T any](name string, f func(*T) *privatenumber.Int) field
 	}}
 }
 
-// nullableUInt8Field is a Nullable(UInt8) column: nil is NULL.
-func nullableUInt8Field[T any](name string, f func(*T) *privatenumber.Int) field[T] {
-	return field[T]{column[T]{name, func(r *T) any { return nullableUInt8(f(r)) }}, func(col driver.BatchColumn, rows []T, s *scratch) error {
-		vs, ps := grow(&s.u8s, len(rows)), grow(&s.u8ptr, len(rows))
-		for i := range rows {
-			ps[i] = nil
-			if n := f(&rows[i]); n != nil {
-				vs[i] = uint8(*n)
-				ps[i] = &vs[i]
-			}
-		}
-		return col.Append(ps)
-	}}
+// intValue is *n converted, and false for nil (NULL).
+func intValue[N int32 | uint8](n *privatenumber.Int) (N, bool) {
+	if n == nil {
+		return 0, false
+	}
+	return N(*n), true
 }
 
 // anomaliesField is an Array(String) column of "field:kind" each.
@@ -263,19 +264,12 @@ func feeSize(r *privatenumber.FeeRecord) int { return 2 * len(r.Raw) }
 
 func eventSize(e *privatenumber.CallEvent) int { return 2 * len(e.Raw) }
 
-func nullableInt32(n *privatenumber.Int) *int32 {
-	if n == nil {
+// nullableInt is *n converted, or nil.
+func nullableInt[N int32 | uint8](n *privatenumber.Int) *N {
+	v, ok := intValue[N](n)
+	if !ok {
 		return nil
 	}
-	v := int32(*n)
-	return &v
-}
-
-func nullableUInt8(n *privatenumber.Int) *uint8 {
-	if n == nil {
-		return nil
-	}
-	v := uint8(*n)
 	return &v
 }
 
