@@ -255,6 +255,10 @@ func (s *S3) command(bin string) *exec.Cmd {
 		"--health", S3HealthPath,
 		// Otherwise every request is logged to the output log.
 		"--quiet",
+		// Otherwise it answers every request with "Connection: close":
+		// each S3 call then dials a connection of its own, unlike any
+		// production S3 (a third of the mirror's CPU on 200 KB files).
+		"--keep-alive",
 	}
 	if s.cfg.CertFile != "" {
 		args = append(args, "--cert", s.cfg.CertFile, "--key", s.cfg.KeyFile)
